@@ -1,0 +1,3 @@
+"""Safehold: a privacy policy made true by construction."""
+
+__version__ = "0.1.0"

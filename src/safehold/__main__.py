@@ -1,0 +1,3 @@
+from safehold.cli import main
+
+main()

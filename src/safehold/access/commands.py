@@ -1,0 +1,82 @@
+"""`safehold keys …`: create, list and revoke API keys from the command line."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from safehold.access import service
+from safehold.access.rules import SCOPES, Actor
+from safehold.cli_support import fail, out, runtime_or_exit, upgrade_or_exit
+from safehold.db import transaction
+from safehold.errors import SafeholdError
+
+app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+
+
+def _split(values: list[str]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+@app.command()
+def create(
+    name: Annotated[str, typer.Option(help="A name that says who uses the key")],
+    scopes: Annotated[list[str], typer.Option(help=f"Comma-separated scopes: {', '.join(SCOPES)}")],
+    purposes: Annotated[
+        list[str] | None,
+        typer.Option(help="Comma-separated purposes the key may use ('*' for all)"),
+    ] = None,
+) -> None:
+    """Create a key and print its secret once; only a hash is stored."""
+    runtime = runtime_or_exit()
+    upgrade_or_exit(runtime)
+    try:
+        with transaction(runtime.sessions) as session:
+            created = service.create_key(
+                session,
+                name=name,
+                scopes=_split(scopes),
+                purposes=_split(purposes or []),
+                known_purposes=runtime.policy.purpose_ids,
+                clock=runtime.clock,
+                actor=Actor("admin", "cli"),
+            )
+    except SafeholdError as exc:
+        fail(exc.message)
+    out.print(f"Created API key [bold]{created.key.id}[/] ({name}). Its secret, shown once:")
+    out.print(created.token, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command("list")
+def list_() -> None:
+    """List keys with their scopes and purposes."""
+    runtime = runtime_or_exit()
+    upgrade_or_exit(runtime)
+    with transaction(runtime.sessions) as session:
+        keys = service.list_keys(session)
+        table = Table("id", "name", "scopes", "purposes", "created", "revoked")
+        for k in keys:
+            table.add_row(
+                k.id,
+                k.name,
+                ", ".join(k.scopes),
+                ", ".join(k.purposes) or "-",
+                k.created_at.isoformat(timespec="seconds"),
+                k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "",
+            )
+    out.print(table)
+
+
+@app.command()
+def revoke(key_id: Annotated[str, typer.Argument(help="The key id (not the secret)")]) -> None:
+    """Revoke a key; it stops working at once."""
+    runtime = runtime_or_exit()
+    upgrade_or_exit(runtime)
+    try:
+        with transaction(runtime.sessions) as session:
+            service.revoke_key(session, key_id, clock=runtime.clock)
+    except SafeholdError as exc:
+        fail(exc.message)
+    out.print(f"Revoked API key {key_id}.")

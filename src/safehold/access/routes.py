@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from safehold.access import service
+from safehold.access.models import ApiKey
+from safehold.access.rules import Actor
+from safehold.access.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
+from safehold.deps import ApiKeyDep, RuntimeDep, SessionDep, require_scope
+
+router = APIRouter(prefix="/v1/keys", tags=["API keys"])
+KeysAdmin = Annotated[ApiKey, Depends(require_scope("keys:admin"))]
+
+
+@router.get("/me", summary="The calling key: its scopes and allowed purposes")
+def whoami(key: ApiKeyDep) -> ApiKeyOut:
+    return ApiKeyOut.model_validate(key)
+
+
+@router.get("", summary="List API keys (secrets are never shown again)")
+def list_keys(session: SessionDep, _key: KeysAdmin) -> list[ApiKeyOut]:
+    return [ApiKeyOut.model_validate(k) for k in service.list_keys(session)]
+
+
+@router.post("", status_code=201, summary="Create a key no wider than the caller's own")
+def create_key(
+    body: ApiKeyCreate, session: SessionDep, runtime: RuntimeDep, caller: KeysAdmin
+) -> ApiKeyCreated:
+    created = service.create_key(
+        session,
+        name=body.name,
+        scopes=body.scopes,
+        purposes=body.purposes,
+        known_purposes=runtime.policy.purpose_ids,
+        clock=runtime.clock,
+        actor=Actor("api_key", caller.id),
+        granter=caller,
+    )
+    session.commit()
+    out = ApiKeyOut.model_validate(created.key).model_dump()
+    return ApiKeyCreated(**out, token=created.token)
+
+
+@router.delete("/{key_id}", summary="Revoke a key; it stops working at once")
+def revoke_key(key_id: str, session: SessionDep, runtime: RuntimeDep, _key: KeysAdmin) -> ApiKeyOut:
+    key = service.revoke_key(session, key_id, clock=runtime.clock)
+    session.commit()
+    return ApiKeyOut.model_validate(key)

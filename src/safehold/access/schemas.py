@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ApiKeyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    scopes: list[str]
+    purposes: list[str]
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[\w .:@/-]+$")
+    scopes: list[str] = Field(min_length=1, max_length=32)
+    purposes: list[str] = Field(default_factory=list, max_length=32)
+
+
+class ApiKeyCreated(ApiKeyOut):
+    token: str = Field(description="The secret key. Shown once; only a hash is stored.")

@@ -1,0 +1,35 @@
+"""The FastAPI app factory. Its router list is the table of contents of the HTTP API."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from safehold import __version__, handlers
+from safehold.access.routes import router as keys_router
+from safehold.middleware import HttpMetrics, RequestContext
+from safehold.ops.routes import router as ops_router
+from safehold.policy.routes import router as policy_router
+from safehold.runtime import Runtime
+
+DESCRIPTION = """\
+Safehold holds what a subscription service collects about its customers and makes its
+privacy policy true by construction. Authenticate with an API key:
+`Authorization: Bearer shk_…`. Every error has the shape
+`{"error": {"code": "...", "message": "...", "details": {...}}}`.
+"""
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(title="Safehold", version=__version__, description=DESCRIPTION)
+    app.state.runtime = runtime
+    handlers.install(app)
+    app.add_middleware(
+        RequestContext,
+        max_body=runtime.settings.max_request_bytes,
+        metrics=HttpMetrics(runtime.registry),
+    )
+
+    app.include_router(ops_router)  # /healthz /readyz /metrics
+    app.include_router(policy_router)  # /v1/policy
+    app.include_router(keys_router)  # /v1/keys
+    return app

@@ -1,0 +1,114 @@
+"""Find payment card data in a request body, so it can be refused before anything reads it.
+
+Safehold keeps only what a payment processor hands back (token, brand, last 4 digits, expiry).
+A full card number or a security code must never reach a table, a log or an error message,
+so every request body is checked here: field names that mean a card number or a CVV, and any
+13 to 19 digit sequence (spaces and dashes allowed) that passes the Luhn check and starts like a
+card (ISO/IEC 7812 major industry identifier 2 to 6). Phone numbers in E.164 form (a leading +)
+are not card numbers; neither are millisecond timestamps (they start with 1).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+MIN_DIGITS, MAX_DIGITS = 13, 19
+CARD_MII = frozenset("23456")  # ISO/IEC 7812 major industry identifiers used by card schemes
+FORBIDDEN_NAMES = frozenset(
+    {
+        "cvv", "cvv2", "cvc", "cvc2", "cid", "csc", "securitycode", "cardsecuritycode",
+        "pan", "cardnumber", "cardno", "ccnumber", "ccnum", "creditcard", "creditcardnumber",
+        "primaryaccountnumber",
+    }
+)  # fmt: skip
+FORBIDDEN_SUFFIXES = ("cardnumber", "cvv", "cvc")
+
+# A run of digits where single spaces or dashes may separate groups.
+_RUN = re.compile(r"(?<![\d+])\d+(?:[ -]\d+)*")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Where card data was found: a field path, never the value."""
+
+    location: str
+    kind: str  # "field_name" | "card_number"
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _looks_like_card(digits: str) -> bool:
+    return MIN_DIGITS <= len(digits) <= MAX_DIGITS and digits[0] in CARD_MII and luhn_valid(digits)
+
+
+def contains_card_number(text: str) -> bool:
+    """True when ``text`` holds a card number, alone or between other digit groups."""
+    for match in _RUN.finditer(text):
+        groups = re.split(r"[ -]", match.group())
+        # Any contiguous run of groups may be the card ("4111 1111 1111 1111 12/29").
+        for start in range(len(groups)):
+            digits = ""
+            for group in groups[start:]:
+                digits += group
+                if len(digits) > MAX_DIGITS:
+                    break
+                if _looks_like_card(digits):
+                    return True
+    return False
+
+
+def forbidden_name(name: str) -> bool:
+    norm = re.sub(r"[^a-z0-9]", "", name.lower())
+    return norm in FORBIDDEN_NAMES or norm.endswith(FORBIDDEN_SUFFIXES)
+
+
+def _walk(value: object, path: str) -> Iterator[Finding]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            child = f"{path}.{key}" if isinstance(key, str) and len(key) <= 64 else f"{path}.*"
+            if isinstance(key, str) and forbidden_name(key):
+                yield Finding(child, "field_name")
+            yield from _walk(item, child)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _walk(item, f"{path}[{i}]")
+    elif (
+        isinstance(value, str | int)
+        and not isinstance(value, bool)
+        and contains_card_number(str(value))
+    ):
+        yield Finding(path, "card_number")
+
+
+def scan(body: bytes, content_type: str) -> Finding | None:
+    """The first card data in a request body, or None. Never returns the value itself."""
+    if not body:
+        return None
+    text = body.decode("utf-8", errors="replace")
+    if "json" in content_type:
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            return next(_walk(parsed, "body"), None)
+    if "x-www-form-urlencoded" in content_type:
+        for key, value in parse_qsl(text, keep_blank_values=True):
+            found = next(_walk({key: value}, "body"), None)
+            if found is not None:
+                return found
+        return None
+    # Anything else (or JSON that does not parse): the raw text still must not carry a card.
+    return Finding("body", "card_number") if contains_card_number(text) else None

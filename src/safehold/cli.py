@@ -1,0 +1,104 @@
+"""`safehold`: the command line for operators. Commands call the same use cases as the API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.panel import Panel
+from sqlalchemy.exc import SQLAlchemyError
+
+from safehold import migrate
+from safehold.access import service as access
+from safehold.access.commands import app as keys_app
+from safehold.app import create_app
+from safehold.cli_support import (
+    describe_database,
+    fail,
+    out,
+    runtime_or_exit,
+    settings_or_exit,
+    upgrade_or_exit,
+)
+from safehold.db import transaction
+from safehold.logs import configure_logging
+from safehold.policy.commands import app as policy_app
+
+app = typer.Typer(
+    name="safehold",
+    help="Safehold: a privacy policy made true by construction.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals may hold personal data or secrets
+)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(policy_app, name="policy")
+app.add_typer(keys_app, name="keys")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (SAFEHOLD_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (SAFEHOLD_PORT)")] = None,
+) -> None:
+    """Apply migrations and serve the API, the pages and the metrics."""
+    settings = settings_or_exit()
+    configure_logging(settings.log_format, settings.log_level)
+    runtime = runtime_or_exit(settings)
+    upgrade_or_exit(runtime)
+    if settings.is_embedded:
+        with transaction(runtime.sessions) as session:
+            created = access.ensure_bootstrap_key(
+                session, known_purposes=runtime.policy.purpose_ids, clock=runtime.clock
+            )
+        if created is not None:
+            out.print(
+                Panel(
+                    f"{created.token}\n\nAll scopes, all purposes. Shown once: keep it safe.",
+                    title="Admin API key created",
+                    expand=False,
+                ),
+                highlight=False,
+            )
+    bind_host, bind_port = host or settings.host, port or settings.port
+    out.print(
+        f"Safehold on http://{bind_host}:{bind_port}  (API docs /docs, policy /v1/policy)\n"
+        f"database {describe_database(settings)}, policy {settings.policy_path}",
+        highlight=False,
+    )
+    uvicorn.run(create_app(runtime), host=bind_host, port=bind_port, log_config=None)
+
+
+@db_app.command()
+def upgrade() -> None:
+    """Apply every pending migration."""
+    runtime = runtime_or_exit()
+    upgrade_or_exit(runtime)
+    out.print(f"database at migration {migrate.current_revision(runtime.engine)}")
+
+
+@db_app.command()
+def current() -> None:
+    """Print the database's migration and the newest one the code knows."""
+    runtime = runtime_or_exit()
+    try:
+        revision = migrate.current_revision(runtime.engine)
+    except SQLAlchemyError as exc:
+        fail(
+            f"cannot read the database {describe_database(runtime.settings)}: {type(exc).__name__}"
+        )
+    out.print(f"database: {revision or 'empty'}\ncode:     {migrate.head_revision()}")
+
+
+@db_app.command()
+def check() -> None:
+    """Exit 0 when the database is at the newest migration, 1 when it is behind."""
+    runtime = runtime_or_exit()
+    if not migrate.is_current(runtime.engine):
+        fail("the database is behind the code: run 'safehold db upgrade'", code=1)
+    out.print("database is current")
+
+
+def main() -> None:
+    app()

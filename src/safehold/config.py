@@ -1,0 +1,119 @@
+"""Settings, read once from SAFEHOLD_* environment variables.
+
+A wrong setting must stop start-up with one clear line, not a traceback, so every check
+that can fail lives here and raises :class:`SettingsError` with a human sentence.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+ENV_PREFIX = "SAFEHOLD_"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_POLICY = "policies/default.yaml"
+
+# Variables that share the prefix but belong to the test suite or CI, not to the service.
+NOT_SETTINGS = frozenset({"SAFEHOLD_TEST_POSTGRES_URL"})
+
+
+class SettingsError(Exception):
+    """A setting that cannot work; ``str()`` is the one line shown to the operator."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    policy: Path = Path(DEFAULT_POLICY)
+    base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    # Mail delivery (used by the communication outbox).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    mail_from: str = "privacy@example.com"
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @cached_property
+    def database(self) -> URL:
+        """The SQLAlchemy URL: the configured one, or embedded SQLite under the data dir."""
+        if self.database_url is None:
+            return URL.create("sqlite+pysqlite", database=str(self.data_dir / "safehold.db"))
+        return normalise_database_url(self.database_url)
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.database.get_backend_name() == "sqlite"
+
+    @property
+    def policy_path(self) -> Path:
+        """The policy file; a relative default falls back to the copy shipped in the repo."""
+        if self.policy.is_absolute() or self.policy.exists():
+            return self.policy
+        shipped = PROJECT_ROOT / self.policy
+        return shipped if shipped.exists() else self.policy
+
+
+def normalise_database_url(raw: str) -> URL:
+    """Accept the URLs operators write and pin each backend to the driver we support."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise SettingsError(
+            "SAFEHOLD_DATABASE_URL is not a database URL; expected e.g. "
+            "postgresql://user@host:5432/db or sqlite:///var/safehold.db"
+        ) from None
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        return url.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return url.set(drivername="sqlite+pysqlite")
+    raise SettingsError(
+        f"SAFEHOLD_DATABASE_URL uses {backend!r}; Safehold supports postgresql and sqlite"
+    )
+
+
+def unknown_settings(environ: Mapping[str, str]) -> list[str]:
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    return sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in known | NOT_SETTINGS)
+
+
+def load_settings() -> Settings:
+    """Read and check the settings, raising :class:`SettingsError` with one readable line."""
+    unknown = unknown_settings(os.environ)
+    if unknown:
+        known = [ENV_PREFIX + name.upper() for name in Settings.model_fields]
+        hint = difflib.get_close_matches(unknown[0], known, n=1)
+        suggestion = f" (did you mean {hint[0]}?)" if hint else ""
+        raise SettingsError(f"unknown setting {unknown[0]}{suggestion}")
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ENV_PREFIX + str(first["loc"][0]).upper() if first["loc"] else "a setting"
+        raise SettingsError(f"{name}: {first['msg']}") from None
+    _ = settings.database  # a broken URL fails here, at start-up
+    return settings

@@ -1,0 +1,43 @@
+"""Domain errors: small exception classes carrying a stable code and their fields.
+
+Each family maps to one HTTP status in :mod:`safehold.handlers`, the only place that knows
+about HTTP. Messages are written for people and never contain submitted values or personal
+data; ``details`` carries machine-readable context (field names, rule names), never values.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class SafeholdError(Exception):
+    code: ClassVar[str] = "error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class InvalidInput(SafeholdError):
+    code = "invalid_input"
+
+
+class NotFound(SafeholdError):
+    code = "not_found"
+
+
+class Conflict(SafeholdError):
+    code = "conflict"
+
+
+class Unauthenticated(SafeholdError):
+    code = "unauthenticated"
+
+
+class Forbidden(SafeholdError):
+    code = "forbidden"
+
+
+class PayloadTooLarge(SafeholdError):
+    code = "request_too_large"

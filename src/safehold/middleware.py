@@ -1,0 +1,187 @@
+"""Pure ASGI middleware: request id, size limit, access log and metrics for every request."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from safehold import carddata
+from safehold.handlers import error_body
+from safehold.logs import get_logger
+
+log = get_logger("safehold.access")
+
+REQUEST_ID_HEADER = b"x-request-id"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class HttpMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "safehold_http_requests",
+            "HTTP requests answered, by route template and status",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "safehold_http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            ["method", "route"],
+            registry=registry,
+        )
+
+
+def _request_id(scope: Scope) -> str:
+    """Accept a caller's request id if it is a plain token (it is echoed into logs)."""
+    for name, value in scope.get("headers", []):
+        if name == REQUEST_ID_HEADER:
+            candidate: str = value.decode("latin-1")
+            if _SAFE_REQUEST_ID.match(candidate):
+                return candidate
+    return uuid.uuid4().hex
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+class RequestContext:
+    """Wraps the app: binds a request id to every log line, limits the body size, and
+    records one access-log line and the metrics per request — route templates only, never
+    the raw path's query string or the body."""
+
+    def __init__(self, app: ASGIApp, *, max_body: int, metrics: HttpMetrics) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((REQUEST_ID_HEADER, request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            body = await self._read_body(scope, receive)
+            finding = None if body is None else carddata.scan(body, _content_type(scope))
+            if body is None:
+                await _send_error(send_with_id, 413, self._too_large_body())
+            elif finding is not None:
+                log.warning("card_data_refused", location=finding.location, kind=finding.kind)
+                await _send_error(send_with_id, 422, _card_data_body(finding))
+            else:
+                await self.app(scope, _replay(body, receive), send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route_template(scope)
+            method = scope["method"]
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(elapsed)
+            log.info(
+                "http_request",
+                method=method,
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+            )
+            structlog.contextvars.clear_contextvars()
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
+        """The whole body, or None once it passes the limit (declared or actual)."""
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_body:
+                return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    def _too_large_body(self) -> dict[str, object]:
+        return error_body(
+            "request_too_large",
+            f"the request body is larger than {self.max_body} bytes",
+            {"max_bytes": self.max_body},
+        )
+
+
+def _card_data_body(finding: carddata.Finding) -> dict[str, object]:
+    what = (
+        "a field for card numbers or security codes"
+        if finding.kind == "field_name"
+        else "a card number"
+    )
+    return error_body(
+        "card_data_refused",
+        f"the request contains {what}; Safehold stores only the payment processor's token, "
+        "the card brand, the last 4 digits and the expiry",
+        {"location": finding.location},
+    )
+
+
+def _content_type(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            content_type: str = value.decode("latin-1").lower()
+            return content_type
+    return ""
+
+
+async def _send_error(send: Send, status: int, payload: dict[str, object]) -> None:
+    body = json.dumps(payload).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _replay(body: bytes, upstream: Receive) -> Receive:
+    """Hand the buffered body to the app, then pass through (a disconnect, for streaming)."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await upstream()
+
+    return receive

@@ -1,0 +1,46 @@
+"""The collaborators one Safehold process shares: settings, database, policy, clock, metrics.
+
+Built once at start-up (``safehold serve``, a worker, a CLI command, a test) and handed to
+the app factory, so nothing reaches for globals and tests swap in a frozen clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from safehold.clock import Clock, SystemClock
+from safehold.config import Settings
+from safehold.db import make_engine, make_session_factory
+from safehold.policy import Policy, load_policy
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    policy: Policy
+    clock: Clock = field(default_factory=SystemClock)
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build_runtime(
+    settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None
+) -> Runtime:
+    """Load the policy (raising PolicyFileError on a bad file) and connect the database."""
+    policy = load_policy(settings.policy_path)
+    engine = engine or make_engine(settings.database)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        policy=policy,
+        clock=clock or SystemClock(),
+    )

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from safehold.access import service
+from safehold.access.rules import Actor
+from safehold.runtime import Runtime
+
+MakeKey = Callable[..., str]
+
+
+@pytest.fixture
+def make_key(runtime: Runtime) -> MakeKey:
+    """Create an API key directly in the database and return its bearer token."""
+
+    def make(scopes: list[str], purposes: list[str] | None = None, name: str = "test") -> str:
+        with runtime.sessions() as session:
+            created = service.create_key(
+                session,
+                name=name,
+                scopes=scopes,
+                purposes=purposes or [],
+                known_purposes=runtime.policy.purpose_ids,
+                clock=runtime.clock,
+                actor=Actor("admin", "test"),
+            )
+            session.commit()
+            return created.token
+
+    return make
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,124 @@
+"""The operator's command line: one-line failures with exit code 2, keys, db, policy."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from safehold.cli import app
+from tests.conftest import DEFAULT_POLICY
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in [k for k in os.environ if k.startswith("SAFEHOLD_") and "TEST" not in k]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("SAFEHOLD_DATA_DIR", str(tmp_path / "var"))
+    return tmp_path
+
+
+def test_every_command_group_has_help() -> None:
+    for args in ([], ["db"], ["policy"], ["keys"], ["serve"]):
+        result = runner.invoke(app, [*args, "--help"])
+        assert result.exit_code == 0, result.output
+        assert "Usage" in result.output
+
+
+def test_an_unknown_setting_stops_with_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SAFEHOLD_PROT", "8000")
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 2
+    assert "unknown setting SAFEHOLD_PROT" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_unreachable_database_is_one_line_without_the_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SAFEHOLD_DATABASE_URL", "postgresql://ops:s3cr3t-pw@127.0.0.1:1/none")
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 2
+    assert "cannot use the database" in result.output
+    assert "s3cr3t-pw" not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_broken_policy_file_stops_start_up(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("schema_version: 1\ncategories: [\n")
+    monkeypatch.setenv("SAFEHOLD_POLICY", str(bad))
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 2
+    assert "bad.yaml" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_db_upgrade_current_and_check() -> None:
+    behind = runner.invoke(app, ["db", "check"])
+    assert behind.exit_code == 1
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    current = runner.invoke(app, ["db", "current"])
+    assert current.exit_code == 0
+    lines = current.output.split()
+    assert lines[1] == lines[3]  # database: <rev>  code: <rev>
+    assert runner.invoke(app, ["db", "check"]).exit_code == 0
+
+
+def test_keys_create_list_revoke() -> None:
+    created = runner.invoke(
+        app,
+        [
+            "keys",
+            "create",
+            "--name",
+            "crm",
+            "--scopes",
+            "subjects:read,subjects:write",
+            "--purposes",
+            "service_provision",
+        ],
+    )
+    assert created.exit_code == 0, created.output
+    token = next(line for line in created.output.splitlines() if line.startswith("shk_"))
+    key_id = token.split("_")[1]
+    listed = runner.invoke(app, ["keys", "list"])
+    assert key_id in listed.output
+    assert token.split("_")[2] not in listed.output
+    assert runner.invoke(app, ["keys", "revoke", key_id]).exit_code == 0
+    unknown = runner.invoke(app, ["keys", "create", "--name", "x", "--scopes", "root"])
+    assert unknown.exit_code == 2
+    assert "unknown scope" in unknown.output
+
+
+def test_policy_check_render_and_diff(tmp_path: Path) -> None:
+    ok = runner.invoke(app, ["policy", "check", str(DEFAULT_POLICY)])
+    assert ok.exit_code == 0, ok.output
+    assert "valid" in ok.output
+    md = runner.invoke(app, ["policy", "render"])
+    assert md.exit_code == 0
+    assert md.output.lstrip().startswith("#")
+    html_file = tmp_path / "policy.html"
+    html = runner.invoke(app, ["policy", "render", "--format", "html", "-o", str(html_file)])
+    assert html.exit_code == 0
+    assert "<html" in html_file.read_text()
+    same = runner.invoke(app, ["policy", "diff", str(DEFAULT_POLICY), str(DEFAULT_POLICY)])
+    assert same.exit_code == 0
+    assert "no rule changes" in same.output
+
+
+def test_policy_check_names_the_line(tmp_path: Path) -> None:
+    text = DEFAULT_POLICY.read_text()
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(text.replace("period: P30D", "period: thirty days", 1))
+    result = runner.invoke(app, ["policy", "check", str(broken)])
+    assert result.exit_code == 2
+    assert "broken.yaml:" in result.output
