@@ -23,6 +23,8 @@ from safehold.config import Settings, normalise_database_url
 from safehold.db import make_engine
 from safehold.policy import load_policy
 from safehold.runtime import Runtime
+from safehold.vault.providers import MemoryKeyProvider
+from safehold.vault.service import Vault
 
 PG_ENV = "SAFEHOLD_TEST_POSTGRES_URL"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -124,6 +126,7 @@ def runtime(
         engine=migrated_engine,
         sessions=sessions,
         policy=load_policy(DEFAULT_POLICY),
+        vault=Vault(MemoryKeyProvider(), clock),
         clock=clock,
     )
 

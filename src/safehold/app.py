@@ -5,11 +5,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from safehold import __version__, handlers
+from safehold.access.routes import audit_router
 from safehold.access.routes import router as keys_router
 from safehold.middleware import HttpMetrics, RequestContext
 from safehold.ops.routes import router as ops_router
 from safehold.policy.routes import router as policy_router
 from safehold.runtime import Runtime
+from safehold.subjects.routes import router as subjects_router
 
 DESCRIPTION = """\
 Safehold holds what a subscription service collects about its customers and makes its
@@ -32,4 +34,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(ops_router)  # /healthz /readyz /metrics
     app.include_router(policy_router)  # /v1/policy
     app.include_router(keys_router)  # /v1/keys
+    app.include_router(subjects_router)  # /v1/subjects (people, payment methods)
+    app.include_router(audit_router)  # /v1/audit
     return app

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from safehold import migrate
 from safehold.access import service as access
+from safehold.access.audit_commands import app as audit_app
 from safehold.access.commands import app as keys_app
 from safehold.app import create_app
 from safehold.cli_support import (
@@ -35,6 +36,7 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(policy_app, name="policy")
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 
 
 @app.command()

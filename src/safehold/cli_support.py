@@ -12,6 +12,7 @@ from safehold import migrate
 from safehold.config import Settings, SettingsError, load_settings
 from safehold.policy import PolicyFileError
 from safehold.runtime import Runtime, build_runtime
+from safehold.vault.errors import KeyProviderError
 
 out = Console()
 err = Console(stderr=True)
@@ -39,6 +40,8 @@ def runtime_or_exit(settings: Settings | None = None) -> Runtime:
         for issue in exc.issues:
             err.print(str(issue), highlight=False, markup=False)
         fail(f"the policy file {settings.policy_path} has {len(exc.issues)} problem(s)")
+    except KeyProviderError as exc:
+        fail(exc.message)
 
 
 def describe_database(settings: Settings) -> str:

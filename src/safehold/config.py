@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    # Key-encryption keys from the environment ("v1:<base64>,…;index:<base64>", see
+    # docs/vault.md); unset means the key file under the data dir, created on first run.
+    kek: str | None = Field(default=None, repr=False)
     # Mail delivery (used by the communication outbox).
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=25, ge=1, le=65535)

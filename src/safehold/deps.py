@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from safehold.access import service as access
 from safehold.access.errors import InvalidApiKey
 from safehold.access.models import ApiKey
+from safehold.access.rules import Actor
+from safehold.errors import SafeholdError
 from safehold.runtime import Runtime
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer shk_…`")
@@ -27,10 +29,15 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 def get_session(runtime: RuntimeDep) -> Iterator[Session]:
     """The request's session. Routes that write call ``commit()`` before answering, so a
-    success response is only sent once the data is durable; anything else is rolled back."""
+    success response is only sent once the data is durable; anything else is rolled back,
+    except what a refusal that ``keeps_writes`` recorded (its audit entry)."""
     with runtime.sessions() as session:
         try:
             yield session
+        except SafeholdError as exc:
+            if exc.keeps_writes:  # e.g. the audit entry of a refused read
+                session.commit()
+            raise
         finally:
             session.rollback()
 
@@ -59,3 +66,11 @@ def require_scope(scope: str) -> Callable[[ApiKey], ApiKey]:
 
     dependency.__name__ = f"require_{scope.replace(':', '_')}"
     return dependency
+
+
+def get_actor(request: Request, key: ApiKeyDep) -> Actor:
+    """The calling key as the actor of audit entries, with the request's id."""
+    return Actor("api_key", key.id, request_id=getattr(request.state, "request_id", None))
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]

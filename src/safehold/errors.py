@@ -12,6 +12,8 @@ from typing import Any, ClassVar
 
 class SafeholdError(Exception):
     code: ClassVar[str] = "error"
+    # True for refusals whose audit entry must be committed although the request fails.
+    keeps_writes: ClassVar[bool] = False
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -41,3 +43,15 @@ class Forbidden(SafeholdError):
 
 class PayloadTooLarge(SafeholdError):
     code = "request_too_large"
+
+
+class Gone(SafeholdError):
+    """It existed and was erased: distinct from never having existed."""
+
+    code = "gone"
+
+
+class ServerFault(SafeholdError):
+    """Safehold's own integrity or configuration is at fault, not the request (HTTP 500)."""
+
+    code = "server_fault"

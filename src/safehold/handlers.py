@@ -26,6 +26,8 @@ STATUS: dict[type[errors.SafeholdError], int] = {
     errors.Unauthenticated: 401,
     errors.Forbidden: 403,
     errors.PayloadTooLarge: 413,
+    errors.Gone: 410,
+    errors.ServerFault: 500,
 }
 
 HTTP_CODES = {
@@ -35,6 +37,7 @@ HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    410: "gone",
     413: "request_too_large",
     415: "unsupported_media_type",
 }

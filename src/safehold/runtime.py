@@ -16,6 +16,8 @@ from safehold.clock import Clock, SystemClock
 from safehold.config import Settings
 from safehold.db import make_engine, make_session_factory
 from safehold.policy import Policy, load_policy
+from safehold.vault.providers import provider_from_settings
+from safehold.vault.service import Vault
 
 
 @dataclass
@@ -24,6 +26,7 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     policy: Policy
+    vault: Vault
     clock: Clock = field(default_factory=SystemClock)
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
@@ -34,13 +37,17 @@ class Runtime:
 def build_runtime(
     settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None
 ) -> Runtime:
-    """Load the policy (raising PolicyFileError on a bad file) and connect the database."""
+    """Load the policy (PolicyFileError on a bad file), open the key provider
+    (KeyProviderError) and connect the database."""
     policy = load_policy(settings.policy_path)
+    clock = clock or SystemClock()
+    vault = Vault(provider_from_settings(settings.data_dir, settings.kek), clock)
     engine = engine or make_engine(settings.database)
     return Runtime(
         settings=settings,
         engine=engine,
         sessions=make_session_factory(engine),
         policy=policy,
-        clock=clock or SystemClock(),
+        vault=vault,
+        clock=clock,
     )

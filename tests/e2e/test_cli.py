@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from safehold.access.rules import Actor
 from safehold.cli import app
 from tests.conftest import DEFAULT_POLICY
 
@@ -122,3 +123,50 @@ def test_policy_check_names_the_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["policy", "check", str(broken)])
     assert result.exit_code == 2
     assert "broken.yaml:" in result.output
+
+
+def _register_people(n: int) -> None:
+    from safehold import migrate
+    from safehold.config import load_settings
+    from safehold.db import transaction
+    from safehold.runtime import build_runtime
+    from safehold.subjects import rules, service
+
+    runtime = build_runtime(load_settings())
+    migrate.upgrade(runtime.engine)
+    ctx = service.Context(runtime.vault, runtime.policy, runtime.clock)
+    with transaction(runtime.sessions) as session:
+        for i in range(n):
+            contact = rules.contact(name=f"Pat Example{i}", email=f"pat{i}@example.com")
+            service.register(
+                session, ctx, actor=Actor("admin", "test"), contact=contact,
+                marketing_opt_in=False, policy_version="v1",
+            )  # fmt: skip
+    runtime.close()
+
+
+def test_keys_rotate_rewraps_every_data_key_and_status_shows_it() -> None:
+    _register_people(3)
+    rotated = runner.invoke(app, ["keys", "rotate"])
+    assert rotated.exit_code == 0, rotated.output
+    assert "6 data keys re-wrapped" in rotated.output  # 2 classes each: contact, invoice
+    status = runner.invoke(app, ["keys", "status"])
+    rows = [line.split() for line in status.output.splitlines() if line.split()[:1] == ["│"]]
+    assert ["│", "v1", "│", "0", "│", "│"] in rows
+    assert ["│", "v2", "│", "6", "│", "yes", "│"] in rows
+    resumed = runner.invoke(app, ["keys", "rotate", "--resume"])
+    assert "0 data keys re-wrapped" in resumed.output
+
+
+def test_audit_verify_reports_intact_and_broken_chains(data_dir: Path) -> None:
+    import sqlite3
+
+    _register_people(2)
+    intact = runner.invoke(app, ["audit", "verify"])
+    assert intact.exit_code == 0, intact.output
+    assert "intact: 2 entries" in intact.output
+    with sqlite3.connect(data_dir / "var" / "safehold.db") as db:
+        db.execute("UPDATE audit_entries SET purpose = 'platform_improvement' WHERE seq = 2")
+    broken = runner.invoke(app, ["audit", "verify"])
+    assert broken.exit_code == 1
+    assert "broken at entry 2" in broken.output

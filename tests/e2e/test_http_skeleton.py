@@ -33,7 +33,9 @@ def test_readiness_fails_when_migrations_are_behind(runtime: Runtime, tmp_path) 
     from safehold.db import make_engine
 
     empty = make_engine(make_url(f"sqlite+pysqlite:///{tmp_path / 'empty.db'}"))
-    behind = Runtime(runtime.settings, empty, runtime.sessions, runtime.policy, runtime.clock)
+    behind = Runtime(
+        runtime.settings, empty, runtime.sessions, runtime.policy, runtime.vault, runtime.clock
+    )
     with TestClient(create_app(behind)) as c:
         response = c.get("/readyz")
     empty.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.progress import Progress
 from rich.table import Table
 
 from safehold.access import service
@@ -80,3 +81,45 @@ def revoke(key_id: Annotated[str, typer.Argument(help="The key id (not the secre
     except SafeholdError as exc:
         fail(exc.message)
     out.print(f"Revoked API key {key_id}.")
+
+
+@app.command()
+def rotate(
+    resume: Annotated[
+        bool, typer.Option(help="Finish an interrupted rotation without a new KEK version")
+    ] = False,
+) -> None:
+    """Re-wrap every data key under a new key-encryption-key version (data is untouched)."""
+    runtime = runtime_or_exit()
+    upgrade_or_exit(runtime)
+    try:
+        version = runtime.vault.provider.current_version()
+        if not resume:
+            version = runtime.vault.provider.add_version()
+    except SafeholdError as exc:
+        fail(exc.message)
+    with Progress(transient=True) as bar:
+        task = bar.add_task(f"re-wrapping data keys under {version}", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        report = runtime.vault.rotate(runtime.sessions, progress=progress)
+    out.print(
+        f"{report.rewrapped} data keys re-wrapped under {report.target_version} "
+        f"in {report.batches} batches; {report.remaining} left on older versions"
+    )
+
+
+@app.command()
+def status() -> None:
+    """How many data keys each key-encryption-key version wraps."""
+    runtime = runtime_or_exit()
+    upgrade_or_exit(runtime)
+    with transaction(runtime.sessions) as session:
+        counts = runtime.vault.key_versions(session)
+    current = runtime.vault.provider.current_version()
+    table = Table("KEK version", "data keys", "current")
+    for version in runtime.vault.provider.versions():
+        table.add_row(version, str(counts.get(version, 0)), "yes" if version == current else "")
+    out.print(table)

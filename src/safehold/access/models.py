@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safehold.db import Base
@@ -21,3 +22,37 @@ class ApiKey(Base):
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(100))
     revoked_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """One access to personal data: who, what categories (never values), whose, why, when.
+
+    ``hash`` covers the canonical encoding of the entry and the previous entry's hash, so an
+    edit, deletion, insertion or reordering breaks the chain at that point."""
+
+    __tablename__ = "audit_entries"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(80))
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    categories: Mapped[list[str]]
+    purpose: Mapped[str | None] = mapped_column(String(80))
+    outcome: Mapped[str] = mapped_column(String(40))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's single head row. Writers take its row lock first (an UPDATE), which orders
+    concurrent writers on PostgreSQL and takes SQLite's write lock before anything is read."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    last_hash: Mapped[str] = mapped_column(String(64))

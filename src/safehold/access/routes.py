@@ -1,17 +1,20 @@
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
-from safehold.access import service
+from safehold.access import audit, service
 from safehold.access.models import ApiKey
 from safehold.access.rules import Actor
-from safehold.access.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
+from safehold.access.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, AuditEntryOut, AuditPage
 from safehold.deps import ApiKeyDep, RuntimeDep, SessionDep, require_scope
 
 router = APIRouter(prefix="/v1/keys", tags=["API keys"])
+audit_router = APIRouter(prefix="/v1/audit", tags=["audit"])
 KeysAdmin = Annotated[ApiKey, Depends(require_scope("keys:admin"))]
+AuditReader = Annotated[ApiKey, Depends(require_scope("audit:read"))]
 
 
 @router.get("/me", summary="The calling key: its scopes and allowed purposes")
@@ -48,3 +51,18 @@ def revoke_key(key_id: str, session: SessionDep, runtime: RuntimeDep, _key: Keys
     key = service.revoke_key(session, key_id, clock=runtime.clock)
     session.commit()
     return ApiKeyOut.model_validate(key)
+
+
+@audit_router.get("", summary="Audit entries, oldest first, optionally for one person")
+def audit_entries(
+    session: SessionDep,
+    _key: AuditReader,
+    subject: Annotated[uuid.UUID | None, Query(description="A person's id")] = None,
+    after: Annotated[int, Query(ge=0, description="Only entries after this seq")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AuditPage:
+    rows = audit.entries(session, subject_id=subject, after=after, limit=limit)
+    return AuditPage(
+        entries=[AuditEntryOut.model_validate(r) for r in rows],
+        next_after=rows[-1].seq if len(rows) == limit else None,
+    )

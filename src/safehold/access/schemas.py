@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +24,26 @@ class ApiKeyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[\w .:@/-]+$")
     scopes: list[str] = Field(min_length=1, max_length=32)
     purposes: list[str] = Field(default_factory=list, max_length=32)
+
+
+class AuditEntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    subject_id: uuid.UUID | None
+    categories: list[str]
+    purpose: str | None
+    outcome: str
+    request_id: str | None
+    hash: str
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditEntryOut]
+    next_after: int | None = Field(description="Pass as `after` for the next page")
 
 
 class ApiKeyCreated(ApiKeyOut):

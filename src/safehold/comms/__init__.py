@@ -1,0 +1,1 @@
+"""Communication: message kinds, preferences and opt-out (the marketing choice record)."""

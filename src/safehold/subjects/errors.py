@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from safehold.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
+
+
+class SubjectNotFound(NotFound):
+    code = "subject_not_found"
+
+
+class SubjectErased(Gone):
+    code = "subject_erased"
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+
+
+class InvalidEmail(InvalidInput):
+    code = "invalid_email"
+
+
+class InvalidPhone(InvalidInput):
+    code = "invalid_phone"
+
+
+class LookupKeyMissing(InvalidInput):
+    code = "email_or_phone_required"
+
+
+class PurposeRefused(Forbidden):
+    """The policy refused the purpose for this person. The audit entry recording the refusal
+    is committed even though the request fails."""
+
+    code = "purpose_refused"
+    keeps_writes = True

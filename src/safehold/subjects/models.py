@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from safehold.db import Base
+
+
+class Subject(Base):
+    """A person. The id is random and opaque; no column holds a plaintext personal value —
+    email and phone exist only as keyed blind indexes for uniqueness and look-up."""
+
+    __tablename__ = "subjects"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # active | closed | erased
+    email_index: Mapped[str | None] = mapped_column(String(64), unique=True)
+    phone_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    policy_version_shown: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_activity_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    erased_at: Mapped[datetime | None]
+
+
+class PersonalValue(Base):
+    """One personal field, AES-256-GCM encrypted under the person's data key for the field's
+    retention class, bound to (person, category, field)."""
+
+    __tablename__ = "personal_values"
+
+    subject_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("subjects.id", ondelete="CASCADE"), primary_key=True
+    )
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+    field: Mapped[str] = mapped_column(String(64), primary_key=True)
+    retention_class: Mapped[str] = mapped_column(String(64))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(120))  # "person:…" or "operator:…"
+
+
+class PaymentMethod(Base):
+    """A card as the processor knows it: token, brand, last 4 and expiry — never the number.
+    The processor's name is not personal; every other field is encrypted."""
+
+    __tablename__ = "payment_methods"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    subject_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("subjects.id", ondelete="CASCADE"), index=True
+    )
+    processor: Mapped[str] = mapped_column(String(64))
+    token: Mapped[bytes] = mapped_column(LargeBinary)
+    brand: Mapped[bytes] = mapped_column(LargeBinary)
+    last4: Mapped[bytes] = mapped_column(LargeBinary)
+    expiry: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    removed_at: Mapped[datetime | None]

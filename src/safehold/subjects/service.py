@@ -1,0 +1,257 @@
+"""Use cases for people: register, read for a purpose, correct, close, look up.
+
+Every function that touches personal data writes its audit entry in the caller's transaction,
+and every read goes through the policy decision first. Services flush, never commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from safehold.access import audit
+from safehold.access.rules import Actor
+from safehold.clock import Clock
+from safehold.comms.models import MarketingChoice
+from safehold.policy import Policy
+from safehold.policy.rules import Decision, SubjectState, Withheld, decide
+from safehold.subjects import rules
+from safehold.subjects.errors import EmailTaken, PurposeRefused, SubjectErased, SubjectNotFound
+from safehold.subjects.models import PersonalValue, Subject
+from safehold.vault.errors import DataKeyDestroyed
+from safehold.vault.service import EMAIL_INDEX, PHONE_INDEX, Vault
+
+MARKETING = "communication.marketing"
+WRITE_PURPOSE = "service_provision"  # registering and correcting data serves the contract
+Fields = Mapping[str, Mapping[str, str]]  # category -> field -> plaintext
+
+
+@dataclass(frozen=True)
+class Context:
+    """The collaborators every use case here needs."""
+
+    vault: Vault
+    policy: Policy
+    clock: Clock
+
+
+@dataclass
+class SubjectView:
+    subject: Subject
+    decision: Decision
+    data: dict[str, dict[str, str]] = field(default_factory=dict)
+    erased: list[Withheld] = field(default_factory=list)
+
+
+def get(session: Session, subject_id: uuid.UUID, *, allow_erased: bool = False) -> Subject:
+    subject = session.get(Subject, subject_id)
+    if subject is None:
+        raise SubjectNotFound("no person with that id", details={"subject_id": str(subject_id)})
+    if subject.status == "erased" and not allow_erased:
+        raise SubjectErased("this person's data has been erased", details={})
+    return subject
+
+
+def state_of(session: Session, subject: Subject) -> SubjectState:
+    """What the decision needs to know about the person: status and marketing choice."""
+    latest = session.scalars(
+        select(MarketingChoice.choice)
+        .where(MarketingChoice.subject_id == subject.id)
+        .order_by(MarketingChoice.at.desc(), MarketingChoice.id.desc())
+        .limit(1)
+    ).first()
+    opted_out = frozenset({MARKETING}) if latest == "opted_out" else frozenset()
+    consented = frozenset({MARKETING}) if latest == "opted_in" else frozenset()
+    return SubjectState(account_status=subject.status, opted_out=opted_out, consented=consented)  # type: ignore[arg-type]
+
+
+def _audit(
+    session: Session, ctx: Context, actor: Actor, action: str, subject_id: uuid.UUID,
+    categories: Iterable[str], purpose: str | None, outcome: str,
+) -> None:  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        subject_id=subject_id,
+        categories=categories,
+        purpose=purpose,
+        outcome=outcome,
+        clock=ctx.clock,
+    )
+
+
+def _write_fields(
+    session: Session, ctx: Context, subject_id: uuid.UUID, fields: Fields, by: str
+) -> None:
+    now = ctx.clock.now()
+    for category, values in fields.items():
+        for name, plaintext in values.items():
+            klass = ctx.policy.retention_class(category, name)
+            blob = ctx.vault.encrypt(session, subject_id, klass, category, name, plaintext)
+            row = session.get(PersonalValue, (subject_id, category, name))
+            if row is None:
+                session.add(
+                    PersonalValue(
+                        subject_id=subject_id,
+                        category=category,
+                        field=name,
+                        retention_class=klass,
+                        ciphertext=blob,
+                        updated_at=now,
+                        updated_by=by,
+                    )
+                )
+            else:
+                row.retention_class, row.ciphertext = klass, blob
+                row.updated_at, row.updated_by = now, by
+
+
+def _set_indexes(
+    session: Session, ctx: Context, subject: Subject, email: str | None, phone: str | None
+) -> None:
+    if email is not None:
+        index = ctx.vault.index(EMAIL_INDEX, email)
+        taken = session.scalar(
+            select(Subject.id).where(Subject.email_index == index, Subject.id != subject.id)
+        )
+        if taken is not None:
+            raise EmailTaken("another account already uses this e-mail address")
+        subject.email_index = index
+    if phone is not None:
+        subject.phone_index = ctx.vault.index(PHONE_INDEX, phone)
+
+
+def register(
+    session: Session, ctx: Context, *, actor: Actor, contact: rules.Contact,
+    marketing_opt_in: bool, policy_version: str,
+) -> Subject:  # fmt: skip
+    """Create a person from normalised contact details (:func:`rules.contact`)."""
+    now = ctx.clock.now()
+    subject = Subject(
+        id=uuid.uuid4(),
+        status="active",
+        policy_version_shown=policy_version,
+        created_at=now,
+        last_activity_at=now,
+        closed_at=None,
+        erased_at=None,
+    )
+    fields = contact.fields
+    _set_indexes(session, ctx, subject, contact.email, contact.phone)
+    try:
+        with session.begin_nested():  # a concurrent sign-up with the same address loses here
+            session.add(subject)
+    except IntegrityError:
+        raise EmailTaken("another account already uses this e-mail address") from None
+    _write_fields(session, ctx, subject.id, fields, by=str(actor))
+    session.add(
+        MarketingChoice(
+            subject_id=subject.id,
+            choice="opted_in" if marketing_opt_in else "opted_out",
+            at=now,
+            channel="sign_up",
+            actor=str(actor),
+            policy_version=policy_version,
+        )
+    )
+    _audit(session, ctx, actor, "subject.register", subject.id, fields, WRITE_PURPOSE, "ok")
+    session.flush()
+    return subject
+
+
+def read(
+    session: Session, ctx: Context, subject_id: uuid.UUID, *, purpose: str, actor: Actor,
+    categories: Iterable[str] | None = None,
+) -> SubjectView:  # fmt: skip
+    """The person's data for one purpose: only the categories the decision allows.
+
+    A refusal is audited and raised as :class:`PurposeRefused` (its entry is committed)."""
+    subject = get(session, subject_id)
+    wanted = list(categories) if categories is not None else list(rules.SUBJECT_CATEGORIES)
+    decision = decide(ctx.policy, purpose, wanted, state_of(session, subject))
+    if decision.refused:
+        _audit(session, ctx, actor, "subject.read", subject.id, wanted, purpose, "refused")
+        raise PurposeRefused(
+            decision.refused_message or "the policy refuses this purpose",
+            details={"purpose": purpose, "rule": decision.refused_rule},
+        )
+    view = SubjectView(subject, decision)
+    rows = session.scalars(
+        select(PersonalValue).where(
+            PersonalValue.subject_id == subject.id,
+            PersonalValue.category.in_(decision.allowed),
+        )
+    )
+    for row in rows:
+        try:
+            value = ctx.vault.decrypt(
+                session, subject.id, row.retention_class, row.category, row.field, row.ciphertext
+            )
+        except DataKeyDestroyed:
+            view.erased.append(Withheld(row.category, "vault.erased", "this data was erased"))
+            continue
+        view.data.setdefault(row.category, {})[row.field] = value
+    outcome = "partial" if decision.withheld else "allowed"
+    _audit(session, ctx, actor, "subject.read", subject.id, decision.allowed, purpose, outcome)
+    return view
+
+
+def rectify(
+    session: Session, ctx: Context, subject_id: uuid.UUID, *, actor: Actor, source: str,
+    contact: rules.Contact,
+) -> Subject:  # fmt: skip
+    """Correct data. ``source`` says who asked: the person, or an operator on their behalf."""
+    subject = get(session, subject_id)
+    fields = contact.fields
+    _set_indexes(session, ctx, subject, contact.email, contact.phone)
+    _write_fields(session, ctx, subject.id, fields, by=f"{source}:{actor}")
+    gone = list(contact.removed)
+    for category in gone:
+        for row in session.scalars(
+            select(PersonalValue).where(
+                PersonalValue.subject_id == subject.id, PersonalValue.category == category
+            )
+        ):
+            session.delete(row)
+        if category == rules.PHONE:
+            subject.phone_index = None
+    changed = [*fields, *gone]
+    _audit(
+        session, ctx, actor, f"subject.rectify.{source}", subject.id, changed, WRITE_PURPOSE, "ok"
+    )
+    session.flush()
+    return subject
+
+
+def close(session: Session, ctx: Context, subject_id: uuid.UUID, *, actor: Actor) -> Subject:
+    """Close the account; retention periods counted from closure start now."""
+    subject = get(session, subject_id)
+    if subject.status == "active":
+        subject.status, subject.closed_at = "closed", ctx.clock.now()
+        _audit(session, ctx, actor, "subject.close", subject.id, [], WRITE_PURPOSE, "ok")
+        session.flush()
+    return subject
+
+
+def lookup(
+    session: Session, ctx: Context, *, actor: Actor, purpose: str,
+    email: str | None = None, phone: str | None = None,
+) -> Subject:  # fmt: skip
+    """Find a person by e-mail or phone through the blind index (never a plaintext scan)."""
+    if email is not None:
+        category, query = rules.EMAIL, Subject.email_index == ctx.vault.index(EMAIL_INDEX, email)
+    elif phone is not None:
+        category, query = rules.PHONE, Subject.phone_index == ctx.vault.index(PHONE_INDEX, phone)
+    else:
+        raise ValueError("lookup needs an email or a phone")
+    subject = session.scalars(select(Subject).where(query).limit(1)).first()
+    if subject is None:
+        raise SubjectNotFound("no person with that e-mail address or phone number")
+    _audit(session, ctx, actor, "subject.lookup", subject.id, [category], purpose, "ok")
+    return subject

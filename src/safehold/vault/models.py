@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from safehold.db import Base
+
+
+class DataKey(Base):
+    """A person's data key for one retention class, wrapped by a KEK version.
+
+    One key per (person, retention class), so data kept longer for a legal reason (its own
+    retention class) can outlive the rest: shredding the other classes' keys erases those
+    fields only. Deleting the row is the erasure (NIST SP 800-88 cryptographic erase): every
+    ciphertext under the key, in the database, its backups and any export, becomes unreadable.
+    """
+
+    __tablename__ = "data_keys"
+
+    subject_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    retention_class: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kek_version: Mapped[str] = mapped_column(String(32))
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]

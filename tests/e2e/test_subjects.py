@@ -1,0 +1,215 @@
+"""People through the API: registration, purpose-scoped reads, corrections, closure,
+look-up, payment methods and the audit trail they leave."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from safehold.access import audit
+from safehold.runtime import Runtime
+from tests.e2e.conftest import MakeKey, bearer
+from tests.e2e.test_http_skeleton import assert_error
+
+ADA = {
+    "name": "Ada Quillfeather",
+    "email": "Ada.Quillfeather@Example.com",
+    "phone": "+44 20 7946 0958",
+    "address": {"street": "1 Example Row", "postal_code": "EX1 2MP", "city": "Exampleton",
+                "country": "GB"},
+    "marketing_opt_in": True,
+}  # fmt: skip
+CARD = {"processor": "example-pay", "processor_token": "pm_ExampleToken123", "brand": "visa",
+        "last4": "4242", "exp_month": 7, "exp_year": 2031}  # fmt: skip
+
+
+@pytest.fixture
+def admin(make_key: MakeKey) -> dict[str, str]:
+    scopes = ["subjects:read", "subjects:write", "audit:read"]
+    return bearer(make_key(scopes, ["*"], name="crm"))
+
+
+def register(client: TestClient, headers: dict[str, str], **overrides: Any) -> str:
+    response = client.post("/v1/subjects", json={**ADA, **overrides}, headers=headers)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def test_register_and_read_everything_for_service_provision(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    sid = register(client, admin)
+    assert (
+        client.post(f"/v1/subjects/{sid}/payment-methods", json=CARD, headers=admin).json()[
+            "display"
+        ]
+        == "Visa •••• 4242"
+    )
+    body = client.get(f"/v1/subjects/{sid}?purpose=service_provision", headers=admin).json()
+    assert body["data"]["account.name"] == {"full_name": "Ada Quillfeather"}
+    assert body["data"]["account.email"] == {"email": "ada.quillfeather@example.com"}
+    assert body["data"]["account.phone"] == {"phone": "+442079460958"}
+    assert body["data"]["account.address"]["city"] == "Exampleton"
+    assert body["payment_methods"][0]["processor_token"] == "pm_ExampleToken123"
+    assert body["withheld"] == []
+
+
+def test_a_narrower_purpose_sees_less_and_says_why(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    sid = register(client, admin)
+    body = client.get(f"/v1/subjects/{sid}?purpose=communication.marketing", headers=admin).json()
+    assert set(body["data"]) == {"account.name", "account.email"}
+    assert body["payment_methods"] is None
+    withheld = {w["category"]: w["rule"] for w in body["withheld"]}
+    assert withheld == {
+        "account.phone": "purposes.communication.marketing.categories",
+        "account.address": "purposes.communication.marketing.categories",
+        "account.payment": "purposes.communication.marketing.categories",
+    }
+
+
+def test_an_opt_out_refuses_marketing_with_the_rule_and_is_audited(
+    client: TestClient, admin: dict[str, str], runtime: Runtime
+) -> None:
+    sid = register(client, admin, marketing_opt_in=False)
+    refused = client.get(f"/v1/subjects/{sid}?purpose=communication.marketing", headers=admin)
+    assert refused.status_code == 403
+    assert_error(refused.json(), "purpose_refused")
+    assert refused.json()["error"]["details"]["rule"] == "purposes.communication.marketing.opt_out"
+    trail = client.get(f"/v1/audit?subject={sid}", headers=admin).json()["entries"]
+    assert [(e["action"], e["outcome"]) for e in trail] == [
+        ("subject.register", "ok"),
+        ("subject.read", "refused"),
+    ]
+    with runtime.sessions() as session:
+        assert audit.verify(session).ok
+
+
+def test_a_key_bound_to_another_purpose_is_refused(
+    client: TestClient, admin: dict[str, str], make_key: MakeKey
+) -> None:
+    sid = register(client, admin)
+    mailer = bearer(make_key(["subjects:read"], ["communication.service"]))
+    ok = client.get(f"/v1/subjects/{sid}?purpose=communication.service", headers=mailer)
+    assert ok.status_code == 200
+    refused = client.get(f"/v1/subjects/{sid}?purpose=service_provision", headers=mailer)
+    assert refused.status_code == 403
+    assert_error(refused.json(), "purpose_not_allowed")
+    assert client.post("/v1/subjects", json=ADA, headers=mailer).status_code == 403
+
+
+def test_duplicate_email_is_409_whatever_its_case(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    register(client, admin)
+    again = client.post(
+        "/v1/subjects", json={**ADA, "email": "ADA.QUILLFEATHER@example.com"}, headers=admin
+    )
+    assert again.status_code == 409
+    assert_error(again.json(), "email_taken")
+    assert "quillfeather" not in again.text.lower()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("email", "not-an-address", "invalid_email"),
+        ("phone", "12", "invalid_phone"),
+        ("name", "", "validation_failed"),
+        ("address", {"street": "x", "postal_code": "1", "city": "y", "country": "Narnia"},
+         "validation_failed"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_a_clear_error_without_echo(
+    client: TestClient, admin: dict[str, str], field: str, value: object, code: str
+) -> None:
+    response = client.post("/v1/subjects", json={**ADA, field: value}, headers=admin)
+    assert response.status_code == 422
+    assert_error(response.json(), code)
+    if isinstance(value, str) and value:
+        assert value not in response.text
+
+
+def test_rectification_updates_data_index_and_records_the_source(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    sid = register(client, admin)
+    patched = client.patch(
+        f"/v1/subjects/{sid}",
+        json={"email": "ada.q@example.net", "phone": None, "source": "person"},
+        headers=admin,
+    )
+    assert patched.status_code == 200, patched.text
+    body = client.get(f"/v1/subjects/{sid}?purpose=service_provision", headers=admin).json()
+    assert body["data"]["account.email"] == {"email": "ada.q@example.net"}
+    assert "account.phone" not in body["data"]
+    found = client.post("/v1/subjects/lookup", json={"email": "Ada.Q@example.net"}, headers=admin)
+    assert found.json()["id"] == sid
+    old = client.post("/v1/subjects/lookup", json={"email": ADA["email"]}, headers=admin)
+    assert old.status_code == 404
+    actions = [
+        e["action"] for e in client.get(f"/v1/audit?subject={sid}", headers=admin).json()["entries"]
+    ]
+    assert "subject.rectify.person" in actions
+
+
+def test_rectification_cannot_take_another_persons_email(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    register(client, admin)
+    other = register(client, admin, email="bo.tumbleweed@example.org")
+    clash = client.patch(
+        f"/v1/subjects/{other}", json={"email": ADA["email"], "source": "operator"}, headers=admin
+    )
+    assert clash.status_code == 409
+
+
+def test_closure_starts_retention_and_narrows_purposes(
+    client: TestClient, admin: dict[str, str], runtime: Runtime
+) -> None:
+    sid = register(client, admin)
+    closed = client.post(f"/v1/subjects/{sid}/close", headers=admin).json()
+    assert closed["status"] == "closed"
+    assert closed["closed_at"].startswith(runtime.clock.now().date().isoformat())
+    service = client.get(f"/v1/subjects/{sid}?purpose=service_provision", headers=admin)
+    assert service.status_code == 403
+    assert service.json()["error"]["details"]["rule"] == "subject.closed"
+    notice = client.get(f"/v1/subjects/{sid}?purpose=communication.service", headers=admin)
+    assert notice.status_code == 200
+
+
+def test_lookup_by_phone_and_unknown_people(client: TestClient, admin: dict[str, str]) -> None:
+    sid = register(client, admin)
+    by_phone = client.post("/v1/subjects/lookup", json={"phone": "+442079460958"}, headers=admin)
+    assert by_phone.json()["id"] == sid
+    assert client.post("/v1/subjects/lookup", json={}, headers=admin).status_code == 422
+    missing = client.get(
+        "/v1/subjects/00000000-0000-4000-8000-000000000000?purpose=service_provision",
+        headers=admin,
+    )
+    assert missing.status_code == 404
+    assert_error(missing.json(), "subject_not_found")
+
+
+def test_card_data_never_reaches_payment_methods(client: TestClient, admin: dict[str, str]) -> None:
+    sid = register(client, admin)
+    for bad in (
+        {**CARD, "processor_token": "4242 4242 4242 4242"},
+        {**CARD, "cvv": "123"},
+        {**CARD, "card_number": "x"},
+    ):
+        response = client.post(f"/v1/subjects/{sid}/payment-methods", json=bad, headers=admin)
+        assert response.status_code == 422
+        assert_error(response.json(), "card_data_refused")
+    body = client.get(f"/v1/subjects/{sid}?purpose=service_provision", headers=admin).json()
+    assert body["payment_methods"] == []
+
+
+def test_audit_needs_its_scope(client: TestClient, make_key: MakeKey) -> None:
+    reader = bearer(make_key(["subjects:read"], ["*"]))
+    response = client.get("/v1/audit", headers=reader)
+    assert response.status_code == 403
+    assert_error(response.json(), "missing_scope")

@@ -1,0 +1,145 @@
+"""The audit log on a real database: appended in the caller's transaction, verified by
+walking the chain, and kept valid by several processes writing at once."""
+
+from __future__ import annotations
+
+import multiprocessing
+import uuid
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import delete, update
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session
+
+from safehold import migrate
+from safehold.access import audit
+from safehold.access.models import AuditEntry
+from safehold.access.rules import Actor
+from safehold.clock import FrozenClock, SystemClock
+from safehold.db import make_engine, make_session_factory, transaction
+
+ACTOR = Actor("api_key", "k1", request_id="req-1")
+
+
+def write(session: Session, clock: FrozenClock, n: int) -> list[AuditEntry]:
+    subject = uuid.uuid4()
+    return [
+        audit.record(
+            session,
+            actor=ACTOR,
+            action="subject.read",
+            subject_id=subject,
+            categories=["account.email", "account.name"],
+            purpose="service_provision",
+            outcome="allowed",
+            clock=clock,
+        )
+        for _ in range(n)
+    ]
+
+
+def test_entries_chain_and_verify(session: Session, clock: FrozenClock) -> None:
+    entries = write(session, clock, 5)
+    assert [e.seq for e in entries] == [1, 2, 3, 4, 5]
+    assert entries[1].prev_hash == entries[0].hash
+    result = audit.verify(session)
+    assert result.ok
+    assert result.checked == 5
+
+
+def test_an_edited_row_is_named(session: Session, clock: FrozenClock) -> None:
+    write(session, clock, 5)
+    session.execute(update(AuditEntry).where(AuditEntry.seq == 3).values(purpose="marketing"))
+    session.expire_all()
+    result = audit.verify(session)
+    assert result.broken is not None
+    assert result.broken.seq == 3
+
+
+def test_a_deleted_row_and_a_truncated_tail_are_named(session: Session, clock: FrozenClock) -> None:
+    write(session, clock, 6)
+    session.execute(delete(AuditEntry).where(AuditEntry.seq == 6))
+    session.expire_all()
+    tail = audit.verify(session)
+    assert tail.broken is not None
+    assert tail.broken.seq == 6
+    session.execute(delete(AuditEntry).where(AuditEntry.seq == 2))
+    session.expire_all()
+    middle = audit.verify(session)
+    assert middle.broken is not None
+    assert middle.broken.seq == 2
+
+
+def test_a_rolled_back_access_leaves_no_entry(
+    sessions: Callable[[], Session], clock: FrozenClock
+) -> None:
+    def failing_access(s: Session) -> None:
+        with s.begin_nested():
+            write(s, clock, 2)
+            raise RuntimeError("the access failed")
+
+    with sessions() as s:
+        with pytest.raises(RuntimeError):
+            failing_access(s)
+        assert audit.entries(s, subject_id=None) == []
+        assert audit.verify(s).ok
+
+
+def test_entries_by_subject(session: Session, clock: FrozenClock) -> None:
+    first = write(session, clock, 2)
+    write(session, clock, 3)
+    subject = first[0].subject_id
+    assert [e.seq for e in audit.entries(session, subject_id=subject)] == [1, 2]
+    assert [e.seq for e in audit.entries(session, subject_id=None, after=3)] == [4, 5]
+
+
+WRITERS, PER_WRITER = 4, 40
+
+
+def _writer(url: str, n: int) -> None:
+    engine = make_engine(make_url(url))
+    sessions = make_session_factory(engine)
+    clock = SystemClock()
+    for i in range(n):
+        with transaction(sessions) as session:
+            audit.record(
+                session,
+                actor=Actor("system", f"writer-{multiprocessing.current_process().pid}"),
+                action="subject.read",
+                subject_id=uuid.uuid4(),
+                categories=["usage.login"],
+                purpose="service_provision",
+                outcome="allowed" if i % 2 else "refused",
+                clock=clock,
+            )
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_concurrent_writer_processes_keep_the_chain_valid(
+    backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    if backend == "sqlite":
+        url: URL = make_url(f"sqlite+pysqlite:///{tmp_path_factory.mktemp('c') / 'c.db'}")
+    else:
+        url = request.getfixturevalue("scratch_postgres")()
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    ctx = multiprocessing.get_context("spawn")
+    workers = [
+        ctx.Process(target=_writer, args=(url.render_as_string(hide_password=False), PER_WRITER))
+        for _ in range(WRITERS)
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    assert [w.exitcode for w in workers] == [0] * WRITERS
+    with make_session_factory(engine)() as session:
+        result = audit.verify(session)
+    engine.dispose()
+    assert result.ok, result.broken
+    assert result.checked == WRITERS * PER_WRITER

@@ -1,0 +1,122 @@
+"""The audit hash chain: any edit, deletion, reordering or insertion is detected, every time."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from safehold.access import chain
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+Link = tuple[chain.EntryData, str, str]
+
+
+def build(n: int) -> list[Link]:
+    links: list[Link] = []
+    prev = chain.GENESIS
+    for seq in range(1, n + 1):
+        data = chain.EntryData(
+            seq=seq,
+            at=T0 + timedelta(seconds=seq),
+            actor=f"api_key:key{seq % 3}",
+            action="subject.read",
+            subject_id=f"00000000-0000-4000-8000-{seq:012d}",
+            categories=("account.email", "account.name"),
+            purpose="service_provision",
+            outcome="allowed",
+            request_id=f"req{seq}",
+        )
+        digest = chain.link_hash(prev, data)
+        links.append((data, prev, digest))
+        prev = digest
+    return links
+
+
+def head(links: list[Link]) -> tuple[int, str]:
+    return (len(links), links[-1][2] if links else chain.GENESIS)
+
+
+def test_an_intact_chain_verifies() -> None:
+    links = build(20)
+    result = chain.verify(links, head(links))
+    assert result.ok
+    assert result.checked == 20
+    assert result.head_hash == links[-1][2]
+
+
+def test_empty_chain_verifies() -> None:
+    assert chain.verify([], (0, chain.GENESIS)).ok
+
+
+def test_the_hash_covers_every_field() -> None:
+    data = build(1)[0][0]
+    base = chain.link_hash(chain.GENESIS, data)
+    changes = {
+        "seq": 2, "at": T0, "actor": "admin:x", "action": "subject.write",
+        "subject_id": None, "categories": ("account.phone",), "purpose": None,
+        "outcome": "refused", "request_id": None,
+    }  # fmt: skip
+    for name, value in changes.items():
+        assert chain.link_hash(chain.GENESIS, dataclasses.replace(data, **{name: value})) != base
+    assert chain.link_hash("1" * 64, data) != base
+
+
+FIELDS = ["actor", "action", "purpose", "outcome", "request_id"]
+
+
+@given(st.integers(2, 30), st.data())
+def test_any_edit_is_detected_at_the_edited_entry(n: int, data: st.DataObject) -> None:
+    links = build(n)
+    i = data.draw(st.integers(0, n - 1))
+    name = data.draw(st.sampled_from(FIELDS))
+    entry, prev, digest = links[i]
+    links[i] = (dataclasses.replace(entry, **{name: "tampered"}), prev, digest)
+    result = chain.verify(links, head(build(n)))
+    assert result.broken is not None
+    assert result.broken.seq == i + 1
+
+
+@given(st.integers(2, 30), st.data())
+def test_any_deletion_is_detected(n: int, data: st.DataObject) -> None:
+    original = build(n)
+    links = list(original)
+    i = data.draw(st.integers(0, n - 1))
+    del links[i]
+    result = chain.verify(links, head(original))
+    assert result.broken is not None
+    assert result.broken.seq == i + 1
+
+
+@given(st.integers(3, 30), st.data())
+def test_any_reordering_is_detected(n: int, data: st.DataObject) -> None:
+    original = build(n)
+    links = list(original)
+    i = data.draw(st.integers(0, n - 2))
+    j = data.draw(st.integers(i + 1, n - 1))
+    links[i], links[j] = links[j], links[i]
+    result = chain.verify(links, head(original))
+    assert result.broken is not None
+    assert result.broken.seq == i + 1
+
+
+@given(st.integers(1, 30), st.data())
+def test_any_insertion_is_detected_even_with_a_recomputed_hash(n: int, data: st.DataObject) -> None:
+    original = build(n)
+    links = list(original)
+    i = data.draw(st.integers(0, n))
+    prev = links[i - 1][2] if i else chain.GENESIS
+    forged = dataclasses.replace(original[0][0], seq=i + 1, actor="admin:forger")
+    links.insert(i, (forged, prev, chain.link_hash(prev, forged)))
+    result = chain.verify(links, head(original))
+    assert result.broken is not None
+    assert result.broken.seq <= i + 2
+
+
+def test_entries_cut_off_the_end_are_detected_by_the_head() -> None:
+    original = build(10)
+    result = chain.verify(original[:7], head(original))
+    assert result.broken is not None
+    assert result.broken.reason == "entries missing after the last one"
