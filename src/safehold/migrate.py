@@ -21,20 +21,22 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def head_revision() -> str | None:
-    script = ScriptDirectory(str(MIGRATIONS))
-    return script.get_current_head()
+    """The newest revision; several heads (parallel branches not yet merged) are joined."""
+    heads = ScriptDirectory(str(MIGRATIONS)).get_heads()
+    return ",".join(sorted(heads)) or None
 
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        heads = MigrationContext.configure(conn).get_current_heads()
+    return ",".join(sorted(heads)) or None
 
 
 def is_current(engine: Engine) -> bool:
     return current_revision(engine) == head_revision()
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     command.upgrade(alembic_config(engine), revision)
 
 

@@ -22,7 +22,7 @@ from safehold.db import make_engine, make_session_factory, transaction
 ACTOR = Actor("api_key", "k1", request_id="req-1")
 
 
-def write(session: Session, clock: FrozenClock, n: int) -> list[AuditEntry]:
+def write(session: Session, clock: FrozenClock, n: int) -> list[audit.Recorded]:
     subject = uuid.uuid4()
     return [
         audit.record(

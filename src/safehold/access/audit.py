@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from safehold.access import chain
@@ -17,6 +18,18 @@ from safehold.clock import Clock
 
 HEAD_ID = 1
 VERIFY_BATCH = 1_000
+HEAD: Table = AuditHead.__table__  # type: ignore[assignment]
+ENTRIES: Table = AuditEntry.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What :func:`record` appended."""
+
+    seq: int
+    subject_id: uuid.UUID | None
+    prev_hash: str
+    hash: str
 
 
 def record(
@@ -29,13 +42,17 @@ def record(
     purpose: str | None,
     outcome: str,
     clock: Clock,
-) -> AuditEntry:
-    """Append one entry. Taking the head row's lock first orders concurrent writers."""
-    seq, prev_hash = session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == HEAD_ID)
-        .values(last_seq=AuditHead.last_seq + 1)
-        .returning(AuditHead.last_seq, AuditHead.last_hash)
+) -> Recorded:
+    """Append one entry. Taking the head row's lock first orders concurrent writers.
+
+    Core statements on the session's connection (not ORM objects): this runs on every access
+    to personal data, and the unit of work would cost more than the three statements."""
+    conn = session.connection()
+    seq, prev_hash = conn.execute(
+        update(HEAD)
+        .where(HEAD.c.id == HEAD_ID)
+        .values(last_seq=HEAD.c.last_seq + 1)
+        .returning(HEAD.c.last_seq, HEAD.c.last_hash)
     ).one()
     data = chain.EntryData(
         seq=seq,
@@ -49,23 +66,23 @@ def record(
         request_id=actor.request_id,
     )
     digest = chain.link_hash(prev_hash, data)
-    entry = AuditEntry(
-        seq=seq,
-        at=data.at,
-        actor=data.actor,
-        action=action,
-        subject_id=subject_id,
-        categories=list(data.categories),
-        purpose=purpose,
-        outcome=outcome,
-        request_id=actor.request_id,
-        prev_hash=prev_hash,
-        hash=digest,
+    conn.execute(
+        insert(ENTRIES).values(
+            seq=seq,
+            at=data.at,
+            actor=data.actor,
+            action=action,
+            subject_id=subject_id,
+            categories=list(data.categories),
+            purpose=purpose,
+            outcome=outcome,
+            request_id=actor.request_id,
+            prev_hash=prev_hash,
+            hash=digest,
+        )
     )
-    session.add(entry)
-    session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(last_hash=digest))
-    session.flush()
-    return entry
+    conn.execute(update(HEAD).where(HEAD.c.id == HEAD_ID).values(last_hash=digest))
+    return Recorded(seq, subject_id, prev_hash, digest)
 
 
 def as_data(entry: AuditEntry) -> chain.EntryData:

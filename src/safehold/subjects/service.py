@@ -90,11 +90,19 @@ def _write_fields(
     session: Session, ctx: Context, subject_id: uuid.UUID, fields: Fields, by: str
 ) -> None:
     now = ctx.clock.now()
+    existing = {
+        (row.category, row.field): row
+        for row in session.scalars(
+            select(PersonalValue).where(
+                PersonalValue.subject_id == subject_id, PersonalValue.category.in_(fields)
+            )
+        )
+    }
     for category, values in fields.items():
         for name, plaintext in values.items():
             klass = ctx.policy.retention_class(category, name)
             blob = ctx.vault.encrypt(session, subject_id, klass, category, name, plaintext)
-            row = session.get(PersonalValue, (subject_id, category, name))
+            row = existing.get((category, name))
             if row is None:
                 session.add(
                     PersonalValue(
@@ -182,6 +190,7 @@ def read(
             details={"purpose": purpose, "rule": decision.refused_rule},
         )
     view = SubjectView(subject, decision)
+    ctx.vault.preload(session, subject.id)
     rows = session.scalars(
         select(PersonalValue).where(
             PersonalValue.subject_id == subject.id,

@@ -13,9 +13,9 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from safehold.clock import Clock
 from safehold.vault import jobs, rules
@@ -28,6 +28,14 @@ EMAIL_INDEX = "email"
 PHONE_INDEX = "phone"  # the caller normalises to E.164 before indexing
 
 _CacheKey = tuple[uuid.UUID, str]
+HELD = "safehold.vault.held_keys"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_held_keys(session: Session, _transaction: SessionTransaction) -> None:
+    """Held rows live for one transaction (or savepoint) only: the next one reads the table
+    again, so a key shredded or re-wrapped meanwhile by another process is seen."""
+    session.info.pop(HELD, None)
 
 
 class DekCache:
@@ -93,7 +101,9 @@ class Vault:
         Without ``create``, a missing key raises :class:`DataKeyDestroyed`: data can only
         exist under a key that existed, so its absence means the data was erased.
         """
-        row = session.get(DataKey, (subject_id, retention_class))
+        row = self._held(session).get((subject_id, retention_class))
+        if row is None:
+            row = session.get(DataKey, (subject_id, retention_class))
         if row is None:
             if not create:
                 raise DataKeyDestroyed(
@@ -101,6 +111,7 @@ class Vault:
                     details={"retention_class": retention_class},
                 )
             return self._create(session, subject_id, retention_class)
+        self._held(session)[(subject_id, retention_class)] = row
         cached = self.cache.get((subject_id, retention_class), row.wrapped_key)
         if cached is not None:
             return cached
@@ -108,6 +119,19 @@ class Vault:
         dek = self.provider.unwrap(row.kek_version, row.wrapped_key, aad)
         self.cache.put((subject_id, retention_class), row.wrapped_key, dek)
         return dek
+
+    @staticmethod
+    def _held(session: Session) -> dict[_CacheKey, DataKey]:
+        """Rows this session has loaded, held strongly: the session's identity map only holds
+        weak references, so without this every field's decrypt would query its key again."""
+        held: dict[_CacheKey, DataKey] = session.info.setdefault(HELD, {})
+        return held
+
+    def preload(self, session: Session, subject_id: uuid.UUID) -> None:
+        """Load all of a person's data keys in one query before decrypting many fields."""
+        held = self._held(session)
+        for row in session.scalars(select(DataKey).where(DataKey.subject_id == subject_id)):
+            held[(subject_id, row.retention_class)] = row
 
     def _create(self, session: Session, subject_id: uuid.UUID, retention_class: str) -> bytes:
         dek = rules.new_key()
@@ -127,6 +151,7 @@ class Vault:
                 session.add(row)
         except IntegrityError:
             return self.data_key(session, subject_id, retention_class, create=False)
+        self._held(session)[(subject_id, retention_class)] = row
         self.cache.put((subject_id, retention_class), wrapped, dek)
         return dek
 
@@ -183,6 +208,9 @@ class Vault:
                 return []
             statement = statement.where(DataKey.retention_class.in_(classes))
         destroyed = sorted(session.scalars(statement.returning(DataKey.retention_class)))
+        held = self._held(session)
+        for retention_class in destroyed:
+            held.pop((subject_id, retention_class), None)
         self.cache.evict(subject_id, classes)
         return destroyed
 
