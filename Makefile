@@ -32,7 +32,7 @@ format: $(STAMP) ## Apply ruff's formatter and safe fixes
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP) ## Run the benchmarks under bench/ and print their figures
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/[a-z]*.py; do m=$$(basename $$b .py); echo "== bench/$$m"; $(BIN)/python -m bench.$$m || exit 1; done
 
 clean: ## Remove the virtualenv and local data (./var)
 	rm -rf $(VENV) var

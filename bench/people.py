@@ -5,7 +5,7 @@ the same run; and the time to crypto-shred one person as their data grows.
 Targets (issue 3): a purpose-scoped read costs at most 2x the plaintext baseline; shredding
 one person takes at most 10 ms however much data they have.
 
-    .venv/bin/python bench/people.py [--people N] [--reads N]
+    .venv/bin/python -m bench.people [--people N] [--reads N]
 """
 
 from __future__ import annotations
