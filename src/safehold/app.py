@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from safehold import __version__, handlers
 from safehold.access.routes import audit_router
@@ -12,6 +13,9 @@ from safehold.ops.routes import router as ops_router
 from safehold.policy.routes import router as policy_router
 from safehold.runtime import Runtime
 from safehold.subjects.routes import router as subjects_router
+from safehold.web.routes import router as web_router
+from safehold.web.security import SecurityHeaders
+from safehold.web.templating import STATIC_DIR
 
 DESCRIPTION = """\
 Safehold holds what a subscription service collects about its customers and makes its
@@ -25,15 +29,18 @@ def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="Safehold", version=__version__, description=DESCRIPTION)
     app.state.runtime = runtime
     handlers.install(app)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(
         RequestContext,
         max_body=runtime.settings.max_request_bytes,
         metrics=HttpMetrics(runtime.registry),
     )
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.include_router(ops_router)  # /healthz /readyz /metrics
     app.include_router(policy_router)  # /v1/policy
     app.include_router(keys_router)  # /v1/keys
     app.include_router(subjects_router)  # /v1/subjects (people, payment methods)
     app.include_router(audit_router)  # /v1/audit
+    app.include_router(web_router)  # pages: / /policy
     return app

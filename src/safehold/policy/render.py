@@ -203,17 +203,22 @@ def render_markdown(policy: Policy) -> str:
 
 
 @dataclass(frozen=True)
-class _Heading:
+class Heading:
     id: str
     text: str
 
 
-def _markdown_to_html(source: str) -> tuple[str, list[_Heading]]:
+def html_body(policy: Policy) -> tuple[str, list[Heading]]:
+    """The policy as an HTML fragment (for a page of the web app) and its h2 headings."""
+    return _markdown_to_html(render_markdown(policy))
+
+
+def _markdown_to_html(source: str) -> tuple[str, list[Heading]]:
     """Convert with raw HTML disabled; give every heading an id and collect the h2s."""
     md = MarkdownIt("commonmark", {"html": False}).enable("table")
     tokens = md.parse(source)
     used: set[str] = set()
-    toc: list[_Heading] = []
+    toc: list[Heading] = []
     for index, token in enumerate(tokens):
         if token.type != "heading_open":
             continue
@@ -231,13 +236,13 @@ def _markdown_to_html(source: str) -> tuple[str, list[_Heading]]:
         used.add(slug)
         token.attrSet("id", slug)
         if token.tag == "h2":
-            toc.append(_Heading(slug, text))
+            toc.append(Heading(slug, text))
     return md.renderer.render(tokens, md.options, {}), toc
 
 
 def render_html(policy: Policy) -> str:
     """A standalone, accessible HTML page of the policy; every value is escaped."""
-    body, toc = _markdown_to_html(render_markdown(policy))
+    body, toc = html_body(policy)
     return _ENV.get_template("policy.html.j2").render(
         p=policy,
         body=Markup(body),  # noqa: S704 - markdown-it output with raw HTML disabled
