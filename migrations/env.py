@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from safehold.migrate import include_name
 from safehold.models import Base
 
 config = context.config
@@ -15,5 +16,6 @@ with engine.begin() as connection:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,  # skip tables made at run time (event partitions)
     )
     context.run_migrations()

@@ -8,10 +8,19 @@ from fastapi.staticfiles import StaticFiles
 from safehold import __version__, handlers
 from safehold.access.routes import audit_router
 from safehold.access.routes import router as keys_router
+from safehold.comms.routes import pages as unsubscribe_pages
+from safehold.comms.routes import router as messages_router
+from safehold.events.routes import router as events_router
 from safehold.middleware import HttpMetrics, RequestContext
+from safehold.notices.routes import people_router as acceptance_router
+from safehold.notices.routes import router as versions_router
 from safehold.ops.routes import router as ops_router
 from safehold.policy.routes import router as policy_router
+from safehold.requests import metrics as request_metrics
+from safehold.requests.routes import router as requests_router
+from safehold.retention.routes import router as holds_router
 from safehold.runtime import Runtime
+from safehold.sharing.routes import router as sharing_router
 from safehold.subjects.routes import router as subjects_router
 from safehold.web.routes import router as web_router
 from safehold.web.security import SecurityHeaders
@@ -33,14 +42,24 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(
         RequestContext,
         max_body=runtime.settings.max_request_bytes,
+        body_limits={"/v1/events": runtime.settings.events_max_request_bytes},  # event batches
         metrics=HttpMetrics(runtime.registry),
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.include_router(ops_router)  # /healthz /readyz /metrics
     app.include_router(policy_router)  # /v1/policy
+    app.include_router(versions_router)  # /v1/policy/versions, /diff, /acceptances
     app.include_router(keys_router)  # /v1/keys
     app.include_router(subjects_router)  # /v1/subjects (people, payment methods)
+    app.include_router(events_router)  # /v1/events, /v1/subjects/{id}/logins|devices|events
+    app.include_router(acceptance_router)  # /v1/subjects/{id}/policy-acceptance, /activity
+    app.include_router(sharing_router)  # /v1/recipients, /disclosures, /propagations, /ropa
+    app.include_router(requests_router)  # /v1/requests: people's requests, erasure, certificates
+    app.include_router(holds_router)  # /v1/holds: legal holds
+    request_metrics.install(runtime)  # safehold_requests_overdue on /metrics
+    app.include_router(messages_router)  # /v1/messages, /v1/subjects/{id}/marketing
     app.include_router(audit_router)  # /v1/audit
     app.include_router(web_router)  # pages: / /policy
+    app.include_router(unsubscribe_pages)  # pages: /unsubscribe/{token} (RFC 8058 one-click)
     return app

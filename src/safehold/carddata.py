@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 MIN_DIGITS, MAX_DIGITS = 13, 19
+MAX_GROUP = 6  # card numbers are written in groups of 4 (Amex 4-6-5); longer groups are not
 CARD_MII = frozenset("23456")  # ISO/IEC 7812 major industry identifiers used by card schemes
 FORBIDDEN_NAMES = frozenset(
     {
@@ -29,6 +30,9 @@ FORBIDDEN_SUFFIXES = ("cardnumber", "cvv", "cvc")
 
 # A run of digits where single spaces or dashes may separate groups.
 _RUN = re.compile(r"(?<![\d+])\d+(?:[ -]\d+)*")
+# Identifiers are never card numbers, however their digits fall: blank them out first.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+FIRST_GROUP = 4  # a card written in groups starts with 4 digits (4-4-4-4, Amex 4-6-5)
 
 
 @dataclass(frozen=True)
@@ -55,12 +59,20 @@ def _looks_like_card(digits: str) -> bool:
 
 def contains_card_number(text: str) -> bool:
     """True when ``text`` holds a card number, alone or between other digit groups."""
-    for match in _RUN.finditer(text):
+    for match in _RUN.finditer(_UUID.sub(" ", text)):
         groups = re.split(r"[ -]", match.group())
-        # Any contiguous run of groups may be the card ("4111 1111 1111 1111 12/29").
-        for start in range(len(groups)):
-            digits = ""
-            for group in groups[start:]:
+        # A group on its own may be the card ("4111111111111111 2029"); so may a contiguous
+        # run of card-sized groups that starts with a 4-digit group ("4111 1111 1111 1111
+        # 12/29", "3782 822463 10005"). Longer groups are never joined to others.
+        for start, first in enumerate(groups):
+            if _looks_like_card(first):
+                return True
+            if len(first) != FIRST_GROUP:
+                continue
+            digits = first
+            for group in groups[start + 1 :]:
+                if len(group) > MAX_GROUP:
+                    break
                 digits += group
                 if len(digits) > MAX_DIGITS:
                     break

@@ -9,7 +9,7 @@ import uvicorn
 from rich.panel import Panel
 from sqlalchemy.exc import SQLAlchemyError
 
-from safehold import migrate
+from safehold import migrate, worker
 from safehold.access import service as access
 from safehold.access.audit_commands import app as audit_app
 from safehold.access.commands import app as keys_app
@@ -22,9 +22,18 @@ from safehold.cli_support import (
     settings_or_exit,
     upgrade_or_exit,
 )
+from safehold.comms.commands import app as messages_app
 from safehold.db import transaction
+from safehold.events import commands as events_commands
+from safehold.events import jobs as events_jobs
 from safehold.logs import configure_logging
+from safehold.notices import service as notices
+from safehold.policy import load_policy
 from safehold.policy.commands import app as policy_app
+from safehold.policy.rules import content_hash
+from safehold.requests.commands import app as requests_app
+from safehold.sharing.commands import app as sharing_app
+from safehold.sharing.commands import ropa_command
 
 app = typer.Typer(
     name="safehold",
@@ -37,18 +46,40 @@ app.add_typer(db_app, name="db")
 app.add_typer(policy_app, name="policy")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(messages_app, name="messages")  # e-mail delivery status, retries, bounces
+app.command("worker")(worker.command)  # the periodic jobs: e-mail delivery, …
+app.add_typer(sharing_app, name="sharing")  # recipients and the notices owed to them
+app.command("ropa")(ropa_command)  # the record of processing activities (Art. 30)
+app.add_typer(events_commands.app, name="events")  # usage events: partitions, retention
+app.command("demo")(events_commands.demo_command)  # a fictional IPTV customer base
+app.add_typer(requests_app, name="requests")  # data-subject requests: list --overdue, erase
 
 
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (SAFEHOLD_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (SAFEHOLD_PORT)")] = None,
+    demo: Annotated[
+        bool, typer.Option(help="Fill a new, empty embedded database with fictional people")
+    ] = True,
 ) -> None:
     """Apply migrations and serve the API, the pages and the metrics."""
     settings = settings_or_exit()
     configure_logging(settings.log_format, settings.log_level)
     runtime = runtime_or_exit(settings)
     upgrade_or_exit(runtime)
+    events_jobs.ensure_ahead(runtime.sessions, runtime.clock.now())  # event partitions
+    with transaction(runtime.sessions) as session:
+        first = notices.ensure_first_version(
+            session, source=settings.policy_path.read_text(encoding="utf-8"), clock=runtime.clock
+        )
+        runtime.book.load(session)
+    if first.content_hash != content_hash(load_policy(settings.policy_path)):
+        out.print(
+            f"note: {settings.policy_path} differs from the published {first.label} (latest); "
+            "publish it with 'safehold policy publish'",
+            highlight=False,
+        )
     if settings.is_embedded:
         with transaction(runtime.sessions) as session:
             created = access.ensure_bootstrap_key(
@@ -69,6 +100,8 @@ def serve(
         f"database {describe_database(settings)}, policy {settings.policy_path}",
         highlight=False,
     )
+    if settings.is_embedded and created is not None and demo:  # a brand-new demo database
+        events_commands.seed_in_background(bind_host, bind_port, created.token)
     uvicorn.run(create_app(runtime), host=bind_host, port=bind_port, log_config=None)
 
 

@@ -7,16 +7,23 @@ that can fail lives here and raises :class:`SettingsError` with a human sentence
 from __future__ import annotations
 
 import difflib
+import json
 import os
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
+
+from safehold.sharing.webhooks import WebhookSecretError, secret_key
 
 ENV_PREFIX = "SAFEHOLD_"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +49,10 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    # Usage events (docs/events.md): events per POST /v1/events (more: 413 batch_too_large),
+    # and that endpoint's own body limit, in place of max_request_bytes.
+    events_max_batch: int = Field(default=1_000, ge=1, le=100_000)
+    events_max_request_bytes: int = Field(default=8_388_608, ge=1024)
     # Key-encryption keys from the environment ("v1:<base64>,…;index:<base64>", see
     # docs/vault.md); unset means the key file under the data dir, created on first run.
     kek: str | None = Field(default=None, repr=False)
@@ -52,6 +63,13 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     mail_from: str = "privacy@example.com"
+    # A mailbox for "mailto:" unsubscribe requests in List-Unsubscribe (unset: https only).
+    mail_unsubscribe_mailto: str | None = None
+    smtp_timeout: float = Field(default=30.0, gt=0, le=600)  # seconds per SMTP operation
+    # Where each recipient's Art. 19 notices go, as JSON: {"<recipient id>": {"url":
+    # "https://…", "secret": "whsec_…"}} (docs/sharing.md). Recipients without an entry are
+    # "manual": staff pass the notice on and acknowledge it.
+    recipient_webhooks: str | None = Field(default=None, repr=False)
 
     @field_validator("base_url")
     @classmethod
@@ -59,6 +77,18 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("recipient_webhooks")
+    @classmethod
+    def _webhooks_are_valid(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_recipient_webhooks(value)
+        return value
+
+    @cached_property
+    def webhooks(self) -> dict[str, RecipientWebhook]:
+        """The recipients' webhook targets by recipient id (empty: every recipient manual)."""
+        return parse_recipient_webhooks(self.recipient_webhooks or "{}")
 
     @cached_property
     def database(self) -> URL:
@@ -97,6 +127,49 @@ def normalise_database_url(raw: str) -> URL:
     raise SettingsError(
         f"SAFEHOLD_DATABASE_URL uses {backend!r}; Safehold supports postgresql and sqlite"
     )
+
+
+@dataclass(frozen=True)
+class RecipientWebhook:
+    url: str
+    secret: str = dataclass_field(repr=False)
+
+
+_RECIPIENT_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def parse_recipient_webhooks(raw: str) -> dict[str, RecipientWebhook]:
+    """Check SAFEHOLD_RECIPIENT_WEBHOOKS; messages name the recipient, never a URL or secret."""
+    shape = 'expected {"<recipient id>": {"url": "https://…", "secret": "whsec_…"}}'
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise ValueError(f"is not JSON; {shape}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"is not a JSON object; {shape}")
+    targets: dict[str, RecipientWebhook] = {}
+    for recipient, target in data.items():
+        if not _RECIPIENT_ID.match(recipient):
+            raise ValueError("a key is not a recipient id of the policy (e.g. payment_processor)")
+        if not isinstance(target, dict) or set(target) != {"url", "secret"}:
+            raise ValueError(f"recipient '{recipient}': give exactly 'url' and 'secret'")
+        url, secret = target["url"], target["secret"]
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if (
+            parts is None
+            or not parts.hostname
+            or not (
+                parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK)
+            )
+        ):
+            raise ValueError(f"recipient '{recipient}': url must be https:// (http:// on loopback)")
+        try:
+            secret_key(secret if isinstance(secret, str) else "")
+        except WebhookSecretError as exc:
+            raise ValueError(f"recipient '{recipient}': {exc}") from None
+        targets[recipient] = RecipientWebhook(url, secret)
+    return targets
 
 
 def unknown_settings(environ: Mapping[str, str]) -> list[str]:

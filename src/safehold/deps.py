@@ -21,6 +21,7 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: 
 
 def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
+    runtime.book.refresh_if_stale(runtime.sessions)  # a version published elsewhere
     return runtime
 
 

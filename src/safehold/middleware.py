@@ -6,6 +6,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Mapping
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -58,10 +59,15 @@ class RequestContext:
     records one access-log line and the metrics per request — route templates only, never
     the raw path's query string or the body."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int, metrics: HttpMetrics) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body: int, metrics: HttpMetrics,
+        body_limits: Mapping[str, int] | None = None,
+    ) -> None:  # fmt: skip
         self.app = app
         self.max_body = max_body
         self.metrics = metrics
+        # Exact paths with their own limit (event batches are larger than anything else).
+        self.body_limits = dict(body_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -84,10 +90,11 @@ class RequestContext:
             await send(message)
 
         try:
-            body = await self._read_body(scope, receive)
+            limit = self.body_limits.get(scope.get("path", ""), self.max_body)
+            body = await self._read_body(scope, receive, limit)
             finding = None if body is None else carddata.scan(body, _content_type(scope))
             if body is None:
-                await _send_error(send_with_id, 413, self._too_large_body())
+                await _send_error(send_with_id, 413, _too_large_body(limit))
             elif finding is not None:
                 log.warning("card_data_refused", location=finding.location, kind=finding.kind)
                 await _send_error(send_with_id, 422, _card_data_body(finding))
@@ -108,10 +115,10 @@ class RequestContext:
             )
             structlog.contextvars.clear_contextvars()
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
+    async def _read_body(self, scope: Scope, receive: Receive, limit: int) -> bytes | None:
         """The whole body, or None once it passes the limit (declared or actual)."""
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_body:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
                 return None
         chunks: list[bytes] = []
         size = 0
@@ -121,19 +128,20 @@ class RequestContext:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body:
+            if size > limit:
                 return None
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
 
-    def _too_large_body(self) -> dict[str, object]:
-        return error_body(
-            "request_too_large",
-            f"the request body is larger than {self.max_body} bytes",
-            {"max_bytes": self.max_body},
-        )
+
+def _too_large_body(limit: int) -> dict[str, object]:
+    return error_body(
+        "request_too_large",
+        f"the request body is larger than {limit} bytes",
+        {"max_bytes": limit},
+    )
 
 
 def _card_data_body(finding: carddata.Finding) -> dict[str, object]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from alembic import command
@@ -11,6 +12,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+# Key in ``Base.metadata.info``: regular expressions naming tables a feature creates at run
+# time (e.g. the month partitions of events); drift checks leave them alone.
+UNMANAGED_TABLES = "safehold.unmanaged_tables"
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -44,6 +48,16 @@ def downgrade(engine: Engine, revision: str) -> None:
     command.downgrade(alembic_config(engine), revision)
 
 
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:  # noqa: ARG001
+    """Alembic's filter: skip tables the models register as created at run time."""
+    if type_ != "table" or name is None:
+        return True
+    from safehold.models import Base
+
+    patterns = Base.metadata.info.get(UNMANAGED_TABLES, ())
+    return not any(re.fullmatch(pattern, name) for pattern in patterns)
+
+
 def pending_model_changes(engine: Engine) -> list[object]:
     """What autogenerate would add: empty when the models and the migrations agree."""
     from alembic.autogenerate import compare_metadata
@@ -51,5 +65,6 @@ def pending_model_changes(engine: Engine) -> list[object]:
     from safehold.models import Base
 
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"render_as_batch": True})
+        opts = {"render_as_batch": True, "include_name": include_name}
+        context = MigrationContext.configure(conn, opts=opts)
         return list(compare_metadata(context, Base.metadata))

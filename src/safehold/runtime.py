@@ -6,8 +6,6 @@ the app factory, so nothing reaches for globals and tests swap in a frozen clock
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,20 +13,36 @@ from sqlalchemy.orm import Session, sessionmaker
 from safehold.clock import Clock, SystemClock
 from safehold.config import Settings
 from safehold.db import make_engine, make_session_factory
+from safehold.notices.book import PolicyBook
 from safehold.policy import Policy, load_policy
 from safehold.vault.providers import provider_from_settings
 from safehold.vault.service import Vault
 
 
-@dataclass
 class Runtime:
-    settings: Settings
-    engine: Engine
-    sessions: sessionmaker[Session]
-    policy: Policy
-    vault: Vault
-    clock: Clock = field(default_factory=SystemClock)
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        sessions: sessionmaker[Session],
+        policy: Policy,
+        vault: Vault,
+        clock: Clock | None = None,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.sessions = sessions
+        self.vault = vault
+        self.clock: Clock = clock or SystemClock()
+        self.registry = registry or CollectorRegistry()
+        # ``policy`` (the file) serves until a version is published; then the version in
+        # force at the clock's "now" does, switching at its effective date by itself.
+        self.book = PolicyBook(policy)
+
+    @property
+    def policy(self) -> Policy:
+        return self.book.policy(self.clock.now())
 
     def close(self) -> None:
         self.engine.dispose()

@@ -93,7 +93,7 @@ def test_keys_create_list_revoke() -> None:
     key_id = token.split("_")[1]
     listed = runner.invoke(app, ["keys", "list"])
     assert key_id in listed.output
-    assert token.split("_")[2] not in listed.output
+    assert token.split("_", 2)[2] not in listed.output
     assert runner.invoke(app, ["keys", "revoke", key_id]).exit_code == 0
     unknown = runner.invoke(app, ["keys", "create", "--name", "x", "--scopes", "root"])
     assert unknown.exit_code == 2
@@ -170,3 +170,37 @@ def test_audit_verify_reports_intact_and_broken_chains(data_dir: Path) -> None:
     broken = runner.invoke(app, ["audit", "verify"])
     assert broken.exit_code == 1
     assert "broken at entry 2" in broken.output
+
+
+def test_policy_publish_versions_and_acceptances(tmp_path: Path) -> None:
+    first = runner.invoke(app, ["policy", "publish", str(DEFAULT_POLICY)])
+    assert first.exit_code == 0, first.output
+    assert "published v1 (minor)" in first.output
+    again = runner.invoke(app, ["policy", "publish", str(DEFAULT_POLICY)])
+    assert again.exit_code == 2
+    assert "already published as v1" in again.output
+    shorter = tmp_path / "v2.yaml"
+    shorter.write_text(DEFAULT_POLICY.read_text().replace("period: P13M", "period: P12M"))
+    second = runner.invoke(app, ["policy", "publish", str(shorter), "--effective", "2099-01-01"])
+    assert second.exit_code == 0, second.output
+    assert "published v2 (minor), in force from 2099-01-01" in second.output
+    listed = runner.invoke(app, ["policy", "versions"])
+    assert "v1" in listed.output
+    assert "v2" in listed.output
+    _register_people(2)
+    report = runner.invoke(app, ["policy", "acceptances", "--version", "1"])
+    assert "v1: 2 accepted, 0 notified, 0 pending" in report.output  # signed up on "v1"
+    later = runner.invoke(app, ["policy", "acceptances", "--version", "2"])
+    assert "v2: 0 accepted, 0 notified, 2 pending" in later.output
+    as_csv = runner.invoke(app, ["policy", "acceptances", "--version", "1", "--format", "csv"])
+    assert as_csv.output.splitlines()[0] == "subject_id,status,accepted_version,how,at"
+
+
+def test_publish_refuses_a_broken_file_with_its_line(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        DEFAULT_POLICY.read_text().replace("lawful_basis: contract", "lawful_basis: whim", 1)
+    )
+    result = runner.invoke(app, ["policy", "publish", str(broken)])
+    assert result.exit_code == 2
+    assert "broken.yaml:" in result.output

@@ -133,7 +133,9 @@ card_numbers = st.builds(
 
 @given(card_numbers, st.sampled_from([" ", "-", ""]), st.integers(3, 6))
 def test_any_luhn_valid_card_is_found_however_grouped(card: str, sep: str, size: int) -> None:
-    grouped = sep.join(card[i : i + size] for i in range(0, len(card), size))
+    """Cards are written starting with a group of four; the rest in groups of 3 to 6."""
+    rest = card[4:]
+    grouped = sep.join([card[:4], *(rest[i : i + size] for i in range(0, len(rest), size))])
     assert contains_card_number(grouped)
 
 
@@ -141,3 +143,24 @@ def test_any_luhn_valid_card_is_found_however_grouped(card: str, sep: str, size:
 def test_a_single_digit_run_is_refused_exactly_when_it_looks_like_a_card(digits: str) -> None:
     expected = digits[0] in "23456" and luhn_valid(digits)
     assert contains_card_number(digits) == expected
+
+
+@given(st.uuids())
+def test_identifiers_are_never_taken_for_card_numbers(value: object) -> None:
+    assert not contains_card_number(str(value))
+    assert scan(f'{{"subject_ids": ["{value}"]}}'.encode(), "application/json") is None
+
+
+def test_a_uuid_tail_that_would_pass_luhn_when_joined_is_not_a_card() -> None:
+    # "456" + "426614174000" is 15 digits; joined across the dash it could pass Luhn.
+    tail = next(
+        f"{a:03d}-{b:012d}"
+        for a in range(100, 999)
+        for b in (426614174000 + i for i in range(20))
+        if luhn_valid(f"{a:03d}{b:012d}") and str(a)[0] in "23456"
+    )
+    assert not contains_card_number(f"123e4567-e89b-12d3-a{tail}")
+
+
+def test_a_reported_uuid_is_not_a_card() -> None:
+    assert not contains_card_number("bf313814-8884-4599-89de-0176eabf1f29")

@@ -1,9 +1,13 @@
+"""Communication: marketing choices, messages, the outbox (one row per recipient) and the
+suppression list. No column holds a plaintext address or a rendered e-mail: recipients are
+rendered from the vault by the worker, at the moment of sending."""
+
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safehold.db import Base
@@ -26,3 +30,63 @@ class MarketingChoice(Base):
     channel: Mapped[str] = mapped_column(String(32))  # "sign_up", "api", "privacy_center", …
     actor: Mapped[str] = mapped_column(String(120))
     policy_version: Mapped[str | None] = mapped_column(String(64))
+    # What the choice came through, e.g. the outbox row whose unsubscribe link was used.
+    reference: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class Message(Base):
+    """A message as submitted: its kind, purpose and templates (no personal data)."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    purpose: Mapped[str] = mapped_column(String(80))
+    audience: Mapped[str] = mapped_column(String(8))  # "ids" | "all"
+    subject_template: Mapped[str] = mapped_column(Text)
+    text_template: Mapped[str] = mapped_column(Text)
+    html_template: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(120))
+    policy_version: Mapped[str] = mapped_column(String(64))
+
+
+class OutboxItem(Base):
+    """One recipient of one message, and where its delivery stands.
+
+    ``next_attempt_at`` is when a queued row is due, or, while ``sending``, when its lease
+    ends (a worker that died leaves the row to be claimed again)."""
+
+    __tablename__ = "outbox_items"
+    __table_args__ = (
+        Index("ix_outbox_items_due", "status", "next_attempt_at"),
+        Index("ix_outbox_items_subject_status", "subject_id", "status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    message_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(80))  # why skipped/suppressed/failed/retried
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claim_token: Mapped[uuid.UUID | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(120))  # host:pid of the worker
+    mail_message_id: Mapped[str] = mapped_column(String(255))  # RFC 5322 Message-ID, stable
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Suppression(Base):
+    """An address that must not receive (some) mail, held only as its keyed blind index."""
+
+    __tablename__ = "mail_suppressions"
+
+    email_index: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # SuppressionKind
+    created_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(32))  # "api", "cli", "erasure"

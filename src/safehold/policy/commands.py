@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -9,7 +11,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from safehold.cli_support import err, fail, out, settings_or_exit
+from safehold.access.rules import Actor
+from safehold.cli_support import err, fail, out, runtime_or_exit, settings_or_exit, upgrade_or_exit
+from safehold.comms import service as comms
+from safehold.db import transaction
+from safehold.errors import SafeholdError
+from safehold.notices import service as notices
+from safehold.notices.announce import announce
 from safehold.policy import Policy, PolicyFileError, diff_policies, load_policy
 from safehold.policy.render import render_html, render_markdown
 
@@ -74,3 +82,95 @@ def diff(
         table.add_row(change.kind, change.description, str(change.change_class))
     out.print(table)
     out.print(f"change class: [bold]{result.change_class}[/]")
+
+
+def _when(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        fail("--effective must be a date or date-time like 2026-12-31 or 2026-12-31T09:00+00:00")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@app.command()
+def publish(
+    file: Annotated[Path, typer.Argument(help="The new policy file")],
+    effective: Annotated[
+        str | None, typer.Option(help="When it takes effect (default: the earliest allowed)")
+    ] = None,
+    material: Annotated[bool, typer.Option(help="Publish as material even if minor")] = False,
+) -> None:
+    """Publish a new, immutable policy version; it takes effect at its date by itself."""
+    _load(file)  # every problem with its line before anything else
+    runtime = runtime_or_exit()
+    upgrade_or_exit(runtime)
+    try:
+        with transaction(runtime.sessions) as session:
+            published = notices.publish(
+                session, source=file.read_text(encoding="utf-8"), source_name=str(file),
+                effective_at=_when(effective), requested_class="material" if material else None,
+                clock=runtime.clock, actor=Actor("admin", "cli"),
+            )  # fmt: skip
+            version = published.version
+            if published.previous is not None:
+                announce(session, comms.context(runtime), version, actor=Actor("admin", "cli"))
+            out.print(
+                f"published {version.label} ({version.change_class}), in force from "
+                f"{version.effective_at.isoformat(timespec='minutes')}; "
+                f"{len(version.changes)} rule change(s)",
+                highlight=False,
+            )
+    except SafeholdError as exc:
+        fail(exc.message)
+
+
+@app.command()
+def versions() -> None:
+    """List the published versions and which one is in force."""
+    runtime = runtime_or_exit()
+    upgrade_or_exit(runtime)
+    with transaction(runtime.sessions) as session:
+        runtime.book.load(session)
+        current = runtime.book.in_force(runtime.clock.now())
+        table = Table("version", "class", "effective", "published", "changes", "in force")
+        for v in notices.versions(session):
+            table.add_row(
+                v.label, v.change_class, v.effective_at.isoformat(timespec="minutes"),
+                v.published_at.isoformat(timespec="minutes"), str(len(v.changes)),
+                "yes" if current and current.facts.seq == v.seq else "",
+            )  # fmt: skip
+    out.print(table)
+
+
+@app.command()
+def acceptances(
+    version: Annotated[int, typer.Option(help="The version number (v3 → 3)")],
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+) -> None:
+    """Who has accepted a version, who was only notified, who not yet."""
+    runtime = runtime_or_exit()
+    upgrade_or_exit(runtime)
+    try:
+        with transaction(runtime.sessions) as session:
+            rows = notices.standings(session, version)
+    except SafeholdError as exc:
+        fail(exc.message)
+    if fmt == "json":
+        items = [
+            {"subject_id": str(r.subject_id), "status": r.status,
+             "accepted_version": r.accepted_seq, "how": r.how,
+             "at": r.at.isoformat() if r.at else None}
+            for r in rows
+        ]  # fmt: skip
+        typer.echo(json.dumps(items))
+        return
+    if fmt == "csv":
+        typer.echo("subject_id,status,accepted_version,how,at")
+        for r in rows:
+            typer.echo(f"{r.subject_id},{r.status},{r.accepted_seq},{r.how or ''},"
+                       f"{r.at.isoformat() if r.at else ''}")  # fmt: skip
+        return
+    counts = {s: sum(1 for r in rows if r.status == s) for s in ("accepted", "notified", "pending")}
+    out.print(f"v{version}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))

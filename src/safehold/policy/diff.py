@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from safehold.policy.document import (
     ChangeClass,
+    IpMode,
     Policy,
     RetentionException,
     RetentionFrom,
@@ -32,6 +33,7 @@ _Item = TypeVar("_Item", bound=BaseModel)
 Span = tuple[str, RetentionFrom]  # (ISO period, start)
 
 _ANCHORS = list(RetentionFrom)  # earliest to latest start of a retention period
+_IP_MODES = list(IpMode)  # from keeping least to keeping most of an address
 _WIDENING_PURPOSE_KINDS = frozenset(
     {
         "purpose.added",
@@ -328,19 +330,7 @@ def _settings(out: _Changes, old: Policy, new: Policy) -> None:
     if k_old != k_new:
         text = f"Smallest group in reports: {k_old} → {k_new} people."
         out.add("analytics.k_anonymity_changed", "analytics", text, material=k_new < k_old)
-    ip_old, ip_new = old.events.ip, new.events.ip
-    for name in ("ipv4_prefix", "ipv6_prefix"):
-        before, after = getattr(ip_old, name), getattr(ip_new, name)
-        if before != after:
-            text = f"IP addresses shortened to /{after} instead of /{before}."
-            out.add(f"events.ip.{name}_changed", "events.ip", text, material=after > before)
-    if ip_old.mode != ip_new.mode:
-        text = f"IP addresses: {ip_old.mode} → {ip_new.mode}."
-        out.add("events.ip.mode_changed", "events.ip", text, material=ip_new.mode == "truncate")
-    ua_old, ua_new = old.events.user_agent, new.events.user_agent
-    if ua_old != ua_new:
-        text = f"Device details from the browser: {ua_old} → {ua_new}."
-        out.add("events.user_agent_changed", "events", text, material=ua_new == "coarse")
+    _events(out, old, new)
 
     # A different controller is a different party holding the data: material. Contact
     # details, titles, group texts and the operator's statements are wording: minor.
@@ -353,6 +343,79 @@ def _settings(out: _Changes, old: Policy, new: Policy) -> None:
     for section in ("policy", "statements", "groups"):
         if getattr(old, section) != getattr(new, section):
             out.add("text.changed", section, f"Wording of '{section}' changed.", material=False)
+
+
+def _events(out: _Changes, old: Policy, new: Policy) -> None:
+    ip_old, ip_new = old.events.ip, new.events.ip
+    for name in ("ipv4_prefix", "ipv6_prefix"):
+        before, after = getattr(ip_old, name), getattr(ip_new, name)
+        if before != after:
+            text = f"IP addresses shortened to /{after} instead of /{before}."
+            out.add(f"events.ip.{name}_changed", "events.ip", text, material=after > before)
+    if ip_old.mode != ip_new.mode:
+        text = f"IP addresses: {ip_old.mode} → {ip_new.mode}."
+        keeps_more = _IP_MODES.index(ip_new.mode) > _IP_MODES.index(ip_old.mode)
+        out.add("events.ip.mode_changed", "events.ip", text, material=keeps_more)
+    full_old, full_new = ip_old.full, ip_new.full
+    if full_old is not None and full_new is not None and full_old != full_new:
+        if full_old.purpose != full_new.purpose:
+            text = f"Whole IP addresses kept for {full_new.purpose} instead of {full_old.purpose}."
+            out.add("events.ip.full_changed", "events.ip", text, material=True)
+        span_old = (full_old.period, RetentionFrom.COLLECTED)
+        span_new = (full_new.period, RetentionFrom.COLLECTED)
+        _period(out, "events.ip.full.period", "events.ip", "Whole IP addresses", span_old, span_new)
+    ua_old, ua_new = old.events.user_agent, new.events.user_agent
+    if ua_old != ua_new:
+        text = f"Device details from the browser: {ua_old} → {ua_new}."
+        out.add("events.user_agent_changed", "events", text, material=ua_new == "coarse")
+    for key in ("login_event", "logout_event"):
+        before, after = getattr(old.events, key), getattr(new.events, key)
+        if before != after:
+            text = f"Login history: {key.replace('_', ' ')} {before} → {after}."
+            out.add("events.changed", f"events.{key}", text, material=True)
+    _event_names(out, old, new)
+
+
+def _event_names(out: _Changes, old: Policy, new: Policy) -> None:
+    """More event names or properties, or a property no longer encrypted, is material."""
+    before = {k.name: k for k in old.events.names}
+    after = {k.name: k for k in new.events.names}
+    if before and not after:
+        text = "Any event name and property is now accepted (all properties kept encrypted)."
+        out.add("events.names_removed", "events.names", text, material=True)
+        return
+    for name in sorted(after.keys() - before.keys()):
+        text = f"New usage event recorded: {name} ({after[name].category})."
+        out.add("events.name_added", name, text, material=bool(before))
+    for name in sorted(before.keys() - after.keys()):
+        out.add(
+            "events.name_removed", name, f"Usage event no longer recorded: {name}.", material=False
+        )
+    for name in sorted(before.keys() & after.keys()):
+        o, n = before[name], after[name]
+        if o.category != n.category:
+            text = f"Event {name} recorded as {n.category} instead of {o.category}."
+            out.add("events.name_changed", name, text, material=True)
+        props_old, props_new = {*o.dimensions, *o.personal}, {*n.dimensions, *n.personal}
+        for verb, items, material in (
+            ("added", props_new - props_old, True),
+            ("removed", props_old - props_new, False),
+        ):
+            if items:
+                text = f"Event {name}, properties {verb}: {', '.join(sorted(items))}."
+                out.add(f"events.properties_{verb}", name, text, material=material)
+        unencrypted = sorted(set(o.personal) & set(n.dimensions))
+        if unencrypted:
+            text = f"Event {name}: no longer encrypted: {', '.join(unencrypted)}."
+            out.add("events.properties_unencrypted", name, text, material=True)
+        encrypted = sorted(set(o.dimensions) & set(n.personal))
+        if encrypted:
+            text = f"Event {name}: now encrypted: {', '.join(encrypted)}."
+            out.add("events.properties_encrypted", name, text, material=False)
+        if o.label != n.label:
+            out.add(
+                "text.changed", f"events.{name}.label", f"Event {name} relabelled.", material=False
+            )
 
 
 def diff_policies(old: Policy, new: Policy) -> PolicyDiff:

@@ -121,8 +121,11 @@ class VerificationMethod(StrEnum):
 
 
 class IpMode(StrEnum):
-    TRUNCATE = "truncate"
+    """How much of an event's IP address is kept, from least to most."""
+
     DROP = "drop"
+    TRUNCATE = "truncate"
+    FULL = "full"  # only for a declared security purpose, with its own short retention
 
 
 class _Model(BaseModel):
@@ -274,15 +277,63 @@ class AnalyticsRules(_Model):
     k_anonymity: int = Field(ge=2, le=1000)
 
 
+class FullIpRules(_Model):
+    """Whole IP addresses, kept only for one declared purpose and only briefly."""
+
+    purpose: Identifier
+    period: Duration
+
+
 class IpRules(_Model):
     mode: IpMode
     ipv4_prefix: int = Field(default=24, ge=0, le=32)
     ipv6_prefix: int = Field(default=48, ge=0, le=128)
+    full: FullIpRules | None = None  # required with `mode: full`, refused otherwise
+
+
+EventName = Annotated[str, StringConstraints(pattern=ID_PATTERN, max_length=64)]
+# What events record when the policy declares no event names.
+LOGIN_CATEGORY = "usage.login"
+ACTION_CATEGORY = "usage.action"
+
+
+class EventKind(_Model):
+    """One event name the service may send, what it records and which properties it carries.
+
+    ``dimensions`` are stored as sent, under the person's pseudonymous id, for analysis;
+    ``personal`` properties (free text, anything about the person) are encrypted under the
+    person's key for the category's retention class."""
+
+    name: EventName
+    category: Identifier
+    label: Text | None = None
+    dimensions: tuple[FieldName, ...] = ()
+    personal: tuple[FieldName, ...] = ()
 
 
 class EventRules(_Model):
     ip: IpRules
     user_agent: Literal["coarse", "drop"] = "coarse"
+    login_event: EventName = "login"  # starts a sign-in in the login history
+    logout_event: EventName = "logout"  # ends the latest open sign-in
+    # The event names allowed, with their properties. Empty: any name is accepted and every
+    # property is treated as personal (encrypted), the safe default.
+    names: tuple[EventKind, ...] = ()
+
+    def kind(self, name: str) -> EventKind | None:
+        for kind in self.names:
+            if kind.name == name:
+                return kind
+        return None
+
+    def category_of(self, name: str) -> str | None:
+        """The category an event records; None for a name the policy does not allow."""
+        kind = self.kind(name)
+        if kind is not None:
+            return kind.category
+        if self.names:
+            return None
+        return LOGIN_CATEGORY if name in (self.login_event, self.logout_event) else ACTION_CATEGORY
 
 
 class Policy(_Model):

@@ -30,7 +30,7 @@ Writer = Annotated[ApiKey, Depends(require_scope("subjects:write"))]
 
 
 def _ctx(runtime: Runtime) -> service.Context:
-    return service.Context(runtime.vault, runtime.policy, runtime.clock)
+    return service.Context(runtime.vault, runtime.policy, runtime.clock, runtime.book)
 
 
 def _out(subject: Subject) -> SubjectOut:
@@ -57,6 +57,13 @@ def _payment_out(view: payments.PaymentView) -> PaymentMethodOut:
     )
 
 
+def _shown_label(runtime: Runtime) -> str:
+    """The version a person signing up now was shown: the one in force (or, before any
+    version is published, the file's fingerprint)."""
+    current = runtime.book.in_force(runtime.clock.now())
+    return f"v{current.facts.seq}" if current else content_hash(runtime.policy)[:12]
+
+
 @router.post("", status_code=201, summary="Register a person", responses={409: {}})
 def register(
     body: RegisterIn, session: SessionDep, runtime: RuntimeDep, key: Writer, actor: ActorDep
@@ -74,7 +81,7 @@ def register(
         actor=actor,
         contact=contact,
         marketing_opt_in=body.marketing_opt_in,
-        policy_version=body.policy_version or content_hash(runtime.policy)[:12],
+        policy_version=body.policy_version or _shown_label(runtime),
     )
     session.commit()
     return _out(subject)

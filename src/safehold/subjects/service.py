@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -17,9 +18,14 @@ from sqlalchemy.orm import Session
 from safehold.access import audit
 from safehold.access.rules import Actor
 from safehold.clock import Clock
+from safehold.comms import preferences
 from safehold.comms.models import MarketingChoice
+from safehold.comms.rules import marketing_sets
+from safehold.notices import service as notices
+from safehold.notices.book import PolicyBook
 from safehold.policy import Policy
 from safehold.policy.rules import Decision, SubjectState, Withheld, decide
+from safehold.sharing import propagation
 from safehold.subjects import rules
 from safehold.subjects.errors import EmailTaken, PurposeRefused, SubjectErased, SubjectNotFound
 from safehold.subjects.models import PersonalValue, Subject
@@ -33,11 +39,13 @@ Fields = Mapping[str, Mapping[str, str]]  # category -> field -> plaintext
 
 @dataclass(frozen=True)
 class Context:
-    """The collaborators every use case here needs."""
+    """The collaborators every use case here needs. ``book`` (the published policy
+    versions) tells which purposes a person must still accept after a material change."""
 
     vault: Vault
     policy: Policy
     clock: Clock
+    book: PolicyBook | None = None
 
 
 @dataclass
@@ -57,17 +65,24 @@ def get(session: Session, subject_id: uuid.UUID, *, allow_erased: bool = False) 
     return subject
 
 
-def state_of(session: Session, subject: Subject) -> SubjectState:
-    """What the decision needs to know about the person: status and marketing choice."""
-    latest = session.scalars(
-        select(MarketingChoice.choice)
-        .where(MarketingChoice.subject_id == subject.id)
-        .order_by(MarketingChoice.at.desc(), MarketingChoice.id.desc())
-        .limit(1)
-    ).first()
-    opted_out = frozenset({MARKETING}) if latest == "opted_out" else frozenset()
-    consented = frozenset({MARKETING}) if latest == "opted_in" else frozenset()
-    return SubjectState(account_status=subject.status, opted_out=opted_out, consented=consented)  # type: ignore[arg-type]
+def state_of(
+    session: Session, subject: Subject, book: PolicyBook | None = None, now: datetime | None = None
+) -> SubjectState:
+    """What the decision needs to know about the person: status, marketing choice, and the
+    purposes added by a material policy change they have not accepted yet."""
+    # The marketing choice in force and what it means: comms owns both (comms/preferences.py).
+    opted_out, consented = marketing_sets(preferences.current_choice(session, subject.id))
+    pending = (
+        notices.pending_purposes(session, book, subject.id, now)
+        if book is not None and now is not None
+        else frozenset()
+    )
+    return SubjectState(
+        account_status=subject.status,  # type: ignore[arg-type]
+        opted_out=opted_out,
+        consented=consented,
+        pending_acceptance=pending,
+    )
 
 
 def _audit(
@@ -168,6 +183,12 @@ def register(
             policy_version=policy_version,
         )
     )
+    shown = notices.version_by_label(session, policy_version)
+    if shown is not None:
+        notices.record(
+            session, subject.id, shown.seq, method="sign_up", channel="api", at=now,
+            evidence=actor.request_id, actor=actor,
+        )  # fmt: skip
     _audit(session, ctx, actor, "subject.register", subject.id, fields, WRITE_PURPOSE, "ok")
     session.flush()
     return subject
@@ -182,7 +203,8 @@ def read(
     A refusal is audited and raised as :class:`PurposeRefused` (its entry is committed)."""
     subject = get(session, subject_id)
     wanted = list(categories) if categories is not None else list(rules.SUBJECT_CATEGORIES)
-    decision = decide(ctx.policy, purpose, wanted, state_of(session, subject))
+    state = state_of(session, subject, ctx.book, ctx.clock.now())
+    decision = decide(ctx.policy, purpose, wanted, state)
     if decision.refused:
         _audit(session, ctx, actor, "subject.read", subject.id, wanted, purpose, "refused")
         raise PurposeRefused(
@@ -233,6 +255,10 @@ def rectify(
     changed = [*fields, *gone]
     _audit(
         session, ctx, actor, f"subject.rectify.{source}", subject.id, changed, WRITE_PURPOSE, "ok"
+    )
+    # Art. 19: recipients that received a changed category are told (in this transaction).
+    propagation.notify_rectification(
+        session, subject.id, categories=changed, policy=ctx.policy, clock=ctx.clock, actor=actor
     )
     session.flush()
     return subject

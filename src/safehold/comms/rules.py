@@ -1,0 +1,134 @@
+"""Pure rules for communication: message kinds and their purposes, a person's marketing state,
+suppression, the delivery states and their transitions, and the retry schedule.
+
+No FastAPI, no SQLAlchemy: the API, the worker and the tests all ask these functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from safehold.policy.rules import purpose_rule
+
+SERVICE = "communication.service"
+MARKETING = "communication.marketing"
+
+# Every message kind and the purpose it is sent under (seed §2, Communication).
+KINDS: dict[str, str] = {
+    "service_update": SERVICE,
+    "announcement": SERVICE,
+    "account_notice": SERVICE,
+    "marketing": MARKETING,
+}
+
+OPTED_IN, OPTED_OUT = "opted_in", "opted_out"
+CHOICES = (OPTED_IN, OPTED_OUT)
+# Where a marketing choice was made. ``sign_up`` is written by registration, ``one_click`` by
+# the unsubscribe link; the API may record the others on a person's behalf.
+CHANNELS = ("sign_up", "api", "privacy_center", "one_click", "reply")
+API_CHANNELS = ("api", "privacy_center", "reply")
+
+# Delivery: an outbox row's life. ``sending`` means claimed by a worker under a lease.
+RETRY_DELAYS = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=6),
+)
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1  # the first try, then one per delay: ~9 hours in all
+LEASE = timedelta(minutes=5)  # a claimed row returns to the pool if its worker vanishes
+
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+    SKIPPED = "skipped"
+
+
+PENDING = (Status.QUEUED, Status.SENDING)
+TERMINAL = frozenset({Status.SENT, Status.SUPPRESSED, Status.SKIPPED})
+
+# Which status may follow which. ``failed`` is not final: an operator may queue it again.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.QUEUED: frozenset({Status.SENDING, Status.SKIPPED, Status.SUPPRESSED}),
+    Status.SENDING: frozenset(
+        {
+            Status.SENDING,  # the lease ran out (the worker died) and another worker claimed it
+            Status.QUEUED,  # a temporary failure: retried later
+            Status.SENT,
+            Status.FAILED,
+            Status.SKIPPED,
+            Status.SUPPRESSED,
+        }
+    ),
+    Status.FAILED: frozenset({Status.QUEUED}),
+    Status.SENT: frozenset(),
+    Status.SKIPPED: frozenset(),
+    Status.SUPPRESSED: frozenset(),
+}
+
+
+def can_move(current: Status, target: Status) -> bool:
+    return target in TRANSITIONS[current]
+
+
+def next_attempt_at(attempts: int, now: datetime) -> datetime | None:
+    """When to try again after ``attempts`` failed tries, or None: give up (status failed)."""
+    if attempts < 1:
+        raise ValueError("attempts counts the tries made so far, at least 1")
+    if attempts >= MAX_ATTEMPTS:
+        return None
+    return now + RETRY_DELAYS[attempts - 1]
+
+
+class SuppressionKind(StrEnum):
+    HARD_BOUNCE = "hard_bounce"
+    COMPLAINT = "complaint"
+    ERASED = "erased"
+
+
+# A hard bounce stops all mail to the address (it cannot be delivered); a complaint and an
+# erased person's fingerprint stop marketing only.
+SUPPRESSES: dict[SuppressionKind, frozenset[str]] = {
+    SuppressionKind.HARD_BOUNCE: frozenset({SERVICE, MARKETING}),
+    SuppressionKind.COMPLAINT: frozenset({MARKETING}),
+    SuppressionKind.ERASED: frozenset({MARKETING}),
+}
+
+
+def suppression_reason(kinds: Iterable[str], purpose: str) -> str | None:
+    """``suppression.<kind>`` for the first listed kind that blocks ``purpose``, else None."""
+    present = set(kinds)
+    for kind in SuppressionKind:
+        if kind in present and purpose in SUPPRESSES[kind]:
+            return f"suppression.{kind}"
+    return None
+
+
+def marketing_sets(latest_choice: str | None) -> tuple[frozenset[str], frozenset[str]]:
+    """The purposes a person opted out of and consented to, from their latest choice.
+
+    An opt-out refuses marketing whatever its basis; an opt-in counts as consent, so a policy
+    that moves marketing to the ``consent`` basis only reaches people who opted in. No
+    choice at all is neither (the soft opt-in of ``legitimate_interests`` applies)."""
+    opted_out = frozenset({MARKETING}) if latest_choice == OPTED_OUT else frozenset()
+    consented = frozenset({MARKETING}) if latest_choice == OPTED_IN else frozenset()
+    return opted_out, consented
+
+
+def opt_out_reason() -> str:
+    """The reason recorded on pending marketing mail cancelled by an opt-out."""
+    return purpose_rule(MARKETING, "opt_out")
+
+
+def message_id(item_hex: str, mail_from: str) -> str:
+    """A stable RFC 5322 Message-ID for one outbox row: the same on every retry, so a copy
+    sent twice after a crash is recognisable as the same message."""
+    domain = mail_from.rpartition("@")[2] or "safehold.invalid"
+    return f"<{item_hex}@{domain}>"

@@ -1,0 +1,131 @@
+"""Batch work on stored events, each safe to re-run and each one transaction:
+
+* :func:`ensure_ahead` — partitions for this month and the next ones, before they are needed
+  (ingestion also creates them on demand, and always keeps next month's ready);
+* :func:`expire_ips` — shortened addresses after the ``network.ip`` period, whole addresses
+  (``events.ip.mode: full``) after their own shorter period;
+* :func:`drop_expired_months` — a whole month at once when its events are past retention;
+* :func:`prune_receipts` — idempotency receipts of events too old to be accepted again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+
+from sqlalchemy import ColumnElement, delete, update
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
+
+from safehold.db import transaction
+from safehold.events import rules, storage
+from safehold.events.models import EventReceipt, Login
+from safehold.policy import Policy
+from safehold.policy.document import ACTION_CATEGORY
+from safehold.runtime import Runtime
+
+MONTHS_AHEAD = 2  # partitions kept ready beyond the current month
+NETWORK_CATEGORY = "network.ip"
+
+
+def ensure_ahead(
+    sessions: sessionmaker[Session], now: datetime, ahead: int = MONTHS_AHEAD
+) -> list[date]:
+    """Create this month's partition and the next ``ahead`` ones; returns those created."""
+    with transaction(sessions) as session:
+        return storage.ensure_months(session, rules.months_ahead(now, ahead), now)
+
+
+def _shape(
+    column: ColumnElement[str | None] | InstrumentedAttribute[str | None], *, whole: bool
+) -> ColumnElement[bool]:
+    """Whole addresses have no "/"; shortened ones are networks ("203.0.113.0/24")."""
+    is_prefix = column.contains("/")
+    return ~is_prefix if whole else is_prefix
+
+
+def expire_ips(session: Session, policy: Policy, now: datetime) -> int:
+    """Clear addresses past their period, in events and in the login history."""
+    prefix_cutoff = rules.retention_cutoff(now, policy.retention_rule_for(NETWORK_CATEGORY).period)
+    full = policy.events.ip.full
+    whole_cutoff = rules.retention_cutoff(now, full.period) if full is not None else prefix_cutoff
+    cleared = 0
+    for cutoff, whole in ((prefix_cutoff, False), (whole_cutoff, True)):
+        cleared += storage.for_each_month(
+            session,
+            lambda t, cutoff=cutoff, whole=whole: (
+                update(t)  # type: ignore[misc]
+                .where(t.c.ip.isnot(None), _shape(t.c.ip, whole=whole), t.c.occurred_at <= cutoff)
+                .values(ip=None)
+            ),
+        )
+        result = session.execute(
+            update(Login)
+            .where(
+                Login.ip.isnot(None), _shape(Login.ip, whole=whole), Login.logged_in_at <= cutoff
+            )
+            .values(ip=None)
+        )
+        cleared += int(getattr(result, "rowcount", 0))
+    return cleared
+
+
+def stored_categories(policy: Policy) -> set[str]:
+    """The categories whose events live in the month partitions (all but sign-ins)."""
+    events = policy.events
+    signs_in = {events.category_of(events.login_event), events.category_of(events.logout_event)}
+    if events.names:
+        return {k.category for k in events.names} - signs_in
+    return {ACTION_CATEGORY}
+
+
+def drop_expired_months(
+    session: Session, policy: Policy, now: datetime,
+    before_drop: Callable[[Session, date], None] | None = None,
+) -> list[date]:  # fmt: skip
+    """Drop every month whose events are all past retention (the longest period of the
+    categories stored there). ``before_drop`` runs first for each month — where an
+    ``aggregate_then_delete`` rule's aggregates are computed."""
+    periods = [policy.retention_rule_for(c).period for c in sorted(stored_categories(policy))]
+    if not periods:
+        return []
+    expired = set(rules.expired_months(storage.months(session), now, periods[0]))
+    for period in periods[1:]:
+        expired &= set(rules.expired_months(storage.months(session), now, period))
+    dropped = []
+    for month in sorted(expired):
+        if before_drop is not None:
+            before_drop(session, month)
+        if storage.drop_month(session, month):
+            dropped.append(month)
+    return dropped
+
+
+def prune_receipts(session: Session, policy: Policy, now: datetime) -> int:
+    """Forget ids of events older than any event category's retention: such an event
+    would be refused (``outside_retention``) if it came again, so no duplicate can slip in."""
+    events = policy.events
+    categories = stored_categories(policy) | {
+        c for c in (events.category_of(events.login_event),) if c is not None
+    }
+    cutoff = min(
+        rules.retention_cutoff(now, policy.retention_rule_for(c).period) for c in categories
+    )
+    result = session.execute(delete(EventReceipt).where(EventReceipt.occurred_at <= cutoff))
+    return int(getattr(result, "rowcount", 0))
+
+
+MAINTENANCE_SECONDS = 3600.0  # the worker's events job runs hourly when it finds nothing
+
+
+def maintain(runtime: Runtime) -> int:
+    """The worker's events job: partitions ahead, expired addresses, stale receipts.
+
+    Dropping whole expired months is left to the retention run, which must feed the
+    analytics aggregates first for categories whose rule says "aggregate then delete"."""
+    now = runtime.clock.now()
+    policy = runtime.policy
+    created = ensure_ahead(runtime.sessions, now)
+    with transaction(runtime.sessions) as session:
+        expired = expire_ips(session, policy, now)
+        pruned = prune_receipts(session, policy, now)
+    return len(created) + expired + pruned

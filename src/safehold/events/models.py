@@ -1,0 +1,96 @@
+"""The events feature's ORM tables. The events themselves live in month partitions created at
+run time (``storage.py``), outside this metadata; they are registered here as unmanaged so
+migration drift checks ignore them (``safehold.migrate.include_name``)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from safehold.db import Base
+from safehold.migrate import UNMANAGED_TABLES
+
+# The partitioned parent (PostgreSQL) or the union view (SQLite), and the month tables.
+Base.metadata.info.setdefault(UNMANAGED_TABLES, set()).update({r"events", r"events_\d{6}"})
+
+
+class EventPartition(Base):
+    """A month of events that has its partition (the registry both backends share).
+
+    Inserting a month's row is the first write of every batch: it takes SQLite's write lock
+    before anything is read, and on PostgreSQL it orders concurrent creators of a new month."""
+
+    __tablename__ = "event_partitions"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    month: Mapped[date] = mapped_column(unique=True)
+    created_at: Mapped[datetime]
+
+
+class EventReceipt(Base):
+    """One accepted event id: what makes a retried batch idempotent.
+
+    Kept until its event is past retention (an older event is refused anyway), so a retry can
+    never store an event twice while the event itself could still be stored."""
+
+    __tablename__ = "event_receipts"
+
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class SubjectDevice(Base):
+    """A device a person used, as coarse fields only (never the User-Agent), once per
+    distinct (type, OS, OS major, browser or app, its major), with first and last use."""
+
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("subject_id", "fingerprint"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    device_type: Mapped[str] = mapped_column(String(16))
+    os_family: Mapped[str | None] = mapped_column(String(40))
+    os_major: Mapped[str | None] = mapped_column(String(16))
+    browser_family: Mapped[str | None] = mapped_column(String(40))
+    browser_major: Mapped[str | None] = mapped_column(String(16))
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+
+
+class Login(Base):
+    """One sign-in, closed by the next sign-out: the login history (its own category and
+    retention, so sign-ins are kept here rather than in the month partitions), with the
+    login and logout events' dimension properties and the minimised IP address."""
+
+    __tablename__ = "logins"
+    __table_args__ = (Index("ix_logins_subject_id_logged_in_at", "subject_id", "logged_in_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # the login event's id
+    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
+    logged_in_at: Mapped[datetime]
+    logged_out_at: Mapped[datetime | None]
+    device_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="SET NULL")
+    )
+    properties: Mapped[dict[str, Any] | None]
+    logout_properties: Mapped[dict[str, Any] | None]
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class AnonymousLink(Base):
+    """An anonymous device id (as a keyed blind index, never the id) and the person who
+    signed in on it. Kept after the person is erased, so a late anonymous event from that
+    device is refused rather than starting a new history (it holds no personal data)."""
+
+    __tablename__ = "anonymous_links"
+
+    anonymous_index: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("subjects.id", ondelete="CASCADE"), index=True
+    )
+    linked_at: Mapped[datetime]

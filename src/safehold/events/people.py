@@ -1,0 +1,244 @@
+"""What events tell about people: their login history, the devices they use (once each,
+with first and last use), their last activity, and the anonymous device ids that become
+theirs when they sign in.
+
+Linking: a ``login`` event that carries both the person's id and the device's
+``anonymous_id`` links that id to the person (a keyed blind index, never the id itself).
+Anonymous events the device sent in the :data:`rules.ANONYMOUS_LINK_WINDOW` before that
+sign-in become the person's, and later anonymous events from the device are theirs until a
+``logout`` with the same id unlinks it. Personal properties of events received anonymously
+were never stored (there was no person's key to encrypt them under).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Table, bindparam, case, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from safehold.events import rules, storage
+from safehold.events.devices import Device
+from safehold.events.models import AnonymousLink, Login, SubjectDevice
+from safehold.subjects.models import Subject
+from safehold.vault.service import Vault
+
+if TYPE_CHECKING:
+    from safehold.events.service import Context, Pending
+
+ANONYMOUS_INDEX = "anonymous_id"  # the blind-index kind of anonymous device ids
+ACTION_CATEGORY = "usage.action"
+_SUBJECTS: Table = Subject.__table__  # type: ignore[assignment]
+_DEVICES: Table = SubjectDevice.__table__  # type: ignore[assignment]
+
+
+def _dialect(session: Session) -> Any:
+    return sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+
+
+def resolve(
+    session: Session, vault: Vault, anonymous_ids: Iterable[str | None]
+) -> dict[str, tuple[str, uuid.UUID | None]]:
+    """Each anonymous id's blind index and the person it is linked to (None: nobody yet)."""
+    indexes = {a: vault.index(ANONYMOUS_INDEX, a) for a in anonymous_ids if a is not None}
+    if not indexes:
+        return {}
+    rows = session.execute(
+        select(AnonymousLink.anonymous_index, AnonymousLink.subject_id).where(
+            AnonymousLink.anonymous_index.in_(set(indexes.values()))
+        )
+    ).all()
+    found = {row[0]: row[1] for row in rows}
+    return {a: (index, found.get(index)) for a, index in indexes.items()}
+
+
+def upsert_devices(
+    session: Session, seen: Sequence[tuple[uuid.UUID, Device, datetime]]
+) -> dict[tuple[uuid.UUID, str], uuid.UUID]:
+    """Record each (person, device) once, widening its first/last use; returns device ids."""
+    spans: dict[tuple[uuid.UUID, str], tuple[Device, datetime, datetime]] = {}
+    for subject_id, device, at in seen:
+        key = (subject_id, device.fingerprint)
+        _, first, last = spans.get(key, (device, at, at))
+        spans[key] = (device, min(first, at), max(last, at))
+    if not spans:
+        return {}
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "subject_id": subject_id,
+            "fingerprint": fingerprint,
+            "device_type": str(device.device_type),
+            "os_family": device.os_family,
+            "os_major": device.os_major,
+            "browser_family": device.browser_family,
+            "browser_major": device.browser_major,
+            "first_seen_at": first,
+            "last_seen_at": last,
+        }
+        for (subject_id, fingerprint), (device, first, last) in sorted(spans.items())
+    ]
+    statement = _dialect(session).insert(_DEVICES)
+    new = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=["subject_id", "fingerprint"],
+        set_={
+            "first_seen_at": case(
+                (new.first_seen_at < _DEVICES.c.first_seen_at, new.first_seen_at),
+                else_=_DEVICES.c.first_seen_at,
+            ),
+            "last_seen_at": case(
+                (new.last_seen_at > _DEVICES.c.last_seen_at, new.last_seen_at),
+                else_=_DEVICES.c.last_seen_at,
+            ),
+        },
+    ).returning(_DEVICES.c.subject_id, _DEVICES.c.fingerprint, _DEVICES.c.id)
+    # executemany (compiled once); the rows are sorted, so writers lock in the same order.
+    found = session.connection().execute(statement, rows).all()
+    return {(row[0], row[1]): row[2] for row in found}
+
+
+def touch_people(session: Session, known: Iterable[Pending]) -> None:
+    """Move each person's last activity forward to their latest event (never back)."""
+    latest: dict[uuid.UUID, datetime] = {}
+    for p in known:
+        if p.subject_id is not None:
+            latest[p.subject_id] = max(p.occurred_at, latest.get(p.subject_id, p.occurred_at))
+    if not latest:
+        return
+    statement = (
+        update(_SUBJECTS)
+        .where(
+            _SUBJECTS.c.id == bindparam("b_id"), _SUBJECTS.c.last_activity_at < bindparam("b_at")
+        )
+        .values(last_activity_at=bindparam("b_at"))
+    )
+    session.connection().execute(
+        statement, [{"b_id": sid, "b_at": at} for sid, at in sorted(latest.items())]
+    )
+
+
+def link_devices(
+    session: Session, ctx: Context, signs_in: Sequence[Pending], now: datetime
+) -> dict[uuid.UUID, set[str]]:
+    """Link (login) or unlink (logout) anonymous ids; returns, per person, the categories
+    of anonymous events that became theirs."""
+    claimed: dict[uuid.UUID, set[str]] = {}
+    for p in sorted(signs_in, key=lambda p: p.occurred_at):
+        anonymous_id, subject_id = p.event.anonymous_id, p.subject_id
+        if anonymous_id is None or subject_id is None:
+            continue
+        index = ctx.vault.index(ANONYMOUS_INDEX, anonymous_id)
+        if p.event.name == ctx.policy.events.logout_event:
+            session.execute(
+                delete(AnonymousLink).where(
+                    AnonymousLink.anonymous_index == index, AnonymousLink.subject_id == subject_id
+                )
+            )
+            continue
+        statement = (
+            _dialect(session)
+            .insert(AnonymousLink)
+            .values(anonymous_index=index, subject_id=subject_id, linked_at=now)
+        )
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["anonymous_index"],
+                set_={"subject_id": subject_id, "linked_at": now},
+            )
+        )
+        if _claim_anonymous(session, index, subject_id, p.occurred_at):
+            claimed.setdefault(subject_id, set()).add(ACTION_CATEGORY)
+    return claimed
+
+
+def _claim_anonymous(
+    session: Session, index: str, subject_id: uuid.UUID, signed_in_at: datetime
+) -> int:
+    """Give the person the device's anonymous events from just before the sign-in, and
+    count their devices; returns how many events became theirs."""
+    since = signed_in_at - rules.ANONYMOUS_LINK_WINDOW
+    moved = storage.for_each_month(
+        session,
+        lambda t: (
+            update(t)
+            .where(
+                t.c.anonymous_index == index,
+                t.c.subject_id.is_(None),
+                t.c.occurred_at >= since,
+                t.c.occurred_at <= signed_in_at,
+            )
+            .values(subject_id=subject_id, anonymous_index=None)
+        ),
+        since=since,
+    )
+    if not moved:
+        return 0
+    e = storage.EVENTS
+    spans = session.execute(
+        select(
+            e.c.device_type, e.c.os_family, e.c.os_major, e.c.browser_family, e.c.browser_major,
+            func.min(e.c.occurred_at), func.max(e.c.occurred_at),
+        )
+        .where(
+            e.c.subject_id == subject_id,
+            e.c.occurred_at >= since,
+            e.c.occurred_at <= signed_in_at,
+            e.c.device_type.isnot(None),
+        )
+        .group_by(
+            e.c.device_type, e.c.os_family, e.c.os_major, e.c.browser_family, e.c.browser_major
+        )
+    ).all()  # fmt: skip
+    seen = []
+    for kind, os_family, os_major, browser, browser_major, first, last in spans:
+        device = Device(kind, os_family, os_major, browser, browser_major)
+        seen += [(subject_id, device, first), (subject_id, device, last)]
+    upsert_devices(session, seen)
+    return moved
+
+
+def record_logins(
+    session: Session, ctx: Context, signs_in: Sequence[Pending],
+    device_ids: dict[tuple[uuid.UUID, str], uuid.UUID],
+) -> None:  # fmt: skip
+    """Sign-ins open a login; a sign-out closes the person's latest open one before it."""
+    opened: dict[uuid.UUID, list[Login]] = defaultdict(list)
+    for p in sorted(signs_in, key=lambda p: p.occurred_at):
+        assert p.subject_id is not None  # sign-ins always name their person (rules)
+        if p.event.name == ctx.policy.events.login_event:
+            device_id = device_ids.get((p.subject_id, p.device.fingerprint)) if p.device else None
+            login = Login(
+                id=p.event_id,
+                subject_id=p.subject_id,
+                logged_in_at=p.occurred_at,
+                logged_out_at=None,
+                device_id=device_id,
+                properties=p.properties.dimensions or None,
+                logout_properties=None,
+                ip=p.ip,
+            )
+            session.add(login)
+            opened[p.subject_id].append(login)
+            continue
+        candidates = [x for x in opened[p.subject_id] if x.logged_in_at <= p.occurred_at]
+        open_login = next((x for x in reversed(candidates) if x.logged_out_at is None), None)
+        if open_login is None:
+            open_login = session.scalars(
+                select(Login)
+                .where(
+                    Login.subject_id == p.subject_id,
+                    Login.logged_out_at.is_(None),
+                    Login.logged_in_at <= p.occurred_at,
+                )
+                .order_by(Login.logged_in_at.desc())
+                .limit(1)
+            ).first()
+        if open_login is not None:
+            open_login.logged_out_at = p.occurred_at
+            open_login.logout_properties = p.properties.dimensions or None

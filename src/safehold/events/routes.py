@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+import uuid
+import weakref
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from prometheus_client import CollectorRegistry, Counter
+
+from safehold.access import service as access
+from safehold.access.models import ApiKey
+from safehold.deps import ActorDep, RuntimeDep, SessionDep, require_scope
+from safehold.events import history, service, storage
+from safehold.events.errors import BatchTooLarge
+from safehold.events.models import SubjectDevice
+from safehold.events.schemas import (
+    BatchIn,
+    BatchOut,
+    DeviceOut,
+    DevicesOut,
+    EventResultOut,
+    EventsOut,
+    LoginHistoryOut,
+    LoginOut,
+    StoredEventOut,
+    WithheldOut,
+)
+from safehold.runtime import Runtime
+
+router = APIRouter(tags=["events"])
+Sender = Annotated[ApiKey, Depends(require_scope("events:write"))]
+Reader = Annotated[ApiKey, Depends(require_scope("subjects:read"))]
+Purpose = Annotated[str, Query(max_length=80, description="Why the data is read")]
+Limit = Annotated[int, Query(ge=1, le=history.MAX_LIMIT)]
+_COUNTERS: weakref.WeakKeyDictionary[CollectorRegistry, Counter] = weakref.WeakKeyDictionary()
+
+
+def _ctx(runtime: Runtime) -> service.Context:
+    return service.Context(runtime.vault, runtime.policy, runtime.clock, runtime.book)
+
+
+def _counter(registry: CollectorRegistry) -> Counter:
+    if registry not in _COUNTERS:
+        _COUNTERS[registry] = Counter(
+            "safehold_events",
+            "Usage events received, by outcome and reason",
+            ["status", "reason"],
+            registry=registry,
+        )
+    return _COUNTERS[registry]
+
+
+@router.post(
+    "/v1/events",
+    status_code=202,
+    summary="Send a batch of usage events",
+    responses={413: {"description": "batch_too_large or request_too_large; nothing written"}},
+)
+def ingest(
+    body: BatchIn, session: SessionDep, runtime: RuntimeDep, _key: Sender, actor: ActorDep
+) -> BatchOut:
+    """Answered only once the batch is committed. Each event is accepted, a duplicate (its
+    `event_id` was received before) or rejected with a reason; the others go on."""
+    limit = runtime.settings.events_max_batch
+    if len(body.events) > limit:
+        raise BatchTooLarge(
+            f"a batch holds at most {limit} events; send the rest in another batch",
+            details={"max_events": limit},
+        )
+    ctx = _ctx(runtime)
+    with storage.one_writer(session):
+        session.commit()  # end the key look-up's read snapshot: the batch starts with a write
+        outcomes = service.ingest(session, ctx, body, actor=actor, received_at=ctx.clock.now())
+        session.commit()  # 202 only once every accepted event is durable
+    counter = _counter(runtime.registry)
+    results = []
+    for o in outcomes:
+        reason = o.refusal.reason.value if o.refusal else ""
+        counter.labels(o.status, reason).inc()
+        results.append(
+            EventResultOut(
+                index=o.index,
+                event_id=o.event_id,
+                status=o.status,
+                reason=reason or None,
+                message=o.refusal.message if o.refusal else None,
+                details=(o.refusal.details if o.refusal else o.details) or None,
+            )
+        )
+    return BatchOut(
+        accepted=sum(o.status == "accepted" for o in outcomes),
+        duplicates=sum(o.status == "duplicate" for o in outcomes),
+        rejected=sum(o.status == "rejected" for o in outcomes),
+        results=results,
+    )
+
+
+def _device_out(device: SubjectDevice) -> DeviceOut:
+    return DeviceOut(
+        device_type=device.device_type,
+        os_family=device.os_family,
+        os_major=device.os_major,
+        browser_family=device.browser_family,
+        browser_major=device.browser_major,
+        first_seen_at=device.first_seen_at,
+        last_seen_at=device.last_seen_at,
+    )
+
+
+def _withheld(allowed: history.Allowed) -> list[WithheldOut]:
+    return [
+        WithheldOut(category=w.category, rule=w.rule, message=w.message)
+        for w in allowed.decision.withheld
+    ]
+
+
+@router.get("/v1/subjects/{subject_id}/logins", summary="A person's login history")
+def logins(
+    subject_id: uuid.UUID, purpose: Purpose, session: SessionDep, runtime: RuntimeDep,
+    key: Reader, actor: ActorDep, limit: Limit = 100,
+) -> LoginHistoryOut:  # fmt: skip
+    access.require_purpose(key, purpose)
+    found = history.login_history(
+        session, _ctx(runtime), subject_id, purpose=purpose, actor=actor, limit=limit
+    )
+    session.commit()
+    show_ip = found.allowed.has(service.NETWORK_CATEGORY)
+    return LoginHistoryOut(
+        subject_id=subject_id,
+        purpose=purpose,
+        last_login_at=found.last_login_at,
+        logins=[
+            LoginOut(
+                logged_in_at=v.login.logged_in_at,
+                logged_out_at=v.login.logged_out_at,
+                properties=v.login.properties,
+                device=_device_out(v.device) if v.device else None,
+                ip=v.login.ip if show_ip else None,
+            )
+            for v in found.logins
+        ],
+        withheld=_withheld(found.allowed),
+    )
+
+
+@router.get("/v1/subjects/{subject_id}/devices", summary="The devices a person uses")
+def devices(
+    subject_id: uuid.UUID, purpose: Purpose, session: SessionDep, runtime: RuntimeDep,
+    key: Reader, actor: ActorDep,
+) -> DevicesOut:  # fmt: skip
+    access.require_purpose(key, purpose)
+    _allowed, found = history.devices(
+        session, _ctx(runtime), subject_id, purpose=purpose, actor=actor
+    )
+    session.commit()
+    return DevicesOut(
+        subject_id=subject_id, purpose=purpose, devices=[_device_out(d) for d in found]
+    )
+
+
+@router.get("/v1/subjects/{subject_id}/events", summary="A person's latest usage events")
+def events(
+    subject_id: uuid.UUID, purpose: Purpose, session: SessionDep, runtime: RuntimeDep,
+    key: Reader, actor: ActorDep, limit: Limit = 100,
+) -> EventsOut:  # fmt: skip
+    """Newest first, with personal properties decrypted for the purpose."""
+    access.require_purpose(key, purpose)
+    found = history.recent_events(
+        session, _ctx(runtime), subject_id, purpose=purpose, actor=actor, limit=limit
+    )
+    session.commit()
+    return EventsOut(
+        subject_id=subject_id,
+        purpose=purpose,
+        events=[
+            StoredEventOut(
+                event_id=e.event_id,
+                name=e.name,
+                occurred_at=e.occurred_at,
+                client_time=e.client_time,
+                properties=e.properties,
+                device=e.device,
+                ip=e.ip,
+                is_bot=e.is_bot,
+            )
+            for e in found.events
+        ],
+        withheld=[*_withheld(found.allowed), *(
+            WithheldOut(category=w.category, rule=w.rule, message=w.message) for w in found.erased
+        )],
+    )  # fmt: skip

@@ -1,0 +1,243 @@
+"""Pure rules for usage events: the event time, what is too old or too new, which properties
+the policy allows and which are personal, IP minimisation, and month partitions.
+
+No FastAPI, no SQLAlchemy: everything here is a function of its arguments, so the edges that
+cost data (a month boundary, a clock skew, an IPv6 prefix) are tested with Hypothesis.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from safehold.policy.document import EventKind, IpMode, IpRules
+from safehold.policy.durations import add_duration
+
+MAX_PROPERTIES_BYTES = 4_096  # compact JSON of one event's properties
+FUTURE_TOLERANCE = timedelta(minutes=5)  # an event "from the future" after skew correction
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)  # older clocks are broken, not history
+ANONYMOUS_LINK_WINDOW = timedelta(hours=24)  # events before a sign-in that it claims
+PARTITION_PREFIX = "events_"
+IP_CACHE_SIZE = 65_536  # addresses remembered minimised (ipaddress parsing is slow)
+
+
+class Reason(StrEnum):
+    """Why one event of a batch was refused; the batch goes on without it."""
+
+    INVALID_EVENT = "invalid_event"
+    SUBJECT_REQUIRED = "subject_required"
+    UNKNOWN_SUBJECT = "unknown_subject"
+    SUBJECT_ERASED = "subject_erased"
+    PURPOSE_REFUSED = "purpose_refused"
+    EVENT_NAME_NOT_ALLOWED = "event_name_not_allowed"
+    PROPERTY_NOT_ALLOWED = "property_not_allowed"
+    PROPERTIES_TOO_LARGE = "properties_too_large"
+    TIMESTAMP_IN_FUTURE = "timestamp_in_future"
+    TIMESTAMP_TOO_OLD = "timestamp_too_old"
+    OUTSIDE_RETENTION = "outside_retention"
+
+
+MESSAGES: dict[Reason, str] = {
+    Reason.INVALID_EVENT: "the event is not valid",
+    Reason.SUBJECT_REQUIRED: "the event needs a subject_id or an anonymous_id",
+    Reason.UNKNOWN_SUBJECT: "no person with that id",
+    Reason.SUBJECT_ERASED: "this person's data has been erased; nothing more is recorded",
+    Reason.PURPOSE_REFUSED: "the policy does not allow recording usage for this person",
+    Reason.EVENT_NAME_NOT_ALLOWED: "the policy does not allow this event name",
+    Reason.PROPERTY_NOT_ALLOWED: "the policy does not allow some properties of this event",
+    Reason.PROPERTIES_TOO_LARGE: f"the properties are larger than {MAX_PROPERTIES_BYTES} bytes",
+    Reason.TIMESTAMP_IN_FUTURE: "the event time is in the future",
+    Reason.TIMESTAMP_TOO_OLD: "the event time is before the year 2000",
+    Reason.OUTSIDE_RETENTION: "the event is older than its retention period",
+}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: Reason
+    details: dict[str, Any]
+
+    @property
+    def message(self) -> str:
+        return MESSAGES[self.reason]
+
+
+def refuse(reason: Reason, **details: Any) -> Refusal:
+    return Refusal(reason, details)
+
+
+# --- time -------------------------------------------------------------------------------
+
+
+def event_time(
+    received_at: datetime, timestamp: datetime | None, sent_at: datetime | None
+) -> datetime:
+    """When the event happened, on the server's clock.
+
+    With the batch's ``sent_at``, the device's clock error cancels out, as analytics
+    collectors do it: received - (sent_at - timestamp). Without it the device's own
+    timestamp is taken as is; without a timestamp, the time of receipt."""
+    if timestamp is None:
+        return received_at
+    if sent_at is None:
+        return timestamp
+    return received_at - (sent_at - timestamp)
+
+
+def check_time(occurred_at: datetime, received_at: datetime, period: str) -> Refusal | None:
+    """Refuse times the event store cannot hold honestly: after now (beyond a small
+    tolerance), before 2000, or already past the retention ``period`` of its category."""
+    if occurred_at > received_at + FUTURE_TOLERANCE:
+        return refuse(Reason.TIMESTAMP_IN_FUTURE)
+    if occurred_at < EARLIEST_EVENT:
+        return refuse(Reason.TIMESTAMP_TOO_OLD)
+    # The minute after ``received_at`` errs on the side of refusing: never keep too long.
+    next_minute = received_at.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    if occurred_at <= retention_cutoff(next_minute, period):
+        return refuse(Reason.OUTSIDE_RETENTION, retention_period=period)
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def retention_cutoff(now: datetime, period: str) -> datetime:
+    """The latest ``t`` with ``t + period <= now``: data from then or before has been kept
+    its whole period. Calendar periods (month ends clamped) have no exact inverse, so it is
+    found by bisection over :func:`add_duration`, which is monotonic (exact to 1 µs)."""
+    low, high = EARLIEST_EVENT - timedelta(days=1), now
+    while high - low > timedelta(microseconds=1):
+        middle = low + (high - low) / 2
+        if add_duration(middle, period) <= now:
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+# --- properties -------------------------------------------------------------------------
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # built once: fast
+
+
+def compact_json(value: Any) -> str:
+    return _COMPACT.encode(value)
+
+
+@dataclass(frozen=True)
+class SplitProperties:
+    dimensions: dict[str, Any]  # stored as sent, for analysis
+    personal: dict[str, Any]  # encrypted under the person's key
+
+
+def _upper_bound(properties: dict[str, Any]) -> int:
+    """A bound on the UTF-8 size of the compact JSON of flat properties, without encoding
+    them: no character takes more than 6 bytes (``\\uXXXX``); a nested value counts as over."""
+    total = 2
+    for key, value in properties.items():
+        if isinstance(value, dict | list):
+            return MAX_PROPERTIES_BYTES + 1
+        total += 6 * (len(key) + len(str(value))) + 6
+    return total
+
+
+def split_properties(
+    properties: dict[str, Any], kind: EventKind | None
+) -> SplitProperties | Refusal:
+    """Check the size and the names against the policy, then separate plain dimensions from
+    personal values. ``kind`` None (the policy lists no event names): all are personal."""
+    if _upper_bound(properties) > MAX_PROPERTIES_BYTES:  # cheap; usually settles it
+        size = len(compact_json(properties).encode())
+    else:
+        size = 0
+    if size > MAX_PROPERTIES_BYTES:
+        return refuse(Reason.PROPERTIES_TOO_LARGE, max_bytes=MAX_PROPERTIES_BYTES)
+    if kind is None:
+        return SplitProperties({}, dict(properties))
+    allowed = {*kind.dimensions, *kind.personal}
+    unknown = sorted(name for name in properties if name not in allowed)
+    if unknown:
+        # Only names shaped like identifiers are echoed back: a key could hold anything.
+        shown = [name for name in unknown if name.isidentifier() and name.islower()][:10]
+        return refuse(Reason.PROPERTY_NOT_ALLOWED, properties=shown, allowed=sorted(allowed))
+    personal = set(kind.personal)
+    return SplitProperties(
+        {k: v for k, v in properties.items() if k not in personal},
+        {k: v for k, v in properties.items() if k in personal},
+    )
+
+
+# --- IP addresses -----------------------------------------------------------------------
+
+
+def minimise_ip(address: str | None, rules: IpRules) -> str | None:
+    """What the policy lets us keep of an address: nothing, its network prefix
+    ("203.0.113.0/24", "2001:db8:1::/48"), or — for a declared security purpose — all of it.
+    IPv4-mapped IPv6 addresses count as IPv4. ``ValueError`` for text that is no address."""
+    if address is None or rules.mode == IpMode.DROP:
+        return None
+    return _minimised(address.strip(), str(rules.mode), rules.ipv4_prefix, rules.ipv6_prefix)
+
+
+@functools.lru_cache(maxsize=IP_CACHE_SIZE)
+def _minimised(address: str, mode: str, ipv4_prefix: int, ipv6_prefix: int) -> str:
+    ip = ipaddress.ip_address(address)  # ValueError (not cached) when it is no address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if mode == IpMode.FULL:
+        return str(ip)
+    prefix = ipv4_prefix if ip.version == 4 else ipv6_prefix
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+def is_whole_address(stored: str) -> bool:
+    return "/" not in stored
+
+
+# --- month partitions -------------------------------------------------------------------
+
+
+def month_start(moment: datetime) -> date:
+    """The first day of the (UTC) month holding ``moment``."""
+    utc = moment.astimezone(UTC)
+    return date(utc.year, utc.month, 1)
+
+
+def next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def month_bounds(month: date) -> tuple[datetime, datetime]:
+    """[start, end) of a month in UTC: the range of its partition."""
+    start = datetime(month.year, month.month, 1, tzinfo=UTC)
+    end_month = next_month(month)
+    return start, datetime(end_month.year, end_month.month, 1, tzinfo=UTC)
+
+
+def partition_name(month: date) -> str:
+    return f"{PARTITION_PREFIX}{month.year:04d}{month.month:02d}"
+
+
+def month_of_partition(name: str) -> date | None:
+    """The month a partition table holds, or None for a name that is not one."""
+    digits = name.removeprefix(PARTITION_PREFIX)
+    if name == digits or len(digits) != 6 or not digits.isdigit():
+        return None
+    year, month = int(digits[:4]), int(digits[4:])
+    return date(year, month, 1) if 1 <= month <= 12 else None
+
+
+def months_ahead(now: datetime, count: int) -> list[date]:
+    """This month and the ``count`` following ones: partitions made before they are needed."""
+    months = [month_start(now)]
+    for _ in range(count):
+        months.append(next_month(months[-1]))
+    return months
+
+
+def expired_months(months: list[date], now: datetime, period: str) -> list[date]:
+    """Months whose every event is past ``period``: the partitions retention may drop whole."""
+    return [m for m in months if add_duration(month_bounds(m)[1], period) <= now]

@@ -1,0 +1,395 @@
+"""Ingesting a batch of usage events: validate each event, find its person, ask the policy,
+claim its id, then store it — events in their month, sign-ins in the login history, devices
+once per person — and audit one entry per person. Services flush, never commit: the route
+commits before it answers 202, so an acknowledged event is durable.
+
+The order of statements matters. The batch's first write registers its months (taking
+SQLite's write lock before anything is read; creating a new month before any lock on the
+events table is held), receipts are claimed in event-id order (two batches sharing ids can
+never deadlock), and the audit entries, which serialise writers on the chain's head row,
+come last so that lock is held only until the commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from safehold.access import audit
+from safehold.access.rules import Actor
+from safehold.clock import Clock
+from safehold.events import people, rules, storage
+from safehold.events.devices import Device, detect
+from safehold.events.models import EventReceipt
+from safehold.events.rules import Reason, Refusal, SplitProperties, refuse
+from safehold.events.schemas import BatchIn, ContextIn, EventIn
+from safehold.notices.book import PolicyBook
+from safehold.policy import Policy
+from safehold.policy.document import EventKind
+from safehold.policy.rules import decide
+from safehold.subjects.models import Subject
+from safehold.subjects.service import state_of
+from safehold.vault.models import DataKey
+from safehold.vault.service import Vault
+
+INGEST_PURPOSE = "service_provision"  # recording usage serves the contract (and its security)
+DEVICE_CATEGORY = "device.info"
+NETWORK_CATEGORY = "network.ip"
+PERSONAL_FIELD = "properties"  # the field personal properties are encrypted as
+IN_CHUNK = 1_000  # ids per IN (...) list
+_EVENTS = TypeAdapter(list[EventIn])
+_RECEIPTS: Table = EventReceipt.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Context:
+    vault: Vault
+    policy: Policy
+    clock: Clock
+    book: PolicyBook | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one event of the batch."""
+
+    index: int
+    event_id: uuid.UUID | None
+    status: str  # accepted | duplicate | rejected
+    refusal: Refusal | None = None
+    details: dict[str, Any] | None = None
+
+
+@dataclass
+class Pending:
+    """A valid event on its way to the store."""
+
+    index: int
+    event: EventIn
+    event_id: uuid.UUID
+    category: str
+    occurred_at: datetime
+    properties: SplitProperties
+    device: Device | None
+    ip: str | None
+    subject_id: uuid.UUID | None = None
+    anonymous_index: str | None = None
+    dropped: list[str] = field(default_factory=list)
+
+
+def ingest(
+    session: Session, ctx: Context, batch: BatchIn, *, actor: Actor, received_at: datetime
+) -> list[Outcome]:
+    """Store what can be stored of ``batch``; one outcome per event, in order."""
+    outcomes: dict[int, Outcome] = {}
+    pending = _validate(ctx, batch, received_at, outcomes)
+    if pending:
+        months = {rules.month_start(p.occurred_at) for p in pending if not _signs_in(ctx, p)}
+        storage.ensure_months(
+            session, months | set(rules.months_ahead(received_at, 1)), received_at
+        )
+        pending = _resolve_people(session, ctx, pending, outcomes, received_at)
+        fresh = _claim(session, pending, outcomes)
+        if fresh:
+            _store(session, ctx, fresh, received_at, actor)
+        for p in fresh:
+            details = {"dropped_properties": p.dropped} if p.dropped else None
+            outcomes[p.index] = Outcome(p.index, p.event_id, "accepted", details=details)
+    session.flush()
+    return [outcomes[i] for i in range(len(batch.events))]
+
+
+# --- 1. each event on its own ---------------------------------------------------------------
+
+
+def _parse(batch: BatchIn, outcomes: dict[int, Outcome]) -> list[tuple[int, EventIn]]:
+    try:
+        return list(enumerate(_EVENTS.validate_python(batch.events)))
+    except ValidationError:
+        pass  # at least one is invalid: validate them one by one to say which
+    parsed = []
+    for index, raw in enumerate(batch.events):
+        try:
+            parsed.append((index, EventIn.model_validate(raw)))
+        except ValidationError as exc:
+            fields = [
+                {
+                    "location": ".".join(str(p) for p in err.get("loc", ())),
+                    "problem": err.get("msg", "invalid"),
+                    "type": err.get("type", "value_error"),
+                }
+                for err in exc.errors(include_input=False, include_url=False)
+            ]
+            refusal = refuse(Reason.INVALID_EVENT, fields=fields[:10])
+            outcomes[index] = Outcome(index, _raw_id(raw), "rejected", refusal)
+    return parsed
+
+
+def _raw_id(raw: object) -> uuid.UUID | None:
+    value = raw.get("event_id") if isinstance(raw, dict) else None
+    try:
+        return uuid.UUID(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+@dataclass
+class _Names:
+    """What the policy says about each event name, looked up once per batch."""
+
+    policy: Policy
+    found: dict[str, tuple[str, EventKind | None, str] | None] = field(default_factory=dict)
+
+    def get(self, name: str) -> tuple[str, EventKind | None, str] | None:
+        """(category, declared kind, retention period), or None when not allowed."""
+        if name not in self.found:
+            category = self.policy.events.category_of(name)
+            if category is None or category not in self.policy.category_ids:
+                self.found[name] = None
+            else:
+                period = self.policy.retention_rule_for(category).period
+                self.found[name] = (category, self.policy.events.kind(name), period)
+        return self.found[name]
+
+
+def _validate(
+    ctx: Context, batch: BatchIn, received_at: datetime, outcomes: dict[int, Outcome]
+) -> list[Pending]:
+    names, seen = _Names(ctx.policy), set()
+    pending = []
+    for index, event in _parse(batch, outcomes):
+        event_id = event.event_id or storage.new_event_id()
+        checked = _check(names, event, batch, received_at)
+        if isinstance(checked, Refusal):
+            outcomes[index] = Outcome(index, event_id, "rejected", checked)
+        elif event_id in seen:
+            outcomes[index] = Outcome(index, event_id, "duplicate")
+        else:
+            seen.add(event_id)
+            checked.index, checked.event_id = index, event_id
+            pending.append(checked)
+    return pending
+
+
+def _check(
+    names: _Names, event: EventIn, batch: BatchIn, received_at: datetime
+) -> Pending | Refusal:
+    rules_ = names.policy.events
+    found = names.get(event.name)
+    if found is None:
+        return refuse(Reason.EVENT_NAME_NOT_ALLOWED)
+    category, kind, period = found
+    signs_in = event.name in (rules_.login_event, rules_.logout_event)
+    if event.subject_id is None and (event.anonymous_id is None or signs_in):
+        return refuse(Reason.SUBJECT_REQUIRED)
+    occurred_at = rules.event_time(received_at, event.timestamp, batch.sent_at)
+    refusal = rules.check_time(occurred_at, received_at, period)
+    if refusal is not None:
+        return refusal
+    split = rules.split_properties(event.properties, kind)
+    if isinstance(split, Refusal):
+        return split
+    context = event.context or batch.context or ContextIn()
+    device = None
+    if rules_.user_agent == "coarse" and (context.user_agent or context.client_hints):
+        device = detect(context.user_agent, context.hints())
+    try:
+        ip = rules.minimise_ip(context.ip, rules_.ip)
+    except ValueError:
+        where = "context.ip" if event.context else "batch context.ip"
+        problem = {"location": where, "problem": "not an IP address", "type": "ip_address"}
+        return refuse(Reason.INVALID_EVENT, fields=[problem])
+    return Pending(-1, event, uuid.UUID(int=0), category, occurred_at, split, device, ip)
+
+
+def _signs_in(ctx: Context, p: Pending) -> bool:
+    return p.event.name in (ctx.policy.events.login_event, ctx.policy.events.logout_event)
+
+
+# --- 2. whose event is it, and may we record it? ------------------------------------------
+
+
+def _resolve_people(
+    session: Session, ctx: Context, pending: list[Pending], outcomes: dict[int, Outcome],
+    now: datetime,
+) -> list[Pending]:  # fmt: skip
+    links = people.resolve(
+        session, ctx.vault, {p.event.anonymous_id for p in pending if p.event.subject_id is None}
+    )
+    for p in pending:
+        if p.event.subject_id is not None:
+            p.subject_id = p.event.subject_id
+        elif p.event.anonymous_id is not None:
+            p.anonymous_index, p.subject_id = links[p.event.anonymous_id]
+    ids = sorted({p.subject_id for p in pending if p.subject_id is not None})
+    subjects: dict[uuid.UUID, Subject] = {}
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = ids[start : start + IN_CHUNK]
+        subjects.update(
+            (s.id, s) for s in session.scalars(select(Subject).where(Subject.id.in_(chunk)))
+        )
+    wanted: dict[uuid.UUID, set[str]] = defaultdict(set)
+    for p in pending:
+        if p.subject_id is not None:
+            wanted[p.subject_id].add(p.category)
+    allowed = {sid: _allowed(session, ctx, subjects.get(sid), wanted[sid], now) for sid in ids}
+    kept = []
+    for p in pending:
+        verdict = allowed.get(p.subject_id) if p.subject_id is not None else None
+        if isinstance(verdict, Refusal):
+            outcomes[p.index] = Outcome(p.index, p.event_id, "rejected", verdict)
+            continue
+        if verdict is not None:
+            if p.category not in verdict:
+                refusal = refuse(
+                    Reason.PURPOSE_REFUSED, rule=f"purposes.{INGEST_PURPOSE}.categories"
+                )
+                outcomes[p.index] = Outcome(p.index, p.event_id, "rejected", refusal)
+                continue
+            p.device = p.device if DEVICE_CATEGORY in verdict else None
+            p.ip = p.ip if NETWORK_CATEGORY in verdict else None
+        else:  # anonymous: nothing personal can be kept without a person's key
+            p.dropped = sorted(p.properties.personal)
+        kept.append(p)
+    return kept
+
+
+def _allowed(
+    session: Session, ctx: Context, subject: Subject | None, wanted: set[str], now: datetime
+) -> frozenset[str] | Refusal:
+    """The categories the policy lets us record for this person, or why not."""
+    if subject is None:
+        return refuse(Reason.UNKNOWN_SUBJECT)
+    if subject.status == "erased":
+        return refuse(Reason.SUBJECT_ERASED)
+    decision = decide(
+        ctx.policy,
+        INGEST_PURPOSE,
+        [*sorted(wanted), DEVICE_CATEGORY, NETWORK_CATEGORY],
+        state_of(session, subject, ctx.book, now),
+    )
+    if decision.refused:
+        return refuse(Reason.PURPOSE_REFUSED, rule=decision.refused_rule)
+    return frozenset(decision.allowed)
+
+
+# --- 3. claim the ids: exactly once -------------------------------------------------------
+
+
+def _claim(session: Session, pending: list[Pending], outcomes: dict[int, Outcome]) -> list[Pending]:
+    """Insert a receipt per event id; ids already received are duplicates, not stored again."""
+    if not pending:
+        return []
+    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    statement = (
+        dialect.insert(_RECEIPTS)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(_RECEIPTS.c.event_id)
+    )
+    ordered = sorted(pending, key=lambda p: p.event_id)
+    rows = [{"event_id": p.event_id, "occurred_at": p.occurred_at} for p in ordered]
+    # executemany: compiled once, sent as multi-row INSERTs ("insertmanyvalues").
+    claimed = set(session.connection().execute(statement, rows).scalars())
+    fresh = []
+    for p in pending:
+        if p.event_id in claimed:
+            fresh.append(p)
+        else:
+            outcomes[p.index] = Outcome(p.index, p.event_id, "duplicate")
+    return fresh
+
+
+# --- 4. store ------------------------------------------------------------------------------
+
+
+def _store(
+    session: Session, ctx: Context, fresh: list[Pending], now: datetime, actor: Actor
+) -> None:
+    signs_in = [p for p in fresh if _signs_in(ctx, p)]
+    actions = [p for p in fresh if not _signs_in(ctx, p)]
+    known = [p for p in fresh if p.subject_id is not None]
+    device_ids = people.upsert_devices(
+        session,
+        [(p.subject_id, p.device, p.occurred_at) for p in known if p.device is not None],  # type: ignore[misc]
+    )
+    # The people's data keys in one query: the vault then finds them in the session's
+    # identity map instead of asking per event (kept referenced until the rows are built).
+    encrypting = {p.subject_id for p in actions if p.subject_id and p.properties.personal}
+    loaded = (
+        list(session.scalars(select(DataKey).where(DataKey.subject_id.in_(encrypting))))
+        if encrypting
+        else []
+    )
+    storage.insert_rows(session, [_row(session, ctx, p, now) for p in actions])
+    del loaded
+    people.record_logins(session, ctx, signs_in, device_ids)
+    linked = people.link_devices(session, ctx, signs_in, now)
+    people.touch_people(session, known)
+    session.flush()  # everything but the audit entries, whose head-row lock lasts to commit
+    _audit(session, ctx, known, linked, actor)
+
+
+def _row(session: Session, ctx: Context, p: Pending, now: datetime) -> dict[str, Any]:
+    personal, klass = None, None
+    if p.subject_id is not None and p.properties.personal:
+        klass = ctx.policy.retention_class(p.category, PERSONAL_FIELD)
+        text = rules.compact_json(p.properties.personal)
+        personal = ctx.vault.encrypt(session, p.subject_id, klass, p.category, PERSONAL_FIELD, text)
+    device = p.device
+    return {
+        "event_id": p.event_id,
+        "occurred_at": p.occurred_at,
+        "client_time": p.event.timestamp,
+        "received_at": now,
+        "subject_id": p.subject_id,
+        "anonymous_index": p.anonymous_index if p.subject_id is None else None,
+        "name": p.event.name,
+        "category": p.category,
+        "properties": p.properties.dimensions or None,
+        "personal": personal,
+        "retention_class": klass,
+        "device_type": device.device_type if device else None,
+        "os_family": device.os_family if device else None,
+        "os_major": device.os_major if device else None,
+        "browser_family": device.browser_family if device else None,
+        "browser_major": device.browser_major if device else None,
+        "is_bot": bool(device and device.is_bot),
+        "ip": p.ip,
+    }
+
+
+def _audit(
+    session: Session, ctx: Context, known: Iterable[Pending], linked: dict[uuid.UUID, set[str]],
+    actor: Actor,
+) -> None:  # fmt: skip
+    """One entry per person: the categories recorded about them in this batch."""
+    recorded: dict[uuid.UUID, set[str]] = defaultdict(set)
+    for p in known:
+        assert p.subject_id is not None
+        recorded[p.subject_id].add(p.category)
+        if p.device is not None:
+            recorded[p.subject_id].add(DEVICE_CATEGORY)
+        if p.ip is not None:
+            recorded[p.subject_id].add(NETWORK_CATEGORY)
+    for subject_id, categories in linked.items():
+        recorded[subject_id].update(categories)
+    for subject_id in sorted(recorded):
+        audit.record(
+            session,
+            actor=actor,
+            action="events.ingest",
+            subject_id=subject_id,
+            categories=recorded[subject_id],
+            purpose=INGEST_PURPOSE,
+            outcome="ok",
+            clock=ctx.clock,
+        )

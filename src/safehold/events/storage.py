@@ -1,0 +1,248 @@
+"""Where events are stored: one partition per UTC month, so retention drops a month at once.
+
+* PostgreSQL: ``events`` is a native range-partitioned table (migration 0005); each month is
+  ``events_YYYYMM``, a ``PARTITION OF events``. Inserts go through ``COPY`` into the parent.
+* SQLite: each month is its own table ``events_YYYYMM`` with the same columns and indexes,
+  and ``events`` is a view (``UNION ALL`` of the months) rebuilt whenever a month is added or
+  dropped. Inserts are one ``executemany`` per month table, in the batch's transaction.
+
+Either way ``EVENTS`` (below) reads every month, every month has an index on (person, time)
+for fast per-person erasure, and ``event_partitions`` registers the months. Creating a
+month happens inside the writing transaction (so a rollback takes it back too); the
+registry insert that starts each batch serialises creators of the same month.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from datetime import date, datetime
+from typing import Any
+
+import uuid6
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Delete,
+    Engine,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Update,
+    Uuid,
+    delete,
+    insert,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from safehold.db import UTCDateTime
+from safehold.events import rules
+from safehold.events.models import EventPartition
+
+PARENT = "events"
+_META = MetaData()  # not Base.metadata: these tables are made at run time, not by Alembic
+
+
+def _columns() -> list[Column[Any]]:
+    return [
+        Column("event_id", Uuid(), nullable=False),
+        Column("occurred_at", UTCDateTime(), nullable=False),  # the partition key
+        Column("client_time", UTCDateTime()),  # the device's own clock, as sent
+        Column("received_at", UTCDateTime(), nullable=False),
+        Column("subject_id", Uuid()),  # null: anonymous (not yet signed in)
+        Column("anonymous_index", String(64)),  # blind index of the anonymous id
+        Column("name", String(64), nullable=False),
+        Column("category", String(64), nullable=False),  # as the policy said when stored
+        Column("properties", JSON()),  # the policy's dimensions, plain
+        Column("personal", LargeBinary()),  # personal properties, encrypted (JSON inside)
+        Column("retention_class", String(64)),  # of ``personal``'s data key
+        Column("device_type", String(16)),
+        Column("os_family", String(40)),
+        Column("os_major", String(16)),
+        Column("browser_family", String(40)),
+        Column("browser_major", String(16)),
+        Column("is_bot", Boolean(), nullable=False),
+        Column("ip", String(64)),  # minimised as the policy says (prefix, or whole)
+    ]
+
+
+COLUMN_NAMES = tuple(c.name for c in _columns())
+EVENTS = Table(PARENT, _META, *_columns())  # the parent (PostgreSQL) or the view (SQLite)
+_MONTHS: dict[str, Table] = {}
+
+
+def month_table(name: str) -> Table:
+    """The Core table of one month (its DDL on SQLite; its rows on both backends)."""
+    if name not in _MONTHS:
+        table = Table(name, _META, *_columns())
+        Index(f"ix_{name}_subject_time", table.c.subject_id, table.c.occurred_at)
+        Index(
+            f"ix_{name}_anonymous",
+            table.c.anonymous_index,
+            sqlite_where=table.c.anonymous_index.isnot(None),
+        )
+        _MONTHS[name] = table
+    return _MONTHS[name]
+
+
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+# --- the months ---------------------------------------------------------------------------
+
+
+def ensure_months(session: Session, months: Iterable[date], now: datetime) -> list[date]:
+    """Make sure every month has its partition; returns the months created now.
+
+    One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` into the registry decides which months
+    are new (a concurrent creator of the same month waits on its row, then sees it exists).
+    It is a write, so on SQLite it also takes the write lock before the batch reads anything.
+    """
+    wanted = sorted(set(months))
+    if not wanted:
+        return []
+    rows = [{"name": rules.partition_name(m), "month": m, "created_at": now} for m in wanted]
+    dialect = sqlite if _is_sqlite(session) else postgresql
+    statement = (
+        dialect.insert(EventPartition)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["name"])
+        .returning(EventPartition.month)
+    )
+    created = sorted(session.scalars(statement))
+    if not created:
+        return []
+    conn = session.connection()
+    if _is_sqlite(session):
+        for month in created:
+            month_table(rules.partition_name(month)).create(conn)
+        _rebuild_view(session)
+    else:
+        for month in created:
+            start, end = rules.month_bounds(month)
+            conn.exec_driver_sql(
+                f"CREATE TABLE IF NOT EXISTS {rules.partition_name(month)} PARTITION OF {PARENT} "
+                f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+            )
+    return created
+
+
+def months(session: Session) -> list[date]:
+    """Every month that has a partition, oldest first."""
+    return list(session.scalars(select(EventPartition.month).order_by(EventPartition.month)))
+
+
+def drop_month(session: Session, month: date) -> bool:
+    """Drop a whole month of events at once (retention); False if it had no partition."""
+    name = rules.partition_name(month)
+    gone = session.execute(
+        delete(EventPartition).where(EventPartition.name == name).returning(EventPartition.name)
+    ).first()
+    if gone is None:
+        return False
+    session.connection().exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+    if _is_sqlite(session):
+        _rebuild_view(session)
+    return True
+
+
+def _rebuild_view(session: Session) -> None:
+    """SQLite: ``events`` = UNION ALL of the month tables (an empty select when none)."""
+    names = [rules.partition_name(m) for m in months(session)]
+    columns = ", ".join(COLUMN_NAMES)
+    if names:
+        # Names come from partition_name() (digits only), never from a request.
+        body = " UNION ALL ".join(f"SELECT {columns} FROM {name}" for name in names)  # noqa: S608
+    else:
+        body = "SELECT " + ", ".join(f"NULL AS {c}" for c in COLUMN_NAMES) + " LIMIT 0"
+    conn = session.connection()
+    conn.exec_driver_sql(f"DROP VIEW IF EXISTS {PARENT}")
+    conn.exec_driver_sql(f"CREATE VIEW {PARENT} AS {body}")
+
+
+# --- rows ---------------------------------------------------------------------------------
+
+
+def insert_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Store events, each already in its month's partition range (see :func:`ensure_months`).
+
+    PostgreSQL: one ``COPY`` into the parent (the server routes rows to their months).
+    SQLite: one ``executemany`` per month table."""
+    if not rows:
+        return
+    if _is_sqlite(session):
+        by_month: dict[str, list[Mapping[str, Any]]] = {}
+        for row in rows:
+            name = rules.partition_name(rules.month_start(row["occurred_at"]))
+            by_month.setdefault(name, []).append(row)
+        for name, chunk in by_month.items():
+            session.execute(insert(month_table(name)), chunk)
+        return
+    _copy(session, rows)
+
+
+def _copy_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return rules.compact_json(value)
+    return value
+
+
+def _copy(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    raw = session.connection().connection.driver_connection
+    columns = ", ".join(COLUMN_NAMES)
+    with raw.cursor() as cursor, cursor.copy(f"COPY {PARENT} ({columns}) FROM STDIN") as copy:  # type: ignore[union-attr]
+        for row in rows:
+            copy.write_row(tuple(_copy_value(row.get(c)) for c in COLUMN_NAMES))
+
+
+def for_each_month(
+    session: Session,
+    build: Callable[[Table], Update | Delete],
+    *,
+    since: datetime | None = None,
+) -> int:
+    """Run an UPDATE or DELETE built for a table over every month (from ``since`` on):
+    once on the parent with PostgreSQL (which prunes partitions), per month table on SQLite.
+    Returns the rows affected."""
+    if not _is_sqlite(session):
+        return _rowcount(session, build(EVENTS))
+    first = rules.month_start(since) if since is not None else None
+    return sum(
+        _rowcount(session, build(month_table(rules.partition_name(month))))
+        for month in months(session)
+        if first is None or month >= first
+    )
+
+
+def _rowcount(session: Session, statement: Update | Delete) -> int:
+    result = session.execute(statement)
+    return int(getattr(result, "rowcount", 0))
+
+
+def new_event_id() -> uuid.UUID:
+    """A time-ordered UUIDv7 for events sent without an id (RFC 9562)."""
+    return uuid.UUID(bytes=uuid6.uuid7().bytes)
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITERS_LOCK = threading.Lock()
+
+
+def one_writer(session: Session) -> AbstractContextManager[object]:
+    """SQLite: one batch writes at a time in this process, handed over at once instead of
+    through SQLite's busy-wait sleeps; PostgreSQL: no lock (row locks order writers)."""
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return nullcontext()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    with _WRITERS_LOCK:
+        return _WRITERS.setdefault(engine, threading.Lock())

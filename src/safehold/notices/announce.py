@@ -1,0 +1,54 @@
+"""Change notices: publishing a version tells every active account, through the
+communication outbox, as a service update (not marketing) — what changed in plain words and
+when it takes effect."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.orm import Session
+
+from safehold.access.rules import Actor
+from safehold.comms import service as comms
+from safehold.notices import rules
+from safehold.notices.models import PolicyVersion
+
+
+def notice_text(version: PolicyVersion) -> tuple[str, str]:
+    """The change notice in plain words: what changed and when it takes effect. Changes are
+    quoted as text in the template, so braces in a label can never become template code."""
+    when = version.effective_at.strftime("%d %B %Y")
+    lines = [str(c["description"]).replace("{", "(").replace("}", ")") for c in version.changes]
+    subject = f"Our privacy policy changes on {when}"
+    body = [
+        "Hello {{ name }},",
+        "",
+        f"We have published version {version.label} of our privacy policy. It takes effect on "
+        f"{when}.",
+        "",
+        "What changes:" if lines else "We reworded the policy; the rules stay the same.",
+        *(f"- {line}" for line in lines[:20]),
+        *([f"- and {len(lines) - 20} more: see the policy page"] if len(lines) > 20 else []),
+        "",
+    ]
+    if version.change_class == rules.MATERIAL:
+        body.append(
+            "This is a material change: we will not use your data for the new purposes "
+            "until you accept it. You can accept in the privacy center: {{ privacy_center_url }}"
+        )
+    else:
+        body.append("If you keep using our service after that date, the new version applies.")
+    body += ["", "Read the new policy and compare it with the old one: {{ policy_url }}"]
+    return subject, "\n".join(body)
+
+
+def announce(
+    session: Session, comms_ctx: comms.Context, version: PolicyVersion, *, actor: Actor
+) -> uuid.UUID:
+    """Tell every active account about a new version, as a service update (not marketing)."""
+    subject, text = notice_text(version)
+    message = comms.enqueue(
+        session, comms_ctx, actor=actor, kind="service_update", subject_ids=None,
+        subject=subject, text=text, html=None,
+    )  # fmt: skip
+    return message.id

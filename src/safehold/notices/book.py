@@ -1,0 +1,79 @@
+"""The process's view of the published policy versions: which one is in force now.
+
+The active version switches at its effective date, driven by the clock, with no restart.
+Each process keeps the versions in memory and looks for new ones at most every few seconds,
+so a version published by another process (the CLI, another API worker) is picked up.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from safehold.notices.models import PolicyVersion
+from safehold.notices.rules import VersionFacts, in_force
+from safehold.policy import Policy, parse_policy
+
+REFRESH_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class LoadedVersion:
+    facts: VersionFacts
+    policy: Policy
+    content_hash: str
+
+
+class PolicyBook:
+    def __init__(self, fallback: Policy) -> None:
+        self.fallback = fallback  # the policy file, until a first version is published
+        self._versions: dict[int, LoadedVersion] = {}
+        self._checked = float("-inf")
+        self._lock = threading.Lock()
+
+    def load(self, session: Session) -> None:
+        """Add the versions published since the last load (versions never change)."""
+        known = max(self._versions, default=0)
+        rows = session.scalars(
+            select(PolicyVersion).where(PolicyVersion.seq > known).order_by(PolicyVersion.seq)
+        )
+        with self._lock:
+            for row in rows:
+                self._versions[row.seq] = LoadedVersion(
+                    VersionFacts(
+                        row.seq, row.change_class, row.effective_at, tuple(row.needs_acceptance)
+                    ),
+                    parse_policy(row.source, f"policy version v{row.seq}"),
+                    row.content_hash,
+                )
+            self._checked = time.monotonic()
+
+    def refresh_if_stale(self, sessions: sessionmaker[Session]) -> None:
+        if time.monotonic() - self._checked >= REFRESH_SECONDS:
+            try:
+                with sessions() as session:
+                    self.load(session)
+            except SQLAlchemyError:
+                # Not migrated yet, or the database is down: keep what we have; /readyz
+                # reports the database, and the next request tries again.
+                self._checked = time.monotonic()
+
+    def facts(self) -> list[VersionFacts]:
+        return [v.facts for v in sorted(self._versions.values(), key=lambda v: v.facts.seq)]
+
+    def in_force(self, now: datetime) -> LoadedVersion | None:
+        facts = in_force(self.facts(), now)
+        return None if facts is None else self._versions[facts.seq]
+
+    def latest(self) -> LoadedVersion | None:
+        return self._versions[max(self._versions)] if self._versions else None
+
+    def policy(self, now: datetime) -> Policy:
+        current = self.in_force(now)
+        return self.fallback if current is None else current.policy

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from safehold.db import Base
+
+
+class PolicyVersion(Base):
+    """A published policy: never edited; a correction is a new version.
+
+    It keeps the source file, the rendered text that was posted, the content hash of the
+    rules, how it was classified against the version before it, and what a person must
+    accept explicitly before the new processing applies to them."""
+
+    __tablename__ = "policy_versions"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    rendered_md: Mapped[str] = mapped_column(Text)
+    change_class: Mapped[str] = mapped_column(String(16))  # minor | material
+    changes: Mapped[list[dict[str, Any]]]  # [{kind, subject, description, change_class}]
+    needs_acceptance: Mapped[list[str]]  # purposes new or widened by a material change
+    effective_at: Mapped[datetime]
+    published_at: Mapped[datetime]
+    published_by: Mapped[str] = mapped_column(String(120))
+
+    @property
+    def label(self) -> str:
+        return f"v{self.seq}"
+
+
+class Acceptance(Base):
+    """A person's relation to a policy version, with the fields a consent record needs
+    (ISO/IEC TS 27560 style): who, which version, when, how, and the evidence."""
+
+    __tablename__ = "policy_acceptances"
+    __table_args__ = (UniqueConstraint("subject_id", "version_seq", "method"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    subject_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("subjects.id", ondelete="CASCADE"), index=True
+    )
+    version_seq: Mapped[int] = mapped_column(ForeignKey("policy_versions.seq"), index=True)
+    method: Mapped[str] = mapped_column(String(24))  # sign_up|explicit|continued_use|notified
+    channel: Mapped[str] = mapped_column(String(32))  # api|privacy_center|login|activity
+    at: Mapped[datetime]
+    evidence: Mapped[str | None] = mapped_column(String(120))  # a request id, never an IP
+    actor: Mapped[str] = mapped_column(String(120))

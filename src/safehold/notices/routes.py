@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from safehold.access.models import ApiKey
+from safehold.comms import service as comms
+from safehold.deps import ActorDep, RuntimeDep, SessionDep, require_scope
+from safehold.notices import rules, service
+from safehold.notices.announce import announce
+from safehold.notices.models import PolicyVersion
+from safehold.notices.schemas import (
+    AcceptanceOut,
+    AcceptIn,
+    ActivityIn,
+    ChangeOut,
+    DiffOut,
+    PublishIn,
+    StandingOut,
+    SubjectPolicyOut,
+    VersionDetail,
+    VersionOut,
+)
+from safehold.policy import parse_policy
+from safehold.runtime import Runtime
+from safehold.subjects import service as subjects
+
+router = APIRouter(prefix="/v1/policy", tags=["policy versions"])
+people_router = APIRouter(prefix="/v1/subjects", tags=["policy versions"])
+PolicyAdmin = Annotated[ApiKey, Depends(require_scope("policy:admin"))]
+Writer = Annotated[ApiKey, Depends(require_scope("subjects:write"))]
+Reader = Annotated[ApiKey, Depends(require_scope("subjects:read"))]
+
+
+def version_out(runtime: Runtime, v: PolicyVersion) -> VersionOut:
+    current = runtime.book.in_force(runtime.clock.now())
+    return VersionOut(
+        version=v.seq, label=v.label, content_hash=v.content_hash, change_class=v.change_class,
+        effective_at=v.effective_at, published_at=v.published_at,
+        in_force=current is not None and current.facts.seq == v.seq,
+        changes=[ChangeOut(**c) for c in v.changes], needs_acceptance=v.needs_acceptance,
+    )  # fmt: skip
+
+
+@router.get("/versions", summary="Every published version, oldest first")
+def list_versions(session: SessionDep, runtime: RuntimeDep) -> list[VersionOut]:
+    return [version_out(runtime, v) for v in service.versions(session)]
+
+
+@router.get("/versions/{version}", summary="One version: its rules and its posted text")
+def get_version(version: int, session: SessionDep, runtime: RuntimeDep) -> VersionDetail:
+    v = service.get(session, version)
+    policy = parse_policy(v.source, v.label)
+    return VersionDetail(
+        **version_out(runtime, v).model_dump(),
+        rules=policy.model_dump(mode="json"),
+        text_markdown=v.rendered_md,
+    )
+
+
+@router.get("/diff", summary="The rule changes and the text diff between two versions")
+def diff(
+    session: SessionDep,
+    from_: Annotated[int, Query(alias="from", ge=1)],
+    to: Annotated[int, Query(ge=1)],
+) -> DiffOut:
+    return service.compare(session, from_, to)
+
+
+@router.post("/versions", status_code=201, summary="Publish a new version")
+def publish(
+    body: PublishIn, session: SessionDep, runtime: RuntimeDep, _key: PolicyAdmin,
+    actor: ActorDep,
+) -> VersionOut:  # fmt: skip
+    published = service.publish(
+        session, source=body.source, source_name="the submitted policy",
+        effective_at=body.effective_at, requested_class=body.change_class,
+        clock=runtime.clock, actor=actor,
+    )  # fmt: skip
+    if published.previous is not None:  # the first version has nobody to tell yet
+        announce(session, comms.context(runtime), published.version, actor=actor)
+    session.commit()
+    runtime.book.load(session)
+    return version_out(runtime, published.version)
+
+
+@router.get("/acceptances", summary="Who accepted a version, who was notified, who not yet")
+def acceptances(
+    session: SessionDep,
+    _key: PolicyAdmin,
+    version: Annotated[int, Query(ge=1)],
+    status: Literal["accepted", "notified", "pending"] | None = None,
+    format: Literal["json", "csv"] = "json",
+) -> Response:
+    rows = [s for s in service.standings(session, version) if status in (None, s.status)]
+    items = [StandingOut(subject_id=s.subject_id, status=s.status, accepted_version=s.accepted_seq,
+                         how=s.how, at=s.at) for s in rows]  # fmt: skip
+    if format == "json":
+        body = "[" + ",".join(i.model_dump_json() for i in items) + "]"
+        return Response(body, media_type="application/json")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["subject_id", "status", "accepted_version", "how", "at"])
+    for i in items:
+        writer.writerow([i.subject_id, i.status, i.accepted_version, i.how or "",
+                         i.at.isoformat() if i.at else ""])  # fmt: skip
+    return Response(out.getvalue(), media_type="text/csv")
+
+
+@people_router.post("/{subject_id}/policy-acceptance", summary="The person accepts explicitly")
+def accept(
+    subject_id: uuid.UUID, body: AcceptIn, session: SessionDep, runtime: RuntimeDep,
+    _key: Writer, actor: ActorDep,
+) -> SubjectPolicyOut:  # fmt: skip
+    subject = subjects.get(session, subject_id)
+    service.accept(session, runtime.book, subject, channel=body.channel, clock=runtime.clock,
+                   actor=actor, seq=body.version)  # fmt: skip
+    session.commit()
+    return service.standing_of(session, runtime.book, subject_id, runtime.clock.now())
+
+
+@people_router.post("/{subject_id}/activity", summary="The person used the service")
+def activity(
+    subject_id: uuid.UUID, body: ActivityIn, session: SessionDep, runtime: RuntimeDep,
+    _key: Writer, actor: ActorDep,
+) -> SubjectPolicyOut:  # fmt: skip
+    subject = subjects.get(session, subject_id)
+    service.note_activity(session, runtime.book, subject, channel=body.channel,
+                          clock=runtime.clock, actor=actor)  # fmt: skip
+    session.commit()
+    return service.standing_of(session, runtime.book, subject_id, runtime.clock.now())
+
+
+@people_router.get("/{subject_id}/policy-acceptance", summary="The person's acceptance records")
+def standing(
+    subject_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, _key: Reader
+) -> SubjectPolicyOut:
+    subjects.get(session, subject_id)
+    return service.standing_of(session, runtime.book, subject_id, runtime.clock.now())
+
+
+__all__ = ["AcceptanceOut", "people_router", "router", "rules"]

@@ -1,0 +1,1 @@
+"""Data-subject requests: verification, deadlines, erasure, certificates (GDPR Art. 12-21)."""

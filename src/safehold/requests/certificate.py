@@ -1,0 +1,71 @@
+"""The erasure certificate: what was erased, what was kept (with reason and end date), which
+recipients were told, the verification result and the times. JSON for machines, an HTML page
+for people. It holds no personal data: the person is their opaque id, the rest is
+categories, classes and counts, so it outlives the erasure with the request log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from safehold.requests.models import DataRequest
+
+FORMAT = "safehold-erasure-certificate/1"
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def build(request: DataRequest, done: dict[str, Any], *, issued_at: datetime) -> dict[str, Any]:
+    plan, rows, evts = done["plan"], done["delete_rows"], done["delete_events"]
+    shredded = done["shred"]["destroyed"]
+    erased = [
+        {
+            "category": category,
+            "rows_deleted": rows["personal_values"].get(category, 0),
+        }
+        for category in plan["erase_categories"]
+    ]
+    return {
+        "format": FORMAT,
+        "request_id": str(request.id),
+        "subject_id": str(request.subject_id),
+        "kind": request.kind,
+        "channel": request.channel,
+        "received_at": _iso(request.received_at),
+        "verified_at": _iso(request.verified_at),
+        "started_at": _iso(request.started_at),
+        "deadline_at": _iso(request.deadline_at),
+        "issued_at": _iso(issued_at),
+        "erased": {
+            "categories": erased,
+            "retention_classes_shredded": shredded,
+            "payment_methods_deleted": rows["payment_methods_deleted"],
+            "payment_tokens_removed": rows["payment_tokens_removed"],
+            "marketing_choices_deleted": rows["marketing_choices"],
+            "policy_acceptances_deleted": rows["policy_acceptances"],
+            "events_deleted": evts["events"],
+            "logins_deleted": evts["logins"],
+            "devices_deleted": evts["devices"],
+            "address_suppressed": done["suppress_address"]["suppressed"],
+        },
+        "kept": plan["kept"],
+        "recipients_notified": done["notify_recipients"]["recipients"],
+        "verification": done["verify"],
+        "storage": {"sqlite_wal_checkpoint": done.get("wal_checkpoint")},
+        "tombstone": "the person's id, status 'erased' and this request log; no personal data",
+        "outcome": None,  # set when the request reaches its final state
+    }
+
+
+def render_html(cert: dict[str, Any]) -> str:
+    return _ENV.get_template("certificate.html.j2").render(cert=cert)

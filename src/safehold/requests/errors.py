@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from safehold.errors import Conflict, InvalidInput, NotFound
+
+
+class RequestNotFound(NotFound):
+    code = "request_not_found"
+
+
+class TransitionRefused(Conflict):
+    code = "request_transition_refused"
+
+
+class KindNotOffered(InvalidInput):
+    code = "request_kind_not_offered"
+
+
+class ErasureAlreadyOpen(Conflict):
+    """A second erasure request for a person while one is open."""
+
+    code = "erasure_already_open"
+
+
+class ErasureRunning(Conflict):
+    """Another runner holds the erasure's lease."""
+
+    code = "erasure_running"
+
+
+class NotAnErasure(InvalidInput):
+    code = "request_not_erasure"
+
+
+class ReasonUnknown(InvalidInput):
+    code = "request_reason_unknown"
+
+
+class ExtensionInvalid(InvalidInput):
+    code = "request_extension_invalid"
+
+
+class AlreadyExtended(Conflict):
+    code = "request_already_extended"
+
+
+class CodeLimitReached(Conflict):
+    code = "verification_code_limit"
+
+
+class CodeMissing(Conflict):
+    code = "verification_code_missing"
+    keeps_writes = True
+
+
+class CodeInvalid(InvalidInput):
+    """A wrong code. The attempt is counted (committed) although the request fails."""
+
+    code = "verification_code_invalid"
+    keeps_writes = True
+
+
+class CodeExpired(InvalidInput):
+    code = "verification_code_expired"
+    keeps_writes = True
+
+
+class CodeAttemptsExhausted(Conflict):
+    code = "verification_code_attempts_exhausted"
+    keeps_writes = True
+
+
+class CertificateNotReady(Conflict):
+    code = "certificate_not_ready"

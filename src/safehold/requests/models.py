@@ -1,0 +1,44 @@
+"""The request log. No column holds personal data: the person is their opaque id, reasons
+are codes from closed lists, and the certificate lists categories, classes and counts. So the
+log can be kept for 24 months after the person is erased, as the proof of the answer."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from safehold.db import Base
+
+
+class DataRequest(Base):
+    __tablename__ = "data_requests"
+    __table_args__ = (Index("ix_data_requests_status_deadline", "status", "deadline_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # rules.Kind
+    channel: Mapped[str] = mapped_column(String(16))  # rules.CHANNELS
+    made_by: Mapped[str] = mapped_column(String(16))  # "staff" | "subject"
+    actor: Mapped[str] = mapped_column(String(120))  # "api_key:…", "subject:…"
+    status: Mapped[str] = mapped_column(String(24))  # rules.Status
+    received_at: Mapped[datetime]
+    deadline_at: Mapped[datetime]
+    extended_at: Mapped[datetime | None]
+    extension_reason: Mapped[str | None] = mapped_column(String(32))  # rules.EXTENSION_REASONS
+    verified_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    responded_at: Mapped[datetime | None]  # the response date (a terminal state reached)
+    rejection_reason: Mapped[str | None] = mapped_column(String(32))  # rules.REJECTION_REASONS
+    # The one-time code: a keyed hash only, with its expiry and the attempts made on it.
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    code_expires_at: Mapped[datetime | None]
+    code_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    codes_sent: Mapped[int] = mapped_column(Integer, default=0)
+    # Erasure: the steps done (name -> what it recorded), the runner's lease, the certificate.
+    progress: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    lease_until: Mapped[datetime | None]
+    certificate: Mapped[dict[str, Any] | None]

@@ -1,0 +1,154 @@
+"""/v1/requests: open a data-subject request on a person's behalf, verify it with the code
+the person received, extend or reject it, run an erasure, read its certificate."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse
+
+from safehold.access.models import ApiKey
+from safehold.comms import service as comms
+from safehold.deps import ActorDep, RuntimeDep, SessionDep, require_scope
+from safehold.requests import certificate, jobs, rules, service
+from safehold.requests.errors import CertificateNotReady
+from safehold.requests.models import DataRequest
+from safehold.requests.schemas import (
+    CertificateOut,
+    CodeIn,
+    ExtendIn,
+    RejectIn,
+    RequestIn,
+    RequestOut,
+)
+from safehold.runtime import Runtime
+
+router = APIRouter(prefix="/v1/requests", tags=["data-subject requests"])
+Writer = Annotated[ApiKey, Depends(require_scope("requests:write"))]
+
+
+def context(runtime: Runtime) -> service.Context:
+    return service.Context(runtime.vault, runtime.policy, runtime.clock, comms.context(runtime))
+
+
+def request_out(request: DataRequest, runtime: Runtime) -> RequestOut:
+    return RequestOut(
+        id=request.id, subject_id=request.subject_id, kind=request.kind,
+        channel=request.channel, made_by=request.made_by, status=request.status,
+        received_at=request.received_at, deadline_at=request.deadline_at,
+        overdue=rules.is_overdue(request.status, request.deadline_at, runtime.clock.now()),
+        extended_at=request.extended_at, extension_reason=request.extension_reason,
+        verified_at=request.verified_at, started_at=request.started_at,
+        responded_at=request.responded_at, rejection_reason=request.rejection_reason,
+        code_expires_at=request.code_expires_at, code_attempts=request.code_attempts,
+        progress=[step for step in rules.STEPS if step in request.progress],
+    )  # fmt: skip
+
+
+@router.post("", status_code=201, summary="Open a request; e-mails the person a code")
+def create(
+    body: RequestIn, session: SessionDep, runtime: RuntimeDep, _key: Writer, actor: ActorDep
+) -> RequestOut:
+    request = service.create(
+        session, context(runtime), actor=actor, subject_id=body.subject_id, kind=body.kind,
+        channel=body.channel,
+    )  # fmt: skip
+    session.commit()
+    return request_out(request, runtime)
+
+
+@router.get("", summary="List requests, soonest deadline first")
+def list_requests(
+    session: SessionDep, runtime: RuntimeDep, _key: Writer,
+    status: Annotated[list[rules.Status] | None, Query()] = None,
+    overdue: bool = False, subject_id: uuid.UUID | None = None,
+) -> list[RequestOut]:  # fmt: skip
+    found = service.listing(
+        session, now=runtime.clock.now(), status=[str(s) for s in status or []],
+        overdue=overdue, subject_id=subject_id,
+    )  # fmt: skip
+    return [request_out(r, runtime) for r in found]
+
+
+@router.get("/{request_id}", summary="One request")
+def get_request(
+    request_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, _key: Writer
+) -> RequestOut:
+    return request_out(service.get(session, request_id), runtime)
+
+
+@router.post("/{request_id}/code", status_code=202, summary="Send a new code")
+def resend(
+    request_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, _key: Writer, actor: ActorDep
+) -> RequestOut:
+    request = service.get(session, request_id, lock=True)
+    service.issue_code(session, context(runtime), request, actor=actor)
+    session.commit()
+    return request_out(request, runtime)
+
+
+@router.post("/{request_id}/verification", summary="Check the code the person received")
+def verify(
+    request_id: uuid.UUID, body: CodeIn, session: SessionDep, runtime: RuntimeDep,
+    _key: Writer, actor: ActorDep,
+) -> RequestOut:  # fmt: skip
+    request = service.verify(session, context(runtime), request_id, actor=actor, code=body.code)
+    session.commit()
+    return request_out(request, runtime)
+
+
+@router.post("/{request_id}/extension", summary="Extend the deadline once, with a reason")
+def extend(
+    request_id: uuid.UUID, body: ExtendIn, session: SessionDep, runtime: RuntimeDep,
+    _key: Writer, actor: ActorDep,
+) -> RequestOut:  # fmt: skip
+    request = service.extend(
+        session, context(runtime), request_id, actor=actor, reason=body.reason,
+        extension=body.extension,
+    )  # fmt: skip
+    session.commit()
+    return request_out(request, runtime)
+
+
+@router.post("/{request_id}/rejection", summary="Reject, with a reason from the closed list")
+def reject(
+    request_id: uuid.UUID, body: RejectIn, session: SessionDep, runtime: RuntimeDep,
+    _key: Writer, actor: ActorDep,
+) -> RequestOut:  # fmt: skip
+    request = service.reject(session, context(runtime), request_id, actor=actor, reason=body.reason)
+    session.commit()
+    return request_out(request, runtime)
+
+
+@router.post("/{request_id}/erasure", summary="Carry out (or resume) a verified erasure")
+def run_erasure(
+    request_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, _key: Writer, actor: ActorDep
+) -> CertificateOut:
+    # The job owns its transactions (one per step), so it takes the session factory; the
+    # request's own session (the key check) ends first, holding nothing while the job runs.
+    session.commit()
+    return CertificateOut(
+        certificate=jobs.erase(runtime.sessions, context(runtime), request_id, actor=actor)
+    )
+
+
+def _certificate(session: SessionDep, request_id: uuid.UUID) -> dict[str, object]:
+    request = service.get(session, request_id)
+    if request.certificate is None:
+        raise CertificateNotReady("no certificate: the erasure has not finished", details={})
+    return request.certificate
+
+
+@router.get("/{request_id}/certificate", summary="The erasure certificate (JSON)")
+def get_certificate(request_id: uuid.UUID, session: SessionDep, _key: Writer) -> CertificateOut:
+    return CertificateOut(certificate=_certificate(session, request_id))
+
+
+@router.get(
+    "/{request_id}/certificate.html", summary="The erasure certificate (page)",
+    response_class=HTMLResponse,
+)  # fmt: skip
+def get_certificate_html(request_id: uuid.UUID, session: SessionDep, _key: Writer) -> HTMLResponse:
+    return HTMLResponse(certificate.render_html(_certificate(session, request_id)))

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from safehold.requests.rules import CHANNELS
+
+Channel = Literal["api", "email", "phone", "post", "privacy_center"]
+assert set(Channel.__args__) == set(CHANNELS)  # type: ignore[attr-defined]
+
+
+class RequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject_id: uuid.UUID
+    kind: Literal["erasure", "access", "rectification", "objection"]
+    channel: Channel = "api"
+
+
+class CodeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=32)
+
+
+class ExtendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(max_length=32, description="complexity | number_of_requests")
+    extension: str = Field(max_length=16, description="ISO 8601 duration, e.g. P1M")
+
+
+class RejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(max_length=32, description="a code from the closed list (docs/requests.md)")
+
+
+class RequestOut(BaseModel):
+    id: uuid.UUID
+    subject_id: uuid.UUID
+    kind: str
+    channel: str
+    made_by: str
+    status: str
+    received_at: datetime
+    deadline_at: datetime
+    overdue: bool
+    extended_at: datetime | None
+    extension_reason: str | None
+    verified_at: datetime | None
+    started_at: datetime | None
+    responded_at: datetime | None
+    rejection_reason: str | None
+    code_expires_at: datetime | None
+    code_attempts: int
+    progress: list[str]
+
+
+class CertificateOut(BaseModel):
+    certificate: dict[str, Any]

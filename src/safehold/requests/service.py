@@ -1,0 +1,262 @@
+"""Use cases for data-subject requests: open one, send and check the one-time code, extend
+the deadline once, reject, record an answer, list (overdue) requests.
+
+The same functions serve staff (an API key acting on the person's behalf) and, later, the
+person in the privacy center (``made_by="subject"``). Services flush, never commit; a wrong
+code raises an error that ``keeps_writes``, so the attempt is counted although nothing else
+changes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from safehold.access import audit
+from safehold.access.rules import Actor
+from safehold.clock import Clock
+from safehold.comms import service as comms
+from safehold.policy import Policy
+from safehold.requests import rules
+from safehold.requests.errors import (
+    AlreadyExtended,
+    CodeAttemptsExhausted,
+    CodeExpired,
+    CodeInvalid,
+    CodeLimitReached,
+    CodeMissing,
+    ErasureAlreadyOpen,
+    KindNotOffered,
+    ReasonUnknown,
+    RequestNotFound,
+)
+from safehold.requests.models import DataRequest
+from safehold.requests.rules import Kind, Status
+from safehold.subjects import service as subjects
+from safehold.subjects.models import Subject
+from safehold.vault.service import Vault
+
+CODE_KIND = "account_notice"  # comms message kind for the code (communication.service)
+PURPOSE = "legal_obligation"  # answering a data-subject request is the controller's duty
+
+
+@dataclass(frozen=True)
+class Context:
+    vault: Vault
+    policy: Policy
+    clock: Clock
+    comms: comms.Context
+
+
+def _audit(
+    session: Session, ctx: Context, actor: Actor, action: str, request: DataRequest,
+    outcome: str = "ok",
+) -> None:  # fmt: skip
+    audit.record(
+        session, actor=actor, action=action, subject_id=request.subject_id, categories=[],
+        purpose=PURPOSE, outcome=outcome, clock=ctx.clock,
+    )  # fmt: skip
+
+
+def get(session: Session, request_id: uuid.UUID, *, lock: bool = False) -> DataRequest:
+    query = select(DataRequest).where(DataRequest.id == request_id)
+    if lock:
+        query = query.with_for_update()
+    request = session.scalars(query).first()
+    if request is None:
+        raise RequestNotFound("no request with that id", details={"request_id": str(request_id)})
+    return request
+
+
+def open_erasure(session: Session, subject_id: uuid.UUID) -> DataRequest | None:
+    return session.scalars(
+        select(DataRequest).where(
+            DataRequest.subject_id == subject_id,
+            DataRequest.kind == Kind.ERASURE,
+            DataRequest.status.in_(sorted(rules.OPEN)),
+        )
+    ).first()
+
+
+def create(
+    session: Session, ctx: Context, *, actor: Actor, subject_id: uuid.UUID, kind: str,
+    channel: str, made_by: str = "staff", send: bool = True,
+) -> DataRequest:  # fmt: skip
+    """Open a request (status ``received``, deadline from the policy) and, unless ``send``
+    is False, e-mail the one-time code to the account's address."""
+    request_kind = Kind(kind)
+    offered = {str(k) for k in ctx.policy.requests.kinds}
+    if str(request_kind) not in offered:
+        raise KindNotOffered("the policy does not offer this kind of request", details={})
+    subject = subjects.get(session, subject_id)  # unknown -> 404, erased -> 410
+    if request_kind is Kind.ERASURE:
+        # Lock the person's row so two concurrent erasure requests cannot both pass the check.
+        session.execute(select(Subject.id).where(Subject.id == subject.id).with_for_update())
+        if open_erasure(session, subject.id) is not None:
+            raise ErasureAlreadyOpen(
+                "an erasure request for this person is already open", details={}
+            )
+    now = ctx.clock.now()
+    request = DataRequest(
+        id=uuid.uuid4(), subject_id=subject.id, kind=str(request_kind), channel=channel,
+        made_by=made_by, actor=str(actor), status=str(Status.RECEIVED), received_at=now,
+        deadline_at=rules.deadline(now, ctx.policy.requests.deadline), extended_at=None,
+        extension_reason=None, verified_at=None, started_at=None, responded_at=None,
+        rejection_reason=None, code_hash=None, code_expires_at=None, code_attempts=0,
+        codes_sent=0, progress={}, lease_until=None, certificate=None,
+    )  # fmt: skip
+    session.add(request)
+    session.flush()
+    _audit(session, ctx, actor, f"request.create.{request_kind}", request)
+    if send:
+        issue_code(session, ctx, request, actor=actor)
+    session.flush()
+    return request
+
+
+def send_code(session: Session, ctx: Context, subject_id: uuid.UUID, code: str) -> uuid.UUID:
+    """Queue the e-mail carrying the code to the person's account address (comms outbox,
+    kind ``account_notice``); returns the message id. The worker renders and sends it."""
+    operator = ctx.policy.policy.operator
+    text = (
+        "Hello {{ name }},\n\n"
+        f"Your verification code is {code}.\n\n"
+        f"It confirms a request about your personal data at {operator} and expires in "
+        f"{int(rules.CODE_TTL.total_seconds() // 60)} minutes. If you did not make this "
+        "request, ignore this e-mail and nothing will happen."
+    )
+    message = comms.enqueue(
+        session, ctx.comms, actor=Actor("system", "requests"), kind=CODE_KIND,
+        subject_ids=[subject_id], subject="Your verification code", text=text, html=None,
+    )  # fmt: skip
+    return message.id
+
+
+def issue_code(session: Session, ctx: Context, request: DataRequest, *, actor: Actor) -> None:
+    """A fresh code replaces any earlier one (and its attempts); only its hash is kept."""
+    if Status(request.status) is not Status.RECEIVED:
+        rules.check_transition(request.status, Status.VERIFIED)  # says why not
+    if request.codes_sent >= rules.CODES_PER_REQUEST:
+        raise CodeLimitReached(
+            "too many codes were sent for this request; open a new one",
+            details={"max_codes": rules.CODES_PER_REQUEST},
+        )
+    code = rules.new_code()
+    key = rules.code_key(ctx.vault.provider.index_key())
+    request.code_hash = rules.hash_code(key, request.id, code)
+    request.code_expires_at = ctx.clock.now() + rules.CODE_TTL
+    request.code_attempts = 0
+    request.codes_sent += 1
+    send_code(session, ctx, request.subject_id, code)
+    _audit(session, ctx, actor, "request.code.send", request)
+    session.flush()
+
+
+def verify(
+    session: Session, ctx: Context, request_id: uuid.UUID, *, actor: Actor, code: str
+) -> DataRequest:
+    """Check the code; on success the request is ``verified`` and the code is spent."""
+    request = get(session, request_id, lock=True)
+    rules.check_transition(request.status, Status.VERIFIED)
+    key = rules.code_key(ctx.vault.provider.index_key())
+    state = rules.CodeState(request.code_hash, request.code_expires_at, request.code_attempts)
+    try:
+        rules.check_code(key, request.id, state, code, ctx.clock.now())
+    except (CodeMissing, CodeInvalid, CodeExpired, CodeAttemptsExhausted):
+        if request.code_hash is not None:
+            request.code_attempts += 1
+        _audit(session, ctx, actor, "request.verify", request, outcome="refused")
+        session.flush()
+        raise
+    request.status, request.verified_at = str(Status.VERIFIED), ctx.clock.now()
+    request.code_hash, request.code_expires_at = None, None  # spent: never usable again
+    _audit(session, ctx, actor, "request.verify", request)
+    session.flush()
+    return request
+
+
+def extend(
+    session: Session, ctx: Context, request_id: uuid.UUID, *, actor: Actor, reason: str,
+    extension: str,
+) -> DataRequest:  # fmt: skip
+    """The one extension Art. 12(3) allows, with a reason from the closed list."""
+    request = get(session, request_id, lock=True)
+    if Status(request.status) in rules.TERMINAL:
+        raise AlreadyExtended("the request is already answered", details={})
+    if request.extended_at is not None:
+        raise AlreadyExtended("the deadline was already extended once", details={})
+    if reason not in rules.EXTENSION_REASONS:
+        raise ReasonUnknown(
+            "unknown extension reason", details={"allowed": sorted(rules.EXTENSION_REASONS)}
+        )
+    rules_ = ctx.policy.requests
+    request.deadline_at = rules.extended_deadline(
+        request.received_at, rules_.deadline, extension, rules_.max_extension
+    )
+    request.extended_at, request.extension_reason = ctx.clock.now(), reason
+    _audit(session, ctx, actor, "request.extend", request)
+    session.flush()
+    return request
+
+
+def move(
+    session: Session, ctx: Context, request: DataRequest, target: Status, *, actor: Actor
+) -> DataRequest:
+    """Walk one transition of the table (or raise); stamps start and response dates."""
+    rules.check_transition(request.status, target)
+    now = ctx.clock.now()
+    request.status = str(target)
+    if target is Status.IN_PROGRESS:
+        request.started_at = now
+    if target in rules.TERMINAL:
+        request.responded_at = now
+    _audit(session, ctx, actor, f"request.{target}", request)
+    session.flush()
+    return request
+
+
+def reject(
+    session: Session, ctx: Context, request_id: uuid.UUID, *, actor: Actor, reason: str
+) -> DataRequest:
+    if reason not in rules.REJECTION_REASONS:
+        raise ReasonUnknown(
+            "unknown rejection reason", details={"allowed": sorted(rules.REJECTION_REASONS)}
+        )
+    request = get(session, request_id, lock=True)
+    rules.check_transition(request.status, Status.REJECTED)
+    request.rejection_reason = reason
+    request.code_hash, request.code_expires_at = None, None
+    return move(session, ctx, request, Status.REJECTED, actor=actor)
+
+
+def listing(
+    session: Session, *, now: datetime, status: Sequence[str] | None = None,
+    overdue: bool = False, subject_id: uuid.UUID | None = None, limit: int = 500,
+) -> list[DataRequest]:  # fmt: skip
+    """Requests by deadline, soonest first; ``overdue`` keeps the open ones past theirs."""
+    query = select(DataRequest).order_by(DataRequest.deadline_at, DataRequest.id).limit(limit)
+    if status:
+        query = query.where(DataRequest.status.in_([str(Status(s)) for s in status]))
+    if subject_id is not None:
+        query = query.where(DataRequest.subject_id == subject_id)
+    if overdue:
+        query = query.where(
+            DataRequest.status.in_(sorted(rules.OPEN)), DataRequest.deadline_at < now
+        )
+    return list(session.scalars(query))
+
+
+def overdue_count(session: Session, now: datetime) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                DataRequest.status.in_(sorted(rules.OPEN)), DataRequest.deadline_at < now
+            )
+        )
+        or 0
+    )

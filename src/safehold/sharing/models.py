@@ -1,0 +1,78 @@
+"""The record of what went to whom, and the notices owed to those recipients.
+
+No table here holds a personal value: people appear by their opaque id, data by category.
+The rows outlive the person's erasure on purpose — they are the controller's proof of what
+was disclosed (Art. 5(2)) and the list of recipients an erasure must reach (Art. 19) — so
+``subject_id`` has no foreign key to ``subjects`` (whose rows are deleted after erasure).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from safehold.db import Base
+
+
+class Disclosure(Base):
+    """One disclosure request that passed the policy: who asked, to which recipient, for
+    what purpose and under what reference, which categories, when, under which policy."""
+
+    __tablename__ = "disclosures"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    recipient_id: Mapped[str] = mapped_column(String(80), index=True)
+    recipient_role: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str] = mapped_column(String(80))
+    categories: Mapped[list[str]]
+    reference: Mapped[str | None] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(120))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    policy_hash: Mapped[str] = mapped_column(String(64))
+    people_disclosed: Mapped[int] = mapped_column(Integer)
+    people_refused: Mapped[int] = mapped_column(Integer)
+
+
+class DisclosureSubject(Base):
+    """One person in a disclosure: what of theirs went out, or the rule that kept it back."""
+
+    __tablename__ = "disclosure_subjects"
+
+    disclosure_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("disclosures.id", ondelete="CASCADE"), primary_key=True
+    )
+    subject_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, index=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # disclosed | refused
+    categories: Mapped[list[str]]  # disclosed categories (empty when refused)
+    rule: Mapped[str | None] = mapped_column(String(120))
+
+
+class Propagation(Base):
+    """A notice owed to one recipient about one person's erasure, restriction or correction.
+
+    ``state`` moves as :data:`safehold.sharing.rules.TRANSITIONS` allows. Webhook delivery
+    claims a row by pushing ``next_attempt_at`` forward (a lease), so several workers never
+    send the same attempt twice and a crashed worker's claim expires on its own."""
+
+    __tablename__ = "propagations"
+    __table_args__ = (Index("ix_propagations_due", "state", "next_attempt_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    subject_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    recipient_id: Mapped[str] = mapped_column(String(80))
+    event: Mapped[str] = mapped_column(String(16))  # erasure | restriction | rectification
+    categories: Mapped[list[str]]
+    state: Mapped[str] = mapped_column(String(16))  # queued | failed | acknowledged
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(120))
+    due_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(120))

@@ -1,0 +1,174 @@
+"""Carrying out an erasure: what is erased, what is kept and why, verification, the
+certificate; a hold; a crash between steps and the resumption; a second runner refused."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from safehold.clock import FrozenClock
+from safehold.comms.models import MarketingChoice, Suppression
+from safehold.db import transaction
+from safehold.requests import certificate, jobs, rules
+from safehold.requests.errors import ErasureRunning, TransitionRefused
+from safehold.retention import service as holds
+from safehold.runtime import Runtime
+from safehold.sharing.models import Propagation
+from safehold.subjects import payments
+from safehold.subjects import service as subjects
+from safehold.subjects.models import PaymentMethod, PersonalValue, Subject
+from safehold.vault.errors import DataKeyDestroyed
+from tests.integration.requests.support import STAFF, ctx, load, open_request, person, verified
+
+
+class Crash(Exception):
+    pass
+
+
+def _count(runtime: Runtime, model: Any, sid: uuid.UUID) -> int:
+    with runtime.sessions() as session:
+        return int(session.scalar(select(func.count()).where(model.subject_id == sid)) or 0)
+
+
+def test_an_erasure_erases_keeps_the_exceptions_and_certifies_the_truth(runtime: Runtime) -> None:
+    sid = person(runtime)
+    rid = verified(runtime, sid)
+    with runtime.sessions() as session:
+        email_index = session.get(Subject, sid).email_index  # type: ignore[union-attr]
+    cert = jobs.erase(runtime.sessions, ctx(runtime), rid)
+
+    request = load(runtime, rid)
+    assert request.status == "completed"
+    assert cert["outcome"] == "completed"
+    assert request.certificate == cert
+    assert request.lease_until is None
+    assert set(request.progress) >= set(rules.STEPS)
+    # Erased: contact details, the processor token; kept: invoice name/address, card record.
+    erased = {c["category"]: c["rows_deleted"] for c in cert["erased"]["categories"]}
+    assert erased == {"account.email": 1, "account.phone": 1, "account.payment": 0}
+    assert cert["erased"]["retention_classes_shredded"] == ["account_contact", "payment"]
+    assert cert["erased"]["payment_tokens_removed"] == 1
+    assert cert["erased"]["marketing_choices_deleted"] == 1
+    assert {(k["category"], k["ref"]) for k in cert["kept"]} == {
+        ("account.name", "invoice_records"),
+        ("account.address", "invoice_records"),
+        ("account.payment", "payment_records"),
+    }
+    assert cert["recipients_notified"] == ["email_delivery"]
+    assert cert["verification"]["ok"] is True
+    assert cert["erased"]["address_suppressed"] is True
+
+    with runtime.sessions() as session:
+        subject = session.get(Subject, sid)
+        assert subject is not None
+        assert (subject.status, subject.email_index, subject.phone_index) == ("erased", None, None)
+        # Nothing readable remains of the erased classes.
+        for klass in ("account_contact", "payment"):
+            with pytest.raises(DataKeyDestroyed):
+                runtime.vault.data_key(session, sid, klass, create=False)
+        left = {(r.category, r.retention_class) for r in session.scalars(
+            select(PersonalValue).where(PersonalValue.subject_id == sid))}  # fmt: skip
+        assert left == {("account.name", "invoice_records"), ("account.address", "invoice_records")}
+        # What the certificate says was kept is still readable, as it says.
+        sctx = subjects.Context(runtime.vault, runtime.policy, runtime.clock, runtime.book)
+        card = payments.views(session, sctx, sid)
+        assert [(c.card.last4, c.processor_token) for c in card] == [("4242", None)]
+        token = session.scalars(select(PaymentMethod.token).where(PaymentMethod.subject_id == sid))
+        assert list(token) == [b""]
+        assert session.get(Suppression, (email_index, "erased")) is not None
+        assert session.scalar(select(func.count()).where(Propagation.subject_id == sid)) == 1
+    assert _count(runtime, MarketingChoice, sid) == 0
+
+    html = certificate.render_html(cert)
+    assert "invoice_records" in html
+    assert "email_delivery" in html
+    assert "Passed" in html
+    assert "Ada" not in html
+    assert "example.com" not in html
+
+    # Running it again does nothing and returns the same certificate.
+    assert jobs.erase(runtime.sessions, ctx(runtime), rid) == cert
+    with pytest.raises(subjects.SubjectErased), transaction(runtime.sessions) as session:
+        open_request_in(session, runtime, sid)
+
+
+def open_request_in(session: Any, runtime: Runtime, sid: uuid.UUID) -> None:
+    from safehold.requests import service
+
+    service.create(
+        session, ctx(runtime), actor=STAFF, subject_id=sid, kind="erasure", channel="api"
+    )
+
+
+def test_an_unverified_request_cannot_be_carried_out(runtime: Runtime) -> None:
+    sid = person(runtime)
+    rid = open_request(runtime, sid)
+    with pytest.raises(TransitionRefused):
+        jobs.erase(runtime.sessions, ctx(runtime), rid)
+    assert load(runtime, rid).status == "received"
+    assert _count(runtime, PersonalValue, sid) == 7  # name, e-mail, phone, 4 address fields
+
+
+def test_a_hold_keeps_what_it_names_and_the_answer_is_partial(
+    runtime: Runtime, clock: FrozenClock
+) -> None:
+    sid = person(runtime)
+    until = clock.now() + timedelta(days=365)
+    with transaction(runtime.sessions) as session:
+        holds.place(
+            session, policy=runtime.policy, clock=clock, actor=STAFF, subject_id=sid,
+            categories=["account.phone"], reason="pending dispute", legal_basis="legal claim",
+            until=until,
+        )  # fmt: skip
+    rid = verified(runtime, sid)
+    cert = jobs.erase(runtime.sessions, ctx(runtime), rid)
+    assert cert["outcome"] == "partially_completed"
+    held = [k for k in cert["kept"] if k["kind"] == "legal_hold"]
+    assert [(k["category"], k["until"]) for k in held] == [("account.phone", until.isoformat())]
+    assert "account_contact" not in cert["erased"]["retention_classes_shredded"]
+    with runtime.sessions() as session:
+        rows = {r.category for r in session.scalars(
+            select(PersonalValue).where(PersonalValue.subject_id == sid))}  # fmt: skip
+    assert "account.phone" in rows
+    assert "account.email" not in rows
+    assert "Legal hold" in certificate.render_html(cert)
+
+
+@pytest.mark.parametrize("crash_after", ["plan", "shred", "delete_rows", "verify"])
+def test_a_crash_between_steps_resumes_without_double_work(
+    runtime: Runtime, clock: FrozenClock, crash_after: str
+) -> None:
+    sid = person(runtime)
+    rid = verified(runtime, sid)
+    seen: list[str] = []
+
+    def crash(step: str) -> None:
+        seen.append(step)
+        if step == crash_after:
+            raise Crash
+
+    with pytest.raises(Crash):
+        jobs.erase(runtime.sessions, ctx(runtime), rid, after_step=crash)
+    request = load(runtime, rid)
+    assert request.status == "in_progress"
+    assert list(request.progress) == list(rules.STEPS[: rules.STEPS.index(crash_after) + 1])
+    # The runner is gone but holds the lease: a second runner is refused until it ends.
+    with pytest.raises(ErasureRunning):
+        jobs.erase(runtime.sessions, ctx(runtime), rid)
+    clock.advance(rules.ERASURE_LEASE + timedelta(seconds=1))
+    resumed: list[str] = []
+    cert = jobs.erase(runtime.sessions, ctx(runtime), rid, after_step=resumed.append)
+    assert resumed == list(rules.STEPS[rules.STEPS.index(crash_after) + 1 :])  # nothing twice
+    assert cert["outcome"] == "completed"
+    assert cert["verification"]["ok"]
+    # Counts come from the step that did the work, not from a re-run finding nothing.
+    assert {c["category"]: c["rows_deleted"] for c in cert["erased"]["categories"]} == {
+        "account.email": 1, "account.phone": 1, "account.payment": 0,
+    }  # fmt: skip
+    assert cert["recipients_notified"] == ["email_delivery"]
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).where(Propagation.subject_id == sid)) == 1

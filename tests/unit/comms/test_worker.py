@@ -1,0 +1,80 @@
+"""The worker's loop and its registry of periodic jobs, with fake jobs."""
+
+from __future__ import annotations
+
+import threading
+from typing import cast
+
+from safehold.comms import jobs as comms_jobs
+from safehold.runtime import Runtime
+from safehold.worker import Job, Worker, registered_jobs
+
+RUNTIME = cast(Runtime, object())  # the fake jobs never touch it
+
+
+class Countdown:
+    """A job with ``work`` rounds of work to do, then idle; records every call."""
+
+    def __init__(self, work: int) -> None:
+        self.work, self.calls = work, 0
+
+    def __call__(self, _runtime: Runtime) -> int:
+        self.calls += 1
+        if self.work:
+            self.work -= 1
+            return 1
+        return 0
+
+
+def test_the_outbox_is_registered() -> None:
+    names = {job.name: job for job in registered_jobs()}
+    assert names["comms.outbox"].run is comms_jobs.run
+    assert names["comms.outbox"].interval == comms_jobs.POLL_SECONDS
+
+
+def test_drain_runs_each_job_until_it_is_idle() -> None:
+    first, second = Countdown(3), Countdown(0)
+    worker = Worker(RUNTIME, [Job("a", first, 1.0), Job("b", second, 1.0)])
+    assert worker.drain() == 0
+    assert (first.calls, second.calls) == (4, 1)
+
+
+def test_a_failing_job_is_counted_and_the_others_still_run() -> None:
+    def broken(_runtime: Runtime) -> int:
+        raise RuntimeError("database down")
+
+    after = Countdown(1)
+    worker = Worker(RUNTIME, [Job("broken", broken, 1.0), Job("after", after, 1.0)])
+    assert worker.drain() == 1
+    assert after.calls == 2
+
+
+def test_run_forever_repeats_busy_jobs_at_once_waits_when_idle_and_stops_on_request() -> None:
+    clock = [0.0]
+
+    class FakeTimeEvent(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            clock[0] += timeout or 0.0  # waiting moves the fake clock, not the real one
+            return self.is_set()
+
+    stop = FakeTimeEvent()
+    busy = Countdown(2)
+    calls_at: list[float] = []
+
+    def idle(_runtime: Runtime) -> int:
+        calls_at.append(clock[0])
+        clock[0] += 5.0  # time passes while it works
+        if len(calls_at) == 3:
+            stop.set()
+        return 0
+
+    worker = Worker(
+        RUNTIME,
+        [Job("busy", busy, 100.0), Job("idle", idle, 5.0)],
+        stop=stop,
+        now=lambda: clock[0],
+    )
+    worker.run_forever()
+    assert busy.calls == 3  # twice with work (again at once), then idle: waits 100 s
+    assert calls_at == [0.0, 10.0, 20.0]  # 5 s of work, then its 5 s interval
+    assert stop.is_set()
