@@ -47,6 +47,8 @@ def configure_logging(fmt: LogFormat = "auto", level: str = "info") -> None:
     root.setLevel(level.upper())
     # uvicorn's access log prints raw paths and query strings; ours prints route templates.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request with its full URL (query strings included) at INFO.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error", "alembic"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

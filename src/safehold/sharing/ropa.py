@@ -28,6 +28,7 @@ from safehold.sharing import rules
 from safehold.sharing.models import Disclosure, DisclosureSubject, Propagation
 from safehold.sharing.ropa_text import ARTICLES, data_subjects_text, security_measures
 from safehold.subjects.models import Subject
+from safehold.vault.jobs import last_rotation
 from safehold.vault.service import Vault
 
 
@@ -51,6 +52,7 @@ class Figures:
     kek_current: str
     audit: AuditFigures
     webhooks: frozenset[str]
+    last_rotation: datetime | None = None
 
 
 def figures(
@@ -99,6 +101,7 @@ def figures(
         kek_current=vault.provider.current_version(),
         audit=chain,
         webhooks=frozenset(webhooks),
+        last_rotation=rotated.finished_at if (rotated := last_rotation(session)) else None,
     )
 
 
@@ -333,10 +336,11 @@ def build(policy: Policy, live: Figures, *, generated_at: datetime) -> Ropa:
                 kek_versions=live.kek_versions,
                 data_keys_by_version=dict(sorted(live.keys_by_version.items())),
                 data_keys_on_older_versions=older,
-                last_rotation=None,
+                last_rotation=live.last_rotation.isoformat() if live.last_rotation else None,
                 rotation_note=(
-                    "The vault does not record when a rotation ran; the figures above show "
-                    "whether one is complete (no data keys on older versions)."
+                    "When the last key rotation finished (re-wrapping every data key under "
+                    "the current key-encryption key); none has run if empty. Data keys on "
+                    "older versions show whether a rotation is incomplete."
                 ),
             ),
             audit=AuditSummary(

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from safehold.clock import Clock, SystemClock
 from safehold.db import transaction
 from safehold.vault import rules
-from safehold.vault.models import DataKey
+from safehold.vault.models import DataKey, KeyRotation
 from safehold.vault.providers import KeyProvider
 
 ROTATION_BATCH_SIZE = 500
@@ -81,6 +82,7 @@ def rotate(
     *,
     batch_size: int = ROTATION_BATCH_SIZE,
     progress: Callable[[int, int], None] | None = None,
+    clock: Clock | None = None,
 ) -> RotationReport:
     """Re-wrap every data key not under ``provider.current_version()``.
 
@@ -106,4 +108,19 @@ def rotate(
             progress(done, total)
     with transaction(sessions) as session:
         remaining = _count_old(session, target)
+        session.add(
+            KeyRotation(
+                target_version=target,
+                finished_at=(clock or SystemClock()).now(),
+                rewrapped=done,
+                remaining=remaining,
+            )
+        )
     return RotationReport(target, done, batches, remaining)
+
+
+def last_rotation(session: Session) -> KeyRotation | None:
+    """The newest finished rotation, if any has run."""
+    return session.scalars(
+        select(KeyRotation).order_by(KeyRotation.finished_at.desc(), KeyRotation.id.desc())
+    ).first()

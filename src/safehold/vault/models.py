@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import LargeBinary, String
+from sqlalchemy import Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safehold.db import Base
@@ -25,3 +25,16 @@ class DataKey(Base):
     kek_version: Mapped[str] = mapped_column(String(32))
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
+
+
+class KeyRotation(Base):
+    """A finished key rotation: the date the record of processing activities reports as
+    "keys last rotated", and how complete it was."""
+
+    __tablename__ = "kek_rotations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    target_version: Mapped[str] = mapped_column(String(32))
+    finished_at: Mapped[datetime]
+    rewrapped: Mapped[int] = mapped_column(Integer)
+    remaining: Mapped[int] = mapped_column(Integer)

@@ -235,4 +235,6 @@ class Vault:
         progress: Callable[[int, int], None] | None = None,
     ) -> jobs.RotationReport:
         """Re-wrap every data key under the current KEK version (see :func:`jobs.rotate`)."""
-        return jobs.rotate(self.provider, sessions, batch_size=batch_size, progress=progress)
+        return jobs.rotate(
+            self.provider, sessions, batch_size=batch_size, progress=progress, clock=self.clock
+        )

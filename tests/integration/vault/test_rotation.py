@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from safehold.clock import FrozenClock
 from safehold.db import transaction
+from safehold.vault.jobs import last_rotation
 from safehold.vault.models import DataKey
 from safehold.vault.providers import MemoryKeyProvider
 from safehold.vault.service import Vault
@@ -86,6 +87,14 @@ def test_rotation_rewraps_every_key_in_batches_and_data_still_decrypts(
     assert all(after[k] != before[k] for k in before)
     assert_all_readable(sessions, vault, stored)
     assert_all_readable(sessions, Vault(provider, clock), stored)  # cold cache: unwraps under v2
+    with transaction(sessions) as session:
+        finished = last_rotation(session)
+        assert finished is not None
+        assert (finished.target_version, finished.finished_at, finished.rewrapped) == (
+            "v2",
+            clock.now(),
+            8,
+        )
 
 
 def test_an_interrupted_rotation_keeps_its_batches_and_a_rerun_finishes(

@@ -49,7 +49,13 @@ def test_rotation_progress_is_shown_and_the_missing_date_is_said(policy: Policy)
     assert record.security.keys.last_rotation is None
     markdown = ropa.render_markdown(record)
     assert "Data keys still on older versions: 4" in markdown
-    assert "Last rotation: not recorded" in markdown
+    assert "Last rotation: none has run yet" in markdown
+
+
+def test_the_last_rotation_date_is_reported(policy: Policy) -> None:
+    record = ropa.build(policy, figures(last_rotation=AT), generated_at=AT)
+    assert record.security.keys.last_rotation == AT.isoformat()
+    assert f"Last rotation: {AT.isoformat()}" in ropa.render_markdown(record)
 
 
 def test_a_broken_audit_chain_is_reported(policy: Policy) -> None:
