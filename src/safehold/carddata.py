@@ -105,7 +105,7 @@ def _walk(value: object, path: str) -> Iterator[Finding]:
 
 
 # Cheap pre-checks over the raw text: a body with no 13-digit run (separators allowed), no
-# word a card field's name contains, and no escape sequence (which could spell one) cannot
+# word a card field's name contains, and no \uXXXX escape (which could spell one) cannot
 # hold card data, and skips the full parse — most request bodies, every event batch.
 _DIGIT_SPAN = re.compile(r"\d[\d -]{11,}")  # greedy, no backtracking: linear in the body
 _NAME_HINTS = ("cvv", "cvc", "cid", "csc", "pan", "card", "security", "ccnum", "credit")
@@ -126,7 +126,7 @@ def _has_long_digit_run(text: str) -> bool:
 
 
 def _may_hold_card_data(text: str) -> bool:
-    if "\\" in text or _has_long_digit_run(text):
+    if "\\u" in text or _has_long_digit_run(text):  # only a \uXXXX escape can spell a digit
         return True
     lowered = text.lower()  # substring tests beat a case-insensitive regex alternation
     return any(hint in lowered for hint in _NAME_HINTS)

@@ -164,3 +164,12 @@ def test_a_uuid_tail_that_would_pass_luhn_when_joined_is_not_a_card() -> None:
 
 def test_a_reported_uuid_is_not_a_card() -> None:
     assert not contains_card_number("bf313814-8884-4599-89de-0176eabf1f29")
+
+
+def test_escapes_cannot_smuggle_a_card_past_the_pre_check() -> None:
+    spelled = '{"note": "\\u0034111 1111 1111 1111"}'  # JSON for "4111 1111 1111 1111"
+    assert scan(spelled.encode(), "application/json") is not None
+    hinted = '{"c\\u0076v": "123"}'  # the key "cvv"
+    assert scan(hinted.encode(), "application/json") is not None
+    quoted = '{"hints": "\\"Chromium\\";v=\\"130\\"", "id": "ch-12"}'
+    assert scan(quoted.encode(), "application/json") is None
