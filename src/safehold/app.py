@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from safehold import __version__, handlers
 from safehold.access.routes import audit_router
 from safehold.access.routes import router as keys_router
+from safehold.analytics.routes import router as analytics_router
 from safehold.comms.routes import pages as unsubscribe_pages
 from safehold.comms.routes import router as messages_router
 from safehold.events.routes import router as events_router
@@ -57,6 +58,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(sharing_router)  # /v1/recipients, /disclosures, /propagations, /ropa
     app.include_router(requests_router)  # /v1/requests: people's requests, erasure, certificates
     app.include_router(holds_router)  # /v1/holds: legal holds
+    app.include_router(analytics_router)  # /v1/analytics reports, /v1/subjects/{id}/objections
     request_metrics.install(runtime)  # safehold_requests_overdue on /metrics
     app.include_router(messages_router)  # /v1/messages, /v1/subjects/{id}/marketing
     app.include_router(audit_router)  # /v1/audit

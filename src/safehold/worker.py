@@ -22,10 +22,12 @@ from typing import Annotated
 import typer
 
 from safehold import migrate
+from safehold.analytics import jobs as analytics_jobs
 from safehold.cli_support import fail, runtime_or_exit, settings_or_exit
 from safehold.comms import jobs as comms_jobs
 from safehold.events import jobs as events_jobs
 from safehold.logs import configure_logging, get_logger
+from safehold.retention import jobs as retention_jobs
 from safehold.runtime import Runtime
 from safehold.sharing import jobs as sharing_jobs
 
@@ -48,7 +50,8 @@ def registered_jobs() -> tuple[Job, ...]:
         Job("comms.outbox", comms_jobs.run, comms_jobs.POLL_SECONDS),  # deliver queued e-mail
         Job("sharing.notices", sharing_jobs.run, sharing_jobs.POLL_SECONDS),  # Art. 19 webhooks
         Job("events.maintenance", events_jobs.maintain, events_jobs.MAINTENANCE_SECONDS),
-        # Retention sweeps register here.
+        Job("retention.daily", retention_jobs.daily, retention_jobs.DAILY_SECONDS),
+        Job("analytics.rollups", analytics_jobs.run, analytics_jobs.POLL_SECONDS),  # roll-ups
     )
 
 

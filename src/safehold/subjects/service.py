@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from safehold.access import audit
 from safehold.access.rules import Actor
+from safehold.analytics import service as analytics
 from safehold.clock import Clock
 from safehold.comms import preferences
 from safehold.comms.models import MarketingChoice
@@ -80,6 +81,7 @@ def state_of(
     return SubjectState(
         account_status=subject.status,  # type: ignore[arg-type]
         opted_out=opted_out,
+        objected=analytics.objected_purposes(session, subject.id),  # Art. 21 objections
         consented=consented,
         pending_acceptance=pending,
     )

@@ -1,0 +1,1 @@
+"""Aggregated, k-anonymous usage and compatibility reports (docs/analytics.md)."""

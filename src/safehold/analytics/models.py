@@ -1,0 +1,61 @@
+"""The analytics feature's tables. None of them holds a person's id except ``objections``
+(who objected to what, and when): roll-ups are keyed by day, grain and cell only."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from safehold.db import Base
+
+
+class Objection(Base):
+    """A person's objection to a purpose (GDPR Art. 21), in force from ``objected_at``.
+
+    One per person and purpose: objecting again keeps the first time. ``state_of`` reads it
+    (so ``decide`` refuses the purpose), and the roll-ups leave out the person's events from
+    that moment on."""
+
+    __tablename__ = "objections"
+    __table_args__ = (UniqueConstraint("subject_id", "purpose"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(64))
+    objected_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(120))
+
+
+class Rollup(Base):
+    """One cell of a day's or a month's roll-up: its event counts and a HyperLogLog sketch of
+    its distinct people (keyed hashes, never ids). Kept when raw events expire or a person
+    is erased; a day is rebuilt whole (its rows replaced) until it is final."""
+
+    __tablename__ = "analytics_rollups"
+    __table_args__ = (
+        UniqueConstraint("period", "start", "grain", "cell"),
+        Index("ix_analytics_rollups_grain_period_start", "grain", "period", "start"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(8))  # "day" | "month"
+    start: Mapped[date]
+    grain: Mapped[str] = mapped_column(String(16))  # rules.FIELDS
+    cell: Mapped[str] = mapped_column(String(400))  # compact JSON of the grain's field values
+    events: Mapped[int] = mapped_column(Integer)
+    errors: Mapped[int] = mapped_column(Integer)
+    people: Mapped[bytes] = mapped_column(LargeBinary)  # datasketches HLL, compact form
+
+
+class RollupDay(Base):
+    """A day that has been rolled up, when, and whether that build is final."""
+
+    __tablename__ = "analytics_days"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    built_at: Mapped[datetime]
+    final: Mapped[bool]
+    events: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,111 @@
+"""HTTP: the k-anonymous reports (``analytics:read``, purpose ``platform_improvement``) and
+recording a person's objection (``subjects:write``)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from safehold.access import service as access
+from safehold.access.models import ApiKey
+from safehold.analytics import render, reports, rules, service
+from safehold.analytics.errors import NotObjectable
+from safehold.analytics.schemas import ObjectionIn, ObjectionOut, ReportOut, RowOut
+from safehold.deps import ActorDep, RuntimeDep, SessionDep, require_scope
+from safehold.errors import InvalidInput
+from safehold.subjects import service as subjects
+
+router = APIRouter(tags=["analytics"])
+Reader = Annotated[ApiKey, Depends(require_scope("analytics:read"))]
+Writer = Annotated[ApiKey, Depends(require_scope("subjects:write"))]
+Format = Literal["json", "csv", "svg"]
+MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+REPORT_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {"text/csv": {}, "image/svg+xml": {}}},
+    409: {"description": "the month is not final yet"},
+}
+
+
+def _answer(report: reports.Report, fmt: Format, chart: str = "people") -> Response:
+    if fmt == "csv":
+        return Response(render.to_csv(report), media_type="text/csv; charset=utf-8")
+    if fmt == "svg":
+        return Response(render.to_svg(report, chart), media_type="image/svg+xml")
+    body = ReportOut(
+        report=report.name, k=report.k, first=report.first, last=report.last,
+        fields=list(report.fields), measures=list(report.measures), withheld=report.withheld,
+        folded=report.folded,
+        rows=[
+            RowOut(
+                values=r.values, status=r.status, people=r.people, events=r.events,
+                errors=r.errors, error_rate=r.error_rate,
+            )
+            for r in report.rows
+        ],
+    )  # fmt: skip
+    return Response(body.model_dump_json(), media_type="application/json")
+
+
+def _month(text: str) -> date:
+    match = MONTH.match(text)
+    if match is None or not 1 <= int(match[2]) <= 12:
+        raise InvalidInput("month must look like 2026-03", details={"field": "month"})
+    return date(int(match[1]), int(match[2]), 1)
+
+
+@router.get("/v1/analytics/active", summary="Active people per day, week or month",
+            response_model=ReportOut, responses=REPORT_RESPONSES)  # fmt: skip
+def active(
+    session: SessionDep, runtime: RuntimeDep, key: Reader, actor: ActorDep,
+    start: date, end: date, period: reports.Period = "day", format: Format = "json",
+) -> Response:  # fmt: skip
+    access.require_purpose(key, rules.PURPOSE)
+    if end < start:
+        raise InvalidInput("end is before start", details={"field": "end"})
+    report = reports.active_people(
+        session, k=runtime.policy.analytics.k_anonymity, period=period, first=start, last=end,
+        actor=actor, clock=runtime.clock,
+    )  # fmt: skip
+    session.commit()
+    return _answer(report, format)
+
+
+@router.get("/v1/analytics/{kind}", summary="A month's features, logins, compatibility or errors",
+            response_model=ReportOut, responses=REPORT_RESPONSES)  # fmt: skip
+def month_table(
+    kind: reports.TableKind, session: SessionDep, runtime: RuntimeDep, key: Reader,
+    actor: ActorDep, month: Annotated[str, Query(max_length=7, description="YYYY-MM")],
+    format: Format = "json",
+) -> Response:  # fmt: skip
+    access.require_purpose(key, rules.PURPOSE)
+    report = reports.table(
+        session, k=runtime.policy.analytics.k_anonymity, kind=kind, month=_month(month),
+        actor=actor, clock=runtime.clock,
+    )  # fmt: skip
+    session.commit()
+    return _answer(report, format, "error_rate" if kind == "errors" else "people")
+
+
+@router.post("/v1/subjects/{subject_id}/objections", status_code=201,
+             summary="Record a person's objection to a purpose")  # fmt: skip
+def object_to(
+    subject_id: uuid.UUID, body: ObjectionIn, session: SessionDep, runtime: RuntimeDep,
+    key: Writer, actor: ActorDep,
+) -> ObjectionOut:  # fmt: skip
+    access.require_purpose(key, subjects.WRITE_PURPOSE)
+    policy = runtime.policy
+    if body.purpose not in policy.purpose_ids or not policy.purpose(body.purpose).objectable:
+        raise NotObjectable("that purpose is not one a person can object to", details={})
+    subject = subjects.get(session, subject_id)
+    objection = service.record_objection(
+        session, subject_id=subject.id, purpose=body.purpose, actor=actor, clock=runtime.clock
+    )
+    session.commit()
+    return ObjectionOut(
+        id=objection.id, subject_id=objection.subject_id, purpose=objection.purpose,
+        objected_at=objection.objected_at,
+    )  # fmt: skip

@@ -1,0 +1,275 @@
+"""Use cases: recording objections, and building the roll-ups from the raw events.
+
+A day is built from the month partitions (``events``) and the login history (``logins``):
+only people's events (no anonymous devices, no bots), never those of restricted or erased
+people, and never an event at or after the person's objection to ``platform_improvement``.
+Rebuilding a day replaces its rows, so building is idempotent; a day built long enough after
+it ended is final and is not rebuilt again (its numbers survive erasure and expiry).
+Services flush, never commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, or_, select
+from sqlalchemy.orm import Session
+
+from safehold.access import audit
+from safehold.access.rules import Actor
+from safehold.analytics import rules
+from safehold.analytics.models import Objection, Rollup, RollupDay
+from safehold.clock import Clock
+from safehold.events import storage
+from safehold.events.models import Login
+from safehold.policy import Policy
+from safehold.subjects.models import Subject
+
+EXCLUDED_STATUSES = ("restricted", "erased")  # Art. 18 restriction; erasure
+
+
+@dataclass(frozen=True)
+class Context:
+    policy: Policy
+    clock: Clock
+    person_key: bytes  # rules.person_key(vault index key)
+
+
+# --- objections -----------------------------------------------------------------------------
+
+
+def objected_purposes(session: Session, subject_id: uuid.UUID) -> frozenset[str]:
+    """The purposes a person has objected to (read by ``subjects.service.state_of``)."""
+    rows = session.scalars(select(Objection.purpose).where(Objection.subject_id == subject_id))
+    return frozenset(rows)
+
+
+def record_objection(
+    session: Session, *, subject_id: uuid.UUID, purpose: str, actor: Actor, clock: Clock
+) -> Objection:
+    """Record that the person objects to ``purpose`` from now on (the caller has checked the
+    purpose is objectable and the person exists). Objecting again keeps the first time."""
+    existing = session.scalar(
+        select(Objection).where(Objection.subject_id == subject_id, Objection.purpose == purpose)
+    )
+    if existing is not None:
+        return existing
+    objection = Objection(
+        id=uuid.uuid4(),
+        subject_id=subject_id,
+        purpose=purpose,
+        objected_at=clock.now(),
+        actor=str(actor)[:120],
+    )
+    session.add(objection)
+    audit.record(
+        session, actor=actor, action="subject.object", subject_id=subject_id, categories=(),
+        purpose=purpose, outcome="ok", clock=clock,
+    )  # fmt: skip
+    session.flush()
+    return objection
+
+
+# --- building -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Slot:
+    events: int = 0
+    errors: int = 0
+    people: set[int] = field(default_factory=set)
+
+
+Acc = dict[tuple[str, str], _Slot]  # (grain, cell) -> counts and the people's hashes
+
+
+def _add(acc: Acc, grain: str, cell: tuple[str, ...], person: int, error: bool) -> None:
+    slot = acc.setdefault((grain, rules.cell_text(cell)), _Slot())
+    slot.events += 1
+    slot.errors += int(error)
+    slot.people.add(person)
+
+
+def _not_objected(subject_col: Any, time_col: Any) -> ColumnElement[bool]:
+    objected = (
+        select(Objection.objected_at)
+        .where(Objection.subject_id == subject_col, Objection.purpose == rules.PURPOSE)
+        .scalar_subquery()
+    )
+    return or_(objected.is_(None), time_col < objected)
+
+
+def _scan(session: Session, ctx: Context, first: date, last: date) -> dict[date, Acc]:
+    """One pass over the events and logins of ``first``..``last``, cut into days."""
+    start, end = rules.day_bounds(first)[0], rules.day_bounds(last)[1]
+    e = storage.EVENTS
+    event_rows = session.execute(
+        select(
+            e.c.subject_id,
+            e.c.name,
+            e.c.occurred_at,
+            e.c.device_type,
+            e.c.os_family,
+            e.c.os_major,
+            e.c.browser_family,
+            e.c.browser_major,
+        )
+        .join(Subject, Subject.id == e.c.subject_id)
+        .where(
+            e.c.occurred_at >= start,
+            e.c.occurred_at < end,
+            e.c.subject_id.isnot(None),
+            e.c.is_bot.is_(False),
+            Subject.status.notin_(EXCLUDED_STATUSES),
+            _not_objected(e.c.subject_id, e.c.occurred_at),
+        )
+    )
+    hashes: dict[uuid.UUID, int] = {}
+    days: dict[date, Acc] = defaultdict(dict)
+
+    def person(subject_id: uuid.UUID) -> int:
+        if subject_id not in hashes:
+            hashes[subject_id] = rules.person_hash(ctx.person_key, subject_id)
+        return hashes[subject_id]
+
+    for sid, name, at, device, os, os_major, browser, browser_major in event_rows:
+        acc, p, error = days[at.date()], person(sid), rules.is_error(name)
+        _add(acc, rules.ALL, (), p, error)
+        _add(acc, rules.NAME, (name,), p, error)
+        cell = rules.platform_cell(device, os, os_major, browser, browser_major)
+        _add(acc, rules.PLATFORM, cell, p, error)
+    login_rows = session.execute(
+        select(Login.subject_id, Login.logged_in_at)
+        .join(Subject, Subject.id == Login.subject_id)
+        .where(
+            Login.logged_in_at >= start,
+            Login.logged_in_at < end,
+            Subject.status.notin_(EXCLUDED_STATUSES),
+            _not_objected(Login.subject_id, Login.logged_in_at),
+        )
+    )
+    for sid, at in login_rows:
+        acc, p = days[at.date()], person(sid)
+        _add(acc, rules.ALL, (), p, False)
+        _add(acc, rules.LOGIN_HOUR, (f"{at.hour:02d}",), p, False)
+    return days
+
+
+def build_days(session: Session, ctx: Context, days: Iterable[date]) -> int:
+    """(Re)build the roll-ups of ``days`` (one scan per month), replace their rows, refresh
+    their months' roll-ups; returns the events and logins counted."""
+    wanted = sorted(set(days))
+    if not wanted:
+        return 0
+    now = ctx.clock.now()
+    by_month: dict[date, list[date]] = defaultdict(list)
+    for day in wanted:
+        by_month[rules.month_start(day)].append(day)
+    counted = 0
+    for month, month_days in sorted(by_month.items()):
+        scanned = _scan(session, ctx, month_days[0], month_days[-1])
+        session.execute(delete(Rollup).where(Rollup.period == "day", Rollup.start.in_(month_days)))
+        session.execute(delete(RollupDay).where(RollupDay.day.in_(month_days)))
+        for day in month_days:
+            acc = scanned.get(day, {})
+            total = sum(v.events for (g, _), v in acc.items() if g == rules.ALL)
+            counted += total
+            session.add_all(_rows("day", day, acc))
+            session.add(
+                RollupDay(day=day, built_at=now, final=rules.is_final(day, now), events=total)
+            )
+        session.flush()
+        _build_month(session, month)
+    session.flush()
+    return counted
+
+
+def _rows(period: str, start: date, acc: Acc) -> list[Rollup]:
+    return [
+        Rollup(
+            period=period,
+            start=start,
+            grain=grain,
+            cell=cell,
+            events=v.events,
+            errors=v.errors,
+            people=rules.dump(rules.new_sketch(v.people)),
+        )
+        for (grain, cell), v in sorted(acc.items())
+    ]
+
+
+def _build_month(session: Session, month: date) -> None:
+    """The month's roll-up: its days merged per cell, and logins by weekday."""
+    days = rules.month_days(month)
+    merged: dict[tuple[str, str], list[Rollup]] = defaultdict(list)
+    for row in session.scalars(
+        select(Rollup).where(Rollup.period == "day", Rollup.start.in_(days))
+    ):
+        merged[(row.grain, row.cell)].append(row)
+        if row.grain == rules.LOGIN_HOUR:
+            weekday = (rules.WEEKDAYS[row.start.weekday()],)
+            merged[(rules.LOGIN_WEEKDAY, rules.cell_text(weekday))].append(row)
+    session.execute(delete(Rollup).where(Rollup.period == "month", Rollup.start == month))
+    session.add_all(
+        Rollup(
+            period="month",
+            start=month,
+            grain=grain,
+            cell=cell,
+            events=sum(r.events for r in rows),
+            errors=sum(r.errors for r in rows),
+            people=rules.dump(rules.merge(rules.load(r.people) for r in rows)),
+        )
+        for (grain, cell), rows in sorted(merged.items())
+    )
+
+
+def pending_days(session: Session, now: datetime) -> list[date]:
+    """Days up to today that may hold events or logins and need building: never built, or
+    built more than ``rules.REBUILD_EVERY`` ago and not final yet (late events). From the
+    first month that has a partition or a login on."""
+    firsts = list(storage.months(session)[:1])
+    first_login = session.scalar(select(Login.logged_in_at).order_by(Login.logged_in_at).limit(1))
+    if first_login is not None:
+        firsts.append(rules.month_start(first_login.date()))
+    if not firsts:
+        return []
+    fresh = now - rules.REBUILD_EVERY
+    done = set(
+        session.scalars(
+            select(RollupDay.day).where(or_(RollupDay.final.is_(True), RollupDay.built_at > fresh))
+        )
+    )
+    day, out = min(firsts), []
+    while day <= now.date():
+        if day not in done:
+            out.append(day)
+        day = date.fromordinal(day.toordinal() + 1)
+    return out
+
+
+def rollup_month(session: Session, ctx: Context, month: date) -> int:
+    """Aggregate-then-delete: build every not-yet-final day of ``month`` before the
+    retention run drops its partition (``events.jobs.drop_expired_months(before_drop=…)``).
+    Final days are left as they are."""
+    final = set(
+        session.scalars(
+            select(RollupDay.day).where(
+                and_(RollupDay.final.is_(True), RollupDay.day.in_(rules.month_days(month)))
+            )
+        )
+    )
+    return build_days(session, ctx, [d for d in rules.month_days(month) if d not in final])
+
+
+def build_pending(session: Session, ctx: Context, *, max_days: int, now: datetime) -> int:
+    """Build up to ``max_days`` pending days (oldest first); returns the days built."""
+    days = pending_days(session, now)[:max_days]
+    build_days(session, ctx, days)
+    return len(days)
