@@ -29,7 +29,6 @@ from safehold.sharing.schemas import (
 )
 from safehold.subjects.errors import SubjectNotFound
 from safehold.subjects.models import Subject
-from safehold.subjects.payments import PaymentView
 from safehold.subjects.schemas import PaymentMethodOut, WithheldOut
 from safehold.subjects.service import Context
 
@@ -49,20 +48,6 @@ class RopaFormat(StrEnum):
 
 def _ctx(runtime: Runtime) -> Context:
     return Context(runtime.vault, runtime.policy, runtime.clock, runtime.book)
-
-
-def _card(view: PaymentView) -> PaymentMethodOut:
-    card = view.card
-    return PaymentMethodOut(
-        id=view.id,
-        processor=view.processor,
-        processor_token=view.processor_token,
-        brand=card.brand,
-        last4=card.last4,
-        exp_month=card.exp_month,
-        exp_year=card.exp_year,
-        display=str(card),
-    )
 
 
 @router.get(
@@ -101,7 +86,9 @@ def disclose(
                 message=p.message,
                 data=p.data,
                 payment_methods=(
-                    None if p.payment_methods is None else [_card(m) for m in p.payment_methods]
+                    None
+                    if p.payment_methods is None
+                    else [PaymentMethodOut.of(m) for m in p.payment_methods]
                 ),
                 withheld=[
                     WithheldOut(category=w.category, rule=w.rule, message=w.message)

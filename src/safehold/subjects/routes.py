@@ -43,20 +43,6 @@ def _out(subject: Subject) -> SubjectOut:
     )
 
 
-def _payment_out(view: payments.PaymentView) -> PaymentMethodOut:
-    card = view.card
-    return PaymentMethodOut(
-        id=view.id,
-        processor=view.processor,
-        processor_token=view.processor_token,
-        brand=card.brand,
-        last4=card.last4,
-        exp_month=card.exp_month,
-        exp_year=card.exp_year,
-        display=str(card),
-    )
-
-
 def _shown_label(runtime: Runtime) -> str:
     """The version a person signing up now was shown: the one in force (or, before any
     version is published, the file's fingerprint)."""
@@ -124,7 +110,7 @@ def read(
     )
     methods = None
     if rules.PAYMENT in view.decision.allowed:
-        methods = [_payment_out(v) for v in payments.views(session, ctx, subject_id)]
+        methods = [PaymentMethodOut.of(v) for v in payments.views(session, ctx, subject_id)]
     session.commit()
     withheld = [*view.decision.withheld, *view.erased]
     return SubjectDataOut(
@@ -195,4 +181,4 @@ def add_payment_method(
         exp_year=body.exp_year,
     )
     session.commit()
-    return _payment_out(view)
+    return PaymentMethodOut.of(view)

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from safehold.subjects.payments import PaymentView
 
 Name = Field(min_length=1, max_length=200)
 
@@ -88,6 +91,20 @@ class PaymentMethodOut(BaseModel):
     exp_month: int
     exp_year: int
     display: str = Field(description='e.g. "Visa •••• 4242"')
+
+    @classmethod
+    def of(cls, view: PaymentView) -> PaymentMethodOut:
+        card = view.card
+        return cls(
+            id=view.id,
+            processor=view.processor,
+            processor_token=view.processor_token,
+            brand=card.brand,
+            last4=card.last4,
+            exp_month=card.exp_month,
+            exp_year=card.exp_year,
+            display=str(card),
+        )
 
 
 class WithheldOut(BaseModel):
