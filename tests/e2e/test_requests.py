@@ -36,7 +36,7 @@ def test_an_erasure_request_from_opening_to_certificate(
     assert "code_hash" not in body
     rid = body["id"]
     with runtime.sessions() as session:
-        code = code_sent(session, sid)
+        code = code_sent(runtime, session, sid)
     assert code not in created.text
 
     again = client.post(

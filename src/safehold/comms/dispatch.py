@@ -3,7 +3,8 @@
 **prepare** (one transaction for a claimed batch): for each row the policy decides again
 (``state_of`` — status, marketing choice, pending policy acceptance); allowed recipients are
 read and decrypted under the message's purpose, audited, and rendered *in memory*; refused
-ones are skipped, suppressed addresses suppressed. It commits before anything is sent, so no
+ones are skipped, suppressed addresses suppressed. A row's sealed secret is decrypted with
+the rest and rendered as ``{{ secret }}``. It commits before anything is sent, so no
 personal data leaves without its audit entry — and no rendered e-mail is ever stored.
 
 **send** (one transaction per group of up to ``group`` e-mails): lock the rows, look once
@@ -66,7 +67,10 @@ class Prepared:
 def _compiled(
     purpose: str, subject: str, text: str, html: str | None
 ) -> templating.CompiledMessage:
-    return templating.compile_message(purpose, subject=subject, text=text, html_source=html)
+    # ``secret`` allowed: the templates were checked at submission, against what it gave.
+    return templating.compile_message(
+        purpose, subject=subject, text=text, html_source=html, secret=True
+    )
 
 
 def _values(
@@ -139,11 +143,16 @@ def prepare(
             continue
         try:
             values = _values(session, ctx, person.id, wanted, stored.get(person.id, []))
+            secret = service.open_secret(session, ctx, item)
         except DataKeyDestroyed:
             reads.append((actor, person.id, categories, item.purpose, "erased"))
             outcomes.append(Outcome(item.id, rules.Status.SKIPPED, "vault.erased"))
             continue
         reads.append((actor, person.id, categories, item.purpose, "allowed"))
+        if secret is None and templating.SECRET in compiled.variables:
+            # dropped when the row was settled (failed, then queued again by hand)
+            outcomes.append(Outcome(item.id, rules.Status.FAILED, "outbox.secret_gone"))
+            continue
         variables = general | {
             var: values[field]
             for var, field in templating.PERSONAL_VARIABLES.items()
@@ -152,6 +161,8 @@ def prepare(
         unsubscribe = tokens.make_token(key, item.id) if item.purpose == rules.MARKETING else None
         if unsubscribe is not None:
             variables["unsubscribe_url"] = ctx.mail.unsubscribe_url(unsubscribe)
+        if secret is not None:
+            variables[templating.SECRET] = secret
         try:
             rendered = compiled.render(variables)
         except templating.RenderFailed:

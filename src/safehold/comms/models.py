@@ -1,13 +1,14 @@
 """Communication: marketing choices, messages, the outbox (one row per recipient) and the
 suppression list. No column holds a plaintext address or a rendered e-mail: recipients are
-rendered from the vault by the worker, at the moment of sending."""
+rendered from the vault by the worker, at the moment of sending. A per-recipient secret (a
+verification code) is held only encrypted, and only until the row's delivery is settled."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safehold.db import Base
@@ -79,6 +80,9 @@ class OutboxItem(Base):
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The recipient's ``{{ secret }}``, vault-encrypted under their ``account.email`` key and
+    # bound to this row; NULL once the row is sent, failed for good, skipped or suppressed.
+    sealed_secret: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
 
 
 class Suppression(Base):

@@ -120,10 +120,12 @@ def failure(item_id: uuid.UUID, attempts: int, error: MailError, now: datetime) 
 
 
 def record(session: Session, outcomes: Sequence[Outcome], now: datetime, report: Report) -> None:
-    """Write the outcomes of rows this transaction holds (one executemany)."""
+    """Write the outcomes of rows this transaction holds (one executemany). A row whose
+    delivery is settled (anything but queued again) loses its sealed secret here too."""
     if not outcomes:
         return
     rows = []
+    settled: list[uuid.UUID] = []
     for outcome in outcomes:
         if not rules.can_move(rules.Status.SENDING, outcome.status):
             raise ValueError(f"an outbox row cannot move from sending to {outcome.status}")
@@ -139,7 +141,16 @@ def record(session: Session, outcomes: Sequence[Outcome], now: datetime, report:
             }
         )
         report.count(outcome.status, outcome.reason)
+        if outcome.status is not rules.Status.QUEUED:
+            settled.append(outcome.item_id)
     session.execute(update(OutboxItem), rows)
+    if settled:
+        session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id.in_(settled), OutboxItem.sealed_secret.is_not(None))
+            .values(sealed_secret=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def defer(

@@ -118,7 +118,7 @@ def cancel_pending_marketing(
             OutboxItem.purpose == rules.MARKETING,
             OutboxItem.status.in_(rules.PENDING),
         )
-        .values(status=status, reason=reason, claim_token=None, updated_at=now)
+        .values(status=status, reason=reason, claim_token=None, updated_at=now, sealed_secret=None)
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -4,14 +4,16 @@ count its deliveries, list its recipients, and queue failed deliveries again.
 Submitting reads no personal data: it decides, per recipient, whether the policy lets the
 message's purpose reach them now (and whether their address is suppressed), and records the
 answer. The worker decides again, reads and decrypts, and renders at the moment of sending
-(:mod:`safehold.comms.jobs`). Services flush, never commit.
+(:mod:`safehold.comms.jobs`). A per-recipient secret (``{{ secret }}``, e.g. a verification
+code) is the one value stored per row: vault-encrypted, until the row's delivery is settled.
+Services flush, never commit.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
@@ -92,12 +94,15 @@ def purpose_of(kind: str, policy: Policy) -> str:
     return purpose
 
 
-def compile_for(policy: Policy, purpose: str, message: Message) -> templating.CompiledMessage:
+def compile_for(
+    policy: Policy, purpose: str, message: Message, *, secret: bool = False
+) -> templating.CompiledMessage:
     compiled = templating.compile_message(
         purpose,
         subject=message.subject_template,
         text=message.text_template,
         html_source=message.html_template,
+        secret=secret,
     )
     allowed = set(policy.purpose(purpose).categories)
     for category in compiled.personal_fields:
@@ -145,9 +150,35 @@ def _audience(session: Session, subject_ids: Sequence[uuid.UUID] | None) -> list
     return wanted
 
 
+def secret_field(item_id: uuid.UUID) -> str:
+    """The vault field a row's secret is encrypted as: it binds the ciphertext to the row."""
+    return f"outbox_secret#{item_id}"
+
+
+def seal_secret(
+    session: Session, ctx: Context, subject_id: uuid.UUID, item_id: uuid.UUID, secret: str
+) -> bytes:
+    """Encrypt a row's secret under the person's ``account.email`` data key: erasing the
+    person (or that class expiring) makes it unreadable."""
+    klass = ctx.policy.retention_class(EMAIL, "email")
+    return ctx.vault.encrypt(session, subject_id, klass, EMAIL, secret_field(item_id), secret)
+
+
+def open_secret(session: Session, ctx: Context, item: OutboxItem) -> str | None:
+    """The row's secret in plain text (None if it has none); raises the vault's
+    ``DataKeyDestroyed`` once the person's key is shredded."""
+    if item.sealed_secret is None:
+        return None
+    klass = ctx.policy.retention_class(EMAIL, "email")
+    return ctx.vault.decrypt(
+        session, item.subject_id, klass, EMAIL, secret_field(item.id), item.sealed_secret
+    )
+
+
 def enqueue(
     session: Session, ctx: Context, *, actor: Actor, kind: str,
     subject_ids: Sequence[uuid.UUID] | None, subject: str, text: str, html: str | None,
+    secrets: Mapping[uuid.UUID, str] | None = None,
 ) -> Message:  # fmt: skip
     """Submit a message: to ``subject_ids``, or (None) to every active account.
 
@@ -157,6 +188,11 @@ def enqueue(
     or that use data the purpose may not, and unknown recipients. People the policy does not
     let the purpose reach, or whose address is suppressed, get a row with their reason, not
     an error.
+
+    With ``secrets`` (recipient -> value, one for every recipient) the templates may use
+    ``{{ secret }}``: each queued row keeps its recipient's value vault-encrypted, and the
+    worker drops it once the row is sent, failed for good, skipped or suppressed. The value
+    is never written to the message.
     """
     purpose = purpose_of(kind, ctx.policy)
     now = ctx.clock.now()
@@ -172,9 +208,11 @@ def enqueue(
         created_by=str(actor),
         policy_version=ctx.policy_label(),
     )
-    compiled = compile_for(ctx.policy, purpose, message)
+    compiled = compile_for(ctx.policy, purpose, message, secret=secrets is not None)
     categories = list(compiled.personal_fields)
     people = _audience(session, subject_ids)
+    if secrets is not None and set(secrets) != set(people):
+        raise ValueError("secrets must name exactly the message's recipients")
     standings = preferences.standings(session, people)
     suppressed = suppression.kinds_by_index(
         session, (s.email_index for s in standings.values() if s.email_index)
@@ -204,6 +242,11 @@ def enqueue(
                 "sent_at": None,
                 "created_at": now,
                 "updated_at": now,
+                "sealed_secret": (
+                    seal_secret(session, ctx, person, item_id, secrets[person])
+                    if secrets is not None and status is rules.Status.QUEUED
+                    else None
+                ),
             }
         )
     for start in range(0, len(rows), CHUNK):

@@ -86,6 +86,7 @@ def add(
                 reason=f"suppression.{kind}",
                 claim_token=None,
                 updated_at=now,
+                sealed_secret=None,
             )
             .execution_options(synchronize_session=False)
         )

@@ -4,7 +4,8 @@ A template may only use the variables its message kind offers. Personal ones (``
 ``email``) decide which categories the worker reads, under the message's purpose, when it
 renders each recipient's copy; nothing personal is rendered or stored before that. Every
 problem — a syntax error, an unknown variable, a runtime error on sample values — is refused
-at submission with the template part and its line.
+at submission with the template part and its line. ``secret`` (a value for one recipient,
+such as a verification code) exists only for messages submitted with per-recipient secrets.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ PERSONAL_VARIABLES: dict[str, tuple[str, str]] = {
 CATEGORIES = frozenset(category for category, _field in PERSONAL_VARIABLES.values())
 GENERAL_VARIABLES = frozenset({"operator", "policy_url", "privacy_center_url"})
 MARKETING_VARIABLES = frozenset({"unsubscribe_url"})
+SECRET = "secret"  # noqa: S105 - the variable's name, not a secret
 PARTS = ("subject", "text", "html")
 TEMPLATE_NAME = "<template>"  # how Jinja names a template made from a string in tracebacks
 MAX_OUTPUT_CHARS = 1_000_000  # one rendered part; a runaway loop stops here
@@ -43,6 +45,7 @@ SAMPLE = {
     "policy_url": "https://example.com/policy",
     "privacy_center_url": "https://example.com/me",
     "unsubscribe_url": "https://example.com/unsubscribe/sample",
+    SECRET: "12345678",
 }
 
 
@@ -63,8 +66,8 @@ TEXT_ENV = _environment(autoescape=False)
 HTML_ENV = _environment(autoescape=True)
 
 
-def allowed_variables(purpose: str) -> frozenset[str]:
-    base = GENERAL_VARIABLES | PERSONAL_VARIABLES.keys()
+def allowed_variables(purpose: str, *, secret: bool = False) -> frozenset[str]:
+    base = GENERAL_VARIABLES | PERSONAL_VARIABLES.keys() | ({SECRET} if secret else set())
     return base | MARKETING_VARIABLES if purpose == rules.MARKETING else frozenset(base)
 
 
@@ -170,13 +173,14 @@ def _invalid(part: str, line: int | None, problem: str, **extra: str) -> Templat
 
 
 def compile_message(
-    purpose: str, *, subject: str, text: str, html_source: str | None
+    purpose: str, *, subject: str, text: str, html_source: str | None, secret: bool = False
 ) -> CompiledMessage:
-    """Check and compile the templates of a message sent under ``purpose``.
+    """Check and compile the templates of a message sent under ``purpose`` (with ``secret``:
+    one that carries a per-recipient secret, so ``{{ secret }}`` may be used).
 
     Raises :class:`TemplateInvalid` naming the part and line of the first problem; the
     templates are also rendered once with sample values, so runtime errors surface here."""
-    allowed = allowed_variables(purpose)
+    allowed = allowed_variables(purpose, secret=secret)
     sources = {"subject": subject, "text": text, "html": html_source}
     parsed = {part: _parse(part, src, allowed) for part, src in sources.items() if src is not None}
     used = frozenset().union(*(variables for _template, variables in parsed.values()))

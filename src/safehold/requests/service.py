@@ -121,11 +121,14 @@ def create(
 
 def send_code(session: Session, ctx: Context, subject_id: uuid.UUID, code: str) -> uuid.UUID:
     """Queue the e-mail carrying the code to the person's account address (comms outbox,
-    kind ``account_notice``); returns the message id. The worker renders and sends it."""
+    kind ``account_notice``); returns the message id. The worker renders and sends it.
+
+    The code is the outbox row's ``{{ secret }}``: held only vault-encrypted until the e-mail
+    is sent, never in the message's templates."""
     operator = ctx.policy.policy.operator
     text = (
         "Hello {{ name }},\n\n"
-        f"Your verification code is {code}.\n\n"
+        "Your verification code is {{ secret }}.\n\n"
         f"It confirms a request about your personal data at {operator} and expires in "
         f"{int(rules.CODE_TTL.total_seconds() // 60)} minutes. If you did not make this "
         "request, ignore this e-mail and nothing will happen."
@@ -133,6 +136,7 @@ def send_code(session: Session, ctx: Context, subject_id: uuid.UUID, code: str) 
     message = comms.enqueue(
         session, ctx.comms, actor=Actor("system", "requests"), kind=CODE_KIND,
         subject_ids=[subject_id], subject="Your verification code", text=text, html=None,
+        secrets={subject_id: code},
     )  # fmt: skip
     return message.id
 

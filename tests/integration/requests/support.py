@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from safehold.access.rules import Actor
+from safehold.comms import service as comms
 from safehold.comms.models import Message, OutboxItem
 from safehold.db import transaction
 from safehold.requests import routes, service
@@ -49,17 +50,20 @@ def person(runtime: Runtime, tag: str = "Ada", *, card_token: str = "pm_tok_exam
         return subject.id
 
 
-def code_sent(session: Session, subject_id: uuid.UUID) -> str:
-    """The latest code e-mailed to the person, read from the outbox (not from SMTP)."""
-    text = session.scalars(
-        select(Message.text_template)
-        .join(OutboxItem, OutboxItem.message_id == Message.id)
+def code_sent(runtime: Runtime, session: Session, subject_id: uuid.UUID) -> str:
+    """The latest code e-mailed to the person: their latest code e-mail's sealed secret,
+    decrypted from the outbox row (not from SMTP)."""
+    items = session.scalars(
+        select(OutboxItem)
+        .join(Message, OutboxItem.message_id == Message.id)
         .where(OutboxItem.subject_id == subject_id, Message.kind == "account_notice")
         .order_by(Message.created_at.desc(), OutboxItem.created_at.desc())
     ).all()
-    codes = [m.group(1) for t in text if (m := re.search(r"code is (\d{8})", t))]
-    assert codes, "no code e-mail in the outbox"
-    return codes[0]
+    assert items, "no code e-mail in the outbox"
+    code = comms.open_secret(session, ctx(runtime).comms, items[0])
+    assert code is not None, "the code e-mail carries no sealed secret"
+    assert re.fullmatch(r"\d{8}", code)
+    return code
 
 
 def open_request(runtime: Runtime, subject_id: uuid.UUID, kind: str = "erasure") -> uuid.UUID:
@@ -73,7 +77,7 @@ def open_request(runtime: Runtime, subject_id: uuid.UUID, kind: str = "erasure")
 def verified(runtime: Runtime, subject_id: uuid.UUID, kind: str = "erasure") -> uuid.UUID:
     rid = open_request(runtime, subject_id, kind)
     with transaction(runtime.sessions) as session:
-        code = code_sent(session, subject_id)
+        code = code_sent(runtime, session, subject_id)
         service.verify(session, ctx(runtime), rid, actor=STAFF, code=code)
     return rid
 

@@ -9,7 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from safehold.clock import FrozenClock
-from safehold.comms.models import OutboxItem
+from safehold.comms import jobs
+from safehold.comms.mail import SmtpMailer
+from safehold.comms.models import Message, OutboxItem
 from safehold.db import transaction
 from safehold.requests import rules, service
 from safehold.requests.errors import (
@@ -21,6 +23,7 @@ from safehold.requests.errors import (
 )
 from safehold.runtime import Runtime
 from safehold.subjects.errors import SubjectNotFound
+from tests.integration.comms.smtp import smtp_server
 from tests.integration.requests.support import (
     STAFF,
     code_sent,
@@ -41,7 +44,7 @@ def test_a_request_gets_its_deadline_and_the_code_goes_to_the_outbox_as_a_hash_o
     assert request.status == "received"
     assert request.deadline_at == rules.deadline(request.received_at, "P1M")
     with runtime.sessions() as session:
-        code = code_sent(session, sid)
+        code = code_sent(runtime, session, sid)
         item = session.scalars(select(OutboxItem).where(OutboxItem.subject_id == sid)).one()
         assert item.status == "queued"
         assert item.purpose == "communication.service"
@@ -53,11 +56,58 @@ def test_a_request_gets_its_deadline_and_the_code_goes_to_the_outbox_as_a_hash_o
     assert request.code_expires_at == request.received_at + rules.CODE_TTL
 
 
+def _stored_anywhere(runtime: Runtime, code: str) -> list[str]:
+    """Every column of every message and outbox row that holds the code in plain text."""
+    found = []
+    with runtime.sessions() as session:
+        for table in (Message.__table__, OutboxItem.__table__):
+            for row in session.execute(select(table)).mappings():
+                for column, value in row.items():
+                    raw = value if isinstance(value, bytes) else str(value).encode()
+                    if code.encode() in raw:
+                        found.append(f"{table.name}.{column}")
+    return found
+
+
+def test_the_code_is_stored_only_sealed_and_dropped_once_the_e_mail_is_sent(
+    runtime: Runtime,
+) -> None:
+    sid = person(runtime)
+    rid = open_request(runtime, sid)
+    with runtime.sessions() as session:
+        code = code_sent(runtime, session, sid)
+        template = session.scalars(select(Message.text_template)).one()
+        item = session.scalars(select(OutboxItem).where(OutboxItem.subject_id == sid)).one()
+        assert item.sealed_secret is not None
+    assert "{{ secret }}" in template
+    assert code not in template
+    assert _stored_anywhere(runtime, code) == []
+    with smtp_server() as server:
+        mailer = SmtpMailer(server.host, server.port, timeout=5.0)
+        try:
+            report = jobs.deliver(runtime.sessions, ctx(runtime).comms, mailer)
+        finally:
+            mailer.close()
+        assert report.sent == 1
+        (received,) = server.inbox.to("ada@example.com")
+    body = received.get_body(("plain",))
+    assert body is not None
+    assert f"Your verification code is {code}." in str(body.get_content())
+    with runtime.sessions() as session:
+        item = session.scalars(select(OutboxItem).where(OutboxItem.subject_id == sid)).one()
+        assert item.status == "sent"
+        assert item.sealed_secret is None
+    assert _stored_anywhere(runtime, code) == []
+    with transaction(runtime.sessions) as session:  # only the stored copy went; the code works
+        service.verify(session, ctx(runtime), rid, actor=STAFF, code=code)
+    assert load(runtime, rid).status == "verified"
+
+
 def test_the_right_code_verifies_once_and_cannot_be_used_again(runtime: Runtime) -> None:
     sid = person(runtime)
     rid = open_request(runtime, sid)
     with transaction(runtime.sessions) as session:
-        code = code_sent(session, sid)
+        code = code_sent(runtime, session, sid)
         service.verify(session, ctx(runtime), rid, actor=STAFF, code=code)
     request = load(runtime, rid)
     assert request.status == "verified"
@@ -79,7 +129,7 @@ def test_wrong_codes_are_counted_and_then_the_code_is_dead(runtime: Runtime) -> 
     sid = person(runtime)
     rid = open_request(runtime, sid)
     with runtime.sessions() as session:
-        code = code_sent(session, sid)
+        code = code_sent(runtime, session, sid)
     wrong = "00000000" if code != "00000000" else "11111111"
     for attempt in range(1, rules.CODE_MAX_ATTEMPTS + 1):
         with pytest.raises(CodeInvalid):
@@ -97,7 +147,7 @@ def test_an_expired_code_is_refused_and_a_new_one_works(
     sid = person(runtime)
     rid = open_request(runtime, sid)
     with runtime.sessions() as session:
-        old = code_sent(session, sid)
+        old = code_sent(runtime, session, sid)
     clock.advance(rules.CODE_TTL)
     with pytest.raises(CodeExpired):
         _try(runtime, rid, old)
@@ -107,7 +157,7 @@ def test_an_expired_code_is_refused_and_a_new_one_works(
         request = service.get(session, rid)
         service.issue_code(session, ctx(runtime), request, actor=STAFF)
     with runtime.sessions() as session:
-        new = code_sent(session, sid)
+        new = code_sent(runtime, session, sid)
     if new != old:
         with pytest.raises(CodeInvalid):
             _try(runtime, rid, old)  # the earlier code died with its replacement
