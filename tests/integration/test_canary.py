@@ -6,7 +6,6 @@ from __future__ import annotations
 import secrets
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -108,21 +107,6 @@ def test_no_plaintext_in_the_sqlite_file_or_its_wal(tmp_path: Path) -> None:
     assert wal.exists()
     assert wal.stat().st_size > 0, "the WAL should hold the recent writes"
     assert_absent(db.read_bytes() + wal.read_bytes(), sent, "the SQLite file or WAL")
-    runtime.close()
-
-
-@pytest.fixture
-def postgres_runtime(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[Runtime, URL]]:
-    make: Callable[[], URL] = request.getfixturevalue("scratch_postgres")
-    url = make()
-    settings = Settings(
-        data_dir=tmp_path, policy=DEFAULT_POLICY, database_url=url.render_as_string(False)
-    )
-    runtime = build_runtime(settings)
-    migrate.upgrade(runtime.engine)
-    yield runtime, url
     runtime.close()
 
 

@@ -9,7 +9,6 @@ import secrets
 import shutil
 import subprocess
 import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -84,21 +83,6 @@ def test_nothing_of_an_erased_person_remains_in_the_sqlite_file_or_its_wal(tmp_p
     wal = db.with_name(db.name + "-wal")
     data = db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
     _check(data, markers, blobs, cert, "the SQLite file or WAL")
-    runtime.close()
-
-
-@pytest.fixture
-def postgres_runtime(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[Runtime, URL]]:
-    make: Callable[[], URL] = request.getfixturevalue("scratch_postgres")
-    url = make()
-    settings = Settings(
-        data_dir=tmp_path, policy=DEFAULT_POLICY, database_url=url.render_as_string(False)
-    )
-    runtime = build_runtime(settings)
-    migrate.upgrade(runtime.engine)
-    yield runtime, url
     runtime.close()
 
 
