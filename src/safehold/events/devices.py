@@ -209,7 +209,8 @@ def _major(version: str | None) -> str | None:
     return match.group() if match else None
 
 
-def _sf_string(raw: str | None) -> str | None:
+def _sf_value(raw: str | None) -> object:
+    """The bare value of a structured-field item (RFC 8941), or None if it does not parse."""
     if not raw:
         return None
     item = SfItem()
@@ -217,18 +218,17 @@ def _sf_string(raw: str | None) -> str | None:
         item.parse(raw.encode("latin-1"))
     except (ValueError, UnicodeEncodeError):
         return None
-    return item.value if isinstance(item.value, str) else None
+    return item.value
+
+
+def _sf_string(raw: str | None) -> str | None:
+    value = _sf_value(raw)
+    return value if isinstance(value, str) else None
 
 
 def _sf_bool(raw: str | None) -> bool | None:
-    if not raw:
-        return None
-    item = SfItem()
-    try:
-        item.parse(raw.encode("latin-1"))
-    except (ValueError, UnicodeEncodeError):
-        return None
-    return item.value if isinstance(item.value, bool) else None
+    value = _sf_value(raw)
+    return value if isinstance(value, bool) else None
 
 
 def _brand(raw: str | None) -> tuple[str, str | None] | None:
