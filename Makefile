@@ -16,8 +16,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# make run prints e-mails (e.g. the privacy center's sign-in code) to the terminal instead of
+# sending them; `make run SAFEHOLD_MAIL_BACKEND=smtp` with SAFEHOLD_SMTP_* sends them.
+SAFEHOLD_MAIL_BACKEND ?= console
 run: $(STAMP) ## Start Safehold on 127.0.0.1:8000 (embedded SQLite under ./var, default policy)
-	$(BIN)/safehold serve
+	SAFEHOLD_MAIL_BACKEND=$(SAFEHOLD_MAIL_BACKEND) $(BIN)/safehold serve
 
 test: $(STAMP) ## Run the whole test suite (PostgreSQL tier when SAFEHOLD_TEST_POSTGRES_URL is set)
 	$(BIN)/python -m pytest
@@ -33,6 +36,10 @@ format: $(STAMP) ## Apply ruff's formatter and safe fixes
 
 bench: $(STAMP) ## Run the benchmarks under bench/ and print their figures
 	@for b in bench/[a-z]*.py; do m=$$(basename $$b .py); echo "== bench/$$m"; $(BIN)/python -m bench.$$m || exit 1; done
+
+.PHONY: fuzz
+fuzz: $(STAMP) ## Fuzz the API longer (schemathesis; SAFEHOLD_FUZZ_EXAMPLES, default 150 per operation)
+	SAFEHOLD_FUZZ_EXAMPLES=$${SAFEHOLD_FUZZ_EXAMPLES:-150} $(BIN)/python -m pytest -m fuzz tests/fuzz
 
 clean: ## Remove the virtualenv and local data (./var)
 	rm -rf $(VENV) var

@@ -10,10 +10,10 @@ connection, in the same run:
 
 Safehold's figure includes everything a campaign costs: the submission (templates checked,
 the policy decided per recipient, one outbox row each), then the worker's rounds (claim;
-decide again, read and decrypt, audit and render per recipient; hand over in groups of
-``SEND_GROUP`` per transaction with a last look at the choice and the suppression list;
-record each status). All loops send one message at a time to the same in-process server,
-so the server's own cost is in each.
+decide again, read and decrypt, audit and render per recipient; hand over in send
+transactions sized to the server's pace (``jobs.next_group``) with a last look at the
+choice and the suppression list; record each status). All loops send one message at a time
+over one connection to the same in-process server, so the server's own cost is in each.
 
 Target (issue 5): at least 0.5 of the bare loop. Both ratios are printed.
 

@@ -9,8 +9,10 @@ from safehold import __version__, handlers
 from safehold.access.routes import audit_router
 from safehold.access.routes import router as keys_router
 from safehold.analytics.routes import router as analytics_router
+from safehold.center.routes import router as center_router
 from safehold.comms.routes import pages as unsubscribe_pages
 from safehold.comms.routes import router as messages_router
+from safehold.console.routes import router as console_router
 from safehold.events.routes import router as events_router
 from safehold.middleware import HttpMetrics, RequestContext
 from safehold.notices.routes import people_router as acceptance_router
@@ -18,11 +20,13 @@ from safehold.notices.routes import router as versions_router
 from safehold.ops.routes import router as ops_router
 from safehold.policy.routes import router as policy_router
 from safehold.requests import metrics as request_metrics
+from safehold.requests.routes import exports as exports_pages
 from safehold.requests.routes import router as requests_router
 from safehold.retention.routes import router as holds_router
 from safehold.runtime import Runtime
 from safehold.sharing.routes import router as sharing_router
 from safehold.subjects.routes import router as subjects_router
+from safehold.web.auth import router as sign_in_router
 from safehold.web.routes import router as web_router
 from safehold.web.security import SecurityHeaders
 from safehold.web.templating import STATIC_DIR
@@ -39,6 +43,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="Safehold", version=__version__, description=DESCRIPTION)
     app.state.runtime = runtime
     handlers.install(app)
+    handlers.document_errors(app)  # every error status in /openapi.json, one shape
     app.add_middleware(SecurityHeaders)
     app.add_middleware(
         RequestContext,
@@ -63,5 +68,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(messages_router)  # /v1/messages, /v1/subjects/{id}/marketing
     app.include_router(audit_router)  # /v1/audit
     app.include_router(web_router)  # pages: / /policy
+    app.include_router(sign_in_router)  # pages: /me/sign-in (e-mailed code), /admin/sign-in
+    app.include_router(center_router)  # pages: /me, the privacy center
+    app.include_router(console_router)  # pages: /admin (the staff's console)
     app.include_router(unsubscribe_pages)  # pages: /unsubscribe/{token} (RFC 8058 one-click)
+    app.include_router(exports_pages)  # pages: /exports/{token} (a person's data, by signed link)
     return app

@@ -64,6 +64,10 @@ def serve(
     demo: Annotated[
         bool, typer.Option(help="Fill a new, empty embedded database with fictional people")
     ] = True,
+    jobs: Annotated[
+        bool | None,
+        typer.Option(help="Run the worker's jobs in this process (default: on when embedded)"),
+    ] = None,
 ) -> None:
     """Apply migrations and serve the API, the pages and the metrics."""
     settings = settings_or_exit()
@@ -102,6 +106,12 @@ def serve(
         f"database {describe_database(settings)}, policy {settings.policy_path}",
         highlight=False,
     )
+    if settings.mail_backend == "console":
+        out.print(
+            "[red]mail backend 'console': e-mails are printed here, not sent (demo only)[/red]"
+        )
+    if settings.is_embedded if jobs is None else jobs:
+        worker.jobs_in_background(runtime)
     if settings.is_embedded and created is not None and demo:  # a brand-new demo database
         events_commands.seed_in_background(bind_host, bind_port, created.token)
     uvicorn.run(create_app(runtime), host=bind_host, port=bind_port, log_config=None)

@@ -56,7 +56,9 @@ class Settings(BaseSettings):
     # Key-encryption keys from the environment ("v1:<base64>,…;index:<base64>", see
     # docs/vault.md); unset means the key file under the data dir, created on first run.
     kek: str | None = Field(default=None, repr=False)
-    # Mail delivery (used by the communication outbox).
+    # Mail delivery (used by the communication outbox). "console" prints e-mails to the
+    # terminal instead of sending them: for demos and development only (docs/communication.md).
+    mail_backend: Literal["smtp", "console"] = "smtp"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_security: Literal["none", "starttls", "tls"] = "none"

@@ -49,6 +49,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# Key in ``Base.metadata.info``: regular expressions naming tables a feature creates at run
+# time (e.g. the month partitions of events); migrate's drift checks leave them alone. Here,
+# not in migrate, so a feature's models need not import Alembic.
+UNMANAGED_TABLES = "safehold.unmanaged_tables"
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {  # noqa: RUF012 — SQLAlchemy reads this class attribute

@@ -55,3 +55,15 @@ class ServerFault(SafeholdError):
     """Safehold's own integrity or configuration is at fault, not the request (HTTP 500)."""
 
     code = "server_fault"
+
+
+class RateLimited(SafeholdError):
+    """Too many attempts in a window (HTTP 429 with ``Retry-After``); see safehold.ratelimit."""
+
+    code = "rate_limited"
+
+    def __init__(
+        self, message: str, *, retry_after: int, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after

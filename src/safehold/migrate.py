@@ -11,10 +11,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from safehold.db import UNMANAGED_TABLES
+
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
-# Key in ``Base.metadata.info``: regular expressions naming tables a feature creates at run
-# time (e.g. the month partitions of events); drift checks leave them alone.
-UNMANAGED_TABLES = "safehold.unmanaged_tables"
 
 
 def alembic_config(engine: Engine) -> Config:

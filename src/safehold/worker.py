@@ -30,6 +30,7 @@ from safehold.logs import configure_logging, get_logger
 from safehold.retention import jobs as retention_jobs
 from safehold.runtime import Runtime
 from safehold.sharing import jobs as sharing_jobs
+from safehold.web import jobs as web_jobs
 
 ERROR_PAUSE = 10.0  # seconds a job rests after it raised, so a broken dependency is not hammered
 MAX_DRAIN_ROUNDS = 10_000  # --once: a job that never runs out of work stops here
@@ -52,6 +53,7 @@ def registered_jobs() -> tuple[Job, ...]:
         Job("events.maintenance", events_jobs.maintain, events_jobs.MAINTENANCE_SECONDS),
         Job("retention.daily", retention_jobs.daily, retention_jobs.DAILY_SECONDS),
         Job("analytics.rollups", analytics_jobs.run, analytics_jobs.POLL_SECONDS),  # roll-ups
+        Job("web.sessions", web_jobs.purge, web_jobs.PURGE_SECONDS),  # ended sign-ins
     )
 
 
@@ -104,6 +106,16 @@ class Worker:
             wait = min(due.values()) - self.now()
             if wait > 0:
                 self.stop.wait(wait)
+
+
+def jobs_in_background(runtime: Runtime) -> Worker:
+    """The jobs in a daemon thread of this process: ``safehold serve`` on one machine with
+    the embedded database needs no second process (a separate ``safehold worker`` is still
+    fine: the jobs share their work through the database)."""
+    worker = Worker(runtime, registered_jobs())
+    threading.Thread(target=worker.run_forever, name="safehold-jobs", daemon=True).start()
+    log.info("worker_started", worker=comms_jobs.WORKER_ID, jobs=[j.name for j in worker.jobs])
+    return worker
 
 
 def command(

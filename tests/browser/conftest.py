@@ -17,9 +17,11 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from safehold import migrate
 from safehold.app import create_app
+from safehold.comms import jobs as comms_jobs
 from safehold.config import Settings
 from safehold.runtime import Runtime, build_runtime
 from tests.conftest import DEFAULT_POLICY, IN_CI, ROOT
+from tests.integration.comms.smtp import SmtpServer, smtp_server
 
 CHROMIUM = Path(os.environ.get("SAFEHOLD_TEST_CHROMIUM", "/usr/bin/chromium"))
 SHOTS = ROOT / "test-output" / "screenshots"
@@ -89,3 +91,21 @@ def screenshot(page: Page, name: str) -> Path:
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# --- e-mail for the journeys: a real SMTP sink on loopback, and the outbox drained into it ---
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpServer]:
+    """aiosmtpd on 127.0.0.1: what the live runtime's outbox job delivers lands here."""
+    with smtp_server() as server:
+        yield server
+
+
+def drain_outbox(runtime: Runtime) -> int:
+    """Run the worker's outbox job until nothing is due; how many rows it claimed."""
+    claimed = 0
+    while (count := comms_jobs.run(runtime)) > 0:
+        claimed += count
+    return claimed

@@ -139,7 +139,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_the_cli_lists_overdue_requests(data_dir: Path) -> None:
     runtime = build_runtime(load_settings(), clock=FrozenClock(datetime(2020, 1, 31, tzinfo=UTC)))
     migrate.upgrade(runtime.engine)
-    rid = open_request(runtime, person(runtime), kind="objection")
+    rid = open_request(runtime, person(runtime), kind="access")
     runtime.close()
     runner = CliRunner()
     result = runner.invoke(app, ["requests", "list", "--overdue"])

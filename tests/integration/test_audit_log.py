@@ -94,23 +94,76 @@ def test_entries_by_subject(session: Session, clock: FrozenClock) -> None:
     assert [e.seq for e in audit.entries(session, subject_id=None, after=3)] == [4, 5]
 
 
-WRITERS, PER_WRITER = 4, 40
+def accesses(n: int) -> list[audit.Access]:
+    return [
+        audit.Access(ACTOR, "events.ingest", uuid.uuid4(), ["usage.action", "device.info"],
+                     "service_provision", "ok")
+        for _ in range(n)
+    ]  # fmt: skip
+
+
+def test_a_batch_chains_between_single_entries(session: Session, clock: FrozenClock) -> None:
+    before = write(session, clock, 2)
+    batch = audit.record_many(session, accesses(5), clock=clock)
+    after = write(session, clock, 1)
+    assert [e.seq for e in [*before, *batch, *after]] == list(range(1, 9))
+    assert batch[0].prev_hash == before[-1].hash
+    assert [b.prev_hash for b in batch[1:]] == [b.hash for b in batch[:-1]]
+    assert after[0].prev_hash == batch[-1].hash
+    stored = audit.entries(session, subject_id=None)
+    assert [e.hash for e in stored] == [e.hash for e in [*before, *batch, *after]]
+    assert stored[3].categories == ["device.info", "usage.action"]  # sorted, as hashed
+    result = audit.verify(session)
+    assert result.ok
+    assert result.checked == 8
+    assert result.head_hash == after[0].hash
+
+
+def test_an_empty_batch_appends_nothing(session: Session, clock: FrozenClock) -> None:
+    write(session, clock, 1)
+    assert audit.record_many(session, [], clock=clock) == []
+    assert audit.verify(session).checked == 1
+
+
+def test_an_edited_entry_inside_a_batch_is_named(session: Session, clock: FrozenClock) -> None:
+    write(session, clock, 1)
+    batch = audit.record_many(session, accesses(4), clock=clock)
+    session.execute(
+        update(AuditEntry).where(AuditEntry.seq == batch[2].seq).values(outcome="refused")
+    )
+    session.expire_all()
+    result = audit.verify(session)
+    assert result.broken is not None
+    assert result.broken.seq == batch[2].seq
+
+
+WRITERS, PER_WRITER, BATCH = 4, 40, 3
 
 
 def _writer(url: str, n: int) -> None:
+    """Alternates single entries and batches of ``BATCH``: both take the same head lock."""
     engine = make_engine(make_url(url))
     sessions = make_session_factory(engine)
     clock = SystemClock()
+    actor = Actor("system", f"writer-{multiprocessing.current_process().pid}")
     for i in range(n):
         with transaction(sessions) as session:
+            if i % 2:
+                audit.record_many(
+                    session,
+                    [audit.Access(actor, "events.ingest", uuid.uuid4(), ["usage.action"],
+                                  "service_provision", "ok") for _ in range(BATCH)],
+                    clock=clock,
+                )  # fmt: skip
+                continue
             audit.record(
                 session,
-                actor=Actor("system", f"writer-{multiprocessing.current_process().pid}"),
+                actor=actor,
                 action="subject.read",
                 subject_id=uuid.uuid4(),
                 categories=["usage.login"],
                 purpose="service_provision",
-                outcome="allowed" if i % 2 else "refused",
+                outcome="refused",
                 clock=clock,
             )
     engine.dispose()
@@ -142,4 +195,4 @@ def test_concurrent_writer_processes_keep_the_chain_valid(
         result = audit.verify(session)
     engine.dispose()
     assert result.ok, result.broken
-    assert result.checked == WRITERS * PER_WRITER
+    assert result.checked == WRITERS * (PER_WRITER // 2) * (1 + BATCH)

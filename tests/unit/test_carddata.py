@@ -4,12 +4,13 @@ timestamps, identifiers and Luhn-failing order numbers are not."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from safehold.carddata import contains_card_number, forbidden_name, luhn_valid, scan
+from safehold.carddata import Finding, contains_card_number, forbidden_name, luhn_valid, scan
 
 TEST_CARDS = [
     "4111111111111111",  # Visa
@@ -173,3 +174,56 @@ def test_escapes_cannot_smuggle_a_card_past_the_pre_check() -> None:
     assert scan(hinted.encode(), "application/json") is not None
     quoted = '{"hints": "\\"Chromium\\";v=\\"130\\"", "id": "ch-12"}'
     assert scan(quoted.encode(), "application/json") is None
+
+
+def test_form_bodies_are_decoded_before_they_are_checked() -> None:
+    # "+" and "%20" are the spaces between a card's groups in a form body.
+    for body in (b"note=4111+1111+1111+1111", b"note=4111%201111%201111%201111"):
+        found = scan(body, "application/x-www-form-urlencoded")
+        assert found == Finding("body.note", "card_number")
+    assert scan(b"q=cooking+show&page=2", "application/x-www-form-urlencoded") is None
+
+
+def test_digits_on_either_side_of_an_identifier_are_not_joined() -> None:
+    identifier = "123e4567-e89b-12d3-a456-426614174000"
+    assert not contains_card_number(f"4111{identifier}1111 1111 1111")
+    assert contains_card_number(f"{identifier} 4111 1111 1111 1111")
+
+
+noisy_text = st.text(alphabet='0123456789 --abcdef+.:"', max_size=120)
+
+
+@given(noisy_text, card_numbers, noisy_text, st.sampled_from([" ", "-", ""]))
+def test_the_pre_check_never_hides_what_the_full_check_finds(
+    before: str, card: str, after: str, sep: str
+) -> None:
+    """The raw-text pre-check may only skip bodies in which the walk would find nothing."""
+    grouped = sep.join(card[i : i + 4] for i in range(0, len(card), 4))
+    for value in (before + grouped + after, before + after):
+        body = json.dumps({"events": [{"note": value, "n": 1}]}).encode()
+        if contains_card_number(value):
+            assert scan(body, "application/json") is not None
+        ascii_free = json.dumps({"note": value + " é"}, ensure_ascii=False).encode()
+        if contains_card_number(value):
+            assert scan(ascii_free, "application/json") is not None
+
+
+def test_a_large_event_batch_without_card_data_passes() -> None:
+    events = [
+        {
+            "event_id": str(uuid.UUID(int=(i * 0x9E3779B97F4A7C15) % (1 << 128))),
+            "timestamp": "2026-11-26T20:31:29.123456+00:00",
+            "properties": {"channel_id": f"ch-{i % 200}", "duration_s": 1000 + i},
+            "context": {
+                "user_agent": "Mozilla/5.0 (SMART-TV; LINUX; Tizen 6.5)",
+                "ip": "203.0.113.9",
+            },
+        }
+        for i in range(500)
+    ]
+    body = json.dumps({"sent_at": "2026-11-26T20:31:30+00:00", "events": events}).encode()
+    assert scan(body, "application/json") is None
+    events[321]["properties"]["duration_s"] = 4111111111111111
+    assert scan(json.dumps({"events": events}).encode(), "application/json") == Finding(
+        "body.events[321].properties.duration_s", "card_number"
+    )

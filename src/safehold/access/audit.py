@@ -5,10 +5,10 @@ commits without one)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from safehold.access import chain
@@ -32,6 +32,34 @@ class Recorded:
     hash: str
 
 
+@dataclass(frozen=True)
+class Access:
+    """One access to append with :func:`record_many`: what :func:`record` takes, as data."""
+
+    actor: Actor
+    action: str
+    subject_id: uuid.UUID | None
+    categories: Iterable[str]
+    purpose: str | None
+    outcome: str
+
+
+# Built once: these run on every access to personal data. ``n`` entries take ``n`` numbers.
+_TAKE = (
+    update(HEAD)
+    .where(HEAD.c.id == HEAD_ID)
+    .values(last_seq=HEAD.c.last_seq + bindparam("n"))
+    .returning(HEAD.c.last_seq, HEAD.c.last_hash)
+)
+_APPEND = insert(ENTRIES)
+_MOVE_HEAD = update(HEAD).where(HEAD.c.id == HEAD_ID).values(last_hash=bindparam("head_hash"))
+# PostgreSQL: one entry's insert rides in the head update as a data-modifying CTE, one round
+# trip instead of two (most accesses append exactly one entry). SQLite has no such CTE.
+_APPEND_AND_MOVE = _MOVE_HEAD.add_cte(
+    insert(ENTRIES).values({c.name: bindparam(c.name, type_=c.type) for c in ENTRIES.c}).cte()
+)
+
+
 def record(
     session: Session,
     *,
@@ -43,46 +71,57 @@ def record(
     outcome: str,
     clock: Clock,
 ) -> Recorded:
-    """Append one entry. Taking the head row's lock first orders concurrent writers.
+    """Append one entry (:func:`record_many` with one access)."""
+    access = Access(actor, action, subject_id, categories, purpose, outcome)
+    return record_many(session, [access], clock=clock)[0]
 
-    Core statements on the session's connection (not ORM objects): this runs on every access
-    to personal data, and the unit of work would cost more than the three statements."""
+
+def record_many(session: Session, accesses: Sequence[Access], *, clock: Clock) -> list[Recorded]:
+    """Append one entry per access, chained in the given order, in three statements however
+    many there are (two for one entry on PostgreSQL): take the head row's lock and
+    ``len(accesses)`` sequence numbers, insert every entry (hashes computed here, under that
+    lock), move the head to the last hash.
+
+    Taking the head row first orders concurrent writers (PostgreSQL's row lock, SQLite's
+    write lock), so no other writer can slip an entry in between. Core statements on the
+    session's connection, not ORM objects: this runs on every access to personal data."""
+    if not accesses:
+        return []
     conn = session.connection()
-    seq, prev_hash = conn.execute(
-        update(HEAD)
-        .where(HEAD.c.id == HEAD_ID)
-        .values(last_seq=HEAD.c.last_seq + 1)
-        .returning(HEAD.c.last_seq, HEAD.c.last_hash)
-    ).one()
-    data = chain.EntryData(
-        seq=seq,
-        at=clock.now(),
-        actor=f"{actor.kind}:{actor.id}",
-        action=action,
-        subject_id=str(subject_id) if subject_id else None,
-        categories=tuple(sorted(set(categories))),
-        purpose=purpose,
-        outcome=outcome,
-        request_id=actor.request_id,
-    )
-    digest = chain.link_hash(prev_hash, data)
-    conn.execute(
-        insert(ENTRIES).values(
+    last_seq, prev_hash = conn.execute(_TAKE, {"n": len(accesses)}).one()
+    at = clock.now()
+    rows: list[dict[str, object]] = []
+    recorded: list[Recorded] = []
+    for seq, access in enumerate(accesses, start=last_seq - len(accesses) + 1):
+        actor = access.actor
+        data = chain.EntryData(
             seq=seq,
-            at=data.at,
-            actor=data.actor,
-            action=action,
-            subject_id=subject_id,
-            categories=list(data.categories),
-            purpose=purpose,
-            outcome=outcome,
+            at=at,
+            actor=f"{actor.kind}:{actor.id}",
+            action=access.action,
+            subject_id=str(access.subject_id) if access.subject_id else None,
+            categories=tuple(sorted(set(access.categories))),
+            purpose=access.purpose,
+            outcome=access.outcome,
             request_id=actor.request_id,
-            prev_hash=prev_hash,
-            hash=digest,
         )
-    )
-    conn.execute(update(HEAD).where(HEAD.c.id == HEAD_ID).values(last_hash=digest))
-    return Recorded(seq, subject_id, prev_hash, digest)
+        digest = chain.link_hash(prev_hash, data)
+        rows.append(
+            {
+                "seq": seq, "at": at, "actor": data.actor, "action": data.action,
+                "subject_id": access.subject_id, "categories": list(data.categories),
+                "purpose": data.purpose, "outcome": data.outcome,
+                "request_id": data.request_id, "prev_hash": prev_hash, "hash": digest,
+            }
+        )  # fmt: skip
+        recorded.append(Recorded(seq, access.subject_id, prev_hash, digest))
+        prev_hash = digest
+    if len(rows) == 1 and conn.dialect.name == "postgresql":
+        conn.execute(_APPEND_AND_MOVE, rows[0] | {"head_hash": prev_hash})
+        return recorded
+    conn.execute(_APPEND, rows)  # one row: a plain INSERT; more: executemany, one round trip
+    conn.execute(_MOVE_HEAD, {"head_hash": prev_hash})
+    return recorded
 
 
 def as_data(entry: AuditEntry) -> chain.EntryData:

@@ -112,20 +112,39 @@ def active_people(
 ) -> Report:  # fmt: skip
     """Distinct active people (any event or sign-in) per day, ISO week or month. Each period
     is a cell of its own: released if final and of at least ``k`` people, else not."""
+    report = _people_series(session, "active", rules.ALL, k, period, first, last)
+    _audit(session, actor, clock, "active", ("usage.action", "usage.login"))
+    session.flush()
+    return report
+
+
+def signed_in_people(
+    session: Session, *, k: int, period: Period, first: date, last: date, actor: Actor,
+    clock: Clock,
+) -> Report:  # fmt: skip
+    """Distinct people who signed in, per day, ISO week or month (the console's "logins per
+    day"): the day's sign-in-hour cells merged. People, not sign-in counts, are released:
+    counts add up across periods, so a suppressed day could be recovered by subtracting the
+    released days from a month's total; distinct people do not add up."""
+    report = _people_series(session, "logins", rules.LOGIN_HOUR, k, period, first, last)
+    _audit(session, actor, clock, "logins", ("usage.login",))
+    session.flush()
+    return report
+
+
+def _people_series(
+    session: Session, name: str, grain: str, k: int, period: Period, first: date, last: date
+) -> Report:
     buckets = _buckets(period, first, last)
     lo, hi = buckets[0][0], buckets[-1][1]
     final = _final_days(session, lo, hi)
-    day_rows = {
-        row.start: row
-        for row in session.scalars(
-            select(Rollup).where(
-                Rollup.period == "day",
-                Rollup.grain == rules.ALL,
-                Rollup.start >= lo,
-                Rollup.start <= hi,
-            )
+    day_rows: dict[date, list[Rollup]] = {}
+    for row in session.scalars(
+        select(Rollup).where(
+            Rollup.period == "day", Rollup.grain == grain, Rollup.start >= lo, Rollup.start <= hi
         )
-    }
+    ):
+        day_rows.setdefault(row.start, []).append(row)
     rows: list[Row] = []
     for start, end in buckets:
         days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
@@ -133,14 +152,12 @@ def active_people(
         if not all(d in final for d in days):
             rows.append(Row(values, None, status="pending"))
             continue
-        sketch = rules.merge(rules.load(day_rows[d].people) for d in days if d in day_rows)
+        sketch = rules.merge(rules.load(r.people) for d in days for r in day_rows.get(d, []))
         if rules.at_least(sketch, k):
             rows.append(Row(values, rules.people(sketch)))
         else:
             rows.append(Row(values, None, status="suppressed"))
-    _audit(session, actor, clock, "active", ("usage.action", "usage.login"))
-    session.flush()
-    return Report("active", k, lo, hi, ("period", "start", "end"), rows, measures=("people",))
+    return Report(name, k, lo, hi, ("period", "start", "end"), rows, measures=("people",))
 
 
 def table(

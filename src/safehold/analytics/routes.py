@@ -9,14 +9,17 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy.orm import Session
 
 from safehold.access import service as access
 from safehold.access.models import ApiKey
+from safehold.access.rules import Actor
 from safehold.analytics import render, reports, rules, service
 from safehold.analytics.errors import NotObjectable
 from safehold.analytics.schemas import ObjectionIn, ObjectionOut, ReportOut, RowOut
 from safehold.deps import ActorDep, RuntimeDep, SessionDep, require_scope
 from safehold.errors import InvalidInput
+from safehold.runtime import Runtime
 from safehold.subjects import service as subjects
 
 router = APIRouter(tags=["analytics"])
@@ -57,16 +60,35 @@ def _month(text: str) -> date:
     return date(int(match[1]), int(match[2]), 1)
 
 
+SERIES = {"active": reports.active_people, "logins": reports.signed_in_people}
+
+
 @router.get("/v1/analytics/active", summary="Active people per day, week or month",
             response_model=ReportOut, responses=REPORT_RESPONSES)  # fmt: skip
 def active(
     session: SessionDep, runtime: RuntimeDep, key: Reader, actor: ActorDep,
     start: date, end: date, period: reports.Period = "day", format: Format = "json",
 ) -> Response:  # fmt: skip
+    return _series("active", session, runtime, key, actor, start, end, period, format)
+
+
+@router.get("/v1/analytics/logins", summary="People who signed in, per day, week or month",
+            response_model=ReportOut, responses=REPORT_RESPONSES)  # fmt: skip
+def logins(
+    session: SessionDep, runtime: RuntimeDep, key: Reader, actor: ActorDep,
+    start: date, end: date, period: reports.Period = "day", format: Format = "json",
+) -> Response:  # fmt: skip
+    return _series("logins", session, runtime, key, actor, start, end, period, format)
+
+
+def _series(
+    name: str, session: Session, runtime: Runtime, key: ApiKey, actor: Actor,
+    start: date, end: date, period: reports.Period, format: Format,
+) -> Response:  # fmt: skip
     access.require_purpose(key, rules.PURPOSE)
     if end < start:
         raise InvalidInput("end is before start", details={"field": "end"})
-    report = reports.active_people(
+    report = SERIES[name](
         session, k=runtime.policy.analytics.k_anonymity, period=period, first=start, last=end,
         actor=actor, clock=runtime.clock,
     )  # fmt: skip

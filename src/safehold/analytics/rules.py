@@ -15,8 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-
-import datasketches  # type: ignore[import-untyped]  # ships no type information
+from typing import Any
 
 PURPOSE = "platform_improvement"
 LG_K = 12  # 4,096 registers: about 1.6% standard error in HLL mode; exact below ~380 people
@@ -54,40 +53,51 @@ def person_key(index_key: bytes) -> bytes:
     return hmac.new(index_key, b"safehold/analytics/person/v1", hashlib.sha256).digest()
 
 
+Sketch = Any  # datasketches.hll_sketch; the library ships no type information
+
+
+def _ds() -> Any:
+    """The datasketches module, imported on first use: it loads numpy (~20 MB), which
+    processes that never build or read a sketch (an export, the CLI) should not pay for."""
+    import datasketches  # type: ignore[import-untyped]
+
+    return datasketches
+
+
 def person_hash(key: bytes, subject_id: uuid.UUID) -> int:
     """A 63-bit keyed hash of a person (what the sketch is fed; never the id)."""
     digest = hmac.new(key, subject_id.bytes, hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big") >> 1
 
 
-def new_sketch(hashes: Iterable[int] = ()) -> datasketches.hll_sketch:
-    sketch = datasketches.hll_sketch(LG_K, datasketches.tgt_hll_type.HLL_8)
+def new_sketch(hashes: Iterable[int] = ()) -> Sketch:
+    sketch = _ds().hll_sketch(LG_K, _ds().tgt_hll_type.HLL_8)
     for h in hashes:
         sketch.update(h)
     return sketch
 
 
-def merge(sketches: Iterable[datasketches.hll_sketch]) -> datasketches.hll_sketch:
-    union = datasketches.hll_union(LG_K)
+def merge(sketches: Iterable[Sketch]) -> Sketch:
+    union = _ds().hll_union(LG_K)
     for sketch in sketches:
         union.update(sketch)
-    return union.get_result(datasketches.tgt_hll_type.HLL_8)
+    return union.get_result(_ds().tgt_hll_type.HLL_8)
 
 
-def dump(sketch: datasketches.hll_sketch) -> bytes:
+def dump(sketch: Sketch) -> bytes:
     return bytes(sketch.serialize_compact())
 
 
-def load(blob: bytes) -> datasketches.hll_sketch:
-    return datasketches.hll_sketch.deserialize(blob)
+def load(blob: bytes) -> Sketch:
+    return _ds().hll_sketch.deserialize(blob)
 
 
-def people(sketch: datasketches.hll_sketch) -> int:
+def people(sketch: Sketch) -> int:
     """The released estimate of distinct people (exact for small groups)."""
     return round(float(sketch.get_estimate()))
 
 
-def at_least(sketch: datasketches.hll_sketch, k: int) -> bool:
+def at_least(sketch: Sketch, k: int) -> bool:
     """True only if the group certainly holds ``k`` people or more (lower bound)."""
     return bool(sketch.get_lower_bound(BOUND_STDEVS) >= k - 1e-9)
 
@@ -144,7 +154,7 @@ class Cell:
     """One group in a report: its key, its people (a sketch) and its additive counts."""
 
     key: tuple[str, ...]
-    sketch: datasketches.hll_sketch
+    sketch: Sketch
     events: int = 0
     errors: int = 0
     parts: int = 1  # how many original cells it holds (folded "other" cells hold several)

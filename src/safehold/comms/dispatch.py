@@ -1,7 +1,7 @@
 """Turning claimed outbox rows into e-mails handed to the SMTP server.
 
 **prepare** (one transaction for a claimed batch): for each row the policy decides again
-(``state_of`` — status, marketing choice, pending policy acceptance); allowed recipients are
+(``states_of`` — status, marketing choice, pending policy acceptance); allowed recipients are
 read and decrypted under the message's purpose, audited, and rendered *in memory*; refused
 ones are skipped, suppressed addresses suppressed. A row's sealed secret is decrypted with
 the rest and rendered as ``{{ secret }}``. It commits before anything is sent, so no
@@ -44,8 +44,9 @@ from safehold.logs import get_logger
 from safehold.policy.rules import decide
 from safehold.subjects.models import PersonalValue, Subject
 from safehold.subjects.rules import EMAIL
-from safehold.subjects.service import state_of
+from safehold.subjects.state import states_of
 from safehold.vault.errors import DataKeyDestroyed
+from safehold.vault.models import DataKey
 
 log = get_logger(__name__)
 Read = tuple[Actor, uuid.UUID, tuple[str, ...], str, str]  # who, whose, what, why, outcome
@@ -77,8 +78,8 @@ def _values(
     session: Session, ctx: service.Context, subject_id: uuid.UUID, wanted: dict[str, str],
     rows: Sequence[PersonalValue],
 ) -> dict[tuple[str, str], str]:  # fmt: skip
-    """Decrypt the fields the templates need (the caller decided, and audits the read)."""
-    ctx.vault.preload(session, subject_id)
+    """Decrypt the fields the templates need (the caller decided, and audits the read; it
+    has loaded the people's data keys, so the vault finds them without a query each)."""
     values: dict[tuple[str, str], str] = {}
     for row in rows:
         if wanted.get(row.category) == row.field:
@@ -118,6 +119,10 @@ def prepare(
         )
     ):
         stored.setdefault(row.subject_id, []).append(row)
+    states = states_of(session, people.values(), ctx.book, now)  # two queries for the round
+    # Every recipient's data keys in one query, held until the loop is done: the vault then
+    # finds each in the session's identity map instead of querying once per person.
+    held_keys = list(session.scalars(select(DataKey).where(DataKey.subject_id.in_(subject_ids))))
     key = tokens.derive_key(ctx.vault.provider.index_key())
     general = ctx.template_context()
     reads: list[Read] = []
@@ -131,9 +136,7 @@ def prepare(
         wanted = compiled.personal_fields
         categories = tuple(wanted)
         actor = Actor("system", f"outbox@{worker}"[:120], request_id=str(message.id))
-        decision = decide(
-            ctx.policy, item.purpose, categories, state_of(session, person, ctx.book, now)
-        )
+        decision = decide(ctx.policy, item.purpose, categories, states[person.id])
         blocked = rules.suppression_reason(kinds.get(person.email_index or "", ()), item.purpose)
         status, reason = service.verdict(decision, blocked)
         if status is not rules.Status.QUEUED:
@@ -174,12 +177,13 @@ def prepare(
             unsubscribe_token=unsubscribe,
         )  # fmt: skip
         out.append(Prepared(item.id, person.id, item.purpose, categories, recipient, email))
+    del held_keys
     outbox.record(session, outcomes, now, report)
-    for actor, subject_id, categories, purpose, outcome in reads:  # last: a short chain lock
-        audit.record(
-            session, actor=actor, action="message.render", subject_id=subject_id,
-            categories=categories, purpose=purpose, outcome=outcome, clock=ctx.clock,
-        )  # fmt: skip
+    accesses = [
+        audit.Access(actor, "message.render", subject_id, categories, purpose, outcome)
+        for actor, subject_id, categories, purpose, outcome in reads
+    ]
+    audit.record_many(session, accesses, clock=ctx.clock)  # last: a short chain lock
     return out
 
 

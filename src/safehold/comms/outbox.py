@@ -17,6 +17,8 @@ from safehold.comms import rules
 from safehold.comms.mail import MailError
 from safehold.comms.models import OutboxItem
 
+IN_CHUNK = 500  # ids per IN (...) list
+
 
 @dataclass
 class Report:
@@ -120,37 +122,38 @@ def failure(item_id: uuid.UUID, attempts: int, error: MailError, now: datetime) 
 
 
 def record(session: Session, outcomes: Sequence[Outcome], now: datetime, report: Report) -> None:
-    """Write the outcomes of rows this transaction holds (one executemany). A row whose
-    delivery is settled (anything but queued again) loses its sealed secret here too."""
+    """Write the outcomes of rows this transaction holds: one ``UPDATE … WHERE id IN (…)``
+    per distinct outcome (usually a single one: every e-mail of the group sent), not one
+    statement per row. A row whose delivery is settled (anything but queued again) loses its
+    sealed secret in the same statement."""
     if not outcomes:
         return
-    rows = []
-    settled: list[uuid.UUID] = []
+    groups: dict[tuple[rules.Status, str | None, datetime | None], list[uuid.UUID]] = {}
     for outcome in outcomes:
         if not rules.can_move(rules.Status.SENDING, outcome.status):
             raise ValueError(f"an outbox row cannot move from sending to {outcome.status}")
-        rows.append(
-            {
-                "id": outcome.item_id,
-                "status": outcome.status,
-                "reason": outcome.reason,
-                "next_attempt_at": outcome.retry_at or now,
-                "sent_at": now if outcome.status is rules.Status.SENT else None,
-                "claim_token": None,
-                "updated_at": now,
-            }
+        groups.setdefault((outcome.status, outcome.reason, outcome.retry_at), []).append(
+            outcome.item_id
         )
         report.count(outcome.status, outcome.reason)
-        if outcome.status is not rules.Status.QUEUED:
-            settled.append(outcome.item_id)
-    session.execute(update(OutboxItem), rows)
-    if settled:
-        session.execute(
-            update(OutboxItem)
-            .where(OutboxItem.id.in_(settled), OutboxItem.sealed_secret.is_not(None))
-            .values(sealed_secret=None)
-            .execution_options(synchronize_session=False)
-        )
+    for (status, reason, retry_at), ids in groups.items():
+        values: dict[str, Any] = {
+            "status": status,
+            "reason": reason,
+            "next_attempt_at": retry_at or now,
+            "sent_at": now if status is rules.Status.SENT else None,
+            "claim_token": None,
+            "updated_at": now,
+        }
+        if status is not rules.Status.QUEUED:
+            values["sealed_secret"] = None
+        for start in range(0, len(ids), IN_CHUNK):
+            session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id.in_(ids[start : start + IN_CHUNK]))
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
 
 
 def defer(

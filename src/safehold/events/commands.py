@@ -200,6 +200,13 @@ def seed_in_background(host: str, port: int, token: str) -> threading.Thread:
             out.print(f"demo data not sent: {type(exc).__name__}", highlight=False)
             return
         out.print(describe(summary), highlight=False)
+        if summary.example_email:
+            out.print(
+                f"privacy center: http://{local}:{port}/me — sign in as "
+                f"{summary.example_email} (a fictional demo person; the code is e-mailed)\n"
+                f"admin console: http://{local}:{port}/admin — sign in with the admin API key",
+                highlight=False,
+            )
 
     thread = threading.Thread(target=run, name="demo-data", daemon=True)
     thread.start()

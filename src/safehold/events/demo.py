@@ -195,6 +195,7 @@ class Summary:
     accepted: int = 0
     duplicates: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
+    example_email: str | None = None  # one demo person's address, to try the privacy center
 
 
 @dataclass(frozen=True)
@@ -332,6 +333,7 @@ def generate(
             )
         viewers.append(_viewer(rng, subject_id))
         summary.people += 1
+        summary.example_email = summary.example_email or person["email"]
         done += 1
         if progress:
             progress(done, total)

@@ -11,8 +11,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from safehold.db import Base
-from safehold.migrate import UNMANAGED_TABLES
+from safehold.db import UNMANAGED_TABLES, Base
 
 # The partitioned parent (PostgreSQL) or the union view (SQLite), and the month tables.
 Base.metadata.info.setdefault(UNMANAGED_TABLES, set()).update({r"events", r"events_\d{6}"})

@@ -5,7 +5,7 @@ import io
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from safehold.access.models import ApiKey
 from safehold.comms import service as comms
@@ -52,7 +52,10 @@ def list_versions(session: SessionDep, runtime: RuntimeDep) -> list[VersionOut]:
 
 
 @router.get("/versions/{version}", summary="One version: its rules and its posted text")
-def get_version(version: int, session: SessionDep, runtime: RuntimeDep) -> VersionDetail:
+def get_version(
+    version: Annotated[int, Path(ge=1, le=rules.MAX_VERSION)], session: SessionDep,
+    runtime: RuntimeDep,
+) -> VersionDetail:  # fmt: skip
     v = service.get(session, version)
     policy = parse_policy(v.source, v.label)
     return VersionDetail(
@@ -65,8 +68,8 @@ def get_version(version: int, session: SessionDep, runtime: RuntimeDep) -> Versi
 @router.get("/diff", summary="The rule changes and the text diff between two versions")
 def diff(
     session: SessionDep,
-    from_: Annotated[int, Query(alias="from", ge=1)],
-    to: Annotated[int, Query(ge=1)],
+    from_: Annotated[int, Query(alias="from", ge=1, le=rules.MAX_VERSION)],
+    to: Annotated[int, Query(ge=1, le=rules.MAX_VERSION)],
 ) -> DiffOut:
     return service.compare(session, from_, to)
 
@@ -92,7 +95,7 @@ def publish(
 def acceptances(
     session: SessionDep,
     _key: PolicyAdmin,
-    version: Annotated[int, Query(ge=1)],
+    version: Annotated[int, Query(ge=1, le=rules.MAX_VERSION)],
     status: Literal["accepted", "notified", "pending"] | None = None,
     format: Literal["json", "csv"] = "json",
 ) -> Response:

@@ -14,6 +14,8 @@ from safehold.policy.rules import add_duration
 
 MINOR, MATERIAL = ChangeClass.MINOR.value, ChangeClass.MATERIAL.value
 ACCEPTING_METHODS = frozenset({"sign_up", "explicit", "continued_use"})
+# Version numbers are 32-bit integer columns: a larger one in a URL is refused (422), not a 500.
+MAX_VERSION = 2**31 - 1
 
 
 class ClassLowered(ValueError):

@@ -54,7 +54,9 @@ class DiffOut(BaseModel):
 class AcceptIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int | None = Field(default=None, ge=1, description="Default: the one in force")
+    version: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="Default: the one in force"
+    )
     channel: Literal["api", "privacy_center"] = "api"
 
 

@@ -1,8 +1,10 @@
-"""`safehold requests …`: the request log for staff, and running an erasure."""
+"""`safehold requests …`: the request log for staff, running an erasure, writing an export."""
 
 from __future__ import annotations
 
+import sys
 import uuid
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,7 +16,8 @@ from safehold.cli_support import fail, out, runtime_or_exit, upgrade_or_exit
 from safehold.comms import service as comms
 from safehold.db import transaction
 from safehold.errors import SafeholdError
-from safehold.requests import jobs, rules, service
+from safehold.requests import export, jobs, rules, service
+from safehold.requests.rules import Kind, Status
 
 app = typer.Typer(help="Data-subject requests: deadlines, erasure.", no_args_is_help=True)
 STAFF = Actor("admin", "cli")
@@ -48,13 +51,17 @@ def list_command(
         raise typer.Exit(1)
 
 
+def _request_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        fail("that is not a request id")
+
+
 @app.command("erase")
 def erase_command(request_id: Annotated[str, typer.Argument(help="The request id")]) -> None:
     """Carry out (or resume) a verified erasure request and print its outcome."""
-    try:
-        rid = uuid.UUID(request_id)
-    except ValueError:
-        fail("that is not a request id")
+    rid = _request_id(request_id)
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
     ctx = service.Context(runtime.vault, runtime.policy, runtime.clock, comms.context(runtime))
@@ -73,3 +80,39 @@ def erase_command(request_id: Annotated[str, typer.Argument(help="The request id
         f"{len(cert['kept'])} kept, verification {verified}",
         highlight=False,
     )
+
+
+@app.command("export")
+def export_command(
+    request_id: Annotated[str, typer.Argument(help="The access request's id")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the JSON here (default: standard output)")
+    ] = None,
+) -> None:
+    """Answer a verified access request (or re-read an answered one) and write the JSON."""
+    rid = _request_id(request_id)
+    runtime = runtime_or_exit()
+    upgrade_or_exit(runtime)
+    ctx = service.Context(runtime.vault, runtime.policy, runtime.clock, comms.context(runtime))
+    try:
+        with transaction(runtime.sessions) as session:
+            request = service.get(session, rid)
+            if request.kind == Kind.ACCESS and request.status == Status.VERIFIED:
+                service.fulfil_access(session, ctx, rid, actor=STAFF)
+            elif request.kind != Kind.ACCESS or request.status != Status.COMPLETED:
+                fail("only a verified or answered access request can be exported")
+            subject_id = request.subject_id
+        chunks = export.stream_json(runtime.sessions, ctx, subject_id)
+        sink = out_file.open("wb") if out_file is not None else sys.stdout.buffer
+        written = 0
+        with Progress(transient=True, disable=out_file is None) as progress:
+            task = progress.add_task("exporting", total=None)
+            for chunk in chunks:
+                sink.write(chunk)
+                written += len(chunk)
+                progress.update(task, completed=written)
+        if out_file is not None:
+            sink.close()
+            out.print(f"wrote {written} bytes to {out_file}", highlight=False)
+    except SafeholdError as exc:
+        fail(exc.message)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from safehold.errors import Conflict, InvalidInput, NotFound
+from safehold.errors import Conflict, Gone, InvalidInput, NotFound
 
 
 class RequestNotFound(NotFound):
@@ -71,3 +71,27 @@ class CodeAttemptsExhausted(Conflict):
 
 class CertificateNotReady(Conflict):
     code = "certificate_not_ready"
+
+
+class WrongKind(InvalidInput):
+    """The request is of another kind than the action asked of it (details: kind, expected)."""
+
+    code = "request_wrong_kind"
+
+
+class ObjectionInvalid(InvalidInput):
+    code = "request_objection_invalid"
+
+
+class RectificationInvalid(InvalidInput):
+    code = "request_rectification_invalid"
+
+
+class ExportLinkInvalid(NotFound):
+    """Not a link this Safehold issued (forged, altered, truncated) or not for an export."""
+
+    code = "export_link_invalid"
+
+
+class ExportLinkExpired(Gone):
+    code = "export_link_expired"

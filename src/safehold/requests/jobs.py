@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from safehold.access import audit
@@ -29,17 +29,15 @@ from safehold.comms.models import MarketingChoice
 from safehold.db import transaction
 from safehold.events import history as events
 from safehold.notices.models import Acceptance
-from safehold.requests import certificate, rules, service
+from safehold.requests import certificate, preview, rules, service
 from safehold.requests.errors import ErasureRunning, NotAnErasure
 from safehold.requests.models import DataRequest
 from safehold.requests.rules import Kind, Status
-from safehold.retention import service as holds
 from safehold.sharing import propagation
-from safehold.subjects import payments
 from safehold.subjects.models import PaymentMethod, PersonalValue, Subject
 from safehold.subjects.rules import PAYMENT
 from safehold.vault.errors import DataKeyDestroyed
-from safehold.vault.models import DataKey
+from safehold.web import sessions as web_sessions
 
 SYSTEM = Actor("system", "erasure")
 
@@ -62,12 +60,25 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
+def _locked(session: Session, request_id: uuid.UUID) -> DataRequest:
+    """The request, locked. The first statement is a write (the lease onto itself), so on
+    SQLite the transaction holds the write lock before it reads anything: a concurrent writer
+    (an ingestion batch) makes it wait, instead of failing to upgrade a stale read."""
+    session.execute(
+        update(DataRequest)
+        .where(DataRequest.id == request_id)
+        .values(lease_until=DataRequest.lease_until)
+        .execution_options(synchronize_session=False)
+    )
+    return service.get(session, request_id, lock=True)
+
+
 def _claim(
     sessions: sessionmaker[Session], ctx: service.Context, request_id: uuid.UUID, actor: Actor
 ) -> bool:
     """Take the lease; False when the request is already answered (nothing to do)."""
     with transaction(sessions) as session:
-        request = service.get(session, request_id, lock=True)
+        request = _locked(session, request_id)
         if request.kind != Kind.ERASURE:
             raise NotAnErasure("this request is not an erasure", details={})
         now = ctx.clock.now()
@@ -96,7 +107,7 @@ def erase(
         while True:
             checkpoint_first = False
             with transaction(sessions) as session:
-                request = service.get(session, request_id, lock=True)
+                request = _locked(session, request_id)
                 step = rules.next_step(request.progress)
                 if step is None:
                     break
@@ -106,7 +117,7 @@ def erase(
             if checkpoint_first:  # outside any transaction, after every deletion committed
                 _checkpoint(sessions, request_id)
             with transaction(sessions) as session:
-                request = service.get(session, request_id, lock=True)
+                request = _locked(session, request_id)
                 if rules.next_step(request.progress) != step:
                     raise ErasureRunning("another runner took this erasure over", details={})
                 subject = session.get(Subject, request.subject_id)
@@ -139,55 +150,24 @@ def _checkpoint(sessions: sessionmaker[Session], request_id: uuid.UUID) -> None:
             conn.commit()
         outcome = {"done": busy == 0, "log_frames": log_frames, "checkpointed": moved}
     with transaction(sessions) as session:
-        request = service.get(session, request_id, lock=True)
+        request = _locked(session, request_id)
         request.progress = {**request.progress, "wal_checkpoint": outcome}
 
 
 # --- the steps ----------------------------------------------------------------------------
 
 
-def _stored(session: Session, ctx: service.Context, subject_id: uuid.UUID) -> dict[str, set[str]]:
-    """Category -> retention classes the person has data under (values, cards, any key)."""
-    stored: dict[str, set[str]] = {}
-    for category, klass in session.execute(
-        select(PersonalValue.category, PersonalValue.retention_class)
-        .where(PersonalValue.subject_id == subject_id)
-        .distinct()
-    ):
-        stored.setdefault(category, set()).add(klass)
-    if session.scalar(select(func.count()).where(PaymentMethod.subject_id == subject_id)):
-        stored.setdefault(PAYMENT, set()).update(
-            ctx.policy.retention_class(PAYMENT, name) for name in payments.FIELDS
-        )
-    for klass in session.scalars(
-        select(DataKey.retention_class).where(DataKey.subject_id == subject_id)
-    ):
-        if any(klass in classes for classes in stored.values()):
-            continue
-        for category in rules.categories_of_class(ctx.policy, klass):
-            stored.setdefault(category, set()).add(klass)
-    return stored
-
-
 def _plan(run: Run) -> dict[str, Any]:
-    session = run.session
-    ctx = run.ctx
-    subject = run.subject
-    now = ctx.clock.now()
-    collected = session.scalar(
-        select(func.max(PersonalValue.updated_at)).where(PersonalValue.subject_id == subject.id)
+    # From the first step on the person takes no new data: ingestion (which locks the row
+    # and checks the status) refuses their events, so nothing lands behind the deletion and
+    # no data key is created again after the shred. The tombstone is completed at close.
+    run.session.execute(
+        update(Subject)
+        .where(Subject.id == run.subject.id)
+        .values(status="erased")
+        .execution_options(synchronize_session="fetch")
     )
-    times = rules.Times(
-        collected=collected or subject.created_at,
-        last_activity=subject.last_activity_at,
-        account_closed=subject.closed_at or now,
-    )
-    active = [
-        rules.Hold(str(h.id), frozenset(h.categories), h.reason, h.legal_basis, h.until)
-        for h in holds.holds(session, subject_id=subject.id, active_at=now)
-    ]
-    plan = rules.plan(ctx.policy, _stored(session, ctx, subject.id), active, times)
-    return plan_json(plan)
+    return plan_json(preview.plan_for(run.session, run.ctx, run.subject.id))
 
 
 def plan_json(plan: rules.Plan) -> dict[str, Any]:
@@ -274,6 +254,7 @@ def _delete_rows(run: Run) -> dict[str, Any]:
         delete(MarketingChoice).where(MarketingChoice.subject_id == subject.id)
     )
     accepted = session.execute(delete(Acceptance).where(Acceptance.subject_id == subject.id))
+    signed_in = web_sessions.end_all_for(session, subject.id)  # privacy-center sessions, codes
     session.flush()
     return {
         "personal_values": values,
@@ -281,6 +262,7 @@ def _delete_rows(run: Run) -> dict[str, Any]:
         "payment_tokens_removed": cards_trimmed,
         "marketing_choices": int(getattr(choices, "rowcount", 0)),
         "policy_acceptances": int(getattr(accepted, "rowcount", 0)),
+        "web_sessions": signed_in,
     }
 
 

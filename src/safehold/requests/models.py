@@ -16,11 +16,15 @@ from safehold.db import Base
 
 class DataRequest(Base):
     __tablename__ = "data_requests"
-    __table_args__ = (Index("ix_data_requests_status_deadline", "status", "deadline_at"),)
+    __table_args__ = (
+        Index("ix_data_requests_status_deadline", "status", "deadline_at"),
+        Index("ix_data_requests_responded_at", "responded_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # rules.Kind
+    purpose: Mapped[str | None] = mapped_column(String(64))  # what an objection objects to
     channel: Mapped[str] = mapped_column(String(16))  # rules.CHANNELS
     made_by: Mapped[str] = mapped_column(String(16))  # "staff" | "subject"
     actor: Mapped[str] = mapped_column(String(120))  # "api_key:…", "subject:…"

@@ -1,5 +1,6 @@
 """/v1/requests: open a data-subject request on a person's behalf, verify it with the code
-the person received, extend or reject it, run an erasure, read its certificate."""
+the person received, extend or reject it, answer it (erasure, access, objection,
+rectification), read the erasure certificate; /exports/{token}: the person's download."""
 
 from __future__ import annotations
 
@@ -7,18 +8,21 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 
+from safehold import ratelimit
 from safehold.access.models import ApiKey
 from safehold.comms import service as comms
 from safehold.deps import ActorDep, RuntimeDep, SessionDep, require_scope
-from safehold.requests import certificate, jobs, rules, service
+from safehold.requests import certificate, export, jobs, rules, service
 from safehold.requests.errors import CertificateNotReady
 from safehold.requests.models import DataRequest
 from safehold.requests.schemas import (
+    AccessOut,
     CertificateOut,
     CodeIn,
     ExtendIn,
+    RectificationIn,
     RejectIn,
     RequestIn,
     RequestOut,
@@ -26,6 +30,7 @@ from safehold.requests.schemas import (
 from safehold.runtime import Runtime
 
 router = APIRouter(prefix="/v1/requests", tags=["data-subject requests"])
+exports = APIRouter(tags=["data-subject requests"])
 Writer = Annotated[ApiKey, Depends(require_scope("requests:write"))]
 
 
@@ -35,7 +40,7 @@ def context(runtime: Runtime) -> service.Context:
 
 def request_out(request: DataRequest, runtime: Runtime) -> RequestOut:
     return RequestOut(
-        id=request.id, subject_id=request.subject_id, kind=request.kind,
+        id=request.id, subject_id=request.subject_id, kind=request.kind, purpose=request.purpose,
         channel=request.channel, made_by=request.made_by, status=request.status,
         received_at=request.received_at, deadline_at=request.deadline_at,
         overdue=rules.is_overdue(request.status, request.deadline_at, runtime.clock.now()),
@@ -47,13 +52,18 @@ def request_out(request: DataRequest, runtime: Runtime) -> RequestOut:
     )  # fmt: skip
 
 
-@router.post("", status_code=201, summary="Open a request; e-mails the person a code")
+@router.post(
+    "", status_code=201, summary="Open a request; e-mails the person a code",
+    responses=ratelimit.RESPONSES,
+)  # fmt: skip
 def create(
     body: RequestIn, session: SessionDep, runtime: RuntimeDep, _key: Writer, actor: ActorDep
 ) -> RequestOut:
+    ratelimit.hit(runtime, "requests.open.key", actor.id)
+    ratelimit.hit(runtime, "requests.open.subject", str(body.subject_id))
     request = service.create(
         session, context(runtime), actor=actor, subject_id=body.subject_id, kind=body.kind,
-        channel=body.channel,
+        channel=body.channel, purpose=body.purpose,
     )  # fmt: skip
     session.commit()
     return request_out(request, runtime)
@@ -79,21 +89,30 @@ def get_request(
     return request_out(service.get(session, request_id), runtime)
 
 
-@router.post("/{request_id}/code", status_code=202, summary="Send a new code")
+@router.post(
+    "/{request_id}/code", status_code=202, summary="Send a new code",
+    responses=ratelimit.RESPONSES,
+)  # fmt: skip
 def resend(
     request_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, _key: Writer, actor: ActorDep
 ) -> RequestOut:
     request = service.get(session, request_id, lock=True)
+    ratelimit.hit(runtime, "requests.code.subject", str(request.subject_id))
     service.issue_code(session, context(runtime), request, actor=actor)
     session.commit()
     return request_out(request, runtime)
 
 
-@router.post("/{request_id}/verification", summary="Check the code the person received")
+@router.post(
+    "/{request_id}/verification", summary="Check the code the person received",
+    responses=ratelimit.RESPONSES,
+)  # fmt: skip
 def verify(
     request_id: uuid.UUID, body: CodeIn, session: SessionDep, runtime: RuntimeDep,
     _key: Writer, actor: ActorDep,
 ) -> RequestOut:  # fmt: skip
+    ratelimit.hit(runtime, "requests.verify.key", actor.id)
+    ratelimit.hit(runtime, "requests.verify.request", str(request_id))
     request = service.verify(session, context(runtime), request_id, actor=actor, code=body.code)
     session.commit()
     return request_out(request, runtime)
@@ -131,6 +150,60 @@ def run_erasure(
     session.commit()
     return CertificateOut(
         certificate=jobs.erase(runtime.sessions, context(runtime), request_id, actor=actor)
+    )
+
+
+@router.post("/{request_id}/access", summary="Answer a verified access request: a download link")
+def fulfil_access(
+    request_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, _key: Writer, actor: ActorDep
+) -> AccessOut:
+    grant = service.fulfil_access(session, context(runtime), request_id, actor=actor)
+    session.commit()
+    return AccessOut(url=grant.path, expires_at=grant.expires_at)
+
+
+@router.post("/{request_id}/objection", summary="Carry out a verified objection")
+def object_to(
+    request_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, _key: Writer, actor: ActorDep
+) -> RequestOut:
+    request = service.object_to(session, context(runtime), request_id, actor=actor)
+    session.commit()
+    return request_out(request, runtime)
+
+
+@router.post("/{request_id}/rectification", summary="Correct the data of a verified request")
+def rectify(
+    request_id: uuid.UUID, body: RectificationIn, session: SessionDep, runtime: RuntimeDep,
+    _key: Writer, actor: ActorDep,
+) -> RequestOut:  # fmt: skip
+    request = service.rectify(
+        session, context(runtime), request_id, actor=actor, values=body.values
+    )
+    session.commit()
+    return request_out(request, runtime)
+
+
+@exports.get(
+    "/exports/{token}", summary="Download one's data (the link is the authority)",
+    response_class=StreamingResponse, response_model=None,
+    responses={200: {"content": {"application/json": {}}}},
+)  # fmt: skip
+def download(
+    token: str, session: SessionDep, runtime: RuntimeDep,
+    format: Annotated[str, Query(pattern="^(json|html)$")] = "json",
+) -> StreamingResponse | HTMLResponse:  # fmt: skip
+    ctx = context(runtime)
+    request = export.resolve_link(session, ctx, token)
+    if format == "html":
+        page = export.render_html(session, ctx, request.subject_id)
+        session.commit()
+        return HTMLResponse(page)
+    session.commit()  # holds nothing while the body streams (its batches have their own)
+    name = f"safehold-export-{request.id}.json"
+    return StreamingResponse(
+        export.stream_json(runtime.sessions, ctx, request.subject_id),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

@@ -24,6 +24,8 @@ from safehold.requests.errors import (
     CodeInvalid,
     CodeMissing,
     ExtensionInvalid,
+    ObjectionInvalid,
+    RectificationInvalid,
     TransitionRefused,
 )
 
@@ -81,6 +83,7 @@ CODE_MAX_ATTEMPTS = 5
 CODES_PER_REQUEST = 5  # sends (and resends) of a code for one request
 REQUEST_LOG_RETENTION = "P24M"  # the PII-free request log, from the response date
 DEFAULT_DEADLINE = "P1M"  # GDPR Art. 12(3), when the policy names none
+EXPORT_LINK_TTL = timedelta(days=7)  # an access request's download link, from fulfilment
 
 
 def check_transition(current: str, target: Status) -> Status:
@@ -125,6 +128,66 @@ def extended_deadline(
 
 def is_overdue(status: str, deadline_at: datetime, now: datetime) -> bool:
     return Status(status) in OPEN and now > deadline_at
+
+
+def log_expired(responded_at: datetime | None, now: datetime) -> bool:
+    """An answered request leaves the log once :data:`REQUEST_LOG_RETENTION` has passed since
+    its response; an open one never does (it has no response date yet)."""
+    return responded_at is not None and add_duration(responded_at, REQUEST_LOG_RETENTION) <= now
+
+
+# --- objection and rectification --------------------------------------------------------
+
+OPT_OUT = "marketing_opt_out"  # an objection to marketing: the person's opt-out
+LEAVE_PURPOSE = "purpose_objection"  # any other objectable purpose: recorded, decide() refuses
+# What a rectification request may correct, by field name -> (category, contact argument).
+RECTIFIABLE: dict[str, str] = {
+    "name": "account.name",
+    "email": "account.email",
+    "phone": "account.phone",
+    "street": "account.address",
+    "postal_code": "account.address",
+    "city": "account.address",
+    "country": "account.address",
+}
+ADDRESS_PARTS = ("street", "postal_code", "city", "country")
+
+
+def objection_effect(policy: Policy, purpose: str | None) -> str:
+    """What objecting to ``purpose`` does: an opt-out for marketing, otherwise the person
+    leaves the purpose (analytics for ``platform_improvement``). Raises unless the policy
+    says the purpose is objectable."""
+    if purpose is None or purpose not in policy.purpose_ids:
+        raise ObjectionInvalid(
+            "an objection names one of the policy's purposes", details={"field": "purpose"}
+        )
+    declared = policy.purpose(purpose)
+    if declared.is_marketing:
+        return OPT_OUT
+    if not declared.objectable:
+        raise ObjectionInvalid(
+            "the policy does not let a person object to this purpose",
+            details={"field": "purpose", "purpose": purpose},
+        )
+    return LEAVE_PURPOSE
+
+
+def rectification_fields(values: Mapping[str, str]) -> tuple[str, ...]:
+    """The field names a correction touches, checked: known names only, and an address in
+    full (its four parts go together). The values themselves are never looked at here."""
+    unknown = sorted(set(values) - set(RECTIFIABLE))
+    if unknown or not values:
+        raise RectificationInvalid(
+            "a correction names fields from the list, with their new values",
+            details={"allowed": sorted(RECTIFIABLE), "unknown_fields": len(unknown)},
+        )
+    parts = [p for p in ADDRESS_PARTS if p in values]
+    if parts and len(parts) != len(ADDRESS_PARTS):
+        raise RectificationInvalid(
+            "an address is corrected in full: street, postal_code, city and country",
+            details={"missing": [p for p in ADDRESS_PARTS if p not in values]},
+        )
+    return tuple(sorted(values))
 
 
 # --- the one-time code ------------------------------------------------------------------

@@ -18,6 +18,9 @@ class RequestIn(BaseModel):
     subject_id: uuid.UUID
     kind: Literal["erasure", "access", "rectification", "objection"]
     channel: Channel = "api"
+    purpose: str | None = Field(
+        default=None, max_length=64, description="objection only: the purpose objected to"
+    )
 
 
 class CodeIn(BaseModel):
@@ -39,10 +42,26 @@ class RejectIn(BaseModel):
     reason: str = Field(max_length=32, description="a code from the closed list (docs/requests.md)")
 
 
+class RectificationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    values: dict[str, str] = Field(
+        description="corrected values by field: name, email, phone, or the whole address "
+        "(street, postal_code, city, country)",
+        max_length=8,
+    )
+
+
+class AccessOut(BaseModel):
+    url: str = Field(description="the download link (JSON; add ?format=html for the summary)")
+    expires_at: datetime
+
+
 class RequestOut(BaseModel):
     id: uuid.UUID
     subject_id: uuid.UUID
     kind: str
+    purpose: str | None
     channel: str
     made_by: str
     status: str

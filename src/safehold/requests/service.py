@@ -1,5 +1,6 @@
-"""Use cases for data-subject requests: open one, send and check the one-time code, extend
-the deadline once, reject, record an answer, list (overdue) requests.
+"""Use cases for data-subject requests: open one, send and check the one-time code (or take
+the privacy center's sign-in as the proof), extend the deadline once, reject, answer an
+access, objection or rectification request, list (overdue) requests.
 
 The same functions serve staff (an API key acting on the person's behalf) and, later, the
 person in the privacy center (``made_by="subject"``). Services flush, never commit; a wrong
@@ -19,10 +20,12 @@ from sqlalchemy.orm import Session
 
 from safehold.access import audit
 from safehold.access.rules import Actor
+from safehold.analytics import service as analytics
 from safehold.clock import Clock
+from safehold.comms import preferences
 from safehold.comms import service as comms
 from safehold.policy import Policy
-from safehold.requests import rules
+from safehold.requests import links, rules
 from safehold.requests.errors import (
     AlreadyExtended,
     CodeAttemptsExhausted,
@@ -32,11 +35,14 @@ from safehold.requests.errors import (
     CodeMissing,
     ErasureAlreadyOpen,
     KindNotOffered,
+    ObjectionInvalid,
     ReasonUnknown,
     RequestNotFound,
+    WrongKind,
 )
 from safehold.requests.models import DataRequest
 from safehold.requests.rules import Kind, Status
+from safehold.subjects import rules as subject_rules
 from safehold.subjects import service as subjects
 from safehold.subjects.models import Subject
 from safehold.vault.service import Vault
@@ -85,14 +91,19 @@ def open_erasure(session: Session, subject_id: uuid.UUID) -> DataRequest | None:
 
 def create(
     session: Session, ctx: Context, *, actor: Actor, subject_id: uuid.UUID, kind: str,
-    channel: str, made_by: str = "staff", send: bool = True,
+    channel: str, made_by: str = "staff", send: bool = True, purpose: str | None = None,
 ) -> DataRequest:  # fmt: skip
     """Open a request (status ``received``, deadline from the policy) and, unless ``send``
-    is False, e-mail the one-time code to the account's address."""
+    is False, e-mail the one-time code to the account's address. An objection names the
+    ``purpose`` objected to; no other kind does."""
     request_kind = Kind(kind)
     offered = {str(k) for k in ctx.policy.requests.kinds}
     if str(request_kind) not in offered:
         raise KindNotOffered("the policy does not offer this kind of request", details={})
+    if request_kind is Kind.OBJECTION:
+        rules.objection_effect(ctx.policy, purpose)  # refuses a purpose one cannot object to
+    elif purpose is not None:
+        raise ObjectionInvalid("only an objection names a purpose", details={"field": "purpose"})
     subject = subjects.get(session, subject_id)  # unknown -> 404, erased -> 410
     if request_kind is Kind.ERASURE:
         # Lock the person's row so two concurrent erasure requests cannot both pass the check.
@@ -103,7 +114,8 @@ def create(
             )
     now = ctx.clock.now()
     request = DataRequest(
-        id=uuid.uuid4(), subject_id=subject.id, kind=str(request_kind), channel=channel,
+        id=uuid.uuid4(), subject_id=subject.id, kind=str(request_kind), purpose=purpose,
+        channel=channel,
         made_by=made_by, actor=str(actor), status=str(Status.RECEIVED), received_at=now,
         deadline_at=rules.deadline(now, ctx.policy.requests.deadline), extended_at=None,
         extension_reason=None, verified_at=None, started_at=None, responded_at=None,
@@ -181,6 +193,27 @@ def verify(
     request.code_hash, request.code_expires_at = None, None  # spent: never usable again
     _audit(session, ctx, actor, "request.verify", request)
     session.flush()
+    return request
+
+
+def verify_signed_in(
+    session: Session, ctx: Context, request: DataRequest, *, actor: Actor
+) -> DataRequest:
+    """The person made the request signed in to the privacy center, where they proved they
+    hold the account's address with a one-time code: that is the verification. Recorded in
+    ``progress`` and the audit log. An objection is then carried out at once."""
+    rules.check_transition(request.status, Status.VERIFIED)
+    now = ctx.clock.now()
+    request.status, request.verified_at = str(Status.VERIFIED), now
+    request.code_hash, request.code_expires_at = None, None
+    request.progress = {
+        **request.progress,
+        "verification": {"method": "privacy_center_sign_in", "at": now.isoformat()},
+    }
+    _audit(session, ctx, actor, "request.verify.signed_in", request)
+    session.flush()
+    if request.kind == Kind.OBJECTION:
+        return object_to(session, ctx, request.id, actor=actor)
     return request
 
 
@@ -264,3 +297,103 @@ def overdue_count(session: Session, now: datetime) -> int:
         )
         or 0
     )
+
+
+# --- answering access, objection and rectification requests --------------------------------
+
+
+@dataclass(frozen=True)
+class AccessGrant:
+    """Where the person downloads their data, and until when the link works."""
+
+    path: str
+    expires_at: datetime
+
+
+def _of_kind(session: Session, request_id: uuid.UUID, kind: Kind) -> DataRequest:
+    request = get(session, request_id, lock=True)
+    if request.kind != kind:
+        raise WrongKind(
+            f"this request is not an {kind} request" if kind[0] in "aeio"
+            else f"this request is not a {kind} request",
+            details={"kind": request.kind, "expected": str(kind)},
+        )  # fmt: skip
+    return request
+
+
+def _answered(
+    session: Session, ctx: Context, request: DataRequest, *, actor: Actor, step: str,
+    record: dict[str, object],
+) -> DataRequest:  # fmt: skip
+    """Record what was done (no personal values: the log outlives the person) and complete."""
+    request.progress = {**request.progress, step: {**record, "at": ctx.clock.now().isoformat()}}
+    return move(session, ctx, request, Status.COMPLETED, actor=actor)
+
+
+def export_key(ctx: Context) -> bytes:
+    return links.derive_key(ctx.vault.provider.index_key())
+
+
+def fulfil_access(
+    session: Session, ctx: Context, request_id: uuid.UUID, *, actor: Actor
+) -> AccessGrant:
+    """Make the verified person's data available (Art. 15/20): a signed link that expires
+    after :data:`rules.EXPORT_LINK_TTL`. The response date is when the data became available."""
+    request = _of_kind(session, request_id, Kind.ACCESS)
+    subjects.get(session, request.subject_id)  # erased -> 410: nothing left to give
+    move(session, ctx, request, Status.IN_PROGRESS, actor=actor)  # only from verified
+    expires_at = (ctx.clock.now() + rules.EXPORT_LINK_TTL).replace(microsecond=0)
+    token = links.make_token(export_key(ctx), request.id, expires_at)
+    _answered(session, ctx, request, actor=actor, step="access",
+              record={"link_expires_at": expires_at.isoformat()})  # fmt: skip
+    return AccessGrant(f"{links.PREFIX}{token}", expires_at)
+
+
+def object_to(
+    session: Session, ctx: Context, request_id: uuid.UUID, *, actor: Actor
+) -> DataRequest:
+    """Carry out a verified objection (Art. 21): to marketing, an opt-out (pending marketing
+    mail skipped at once); to another objectable purpose (``platform_improvement``), the
+    person leaves it from this moment (analytics leaves them out, ``decide`` refuses it)."""
+    request = _of_kind(session, request_id, Kind.OBJECTION)
+    subject = subjects.get(session, request.subject_id)
+    effect = rules.objection_effect(ctx.policy, request.purpose)
+    move(session, ctx, request, Status.IN_PROGRESS, actor=actor)
+    assert request.purpose is not None  # objection_effect refuses None
+    if effect == rules.OPT_OUT:
+        changed = preferences.record_choice(
+            session, subject=subject, choice="opted_out", channel="api", actor=actor,
+            policy_version=ctx.comms.policy_label(), clock=ctx.clock, reference=str(request.id),
+        ) is not None  # fmt: skip
+    else:
+        before = analytics.objected_purposes(session, subject.id)
+        analytics.record_objection(
+            session, subject_id=subject.id, purpose=request.purpose, actor=actor, clock=ctx.clock
+        )
+        changed = request.purpose not in before
+    record = {"purpose": request.purpose, "effect": effect, "changed": changed}
+    return _answered(session, ctx, request, actor=actor, step="objection", record=record)
+
+
+def rectify(
+    session: Session, ctx: Context, request_id: uuid.UUID, *, actor: Actor,
+    values: dict[str, str],
+) -> DataRequest:  # fmt: skip
+    """Correct the person's data (Art. 16) through ``subjects.service.rectify`` (which tells
+    the recipients, Art. 19) and complete the request, recording the field names only."""
+    request = _of_kind(session, request_id, Kind.RECTIFICATION)
+    names = rules.rectification_fields(values)
+    address = {p: values[p] for p in rules.ADDRESS_PARTS} if "street" in values else None
+    contact = subject_rules.contact(
+        name=values.get("name"), email=values.get("email"), phone=values.get("phone"),
+        address=address,
+    )  # fmt: skip
+    move(session, ctx, request, Status.IN_PROGRESS, actor=actor)
+    source = "person" if request.made_by == "subject" else "operator"
+    subjects.rectify(
+        session, subjects.Context(ctx.vault, ctx.policy, ctx.clock), request.subject_id,
+        actor=actor, source=source, contact=contact,
+    )  # fmt: skip
+    categories = sorted({rules.RECTIFIABLE[n] for n in names})
+    return _answered(session, ctx, request, actor=actor, step="rectification",
+                     record={"fields": list(names), "categories": categories})  # fmt: skip

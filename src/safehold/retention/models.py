@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -25,3 +26,17 @@ class LegalHold(Base):
     created_by: Mapped[str] = mapped_column(String(120))
     lifted_at: Mapped[datetime | None]
     lifted_by: Mapped[str | None] = mapped_column(String(120))
+
+
+class RetentionRun(Base):
+    """A finished retention run and its report: counts per category, months dropped, holds
+    that kept data back (their ids and counts). No person and no free text, so the console
+    can show the last run's report after the process that ran it is gone."""
+
+    __tablename__ = "retention_runs"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    finished_at: Mapped[datetime]
+    dry_run: Mapped[bool]
+    report: Mapped[dict[str, Any]]

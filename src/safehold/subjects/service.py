@@ -9,33 +9,50 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from safehold.access import audit
 from safehold.access.rules import Actor
-from safehold.analytics import service as analytics
 from safehold.clock import Clock
-from safehold.comms import preferences
 from safehold.comms.models import MarketingChoice
-from safehold.comms.rules import marketing_sets
 from safehold.notices import service as notices
 from safehold.notices.book import PolicyBook
 from safehold.policy import Policy
-from safehold.policy.rules import Decision, SubjectState, Withheld, decide
+from safehold.policy.rules import Decision, Withheld, decide
 from safehold.sharing import propagation
 from safehold.subjects import rules
 from safehold.subjects.errors import EmailTaken, PurposeRefused, SubjectErased, SubjectNotFound
 from safehold.subjects.models import PersonalValue, Subject
+from safehold.subjects.state import person_for
+
+# state_of and states_of live in subjects/state.py; callers still import them from here.
+from safehold.subjects.state import state_of as state_of
+from safehold.subjects.state import states_of as states_of
 from safehold.vault.errors import DataKeyDestroyed
+from safehold.vault.models import DataKey
 from safehold.vault.service import EMAIL_INDEX, PHONE_INDEX, Vault
 
 MARKETING = "communication.marketing"
 WRITE_PURPOSE = "service_provision"  # registering and correcting data serves the contract
 Fields = Mapping[str, Mapping[str, str]]  # category -> field -> plaintext
+# The read path's values of the allowed categories with their data keys, built once.
+_VALUES_WITH_KEYS = (
+    select(PersonalValue, DataKey)
+    .outerjoin(
+        DataKey,
+        and_(
+            DataKey.subject_id == PersonalValue.subject_id,
+            DataKey.retention_class == PersonalValue.retention_class,
+        ),
+    )
+    .where(
+        PersonalValue.subject_id == bindparam("subject_id"),
+        PersonalValue.category.in_(bindparam("categories", expanding=True)),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -64,27 +81,6 @@ def get(session: Session, subject_id: uuid.UUID, *, allow_erased: bool = False) 
     if subject.status == "erased" and not allow_erased:
         raise SubjectErased("this person's data has been erased", details={})
     return subject
-
-
-def state_of(
-    session: Session, subject: Subject, book: PolicyBook | None = None, now: datetime | None = None
-) -> SubjectState:
-    """What the decision needs to know about the person: status, marketing choice, and the
-    purposes added by a material policy change they have not accepted yet."""
-    # The marketing choice in force and what it means: comms owns both (comms/preferences.py).
-    opted_out, consented = marketing_sets(preferences.current_choice(session, subject.id))
-    pending = (
-        notices.pending_purposes(session, book, subject.id, now)
-        if book is not None and now is not None
-        else frozenset()
-    )
-    return SubjectState(
-        account_status=subject.status,  # type: ignore[arg-type]
-        opted_out=opted_out,
-        objected=analytics.objected_purposes(session, subject.id),  # Art. 21 objections
-        consented=consented,
-        pending_acceptance=pending,
-    )
 
 
 def _audit(
@@ -203,9 +199,8 @@ def read(
     """The person's data for one purpose: only the categories the decision allows.
 
     A refusal is audited and raised as :class:`PurposeRefused` (its entry is committed)."""
-    subject = get(session, subject_id)
+    subject, state = person_for(session, subject_id, purpose, ctx.book, ctx.clock.now())
     wanted = list(categories) if categories is not None else list(rules.SUBJECT_CATEGORIES)
-    state = state_of(session, subject, ctx.book, ctx.clock.now())
     decision = decide(ctx.policy, purpose, wanted, state)
     if decision.refused:
         _audit(session, ctx, actor, "subject.read", subject.id, wanted, purpose, "refused")
@@ -214,14 +209,13 @@ def read(
             details={"purpose": purpose, "rule": decision.refused_rule},
         )
     view = SubjectView(subject, decision)
-    ctx.vault.preload(session, subject.id)
-    rows = session.scalars(
-        select(PersonalValue).where(
-            PersonalValue.subject_id == subject.id,
-            PersonalValue.category.in_(decision.allowed),
-        )
-    )
-    for row in rows:
+    # The values with their data keys in one query; the keys, held in ``found`` meanwhile,
+    # are then in the session's identity map for the vault. A value whose key is gone comes
+    # without one, and the vault says it was erased.
+    found = session.execute(
+        _VALUES_WITH_KEYS, {"subject_id": subject.id, "categories": list(decision.allowed)}
+    ).all()
+    for row, _key in found:
         try:
             value = ctx.vault.decrypt(
                 session, subject.id, row.retention_class, row.category, row.field, row.ciphertext

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from safehold.deps import RuntimeDep, SessionDep
 from safehold.notices import service as notices
+from safehold.notices.rules import MAX_VERSION
 from safehold.policy import Policy, parse_policy
 from safehold.policy.render import html_body
 from safehold.policy.rules import content_hash
@@ -68,8 +69,9 @@ def versions_page(request: Request, runtime: RuntimeDep, session: SessionDep) ->
 
 @router.get("/policy/versions/{version}", response_class=HTMLResponse)
 def version_page(
-    request: Request, version: int, runtime: RuntimeDep, session: SessionDep
-) -> HTMLResponse:
+    request: Request, version: Annotated[int, Path(ge=1, le=MAX_VERSION)], runtime: RuntimeDep,
+    session: SessionDep,
+) -> HTMLResponse:  # fmt: skip
     row = notices.get(session, version)
     return _policy_page(request, runtime, parse_policy(row.source, row.label), row.label)
 
@@ -79,8 +81,8 @@ def diff_page(
     request: Request,
     runtime: RuntimeDep,
     session: SessionDep,
-    from_: Annotated[int, Query(alias="from", ge=1)],
-    to: Annotated[int, Query(ge=1)],
+    from_: Annotated[int, Query(alias="from", ge=1, le=MAX_VERSION)],
+    to: Annotated[int, Query(ge=1, le=MAX_VERSION)],
 ) -> HTMLResponse:
     compared = notices.compare(session, from_, to)
     lines = [

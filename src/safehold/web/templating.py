@@ -1,4 +1,6 @@
-"""Jinja2 for the pages: autoescaped, templates beside this module, no build step."""
+"""Jinja2 for the pages: autoescaped, no build step. The public pages' templates sit beside
+this module; the privacy center's and the admin console's in their packages, under a folder
+of their name (``center/…``, ``console/…``) so no two can collide."""
 
 from __future__ import annotations
 
@@ -6,5 +8,9 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+_PACKAGE = Path(__file__).parent.parent
+TEMPLATES = Jinja2Templates(
+    directory=[_PACKAGE / "web" / "templates", _PACKAGE / "center" / "templates",
+               _PACKAGE / "console" / "templates"]
+)  # fmt: skip
 STATIC_DIR = Path(__file__).parent / "static"

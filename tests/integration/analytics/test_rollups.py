@@ -5,6 +5,7 @@ small enough for the sketches to be exact)."""
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
@@ -19,6 +20,7 @@ from safehold.analytics import reports, rules, service
 from safehold.analytics.errors import PeriodNotFinal
 from safehold.analytics.models import Rollup
 from safehold.clock import FrozenClock
+from safehold.events.models import Login
 from safehold.policy import load_policy
 from tests.conftest import DEFAULT_POLICY
 from tests.integration.analytics.helpers import KEY, Raw, counted, object_, people, store
@@ -185,3 +187,54 @@ def test_pending_days_skip_final_and_fresh_days(session: Session) -> None:
     assert service.pending_days(session, now) == []
     later = now + rules.REBUILD_EVERY + timedelta(seconds=1)
     assert service.pending_days(session, later) == [date(2026, 2, 28), date(2026, 3, 1)]
+
+
+sign_ins = st.lists(
+    st.tuples(
+        st.integers(0, 24),
+        st.builds(
+            lambda d, s: datetime(2026, 2, d, tzinfo=UTC) + timedelta(seconds=s),
+            st.integers(1, 3),
+            st.integers(0, 86_399),
+        ),
+    ),
+    max_size=80,
+)
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(logins=sign_ins, objected=objections, k=st.integers(2, 6))
+def test_people_signed_in_per_day_release_only_k_and_match_a_recount(
+    session: Session, logins: list[tuple[int, datetime]], objected: dict[int, datetime], k: int
+) -> None:
+    nested = session.begin_nested()
+    try:
+        ids = people(session, 25)
+        session.add_all(
+            Login(id=uuid.uuid4(), subject_id=ids[who], logged_in_at=at, logged_out_at=None,
+                  device_id=None, properties=None, logout_properties=None, ip=None)
+            for who, at in logins
+        )  # fmt: skip
+        session.flush()
+        for person, at in objected.items():
+            object_(session, ids[person], at)
+        service.build_days(session, _ctx(), rules.month_days(FEB))
+        report = reports.signed_in_people(
+            session, k=k, period="day", first=FEB, last=date(2026, 2, 3), actor=ACTOR,
+            clock=_ctx().clock,
+        )  # fmt: skip
+        for row in report.rows:
+            day = date.fromisoformat(row.values["start"])
+            truth = {
+                who for who, at in logins
+                if at.date() == day and not (who in objected and at >= objected[who])
+            }  # fmt: skip
+            if len(truth) >= k:
+                assert row.people == len(truth)
+            else:
+                assert row.people is None
+                assert row.status == "suppressed"
+    finally:
+        nested.rollback()

@@ -22,6 +22,9 @@ from safehold.subjects import payments
 from safehold.subjects import service as subjects
 from safehold.subjects.models import PaymentMethod, PersonalValue, Subject
 from safehold.vault.errors import DataKeyDestroyed
+from safehold.web import sessions as web_sessions
+from safehold.web.models import WebSession
+from safehold.web.rules import Kind
 from tests.integration.requests.support import STAFF, ctx, load, open_request, person, verified
 
 
@@ -172,3 +175,16 @@ def test_a_crash_between_steps_resumes_without_double_work(
     assert cert["recipients_notified"] == ["email_delivery"]
     with runtime.sessions() as session:
         assert session.scalar(select(func.count()).where(Propagation.subject_id == sid)) == 1
+
+
+def test_an_erasure_signs_the_person_out_everywhere(runtime: Runtime) -> None:
+    sid = person(runtime)
+    with runtime.sessions() as session:
+        token = web_sessions.start(session, Kind.PERSON, now=runtime.clock.now(), subject_id=sid)
+        session.commit()
+    rid = verified(runtime, sid)
+    jobs.erase(runtime.sessions, ctx(runtime), rid)
+    assert _count(runtime, WebSession, sid) == 0
+    assert load(runtime, rid).progress["delete_rows"]["web_sessions"] == 1
+    with runtime.sessions() as session:
+        assert web_sessions.load(session, Kind.PERSON, token, now=runtime.clock.now()) is None

@@ -15,7 +15,7 @@ from safehold.events import service as events
 from safehold.events import storage
 from safehold.events.models import Login
 from safehold.events.schemas import BatchIn
-from safehold.retention import jobs
+from safehold.retention import classes, jobs
 from safehold.retention import service as holds
 from safehold.runtime import Runtime
 from safehold.subjects import service as subjects
@@ -213,8 +213,8 @@ def test_crash_mid_run_then_resume(
     for sid in people:
         _close(runtime, sid)
     clock.advance(timedelta(days=91))
-    monkeypatch.setattr(jobs.rules, "BATCH", 2)
-    real = jobs._expire_person
+    monkeypatch.setattr(classes.rules, "BATCH", 2)
+    real = classes._expire_person
     calls = 0
 
     def crashing(*args: object, **kwargs: object) -> None:
@@ -224,12 +224,12 @@ def test_crash_mid_run_then_resume(
             raise Crash
         real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(jobs, "_expire_person", crashing)
+    monkeypatch.setattr(classes, "_expire_person", crashing)
     with pytest.raises(Crash):
         jobs.run(runtime)
     gone = [sid for sid in people if _key_gone(runtime, sid, "account_contact")]
     assert len(gone) == 2  # the committed batch
-    monkeypatch.setattr(jobs, "_expire_person", real)
+    monkeypatch.setattr(classes, "_expire_person", real)
     report = jobs.run(runtime)
     assert all(_key_gone(runtime, sid, "account_contact") for sid in people)
     assert _line(report, "account.email", "account_contact")["people"] == 3

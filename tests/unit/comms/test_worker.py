@@ -78,3 +78,11 @@ def test_run_forever_repeats_busy_jobs_at_once_waits_when_idle_and_stops_on_requ
     assert busy.calls == 3  # twice with work (again at once), then idle: waits 100 s
     assert calls_at == [0.0, 10.0, 20.0]  # 5 s of work, then its 5 s interval
     assert stop.is_set()
+
+
+def test_a_send_group_is_what_the_last_pace_fits_in_the_window() -> None:
+    assert comms_jobs.next_group(10, 0.05, 0.25, 50) == 50  # 5 ms an e-mail: 50 fit
+    assert comms_jobs.next_group(10, 0.1, 0.25, 50) == 25
+    assert comms_jobs.next_group(10, 2.0, 0.25, 50) == 1  # a slow server: one at a time
+    assert comms_jobs.next_group(3, 0.0, 0.25, 50) == 50  # too fast to measure: the cap
+    assert comms_jobs.next_group(0, 1.0, 0.25, 50) == 50  # nothing sent: nothing learnt

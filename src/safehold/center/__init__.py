@@ -1,0 +1,1 @@
+"""The privacy center (/me): what a person sees and does about their own data."""

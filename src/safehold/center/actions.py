@@ -1,0 +1,174 @@
+"""The requests a person makes in the privacy center: correct, download, delete.
+
+Each is a data-subject request like one staff open (``requests.service.create`` with
+``made_by="subject"``, channel ``privacy_center``, no code e-mailed), verified by the
+sign-in itself (``verify_signed_in``: the person proved they hold the account's address
+with a one-time code minutes ago), then answered at once where the law lets a machine do
+it (rectification, access) or left for staff to carry out (erasure). The request log, its
+deadlines and its audit entries are the same whichever way a request came in.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from safehold.access.rules import Actor
+from safehold.center import rules
+from safehold.center.errors import CertificateLinkExpired, CertificateLinkInvalid
+from safehold.center.service import Context
+from safehold.policy.durations import add_duration
+from safehold.requests import links, preview
+from safehold.requests import rules as request_rules
+from safehold.requests import service as requests
+from safehold.requests.errors import ExportLinkExpired, ExportLinkInvalid, RequestNotFound
+from safehold.requests.models import DataRequest
+from safehold.requests.rules import Kind, Status
+
+
+def _open(session: Session, ctx: Context, sid: uuid.UUID, kind: Kind, actor: Actor) -> DataRequest:
+    request = requests.create(
+        session, ctx.requests, actor=actor, subject_id=sid, kind=str(kind),
+        channel=rules.CHANNEL, made_by="subject", send=False,
+    )  # fmt: skip
+    return requests.verify_signed_in(session, ctx.requests, request, actor=actor)
+
+
+def correct(
+    session: Session, ctx: Context, sid: uuid.UUID, *, actor: Actor, values: dict[str, str]
+) -> DataRequest:
+    """A rectification request, answered at once (``EmailTaken`` when the new address is
+    another account's: the caller rolls back and says so next to the field)."""
+    request = _open(session, ctx, sid, Kind.RECTIFICATION, actor)
+    return requests.rectify(session, ctx.requests, request.id, actor=actor, values=values)
+
+
+def export(session: Session, ctx: Context, sid: uuid.UUID, *, actor: Actor) -> requests.AccessGrant:
+    """An access request, answered at once with a download link that expires."""
+    request = _open(session, ctx, sid, Kind.ACCESS, actor)
+    return requests.fulfil_access(session, ctx.requests, request.id, actor=actor)
+
+
+def ask_erasure(session: Session, ctx: Context, sid: uuid.UUID, *, actor: Actor) -> DataRequest:
+    """An erasure request, verified; staff carry it out (``erasure_already_open`` if one is)."""
+    return _open(session, ctx, sid, Kind.ERASURE, actor)
+
+
+# --- what the person is shown about their requests ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Held:
+    category: str  # its label
+    why: str
+    basis: str
+    until: datetime
+    hold: bool  # a legal hold rather than a retention rule
+
+
+@dataclass(frozen=True)
+class ErasurePreview:
+    erased: list[str]  # category labels
+    kept: list[Held]
+    always_kept: list[tuple[str, str]]  # the policy's operational retention: (what, why)
+    open_request: DataRequest | None
+
+
+def erasure_preview(session: Session, ctx: Context, sid: uuid.UUID) -> ErasurePreview:
+    """What an erasure would do now, from the same plan the erasure job records first."""
+    policy = ctx.requests.policy
+    plan = preview.plan_for(session, ctx.requests, sid)
+    label = {c.id: c.label for c in policy.categories}
+    kept = [
+        Held(label.get(h.category, h.category), h.reason, h.legal_basis, h.until,
+             h.kind == "legal_hold")
+        for h in plan.kept
+    ]  # fmt: skip
+    return ErasurePreview(
+        erased=[label.get(c, c) for c in plan.erase_categories],
+        kept=kept,
+        always_kept=[(o.what, o.reason) for o in policy.requests.operational_retention],
+        open_request=requests.open_erasure(session, sid),
+    )
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    request: DataRequest
+    ref: str
+    kind: str
+    status: str
+    overdue: bool
+    rejection: str | None
+    certificate: str | None  # a signed link (erasures: it outlives the sign-in)
+    download: str | None  # a live export link
+    download_expires_at: datetime | None
+
+
+def certificate_path(ctx: Context, request: DataRequest) -> str:
+    expires_at = add_duration(request.received_at, rules.CERTIFICATE_LINK_TTL)
+    key = rules.certificate_key(ctx.requests.vault.provider.index_key())
+    token = links.make_token(key, request.id, expires_at.replace(microsecond=0))
+    return f"/me/requests/{request.id}/certificate?link={token}"
+
+
+def _download(ctx: Context, request: DataRequest, now: datetime) -> tuple[str, datetime] | None:
+    """The export link of an answered access request, while it works (the same token
+    ``fulfil_access`` issued: the link is the request id and its expiry, signed)."""
+    answered = (request.progress or {}).get("access")
+    if request.kind != Kind.ACCESS or request.status != Status.COMPLETED or not answered:
+        return None
+    expires_at = datetime.fromisoformat(str(answered["link_expires_at"]))
+    if not rules.link_live(expires_at, now):
+        return None
+    token = links.make_token(requests.export_key(ctx.requests), request.id, expires_at)
+    return f"{links.PREFIX}{token}", expires_at
+
+
+def my_requests(session: Session, ctx: Context, sid: uuid.UUID) -> list[RequestRow]:
+    """The person's requests, newest first. The log holds no personal data (kinds, dates,
+    states), so listing it is not an audited read."""
+    now = ctx.requests.clock.now()
+    found = requests.listing(session, now=now, subject_id=sid)
+    rows = []
+    for r in sorted(found, key=lambda r: r.received_at, reverse=True):
+        download = _download(ctx, r, now)
+        rows.append(
+            RequestRow(
+                request=r, ref=rules.request_ref(r.id), kind=rules.KIND_WORDS.get(r.kind, r.kind),
+                status=rules.STATUS_WORDS.get(r.status, r.status),
+                overdue=request_rules.is_overdue(r.status, r.deadline_at, now),
+                rejection=request_rules.REJECTION_REASONS.get(r.rejection_reason or ""),
+                certificate=certificate_path(ctx, r) if r.kind == Kind.ERASURE else None,
+                download=download[0] if download else None,
+                download_expires_at=download[1] if download else None,
+            )
+        )  # fmt: skip
+    return rows
+
+
+def own_request(session: Session, sid: uuid.UUID, request_id: uuid.UUID) -> DataRequest:
+    """The person's own request; another person's is answered exactly like a missing one."""
+    request = session.get(DataRequest, request_id)
+    if request is None or request.subject_id != sid:
+        raise RequestNotFound("no request with that id", details={})
+    return request
+
+
+def by_link(session: Session, ctx: Context, request_id: uuid.UUID, token: str) -> DataRequest:
+    """The erasure request a certificate link names, without a sign-in (the link is the
+    authority, and what it opens holds no personal data)."""
+    key = rules.certificate_key(ctx.requests.vault.provider.index_key())
+    try:
+        link = links.read_token(key, token, ctx.requests.clock.now())
+    except ExportLinkExpired:
+        raise CertificateLinkExpired("this certificate link has expired", details={}) from None
+    except ExportLinkInvalid:
+        raise CertificateLinkInvalid("this certificate link is not valid", details={}) from None
+    request = session.get(DataRequest, link.request_id)
+    if link.request_id != request_id or request is None or request.kind != Kind.ERASURE:
+        raise CertificateLinkInvalid("this certificate link is not valid", details={})
+    return request

@@ -1,0 +1,260 @@
+"""The privacy center's pages under /me. Every page needs the signed-in person; what it
+shows comes from :mod:`safehold.center.service` and :mod:`safehold.center.actions`, with the
+person as the actor of every audit entry. Form fields are checked here and a wrong one is
+shown next to its field on the same page (status 422); a change answers with a redirect
+(POST, redirect, GET) to a page that says what was done.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from safehold import ratelimit
+from safehold.center import actions, rules, service
+from safehold.deps import RuntimeDep, SessionDep
+from safehold.requests.errors import ErasureAlreadyOpen
+from safehold.subjects.errors import EmailTaken
+from safehold.web import pages
+from safehold.web.pages import CsrfDep, PersonDep
+from safehold.web.sessions import SignedIn
+
+router = APIRouter(include_in_schema=False)
+Field = Annotated[str | None, Form()]
+OPEN = "requests.open.subject"  # the same limit as requests opened through the API
+DONE = {
+    "details": "Your details are corrected. Services that received them are being told.",
+    "marketing": "Your marketing choice is saved and applies from now on.",
+    "policy": "Thank you: your acceptance of the policy in force is recorded.",
+    "erasure": "Your deletion request is confirmed. Keep the certificate link below: once "
+    "your data is erased you cannot sign in any more, and the link will show what was done.",
+}
+
+
+def _sid(person: SignedIn) -> uuid.UUID:
+    assert person.subject_id is not None  # PersonDep only lets people through
+    return person.subject_id
+
+
+def _page(
+    request: Request, name: str, context: dict[str, object], status_code: int = 200
+) -> HTMLResponse:
+    done = request.query_params.get("done")
+    notice = DONE.get(done or "")
+    return pages.render(
+        request, f"center/{name}.html", {"done": notice, **context}, status_code=status_code
+    )
+
+
+@router.get("/me", response_class=HTMLResponse)
+def overview(
+    request: Request, person: PersonDep, session: SessionDep, runtime: RuntimeDep
+) -> HTMLResponse:
+    ctx = service.context(runtime)
+    view = service.overview(session, ctx, _sid(person), actor=pages.actor_of(request, person))
+    session.commit()  # the reads' audit entries
+    return _page(request, "overview", {"view": view, "here": "overview"})
+
+
+def _details_page(
+    request: Request, values: dict[str, str], errors: dict[str, str], status_code: int = 200,
+    refused: str | None = None,
+) -> HTMLResponse:  # fmt: skip
+    return _page(
+        request, "details",
+        {"values": values, "errors": errors, "refused": refused, "here": "details"},
+        status_code=status_code,
+    )  # fmt: skip
+
+
+@router.get("/me/details", response_class=HTMLResponse)
+def details_page(
+    request: Request, person: PersonDep, session: SessionDep, runtime: RuntimeDep
+) -> HTMLResponse:
+    ctx = service.context(runtime)
+    actor = pages.actor_of(request, person)
+    values, refused = service.current_details(session, ctx, _sid(person), actor=actor)
+    session.commit()
+    return _details_page(request, values, {}, refused=refused)
+
+
+@router.post("/me/details", response_class=HTMLResponse)
+def correct_details(
+    request: Request, _csrf: CsrfDep, person: PersonDep, session: SessionDep,
+    runtime: RuntimeDep, name: Field = None, email: Field = None, phone: Field = None,
+    street: Field = None, postal_code: Field = None, city: Field = None, country: Field = None,
+) -> Response:  # fmt: skip
+    ctx = service.context(runtime)
+    actor = pages.actor_of(request, person)
+    typed = {"name": name, "email": email, "phone": phone, "street": street,
+             "postal_code": postal_code, "city": city, "country": country}  # fmt: skip
+    current, _ = service.current_details(session, ctx, _sid(person), actor=actor)
+    checked = rules.check_details(typed, current)
+    shown = {k: v or "" for k, v in typed.items()}
+    if checked.errors:
+        session.commit()  # the read of what is held (to compare) stays in the audit log
+        return _details_page(request, shown, checked.errors, status_code=422)
+    if not checked.values:
+        session.commit()
+        return _page(request, "details", {"values": shown, "errors": {}, "here": "details",
+                                          "unchanged": True})  # fmt: skip
+    ratelimit.hit(runtime, OPEN, str(_sid(person)))
+    try:
+        actions.correct(session, ctx, _sid(person), actor=actor, values=checked.values)
+    except EmailTaken:
+        session.rollback()
+        message = "Another account already uses this e-mail address."
+        return _details_page(request, shown, {"email": message}, status_code=422)
+    session.commit()
+    return pages.redirect("/me/details?done=details")
+
+
+@router.get("/me/marketing", response_class=HTMLResponse)
+def marketing_page(
+    request: Request, person: PersonDep, session: SessionDep, runtime: RuntimeDep
+) -> HTMLResponse:
+    ctx = service.context(runtime)
+    pref = service.marketing(session, ctx, _sid(person), actor=pages.actor_of(request, person))
+    session.commit()
+    return _page(request, "marketing", {"pref": pref, "errors": {}, "here": "marketing"})
+
+
+@router.post("/me/marketing", response_class=HTMLResponse)
+def choose_marketing(
+    request: Request, _csrf: CsrfDep, person: PersonDep, session: SessionDep,
+    runtime: RuntimeDep, receive: Field = None,
+) -> Response:  # fmt: skip
+    ctx = service.context(runtime)
+    actor = pages.actor_of(request, person)
+    if receive not in {"yes", "no"}:
+        pref = service.marketing(session, ctx, _sid(person), actor=actor)
+        session.commit()
+        errors = {"receive": "Choose whether you want marketing e-mails."}
+        return _page(request, "marketing", {"pref": pref, "errors": errors, "here": "marketing"},
+                     status_code=422)  # fmt: skip
+    service.choose_marketing(session, ctx, _sid(person), actor=actor, receive=receive == "yes")
+    session.commit()
+    return pages.redirect("/me/marketing?done=marketing")
+
+
+@router.get("/me/devices", response_class=HTMLResponse)
+def devices_page(
+    request: Request, person: PersonDep, session: SessionDep, runtime: RuntimeDep
+) -> HTMLResponse:
+    ctx = service.context(runtime)
+    view = service.devices(session, ctx, _sid(person), actor=pages.actor_of(request, person))
+    session.commit()
+    return _page(request, "devices", {"view": view, "here": "devices"})
+
+
+@router.get("/me/export", response_class=HTMLResponse)
+def export_page(
+    request: Request, person: PersonDep, session: SessionDep, runtime: RuntimeDep
+) -> HTMLResponse:
+    rows = actions.my_requests(session, service.context(runtime), _sid(person))
+    ready = [r for r in rows if r.download]
+    return _page(request, "export", {"ready": ready, "here": "export"})
+
+
+@router.post("/me/export", response_class=HTMLResponse)
+def ask_export(
+    request: Request, _csrf: CsrfDep, person: PersonDep, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    ctx = service.context(runtime)
+    ratelimit.hit(runtime, OPEN, str(_sid(person)))
+    actions.export(session, ctx, _sid(person), actor=pages.actor_of(request, person))
+    session.commit()
+    return pages.redirect("/me/export")
+
+
+def _delete_page(
+    request: Request, session: SessionDep, runtime: RuntimeDep, person: SignedIn,
+    errors: dict[str, str], status_code: int = 200,
+) -> HTMLResponse:  # fmt: skip
+    ctx = service.context(runtime)
+    plan = actions.erasure_preview(session, ctx, _sid(person))
+    link = actions.certificate_path(ctx, plan.open_request) if plan.open_request else None
+    return _page(
+        request, "delete",
+        {"plan": plan, "errors": errors, "certificate": link, "here": "delete"},
+        status_code=status_code,
+    )  # fmt: skip
+
+
+@router.get("/me/delete", response_class=HTMLResponse)
+def delete_page(
+    request: Request, person: PersonDep, session: SessionDep, runtime: RuntimeDep
+) -> HTMLResponse:
+    return _delete_page(request, session, runtime, person, {})
+
+
+@router.post("/me/delete", response_class=HTMLResponse)
+def ask_erasure(
+    request: Request, _csrf: CsrfDep, person: PersonDep, session: SessionDep,
+    runtime: RuntimeDep, confirm: Field = None,
+) -> Response:  # fmt: skip
+    if confirm != "yes":
+        errors = {"confirm": "Tick the box to confirm that you want your data deleted."}
+        return _delete_page(request, session, runtime, person, errors, status_code=422)
+    ctx = service.context(runtime)
+    ratelimit.hit(runtime, OPEN, str(_sid(person)))
+    try:
+        actions.ask_erasure(session, ctx, _sid(person), actor=pages.actor_of(request, person))
+    except ErasureAlreadyOpen:
+        session.rollback()
+        return pages.redirect("/me/delete")
+    session.commit()
+    return pages.redirect("/me/delete?done=erasure")
+
+
+@router.get("/me/requests", response_class=HTMLResponse)
+def requests_page(
+    request: Request, person: PersonDep, session: SessionDep, runtime: RuntimeDep
+) -> HTMLResponse:
+    rows = actions.my_requests(session, service.context(runtime), _sid(person))
+    return _page(request, "requests", {"rows": rows, "here": "requests"})
+
+
+@router.get("/me/requests/{request_id}/certificate", response_class=HTMLResponse)
+def certificate_page(
+    request: Request, request_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep,
+    link: str | None = None,
+) -> HTMLResponse:  # fmt: skip
+    """With ``link`` (the signed link the person kept) no sign-in is needed: after the
+    erasure there is no account left to sign in to. Without it, only the owner's own."""
+    ctx = service.context(runtime)
+    if link:
+        found = actions.by_link(session, ctx, request_id, link[:200])
+    else:
+        person = pages.current_person(request, session, runtime)
+        found = actions.own_request(session, _sid(person), request_id)
+    policy = ctx.requests.policy
+    labels = {c.id: c.label for c in policy.categories}
+    recipients = {r.id: r.name for r in policy.recipients}
+    return _page(
+        request, "certificate",
+        {"found": found, "cert": found.certificate, "labels": labels, "recipients": recipients,
+         "anonymous": bool(link),
+         "status": rules.STATUS_WORDS.get(found.status, found.status), "here": "requests"},
+    )  # fmt: skip
+
+
+@router.get("/me/policy", response_class=HTMLResponse)
+def policy_page(
+    request: Request, person: PersonDep, session: SessionDep, runtime: RuntimeDep
+) -> HTMLResponse:
+    standing = service.policy_standing(session, service.context(runtime), _sid(person))
+    return _page(request, "policy", {"standing": standing, "here": "policy"})
+
+
+@router.post("/me/policy", response_class=HTMLResponse)
+def accept_policy(
+    request: Request, _csrf: CsrfDep, person: PersonDep, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    ctx = service.context(runtime)
+    service.accept_policy(session, ctx, _sid(person), actor=pages.actor_of(request, person))
+    session.commit()
+    return pages.redirect("/me/policy?done=policy")

@@ -1,0 +1,182 @@
+"""Pure rules of the privacy center: which purpose a person's own reads serve, how the
+details form is checked field by field, how requests and retention periods are put into
+words, and the signed link to an erasure certificate.
+
+No FastAPI, no SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from safehold.policy.document import Policy, RetentionAction, RetentionFrom, RetentionRule
+from safehold.policy.render import period_words
+from safehold.subjects import rules as subject_rules
+from safehold.subjects.errors import InvalidEmail, InvalidPhone
+
+# The policy names "access to our platform … your account, billing, sign-in" under
+# service_provision: a person reading their own account in the privacy center is that
+# (docs/decisions/0012-privacy-center.md).
+PURPOSE = "service_provision"
+CHANNEL = "privacy_center"  # requests, marketing choices and acceptances made here
+RECENT_LOGINS = 20  # sign-ins listed on the devices page
+
+# An erasure's certificate outlives the person (they cannot sign in after it), so the
+# person keeps a signed link to it. It works as long as the request log can hold the
+# certificate: the longest deadline (one month plus the two-month extension) plus the
+# log's 24 months (requests.rules.REQUEST_LOG_RETENTION).
+CERTIFICATE_LINK_TTL = "P27M"
+_CERTIFICATE_INFO = b"safehold/center/certificate-link/v1"
+
+MAX_NAME = 200
+MAX_FIELD = 200  # characters in any one field of the form
+ADDRESS_PARTS = ("street", "postal_code", "city", "country")
+FIELDS = ("name", "email", "phone", *ADDRESS_PARTS)
+
+KIND_WORDS = {
+    "erasure": "Delete my data",
+    "access": "Download my data",
+    "rectification": "Correct my details",
+    "objection": "Objection",
+}
+STATUS_WORDS = {
+    "received": "Received",
+    "verified": "Confirmed, waiting for our staff",
+    "in_progress": "In progress",
+    "completed": "Done",
+    "partially_completed": "Done in part (see the certificate)",
+    "rejected": "Refused",
+}
+
+
+def certificate_key(index_key: bytes) -> bytes:
+    """The MAC key of certificate links: its own HKDF label, so an export link (same token
+    format, another key) can never open a certificate, nor the reverse."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_CERTIFICATE_INFO).derive(
+        index_key
+    )
+
+
+def retention_words(rule: RetentionRule) -> str:
+    """ "90 days after the account is closed, then deleted"."""
+    then = (
+        "then deleted"
+        if rule.action is RetentionAction.DELETE
+        else "then deleted once counted into anonymous statistics"
+    )
+    return f"{period_words(rule.period, rule.from_)}, {then}"
+
+
+def retention_words_of(period: str, start: RetentionFrom) -> str:
+    """ "10 years after it is collected"."""
+    return period_words(period, start)
+
+
+def purposes_of(policy: Policy, category: str) -> list[tuple[str, str, str]]:
+    """(label, lawful basis, description) of each purpose that may use the category."""
+    return [
+        (p.label, str(p.lawful_basis).replace("_", " "), p.description)
+        for p in policy.purposes
+        if category in p.categories
+    ]
+
+
+@dataclass
+class Checked:
+    """The details form, checked: the corrected fields (only those that change) and a
+    message per field that is not right."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _clean(raw: str | None) -> str:
+    return " ".join((raw or "").split())
+
+
+def check_details(form: Mapping[str, str | None], current: Mapping[str, str]) -> Checked:
+    """Compare what the person typed with what is held (``current``: field -> value) and
+    say, next to each field, what is wrong. An empty phone or address where one is held is
+    refused: a correction replaces a value, it does not delete it."""
+    out = Checked()
+    typed = {name: _clean(form.get(name)) for name in FIELDS}
+    for name, value in typed.items():
+        if len(value) > MAX_FIELD:
+            out.errors[name] = f"Keep this under {MAX_FIELD} characters."
+    name = typed["name"]
+    if not name:
+        out.errors.setdefault("name", "Enter your name.")
+    elif name != current.get("name"):
+        out.values["name"] = name
+    _check_email(typed["email"], current, out)
+    _check_address(typed, current, out)
+    _check_phone(typed["phone"], typed["country"] or current.get("country"), current, out)
+    for failed in out.errors:
+        out.values.pop(failed, None)
+    return out
+
+
+def _check_email(email: str, current: Mapping[str, str], out: Checked) -> None:
+    if not email:
+        out.errors.setdefault("email", "Enter your e-mail address.")
+        return
+    try:
+        normal = subject_rules.normalise_email(email)
+    except InvalidEmail:
+        out.errors.setdefault("email", "Enter an e-mail address like name@example.com.")
+        return
+    if normal != current.get("email"):
+        out.values["email"] = normal
+
+
+def _check_phone(phone: str, region: str | None, current: Mapping[str, str], out: Checked) -> None:
+    if not phone:
+        if current.get("phone"):
+            out.errors.setdefault(
+                "phone", "Type the new number. To remove your number, write to us."
+            )
+        return
+    try:
+        normal = subject_rules.normalise_phone(phone, region or None)
+    except InvalidPhone:
+        out.errors.setdefault(
+            "phone", "Enter the number in international form, like +44 20 7946 0958."
+        )
+        return
+    if normal != current.get("phone"):
+        out.values["phone"] = normal
+
+
+def _check_address(typed: Mapping[str, str], current: Mapping[str, str], out: Checked) -> None:
+    parts = {p: typed[p] for p in ADDRESS_PARTS}
+    if not any(parts.values()):
+        if any(current.get(p) for p in ADDRESS_PARTS):
+            out.errors.setdefault("street", "Fill in your address. To remove it, write to us.")
+        return
+    missing = [p for p in ADDRESS_PARTS if not parts[p]]
+    if missing:
+        for p in missing:
+            out.errors.setdefault(p, "Fill in every part of the address.")
+        return
+    country = parts["country"].upper()
+    if len(country) != 2 or not country.isalpha():
+        out.errors.setdefault("country", "Use the two-letter country code, like GB or DE.")
+        return
+    parts["country"] = country
+    if any(parts[p] != current.get(p) for p in ADDRESS_PARTS):
+        out.values.update(parts)
+
+
+def link_live(expires_at: datetime | None, now: datetime) -> bool:
+    return expires_at is not None and now < expires_at
+
+
+def request_ref(request_id: uuid.UUID) -> str:
+    """A short reference a person can read out on the phone (the id's first 8 digits)."""
+    return str(request_id)[:8]

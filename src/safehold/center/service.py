@@ -1,0 +1,231 @@
+"""What the privacy center's pages show, assembled from the services that own the data.
+
+Every read of personal data goes through its owner's use case (``subjects.service.read``,
+``events.history``, ``comms.service.preference``) with the signed-in person as the actor and
+:data:`rules.PURPOSE` as the purpose, so the policy decides and the audit log records it as
+for any other reader. Services flush, never commit: the route commits the audit entries.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from safehold.access import audit
+from safehold.access.rules import Actor
+from safehold.center import rules
+from safehold.comms import service as comms
+from safehold.events import history, storage
+from safehold.events import service as events
+from safehold.events.models import Login, SubjectDevice
+from safehold.notices import service as notices
+from safehold.notices.book import PolicyBook
+from safehold.requests import service as requests
+from safehold.runtime import Runtime
+from safehold.sharing import service as sharing
+from safehold.subjects import payments
+from safehold.subjects import service as subjects
+from safehold.subjects.errors import PurposeRefused
+from safehold.subjects.models import Subject
+from safehold.subjects.rules import PAYMENT
+
+
+@dataclass(frozen=True)
+class Context:
+    subjects: subjects.Context
+    requests: requests.Context
+    events: events.Context
+    comms: comms.Context
+    book: PolicyBook
+
+
+def context(runtime: Runtime) -> Context:
+    policy, clock, vault, book = runtime.policy, runtime.clock, runtime.vault, runtime.book
+    mail = comms.context(runtime)
+    return Context(
+        subjects=subjects.Context(vault, policy, clock, book),
+        requests=requests.Context(vault, policy, clock, mail),
+        events=events.Context(vault, policy, clock, book),
+        comms=mail,
+        book=book,
+    )
+
+
+# --- /me: what is held, why, who received it, how long ------------------------------------
+
+
+@dataclass(frozen=True)
+class CategoryView:
+    id: str
+    label: str
+    description: str
+    values: list[tuple[str, str]]  # (field label, value)
+    count: str | None  # for what is a list of records rather than values
+    purposes: list[tuple[str, str, str]]  # (label, lawful basis, description)
+    received_by: list[sharing.PersonDisclosure]
+    kept_for: str
+    kept_why: str
+    kept_longer: list[str]  # the rule's exceptions, in words
+
+
+@dataclass
+class Overview:
+    categories: list[CategoryView] = field(default_factory=list)
+    refused: str | None = None  # why the values cannot be shown now (the policy's answer)
+
+
+def _counts(session: Session, ctx: Context, sid: uuid.UUID) -> dict[str, str]:
+    """How many records of each observed category the person has (numbers, no values)."""
+    e = storage.EVENTS
+    per_category: dict[str, int] = dict(
+        session.execute(
+            select(e.c.category, func.count()).where(e.c.subject_id == sid).group_by(e.c.category)
+        ).all()
+    )
+    logins = session.scalar(select(func.count()).where(Login.subject_id == sid)) or 0
+    devices = session.scalar(select(func.count()).where(SubjectDevice.subject_id == sid)) or 0
+    out = {str(k): f"{int(v)} recorded events" for k, v in per_category.items()}
+    out[history.login_category(ctx.events)] = f"{int(logins)} sign-ins"
+    out[events.DEVICE_CATEGORY] = f"{int(devices)} devices"
+    return out
+
+
+def _values(
+    session: Session, ctx: Context, sid: uuid.UUID, actor: Actor
+) -> tuple[dict[str, dict[str, str]], str | None]:
+    """The person's account values for :data:`rules.PURPOSE` (decided and audited by
+    ``subjects.read``); a refusal is kept in the log and told to the person."""
+    try:
+        view = subjects.read(session, ctx.subjects, sid, purpose=rules.PURPOSE, actor=actor)
+    except PurposeRefused as refused:
+        return {}, refused.message
+    data = dict(view.data)
+    if PAYMENT in view.decision.allowed:
+        cards = payments.views(session, ctx.subjects, sid)
+        data.update({PAYMENT: {"card": ", ".join(str(v.card) for v in cards)}} if cards else {})
+    return data, None
+
+
+def overview(session: Session, ctx: Context, sid: uuid.UUID, *, actor: Actor) -> Overview:
+    policy = ctx.subjects.policy
+    data, refused = _values(session, ctx, sid, actor)
+    counts = _counts(session, ctx, sid)
+    received = sharing.disclosures_for(session, ctx.subjects, sid)
+    out = Overview(refused=refused)
+    for category in policy.categories:
+        rule = policy.retention_rule_for(category.id)
+        labels = {f.name: f.label for f in category.fields}
+        held = data.get(category.id, {})
+        values = [(labels.get(name, name.replace("_", " ")), value) for name, value in held.items()]
+        if category.id == PAYMENT and held:
+            values = [("card", held["card"])]
+        out.categories.append(
+            CategoryView(
+                id=category.id, label=category.label, description=category.description,
+                values=values, count=counts.get(category.id),
+                purposes=rules.purposes_of(policy, category.id),
+                received_by=[d for d in received if category.id in d.categories],
+                kept_for=rules.retention_words(rule), kept_why=rule.reason,
+                kept_longer=[
+                    f"{x.description}: {rules.retention_words_of(x.period, x.from_)} "
+                    f"({x.legal_basis or x.reason})"
+                    for x in policy.exceptions_for(category.id)
+                ],
+            )
+        )  # fmt: skip
+    return out
+
+
+def current_details(
+    session: Session, ctx: Context, sid: uuid.UUID, *, actor: Actor
+) -> tuple[dict[str, str], str | None]:
+    """The details form's values (field -> value), read like any other read."""
+    data, refused = _values(session, ctx, sid, actor)
+    flat = {
+        "name": data.get("account.name", {}).get("full_name", ""),
+        "email": data.get("account.email", {}).get("email", ""),
+        "phone": data.get("account.phone", {}).get("phone", ""),
+    }
+    address = data.get("account.address", {})
+    flat.update({part: address.get(part, "") for part in rules.ADDRESS_PARTS})
+    return flat, refused
+
+
+# --- /me/devices, /me/marketing, /me/policy -----------------------------------------------
+
+
+@dataclass
+class Devices:
+    devices: list[SubjectDevice] = field(default_factory=list)
+    logins: list[history.LoginView] = field(default_factory=list)
+    last_login_at: datetime | None = None
+    refused: str | None = None
+
+
+def devices(session: Session, ctx: Context, sid: uuid.UUID, *, actor: Actor) -> Devices:
+    try:
+        _, found = history.devices(session, ctx.events, sid, purpose=rules.PURPOSE, actor=actor)
+        logins = history.login_history(
+            session, ctx.events, sid, purpose=rules.PURPOSE, actor=actor, limit=rules.RECENT_LOGINS
+        )
+    except PurposeRefused as refused:
+        return Devices(refused=refused.message)
+    return Devices(found, logins.logins, logins.last_login_at)
+
+
+def marketing(session: Session, ctx: Context, sid: uuid.UUID, *, actor: Actor) -> comms.Preference:
+    return comms.preference(session, ctx.comms, sid, actor=actor)
+
+
+def choose_marketing(
+    session: Session, ctx: Context, sid: uuid.UUID, *, actor: Actor, receive: bool
+) -> comms.Preference:
+    """Effective at once: an opt-out skips pending marketing mail in this transaction."""
+    choice = "opted_in" if receive else "opted_out"
+    return comms.set_preference(
+        session, ctx.comms, sid, choice=choice, channel=rules.CHANNEL, actor=actor
+    )
+
+
+@dataclass(frozen=True)
+class PolicyStanding:
+    accepted: int  # 0: no published version accepted yet
+    in_force: int | None  # None: nothing published yet (the operator's file applies)
+    in_force_since: datetime | None
+    pending: list[str]  # labels of purposes waiting for the person's acceptance
+    records: list[tuple[str, str, datetime]]  # (version label, how, when)
+
+    @property
+    def can_accept(self) -> bool:
+        return self.in_force is not None and bool(self.pending)
+
+
+def policy_standing(session: Session, ctx: Context, sid: uuid.UUID) -> PolicyStanding:
+    now = ctx.subjects.clock.now()
+    subjects.get(session, sid)
+    standing = notices.standing_of(session, ctx.book, sid, now)
+    current = ctx.book.in_force(now)
+    policy = ctx.subjects.policy
+    labels = {p.id: p.label for p in policy.purposes}
+    return PolicyStanding(
+        accepted=standing.accepted_version, in_force=standing.in_force,
+        in_force_since=current.facts.effective_at if current else None,
+        pending=[labels.get(p, p) for p in standing.pending_purposes],
+        records=[(f"v{r.version}", r.method, r.at) for r in standing.records],
+    )  # fmt: skip
+
+
+def accept_policy(session: Session, ctx: Context, sid: uuid.UUID, *, actor: Actor) -> None:
+    """Explicit acceptance of the version in force, recorded with this session as evidence."""
+    subject: Subject = subjects.get(session, sid)
+    notices.accept(
+        session, ctx.book, subject, channel=rules.CHANNEL, clock=ctx.subjects.clock, actor=actor
+    )
+    audit.record(
+        session, actor=actor, action="policy.accept.privacy_center", subject_id=sid,
+        categories=[], purpose=rules.PURPOSE, outcome="ok", clock=ctx.subjects.clock,
+    )  # fmt: skip

@@ -1,0 +1,60 @@
+"""Which mailer the outbox uses: the real SMTP one, or — for a demo or a developer's machine
+— the console mailer, chosen by ``SAFEHOLD_MAIL_BACKEND`` (``smtp`` by default).
+
+The console mailer sends nothing: it prints each e-mail's recipient, subject and text to the
+terminal and keeps the whole message under ``<data dir>/mail/``. It exists so that
+``make run`` works on a machine without a mail server — the privacy center's sign-in code
+appears in the terminal. It shows personal data on the console by design, so it must never
+be configured in production (``safehold serve`` says so in red when it is).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import threading
+from email.message import EmailMessage
+from pathlib import Path
+
+from rich.console import Console
+from rich.panel import Panel
+
+from safehold.comms.mail import Mailer, SmtpMailer
+from safehold.config import Settings
+
+_lock = threading.Lock()
+
+
+class ConsoleMailer:
+    def __init__(self, folder: Path, out: Console | None = None) -> None:
+        self.folder = folder
+        self.out = out or Console(highlight=False)
+
+    def connect(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def send(self, message: bytes, *, sender: str, recipient: str) -> None:  # noqa: ARG002
+        parsed = email.message_from_bytes(message, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        body = parsed.get_body(preferencelist=("plain",))
+        text = body.get_content() if body is not None else "(no plain-text part)"
+        with _lock:
+            number = len(list(self.folder.glob("*.eml"))) + 1
+            (self.folder / f"{number:06d}.eml").write_bytes(message)
+            self.out.print(
+                Panel(
+                    str(text).strip(),
+                    title=f"e-mail to {recipient}: {parsed['subject']}",
+                    subtitle="development mail backend: not sent",
+                    expand=False,
+                )
+            )
+
+    def close(self) -> None:
+        return None
+
+
+def mailer_for(settings: Settings) -> Mailer:
+    if settings.mail_backend == "console":
+        return ConsoleMailer(settings.data_dir / "mail")
+    return SmtpMailer.from_settings(settings)

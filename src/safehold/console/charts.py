@@ -1,0 +1,166 @@
+"""The analytics page's sections: each k-anonymous report of one month as a table and the
+chart drawn from that same table. Nothing here counts anything itself: the numbers are the
+released rows of :mod:`safehold.analytics.reports`, and a suppressed or pending cell stays
+without a number in the table and out of the chart.
+
+Only event counts are added up across released rows (device types, operating systems and
+browsers from the compatibility cells): a sum of released figures tells nothing a released
+row does not. Distinct people are never added up (one person may use two devices).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from safehold.access.rules import Actor
+from safehold.analytics import reports
+from safehold.analytics import rules as analytics_rules
+from safehold.analytics.errors import PeriodNotFinal
+from safehold.clock import Clock
+from safehold.console import rules
+
+SUPPRESSED = "suppressed"
+PENDING = "not final yet"
+
+
+@dataclass
+class Section:
+    id: str
+    title: str
+    caption: str
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    chart: dict[str, object] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _number(row: reports.Row, value: int | None) -> str:
+    if row.status == "suppressed":
+        return SUPPRESSED
+    if row.status == "pending" or value is None:
+        return PENDING
+    return f"{value:,}"
+
+
+def _table_notes(report: reports.Report) -> list[str]:
+    notes = []
+    if report.folded:
+        notes.append(
+            f"{report.folded} cell(s) of fewer than {report.k} people were folded into "
+            f"“{analytics_rules.OTHER}”."
+        )
+    if report.withheld:
+        notes.append(
+            f"Some people were in cells too small to release even together: they are "
+            f"left out (fewer than {report.k})."
+        )
+    return notes
+
+
+def _series(
+    session: Session, month: date, k: int, actor: Actor, clock: Clock, *, name: str,
+    title: str, caption: str,
+) -> Section:  # fmt: skip
+    days = analytics_rules.month_days(month)
+    read = reports.active_people if name == "active" else reports.signed_in_people
+    report = read(
+        session, k=k, period="day", first=days[0], last=days[-1], actor=actor, clock=clock
+    )
+    section = Section(name, title, caption, ["Day", "People"])
+    labels = [r.values["start"][5:] for r in report.rows]
+    section.rows = [[r.values["start"], _number(r, r.people)] for r in report.rows]
+    values = [r.people if r.status == "released" else None for r in report.rows]
+    section.chart = rules.chart(name, section.title, "line", labels, values)
+    hidden = sum(1 for r in report.rows if r.status == "suppressed")
+    if hidden:
+        section.notes.append(
+            f"{hidden} day(s) had fewer than {k} people: suppressed, not drawn, no number shown."
+        )
+    return section
+
+
+def _flat(
+    session: Session, month: date, k: int, actor: Actor, clock: Clock, *, kind: reports.TableKind,
+    title: str, caption: str, label: str, key: Callable[[dict[str, str]], str],
+) -> Section:  # fmt: skip
+    report = reports.table(session, k=k, kind=kind, month=month, actor=actor, clock=clock)
+    section = Section(kind, title, caption, [label, "People", "Events"])
+    section.rows = [
+        [key(r.values), _number(r, r.people), _number(r, r.events)] for r in report.rows
+    ]
+    section.chart = rules.chart(kind, title, "bar", [key(r.values) for r in report.rows],
+                                [r.events for r in report.rows])  # fmt: skip
+    section.notes = _table_notes(report)
+    return section
+
+
+def _platforms(session: Session, month: date, k: int, actor: Actor, clock: Clock) -> list[Section]:
+    report = reports.table(session, k=k, kind="compatibility", month=month, actor=actor,
+                           clock=clock)  # fmt: skip
+    matrix = Section(
+        "compatibility", "Compatibility matrix",
+        "People and events per device type, operating system and browser or app (with versions).",
+        ["Device type", "Operating system", "Browser or app", "People", "Events"],
+    )  # fmt: skip
+    for r in report.rows:
+        v = r.values
+        matrix.rows.append([
+            v["device_type"], f"{v['os']} {v['os_version']}".strip(),
+            f"{v['browser']} {v['browser_version']}".strip(), _number(r, r.people),
+            _number(r, r.events),
+        ])  # fmt: skip
+    matrix.notes = _table_notes(report)
+    out = []
+    for part, title in (("device_type", "Device types"), ("os", "Operating systems"),
+                        ("browser", "Browsers and apps")):  # fmt: skip
+        sums: dict[str, int] = defaultdict(int)
+        for r in report.rows:
+            if r.events is not None:
+                sums[r.values[part] or "unknown"] += r.events
+        ordered = sorted(sums.items(), key=lambda item: (-item[1], item[0]))
+        section = Section(part, title, f"Events per {title.lower()[:-1]}, from the released "
+                          "cells of the compatibility matrix.", [title[:-1], "Events"])  # fmt: skip
+        section.rows = [[name, f"{n:,}"] for name, n in ordered]
+        section.chart = rules.chart(part, title, "bar", [n for n, _ in ordered],
+                                    [n for _, n in ordered])  # fmt: skip
+        out.append(section)
+    return [*out, matrix]
+
+
+def sections(
+    session: Session, *, month: date, k: int, actor: Actor, clock: Clock
+) -> tuple[list[Section], list[str]]:
+    """Every section the month has, and why any other is missing (the month not final)."""
+    out = [
+        _series(session, month, k, actor, clock, name="active", title="Active people per day",
+                caption="Distinct people with any event or sign-in, per UTC day."),
+        _series(session, month, k, actor, clock, name="logins", title="Logins per day",
+                caption="Distinct people who signed in, per UTC day (people, not sign-ins: "
+                "counts could be subtracted to reveal a suppressed day)."),
+    ]  # fmt: skip
+    missing: list[str] = []
+    try:
+        out.append(_flat(session, month, k, actor, clock, kind="logins_by_weekday",
+                         title="Logins per day of the week", label="Day",
+                         caption="Sign-ins per weekday (UTC) over the month.",
+                         key=lambda v: v["weekday"]))  # fmt: skip
+        out.append(_flat(session, month, k, actor, clock, kind="logins_by_hour",
+                         title="Logins per hour of the day", label="Hour (UTC)",
+                         caption="Sign-ins per UTC hour over the month.",
+                         key=lambda v: v["hour"]))  # fmt: skip
+        out.extend(_platforms(session, month, k, actor, clock))
+        out.append(_flat(session, month, k, actor, clock, kind="features",
+                         title="Events per action", label="Action",
+                         caption="Events and people per event name (feature use).",
+                         key=lambda v: v["event"]))  # fmt: skip
+    except PeriodNotFinal:
+        missing.append(
+            f"{month:%B %Y} is not final yet: the logins, compatibility and actions reports "
+            "appear once every day of the month is final (a day after it ended)."
+        )
+    return out, missing

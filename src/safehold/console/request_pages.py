@@ -1,0 +1,267 @@
+"""Console pages for data-subject requests: the overview, the queue by deadline, one
+request with the forms its state allows, and its erasure certificate.
+
+Every action is a form post (CSRF-checked) that calls the requests service with the staff
+member's key as the audit actor; a refusal re-renders the request's page with the message
+next to the form that caused it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from safehold.console import common, rules, service
+from safehold.console.common import Field
+from safehold.deps import RuntimeDep, SessionDep
+from safehold.errors import SafeholdError
+from safehold.requests import certificate, jobs
+from safehold.requests import rules as request_rules
+from safehold.requests import service as requests
+from safehold.requests.errors import CertificateNotReady
+from safehold.requests.rules import Kind, Status
+from safehold.runtime import Runtime
+from safehold.web import pages
+from safehold.web.pages import CsrfDep, StaffDep
+from safehold.web.sessions import SignedIn
+
+router = APIRouter(include_in_schema=False)
+SCOPE = "requests:write"
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def overview(
+    request: Request, signed_in: StaffDep, session: SessionDep, runtime: RuntimeDep
+) -> HTMLResponse:
+    key = common.guard(signed_in, None)
+    figures = service.overview(session, runtime.clock.now()) if SCOPE in key.scopes else None
+    return common.page(request, signed_in, "console/overview.html", {"figures": figures})
+
+
+@router.get("/admin/requests", response_class=HTMLResponse)
+def queue(
+    request: Request, signed_in: StaffDep, session: SessionDep, runtime: RuntimeDep,
+    status: str | None = None, kind: str | None = None,
+) -> HTMLResponse:  # fmt: skip
+    common.guard(signed_in, SCOPE)
+    status = status if status in set(Status) else None
+    kind = kind if kind in set(Kind) else None
+    rows = service.queue(session, runtime.clock.now(), status=status, kind=kind)
+    return common.page(
+        request, signed_in, "console/queue.html",
+        {"rows": rows, "status": status, "kind": kind, "statuses": list(Status),
+         "kinds": list(Kind)},
+    )  # fmt: skip
+
+
+def _detail(
+    request: Request, signed_in: SignedIn, session: SessionDep, runtime: Runtime,
+    request_id: uuid.UUID, *, errors: dict[str, str] | None = None, status_code: int = 200,
+    extra: dict[str, Any] | None = None,
+) -> HTMLResponse:  # fmt: skip
+    view = service.request_page(session, request_id, runtime.clock.now())
+    notice = rules.NOTICES.get(request.query_params.get("done", ""))
+    return common.page(
+        request, signed_in, "console/request.html",
+        {"view": view, "r": view.request, "errors": errors or {}, "notice": notice,
+         "rejection_reasons": request_rules.REJECTION_REASONS,
+         "extension_reasons": request_rules.EXTENSION_REASONS,
+         "max_extension": runtime.policy.requests.max_extension,
+         "address_parts": request_rules.ADDRESS_PARTS, **(extra or {})},
+        status_code=status_code,
+    )  # fmt: skip
+
+
+@router.get("/admin/requests/{request_id}", response_class=HTMLResponse)
+def detail(
+    request: Request, request_id: uuid.UUID, signed_in: StaffDep, session: SessionDep,
+    runtime: RuntimeDep,
+) -> HTMLResponse:  # fmt: skip
+    common.guard(signed_in, SCOPE)
+    return _detail(request, signed_in, session, runtime, request_id)
+
+
+def _act(
+    request: Request, signed_in: SignedIn, session: SessionDep, runtime: Runtime,
+    request_id: uuid.UUID, field: str, done: str, action: Callable[[], object],
+) -> Response:  # fmt: skip
+    """Run one action; on success back to the page with a notice, on a refusal the same
+    page with the message next to ``field`` (a refused code still counts as an attempt)."""
+    try:
+        action()
+    except SafeholdError as exc:
+        if exc.keeps_writes:
+            session.commit()
+        else:
+            session.rollback()
+        return _detail(
+            request, signed_in, session, runtime, request_id,
+            errors={field: common.message(exc)}, status_code=common.status_of(exc),
+        )  # fmt: skip
+    session.commit()
+    return pages.redirect(f"/admin/requests/{request_id}?done={done}")
+
+
+@router.post("/admin/requests/{request_id}/code")
+def send_code(
+    request: Request, request_id: uuid.UUID, _csrf: CsrfDep, signed_in: StaffDep,
+    session: SessionDep, runtime: RuntimeDep,
+) -> Response:  # fmt: skip
+    common.guard(signed_in, SCOPE)
+    actor = pages.actor_of(request, signed_in)
+
+    def action() -> None:
+        found = requests.get(session, request_id, lock=True)
+        requests.issue_code(session, common.requests_context(runtime), found, actor=actor)
+
+    return _act(request, signed_in, session, runtime, request_id, "send_code", "code_sent", action)
+
+
+@router.post("/admin/requests/{request_id}/verify")
+def verify(
+    request: Request, request_id: uuid.UUID, _csrf: CsrfDep, signed_in: StaffDep,
+    session: SessionDep, runtime: RuntimeDep, code: Field = None,
+) -> Response:  # fmt: skip
+    common.guard(signed_in, SCOPE)
+    digits = "".join((code or "").split())
+    if not digits.isdigit() or len(digits) != request_rules.CODE_DIGITS:
+        return _detail(
+            request, signed_in, session, runtime, request_id, status_code=422,
+            errors={"code": f"Type the {request_rules.CODE_DIGITS} digits the person read out."},
+        )  # fmt: skip
+    ctx, actor = common.requests_context(runtime), pages.actor_of(request, signed_in)
+    return _act(
+        request, signed_in, session, runtime, request_id, "code", "verified",
+        lambda: requests.verify(session, ctx, request_id, actor=actor, code=digits),
+    )  # fmt: skip
+
+
+@router.post("/admin/requests/{request_id}/extend")
+def extend(
+    request: Request, request_id: uuid.UUID, _csrf: CsrfDep, signed_in: StaffDep,
+    session: SessionDep, runtime: RuntimeDep, reason: Field = None, extension: Field = None,
+) -> Response:  # fmt: skip
+    common.guard(signed_in, SCOPE)
+    if reason not in request_rules.EXTENSION_REASONS:
+        errors = {"extension_reason": "Choose the reason for the extension."}
+        return _detail(request, signed_in, session, runtime, request_id, errors=errors,
+                       status_code=422)  # fmt: skip
+    ctx, actor = common.requests_context(runtime), pages.actor_of(request, signed_in)
+    wanted = (extension or "").strip().upper() or runtime.policy.requests.max_extension
+    return _act(
+        request, signed_in, session, runtime, request_id, "extension", "extended",
+        lambda: requests.extend(session, ctx, request_id, actor=actor, reason=reason,
+                                extension=wanted),
+    )  # fmt: skip
+
+
+@router.post("/admin/requests/{request_id}/reject")
+def reject(
+    request: Request, request_id: uuid.UUID, _csrf: CsrfDep, signed_in: StaffDep,
+    session: SessionDep, runtime: RuntimeDep, reason: Field = None,
+) -> Response:  # fmt: skip
+    common.guard(signed_in, SCOPE)
+    if reason not in request_rules.REJECTION_REASONS:
+        errors = {"rejection_reason": "Choose the reason for the rejection."}
+        return _detail(request, signed_in, session, runtime, request_id, errors=errors,
+                       status_code=422)  # fmt: skip
+    ctx, actor = common.requests_context(runtime), pages.actor_of(request, signed_in)
+    return _act(
+        request, signed_in, session, runtime, request_id, "rejection_reason", "rejected",
+        lambda: requests.reject(session, ctx, request_id, actor=actor, reason=reason),
+    )  # fmt: skip
+
+
+@router.post("/admin/requests/{request_id}/erasure")
+def erase(
+    request: Request, request_id: uuid.UUID, _csrf: CsrfDep, signed_in: StaffDep,
+    session: SessionDep, runtime: RuntimeDep,
+) -> Response:  # fmt: skip
+    common.guard(signed_in, SCOPE)
+    ctx, actor = common.requests_context(runtime), pages.actor_of(request, signed_in)
+    session.commit()  # the job owns its transactions (one per step): hold nothing meanwhile
+    return _act(
+        request, signed_in, session, runtime, request_id, "answer", "erased",
+        lambda: jobs.erase(runtime.sessions, ctx, request_id, actor=actor),
+    )  # fmt: skip
+
+
+@router.post("/admin/requests/{request_id}/access", response_class=HTMLResponse)
+def fulfil_access(
+    request: Request, request_id: uuid.UUID, _csrf: CsrfDep, signed_in: StaffDep,
+    session: SessionDep, runtime: RuntimeDep,
+) -> Response:  # fmt: skip
+    """The download link is shown once, on this answer (it is not stored anywhere)."""
+    common.guard(signed_in, SCOPE)
+    ctx, actor = common.requests_context(runtime), pages.actor_of(request, signed_in)
+    try:
+        grant = requests.fulfil_access(session, ctx, request_id, actor=actor)
+    except SafeholdError as exc:
+        session.rollback()
+        errors = {"answer": common.message(exc)}
+        return _detail(request, signed_in, session, runtime, request_id, errors=errors,
+                       status_code=common.status_of(exc))  # fmt: skip
+    session.commit()
+    return _detail(request, signed_in, session, runtime, request_id, extra={"grant": grant})
+
+
+@router.post("/admin/requests/{request_id}/objection")
+def object_to(
+    request: Request, request_id: uuid.UUID, _csrf: CsrfDep, signed_in: StaffDep,
+    session: SessionDep, runtime: RuntimeDep,
+) -> Response:  # fmt: skip
+    common.guard(signed_in, SCOPE)
+    ctx, actor = common.requests_context(runtime), pages.actor_of(request, signed_in)
+    return _act(
+        request, signed_in, session, runtime, request_id, "answer", "objected",
+        lambda: requests.object_to(session, ctx, request_id, actor=actor),
+    )  # fmt: skip
+
+
+@router.post("/admin/requests/{request_id}/rectification")
+def rectify(
+    request: Request, request_id: uuid.UUID, _csrf: CsrfDep, signed_in: StaffDep,
+    session: SessionDep, runtime: RuntimeDep, name: Field = None, email: Field = None,
+    phone: Field = None, street: Field = None, postal_code: Field = None, city: Field = None,
+    country: Field = None,
+) -> Response:  # fmt: skip
+    """Only the fields filled in are corrected; the values are never put back in the page."""
+    common.guard(signed_in, SCOPE)
+    given = {"name": name, "email": email, "phone": phone, "street": street,
+             "postal_code": postal_code, "city": city, "country": country}  # fmt: skip
+    values = {k: v.strip() for k, v in given.items() if v and v.strip()}
+    ctx, actor = common.requests_context(runtime), pages.actor_of(request, signed_in)
+    return _act(
+        request, signed_in, session, runtime, request_id, "rectify", "rectified",
+        lambda: requests.rectify(session, ctx, request_id, actor=actor, values=values),
+    )  # fmt: skip
+
+
+def _certificate(session: SessionDep, request_id: uuid.UUID) -> dict[str, object]:
+    found = requests.get(session, request_id)
+    if found.certificate is None:
+        raise CertificateNotReady("no certificate: the erasure has not finished", details={})
+    return found.certificate
+
+
+@router.get("/admin/requests/{request_id}/certificate", response_class=HTMLResponse)
+def certificate_page(
+    request_id: uuid.UUID, signed_in: StaffDep, session: SessionDep
+) -> HTMLResponse:
+    common.guard(signed_in, SCOPE)
+    page = HTMLResponse(certificate.render_html(_certificate(session, request_id)))
+    page.headers["cache-control"] = "no-store"
+    return page
+
+
+@router.get("/admin/requests/{request_id}/certificate.json")
+def certificate_json(request_id: uuid.UUID, signed_in: StaffDep, session: SessionDep) -> Response:
+    common.guard(signed_in, SCOPE)
+    return JSONResponse(
+        _certificate(session, request_id),
+        headers={"content-disposition": f'inline; filename="certificate-{request_id}.json"'},
+    )

@@ -1,0 +1,13 @@
+"""The admin console (/admin): one router made of the page groups, in navigation order.
+Every page needs a staff session (a personal API key) and checks its own scope."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from safehold.console import policy_pages, record_pages, request_pages
+
+router = APIRouter(include_in_schema=False)
+router.include_router(request_pages.router)  # /admin, /admin/requests…
+router.include_router(record_pages.router)  # /admin/people, /admin/audit, /admin/messages
+router.include_router(policy_pages.router)  # /admin/policy, /admin/retention, /admin/analytics

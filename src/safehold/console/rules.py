@@ -1,0 +1,124 @@
+"""Pure rules of the admin console: which page needs which scope, what the navigation
+shows a key, how the audit log pages, and how a report becomes a chart.
+
+No FastAPI, no SQLAlchemy. A staff member signs in with their personal API key, so the
+console offers exactly what the key's scopes allow: a page the key cannot use is not in the
+navigation, and asking for it anyway answers 403 naming the missing scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from safehold.access.rules import purpose_allowed
+
+
+@dataclass(frozen=True)
+class Page:
+    path: str
+    label: str
+    scope: str | None  # None: any signed-in staff member
+
+
+# The console's pages in navigation order, with the scope each one checks.
+PAGES: tuple[Page, ...] = (
+    Page("/admin", "Overview", None),
+    Page("/admin/requests", "Requests", "requests:write"),
+    Page("/admin/people", "People", "subjects:read"),
+    Page("/admin/retention", "Retention", "holds:write"),
+    Page("/admin/audit", "Audit log", "audit:read"),
+    Page("/admin/messages", "Messages", "messages:admin"),
+    Page("/admin/policy", "Policy", "policy:admin"),
+    Page("/admin/analytics", "Analytics", "analytics:read"),
+)
+SCOPE_OF = {p.path: p.scope for p in PAGES}
+
+AUDIT_PAGE = 50  # audit entries per page
+QUEUE_LIMIT = 500  # requests shown in the queue at once (soonest deadline first)
+MESSAGES_SHOWN = 25  # newest messages on the messages page
+FAILURES_SHOWN = 25  # newest failed deliveries on the messages page
+EXPIRIES_SHOWN = 6  # event months and account periods listed as "next expiries"
+POLICY_UPLOAD_MAX = 500_000  # bytes, as the API's limit: a policy file is a few kilobytes
+MAX_FILTER = 80  # characters of an audit filter (an action name)
+
+
+def nav(scopes: Iterable[str]) -> list[Page]:
+    """The pages a key with ``scopes`` may open, in order."""
+    held = set(scopes)
+    return [p for p in PAGES if p.scope is None or p.scope in held]
+
+
+def usable_purposes(declared: Sequence[str], key_purposes: list[str]) -> list[str]:
+    """The policy's purposes this key may read personal data for (a look-up names one)."""
+    return [p for p in declared if purpose_allowed(key_purposes, p)]
+
+
+def chart(
+    chart_id: str, title: str, kind: str, labels: Sequence[str], values: Sequence[int | None]
+) -> dict[str, object]:
+    """The JSON a page embeds for ``console-charts.js``: suppressed cells (None) are left
+    out of the chart, exactly as they are left blank in the table beside it."""
+    shown = [(label, v) for label, v in zip(labels, values, strict=True) if v is not None]
+    return {
+        "id": chart_id,
+        "title": title,
+        "type": kind,
+        "labels": [label for label, _ in shown],
+        "values": [v for _, v in shown],
+    }
+
+
+def previous_month(today: date) -> date:
+    """The last calendar month that has ended: the default month of the reports."""
+    first = today.replace(day=1)
+    return date(first.year - 1, 12, 1) if first.month == 1 else date(first.year, first.month - 1, 1)
+
+
+def parse_month(text: str | None) -> date | None:
+    """``2026-02`` -> 1 February 2026; anything else -> None."""
+    if not text or len(text) != 7 or text[4] != "-":
+        return None
+    year, month = text[:4], text[5:]
+    if not (year.isdigit() and month.isdigit()) or not 1 <= int(month) <= 12:
+        return None
+    return date(int(year), int(month), 1)
+
+
+# --- what a request's page offers, by kind and status ---------------------------------------
+
+# The action that answers a verified request of each kind (and resumes an erasure).
+ANSWER = {
+    "erasure": "erase",
+    "access": "access",
+    "objection": "object",
+    "rectification": "rectify",
+}
+NOTICES = {  # ?done=… after an action: a closed list, so no value ever rides in the URL
+    "code_sent": "A new code was e-mailed to the person.",
+    "verified": "The code was right: the request is verified.",
+    "extended": "The deadline was extended.",
+    "rejected": "The request was rejected.",
+    "erased": "The erasure is done: the certificate is below.",
+    "objected": "The objection was carried out.",
+    "rectified": "The correction was made and the request completed.",
+    "published": "The new policy version was published.",
+    "requeued": "The failed deliveries were queued again.",
+}
+
+
+def actions(kind: str, status: str, extended: bool) -> frozenset[str]:
+    """The forms a request's page shows: the code while it waits for verification, the
+    answer once verified (an erasure also while in progress: it resumes), the extension
+    once and only while open, a rejection until it is being answered."""
+    found: set[str] = set()
+    if status == "received":
+        found |= {"send_code", "verify", "reject"}
+    if status == "verified":
+        found |= {ANSWER[kind], "reject"}
+    if status == "in_progress" and kind == "erasure":
+        found.add("erase")
+    if status in {"received", "verified", "in_progress"} and not extended:
+        found.add("extend")
+    return frozenset(found)

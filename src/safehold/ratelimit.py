@@ -1,0 +1,116 @@
+"""Rate limits on what a stranger could use to guess a code or to flood a person's inbox:
+opening data-subject requests, sending their codes, checking codes, and the privacy
+center's e-mail code sign-in.
+
+The interface is one call, kept stable for every caller (routes of the API and of the
+privacy center)::
+
+    ratelimit.hit(target, bucket, key)   # None, or raises RateLimited (HTTP 429)
+
+- ``target``: the process's :class:`~safehold.runtime.Runtime` (its :class:`Limiter` is
+  made on first use and lives as long as the runtime) or a :class:`Limiter` (a test that
+  wants its own limits builds one).
+- ``bucket``: a name from :data:`LIMITS`; an unknown name is a programming error
+  (``ValueError``), never a silent "no limit".
+- ``key``: who is counted — a person's id, an API key's id, a request's id, a client
+  address, the keyed hash of an e-mail address. It is hashed before it is stored, so even
+  an address passed by mistake is never held in clear.
+
+Every call counts, allowed or not. The refusal is :class:`RateLimited`: HTTP 429, code
+``rate_limited``, a message saying when to come back, ``details.retry_after`` (seconds) and
+the same number in a ``Retry-After`` header.
+
+Windows are *moving* (the `limits` library's moving-window strategy): "5/hour" means no more
+than 5 hits in any 60 minutes, so there is no burst at a window's edge. Counters live in the
+process's memory: they reset when the process restarts, and with N server processes a client
+gets up to N times a limit. That is accepted (decision 0011): the limits stop guessing and
+floods, which a factor of two does not revive, and the durable limits — 5 wrong tries per
+code, 5 codes per request, the sign-in codes per hour — are counted in the database. The
+windows count wall-clock seconds (the library's own time), not the injected clock: they pace
+callers and decide nothing about people's data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from safehold.errors import RateLimited
+
+if TYPE_CHECKING:
+    from safehold.runtime import Runtime
+
+# bucket -> "<count>/<period>": who is counted is the caller's key (see the module docstring).
+LIMITS: dict[str, str] = {
+    # POST /v1/requests: requests opened for one person, and by one API key.
+    "requests.open.subject": "5/hour",
+    "requests.open.key": "600/minute",
+    # POST /v1/requests/{id}/code: codes e-mailed about one person (5 per request already).
+    "requests.code.subject": "5/hour",
+    # POST /v1/requests/{id}/verification: code checks for one request, and by one API key.
+    "requests.verify.request": "10/15 minutes",
+    "requests.verify.key": "600/minute",
+    # The privacy center's e-mail code sign-in: codes asked for one address (its keyed hash)
+    # and from one client address; code checks from one client address.
+    "signin.code.address": "5/15 minutes",
+    "signin.code.client": "30/15 minutes",
+    "signin.verify.client": "30/15 minutes",
+}
+
+
+class Limiter:
+    """Moving-window counters for the named buckets, in this process's memory."""
+
+    def __init__(self, limits: Mapping[str, str] = LIMITS) -> None:
+        self._items: dict[str, RateLimitItem] = {b: parse(s) for b, s in limits.items()}
+        self._window = MovingWindowRateLimiter(MemoryStorage())
+
+    def hit(self, bucket: str, key: str) -> None:
+        item = self._items.get(bucket)
+        if item is None:
+            raise ValueError(f"no rate limit named {bucket!r}; known: {', '.join(self._items)}")
+        who = hashlib.sha256(key.encode()).hexdigest()[:32]
+        if self._window.hit(item, bucket, who):
+            return
+        reset_at = self._window.get_window_stats(item, bucket, who).reset_time
+        retry_after = max(1, math.ceil(reset_at - time.time()))
+        raise RateLimited(
+            f"too many attempts; try again in {retry_after} seconds",
+            retry_after=retry_after,
+            details={"retry_after": retry_after, "limit": bucket},
+        )
+
+
+_limiters: weakref.WeakKeyDictionary[Runtime, Limiter] = weakref.WeakKeyDictionary()
+_made = threading.Lock()  # two first requests at once must not make two limiters
+
+
+def limiter_for(runtime: Runtime) -> Limiter:
+    """The runtime's limiter: one per process (per runtime, so tests never share counts)."""
+    with _made:
+        limiter = _limiters.get(runtime)
+        if limiter is None:
+            limiter = _limiters[runtime] = Limiter()
+        return limiter
+
+
+def hit(target: Runtime | Limiter, bucket: str, key: str) -> None:
+    """Count one hit of ``key`` in ``bucket``; raise :class:`RateLimited` past the limit."""
+    limiter = target if isinstance(target, Limiter) else limiter_for(target)
+    limiter.hit(bucket, key)
+
+
+# For a route's ``responses=``: the 429 in the OpenAPI document (the shape is added by
+# safehold.handlers.document_errors).
+RESPONSES: dict[int | str, dict[str, object]] = {
+    429: {"description": "Too many attempts (`rate_limited`); `Retry-After` says when to retry"}
+}

@@ -1,0 +1,87 @@
+"""Download links for access requests: the request's id and the link's expiry with an HMAC,
+so ``/exports/<token>`` needs no sign-in, cannot be made up or extended, and says nothing
+about the person (a random request id only this database can connect to anyone).
+
+The MAC key is derived with HKDF-SHA256 from the vault's index key under its own label, as
+the unsubscribe tokens do (``comms/tokens.py``), so it is independent of every other use of
+that key. Pure: no FastAPI, no SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import struct
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from safehold.requests.errors import ExportLinkExpired, ExportLinkInvalid
+
+HKDF_INFO = b"safehold/requests/export-link/v1"
+MAC_BYTES = 16  # 128-bit tag
+_CONTEXT = b"safehold/export-link/v1\x00"
+_BODY_BYTES = 16 + 8  # request id, expiry (seconds since the epoch, big-endian)
+PREFIX = "/exports/"
+
+
+def derive_key(index_key: bytes) -> bytes:
+    """The link MAC key: HKDF-SHA256(index key, info=HKDF_INFO), 32 bytes."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=HKDF_INFO).derive(index_key)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes | None:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _mac(key: bytes, body: bytes) -> bytes:
+    return hmac.new(key, _CONTEXT + body, hashlib.sha256).digest()[:MAC_BYTES]
+
+
+@dataclass(frozen=True)
+class Link:
+    request_id: uuid.UUID
+    expires_at: datetime
+
+
+def make_token(key: bytes, request_id: uuid.UUID, expires_at: datetime) -> str:
+    """``<body>.<mac>`` in URL-safe base64, safe in a path. The expiry is whole seconds."""
+    body = request_id.bytes + struct.pack(">q", int(expires_at.timestamp()))
+    return f"{_b64(body)}.{_b64(_mac(key, body))}"
+
+
+def read_token(key: bytes, token: str, now: datetime) -> Link:
+    """The link a genuine token names; :class:`ExportLinkInvalid` for anything else (forged,
+    altered, truncated: constant-time MAC check) and :class:`ExportLinkExpired` once past."""
+    body_part, dot, mac_part = token.partition(".")
+    body, mac = _unb64(body_part), _unb64(mac_part)
+    if (
+        not dot
+        or body is None
+        or mac is None
+        or len(body) != _BODY_BYTES
+        or len(mac) != MAC_BYTES
+        or _b64(body) != body_part
+        or _b64(mac) != mac_part
+        or not hmac.compare_digest(_mac(key, body), mac)
+    ):
+        raise ExportLinkInvalid("this download link is not valid", details={})
+    (seconds,) = struct.unpack(">q", body[16:])
+    expires_at = datetime.fromtimestamp(seconds, UTC)
+    if now >= expires_at:
+        raise ExportLinkExpired(
+            "this download link has expired: ask for a new copy of your data", details={}
+        )
+    return Link(uuid.UUID(bytes=body[:16]), expires_at)

@@ -1,0 +1,202 @@
+"""Sign-in and sign-out pages: people to the privacy center (/me) with an e-mailed code,
+staff to the admin console (/admin) with their personal API key.
+
+Form fields arrive as plain optional strings and are checked here, so a wrong value is shown
+next to its field on the same page instead of as an error page.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from safehold import ratelimit
+from safehold.access import audit
+from safehold.access import service as access
+from safehold.access.errors import InvalidApiKey
+from safehold.access.rules import Actor
+from safehold.comms import service as comms
+from safehold.deps import RuntimeDep, SessionDep
+from safehold.errors import InvalidInput, RateLimited
+from safehold.requests.errors import CodeAttemptsExhausted, CodeExpired, CodeInvalid, CodeMissing
+from safehold.runtime import Runtime
+from safehold.subjects import service as subjects
+from safehold.web import pages, rules, sessions, signin
+from safehold.web.pages import CsrfDep
+from safehold.web.rules import Kind
+
+router = APIRouter(include_in_schema=False)
+Field = Annotated[str | None, Form()]
+
+
+def signin_context(runtime: Runtime) -> signin.Context:
+    return signin.Context(
+        subjects.Context(runtime.vault, runtime.policy, runtime.clock, runtime.book),
+        comms.context(runtime),
+    )
+
+
+def _code_page(
+    request: Request, attempt: str, next_: str, error: str | None = None, status_code: int = 200
+) -> HTMLResponse:
+    return pages.render(
+        request, "sign_in_code.html",
+        {"attempt": attempt, "next": next_, "errors": {"code": error} if error else {},
+         "ttl_minutes": int(rules.SIGN_IN_CODE_TTL.total_seconds() // 60)},
+        status_code=status_code,
+    )  # fmt: skip
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _address_key(runtime: Runtime, address: str) -> str:
+    """The address as the rate limit counts it: its blind index, never the address."""
+    try:
+        return runtime.vault.email_index(address)
+    except InvalidInput:
+        return "malformed"
+
+
+@router.get("/me/sign-in", response_class=HTMLResponse)
+def person_sign_in_page(request: Request, next: str | None = None) -> HTMLResponse:
+    target = pages.safe_next(next, "/me")
+    return pages.render(request, "sign_in.html", {"next": target, "email": "", "errors": {}})
+
+
+@router.post("/me/sign-in", response_class=HTMLResponse)
+def person_sign_in(
+    request: Request, _csrf: CsrfDep, session: SessionDep, runtime: RuntimeDep,
+    email: Field = None, next: Field = None,
+) -> Response:  # fmt: skip
+    target = pages.safe_next(next, "/me")
+    address = (email or "").strip()
+    error, status = None, 422
+    if not address:
+        error = "Enter the e-mail address of your account."
+    elif len(address) > 254:
+        error = "That is longer than any e-mail address can be."
+    else:
+        try:
+            ratelimit.hit(runtime, "signin.code.client", _client(request))
+            ratelimit.hit(runtime, "signin.code.address", _address_key(runtime, address))
+            attempt = signin.request_code(session, signin_context(runtime), address)
+        except RateLimited as exc:
+            error, status = (
+                f"Too many codes were asked for. Try again in {exc.retry_after} seconds.",
+                429,
+            )
+        except InvalidInput:
+            error = "Enter an e-mail address like name@example.com."
+    if error is not None:
+        return pages.render(
+            request, "sign_in.html", {"next": target, "email": address, "errors": {"email": error}},
+            status_code=status,
+        )  # fmt: skip
+    session.commit()
+    return pages.redirect(f"/me/sign-in/code?{urlencode({'attempt': attempt, 'next': target})}")
+
+
+@router.get("/me/sign-in/code", response_class=HTMLResponse)
+def person_code_page(request: Request, attempt: str = "", next: str | None = None) -> Response:
+    return _code_page(request, attempt, pages.safe_next(next, "/me"))
+
+
+CODE_ERRORS = {
+    CodeInvalid: "That code is not right. Check the e-mail and type the 8 digits again.",
+    CodeExpired: "That code has expired. Ask for a new one.",
+    CodeAttemptsExhausted: "Too many wrong codes. Ask for a new one.",
+    CodeMissing: "That code has been used or replaced. Ask for a new one.",
+}
+
+
+@router.post("/me/sign-in/code", response_class=HTMLResponse)
+def person_code(
+    request: Request, _csrf: CsrfDep, session: SessionDep, runtime: RuntimeDep,
+    attempt: Field = None, code: Field = None, next: Field = None,
+) -> Response:  # fmt: skip
+    target = pages.safe_next(next, "/me")
+    digits = "".join((code or "").split())
+    if not digits.isdigit() or len(digits) != 8:
+        return _code_page(
+            request, attempt or "", target, "Type the 8 digits of the code.", status_code=422
+        )
+    try:
+        attempt_id = uuid.UUID(attempt or "")
+    except ValueError:
+        return _code_page(request, "", target, CODE_ERRORS[CodeInvalid], status_code=422)
+    try:
+        ratelimit.hit(runtime, "signin.verify.client", _client(request))
+    except RateLimited as exc:
+        message = f"Too many tries. Try again in {exc.retry_after} seconds."
+        return _code_page(request, str(attempt_id), target, message, status_code=429)
+    try:
+        subject_id = signin.check_code(session, signin_context(runtime), attempt_id, digits)
+    except (CodeInvalid, CodeExpired, CodeAttemptsExhausted, CodeMissing) as exc:
+        session.commit()  # the attempt counts
+        return _code_page(request, str(attempt_id), target, CODE_ERRORS[type(exc)], status_code=422)
+    token = sessions.start(session, Kind.PERSON, now=runtime.clock.now(), subject_id=subject_id)
+    audit.record(
+        session, actor=Actor("subject", str(subject_id)), action="privacy_center.sign_in",
+        subject_id=subject_id, categories=[], purpose=signin.PURPOSE, outcome="ok",
+        clock=runtime.clock,
+    )  # fmt: skip
+    session.commit()
+    response = pages.redirect(target)
+    pages.sign_in_cookie(response, request, Kind.PERSON, token)
+    return response
+
+
+@router.post("/me/sign-out")
+def person_sign_out(request: Request, _csrf: CsrfDep, session: SessionDep) -> Response:
+    sessions.end(session, request.cookies.get(rules.COOKIES[Kind.PERSON]))
+    session.commit()
+    response = pages.redirect("/me/sign-in")
+    pages.sign_out_cookie(response, Kind.PERSON)
+    return response
+
+
+@router.get("/admin/sign-in", response_class=HTMLResponse)
+def staff_sign_in_page(request: Request, next: str | None = None) -> HTMLResponse:
+    target = pages.safe_next(next, "/admin")
+    return pages.render(request, "admin_sign_in.html", {"next": target, "errors": {}})
+
+
+@router.post("/admin/sign-in", response_class=HTMLResponse)
+def staff_sign_in(
+    request: Request, _csrf: CsrfDep, session: SessionDep, runtime: RuntimeDep,
+    api_key: Field = None, next: Field = None,
+) -> Response:  # fmt: skip
+    target = pages.safe_next(next, "/admin")
+    try:
+        key = access.authenticate(session, (api_key or "").strip())
+    except InvalidApiKey as exc:
+        given = (api_key or "").strip()
+        message = f"{exc.message[:1].upper()}{exc.message[1:]}." if given else "Enter your API key."
+        return pages.render(
+            request, "admin_sign_in.html", {"next": target, "errors": {"api_key": message}},
+            status_code=422,
+        )  # fmt: skip
+    token = sessions.start(session, Kind.STAFF, now=runtime.clock.now(), api_key_id=key.id)
+    audit.record(
+        session, actor=Actor("api_key", key.id), action="console.sign_in", subject_id=None,
+        categories=[], purpose=None, outcome="ok", clock=runtime.clock,
+    )  # fmt: skip
+    session.commit()
+    response = pages.redirect(target)
+    pages.sign_in_cookie(response, request, Kind.STAFF, token)
+    return response
+
+
+@router.post("/admin/sign-out")
+def staff_sign_out(request: Request, _csrf: CsrfDep, session: SessionDep) -> Response:
+    sessions.end(session, request.cookies.get(rules.COOKIES[Kind.STAFF]))
+    session.commit()
+    response = pages.redirect("/admin/sign-in")
+    pages.sign_out_cookie(response, Kind.STAFF)
+    return response

@@ -1,0 +1,45 @@
+"""Sign-in state of the web pages: browser sessions and the one-time sign-in codes.
+
+Neither table holds personal data in the clear: a session row is the SHA-256 of its cookie
+(a stolen database yields no usable cookie) and names a person by their opaque id or a staff
+member by their API key's id; a code row keeps a keyed hash of the code and, for a person,
+their id. Rows are short-lived and removed when they end (:mod:`safehold.web.sessions`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from safehold.db import Base
+
+
+class WebSession(Base):
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_expires_at", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256(cookie) hex
+    kind: Mapped[str] = mapped_column(String(8))  # "person" | "staff"
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("subjects.id"), index=True)
+    api_key_id: Mapped[str | None] = mapped_column(String(32))  # staff: the key signed in with
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]  # absolute end; idle end = last_seen_at + the idle limit
+
+
+class SignInCode(Base):
+    """A code e-mailed to a person who asked to sign in to the privacy center."""
+
+    __tablename__ = "web_sign_in_codes"
+    __table_args__ = (Index("ix_web_sign_in_codes_subject_created", "subject_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None]

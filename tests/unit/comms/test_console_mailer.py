@@ -1,0 +1,43 @@
+"""The development mail backend: nothing sent, the message printed and kept on disk."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+
+from safehold.comms import mail, mailers
+from safehold.comms.templating import Rendered
+from safehold.config import Settings
+
+CONFIG = mail.MailConfig(
+    base_url="http://127.0.0.1:8000", mail_from="privacy@example.com", from_name="Example",
+    unsubscribe_mailto=None,
+)  # fmt: skip
+
+
+def test_the_console_mailer_prints_the_text_and_keeps_the_message(tmp_path: Path) -> None:
+    raw = mail.compose(
+        CONFIG, Rendered("Your sign-in code", "Your code is 12345678.", None),
+        to="wren@example.com", message_id="<m1@example.com>",
+        date=datetime(2026, 11, 26, tzinfo=UTC), unsubscribe_token=None,
+    )  # fmt: skip
+    screen = io.StringIO()
+    mailer = mailers.ConsoleMailer(tmp_path / "mail", Console(file=screen, width=100))
+    mailer.connect()
+    mailer.send(raw, sender="privacy@example.com", recipient="wren@example.com")
+    mailer.close()
+    shown = screen.getvalue()
+    assert "Your code is 12345678." in shown
+    assert "Your sign-in code" in shown
+    assert "not sent" in shown
+    kept = list((tmp_path / "mail").glob("*.eml"))
+    assert [p.read_bytes() for p in kept] == [raw]
+
+
+def test_the_backend_is_chosen_by_the_setting(tmp_path: Path) -> None:
+    assert isinstance(mailers.mailer_for(Settings(data_dir=tmp_path)), mail.SmtpMailer)
+    console = mailers.mailer_for(Settings(data_dir=tmp_path, mail_backend="console"))
+    assert isinstance(console, mailers.ConsoleMailer)

@@ -1,0 +1,57 @@
+"""The rate limiter: moving windows per bucket and key, a stable 429 error, no raw keys."""
+
+from __future__ import annotations
+
+import pytest
+
+from safehold import ratelimit
+from safehold.errors import RateLimited
+from safehold.handlers import status_for
+
+
+def test_a_bucket_allows_its_count_then_refuses_with_when_to_retry() -> None:
+    limiter = ratelimit.Limiter({"guess": "3/minute"})
+    for _ in range(3):
+        limiter.hit("guess", "request-1")
+    with pytest.raises(RateLimited) as refused:
+        limiter.hit("guess", "request-1")
+    error = refused.value
+    assert error.code == "rate_limited"
+    assert status_for(error) == 429
+    assert 1 <= error.retry_after <= 60
+    assert error.details == {"retry_after": error.retry_after, "limit": "guess"}
+    assert "request-1" not in error.message
+
+
+def test_keys_and_buckets_are_counted_apart() -> None:
+    limiter = ratelimit.Limiter({"a": "1/hour", "b": "1/hour"})
+    limiter.hit("a", "one")
+    limiter.hit("a", "two")
+    limiter.hit("b", "one")
+    with pytest.raises(RateLimited):
+        limiter.hit("a", "one")
+
+
+def test_an_unknown_bucket_is_a_programming_error_not_a_free_pass() -> None:
+    with pytest.raises(ValueError, match="no rate limit named"):
+        ratelimit.Limiter().hit("requests.opne.subject", "x")
+
+
+def test_every_named_limit_parses_and_the_runtime_keeps_one_limiter() -> None:
+    limiter = ratelimit.Limiter()  # parses every entry of LIMITS
+    for bucket in ratelimit.LIMITS:
+        limiter.hit(bucket, "someone")
+
+    class FakeRuntime:  # any object the runtime's place can be held by
+        pass
+
+    runtime = FakeRuntime()
+    assert ratelimit.limiter_for(runtime) is ratelimit.limiter_for(runtime)  # type: ignore[arg-type]
+    assert ratelimit.limiter_for(FakeRuntime()) is not ratelimit.limiter_for(runtime)  # type: ignore[arg-type]
+
+
+def test_hit_accepts_a_limiter_directly() -> None:
+    limiter = ratelimit.Limiter({"signin.code.address": "1/hour"})
+    ratelimit.hit(limiter, "signin.code.address", "hash-of-an-address")
+    with pytest.raises(RateLimited):
+        ratelimit.hit(limiter, "signin.code.address", "hash-of-an-address")
