@@ -15,7 +15,7 @@ from safehold.db import transaction
 from safehold.runtime import Runtime
 
 DAYS_PER_ROUND = 31  # one month's scan at most per transaction
-POLL_SECONDS = 900.0  # when nothing was due
+POLL_SECONDS = 60.0  # when nothing was due (a check is two small queries)
 
 
 def context(runtime: Runtime) -> service.Context:

@@ -29,7 +29,9 @@ from safehold.runtime import Runtime
 app = typer.Typer(help="Usage events: month partitions and their retention.", no_args_is_help=True)
 DEMO_SCOPES = ("events:write", "subjects:write")
 DEMO_PURPOSES = ("service_provision",)  # registering people serves the contract
-DEMO_SUBJECTS, DEMO_DAYS = 20, 3  # what `safehold serve` puts into an empty demo database
+# What `safehold serve` puts into an empty demo database: enough people and days that the
+# k-anonymous reports (k = 10) have released cells and a whole ended month to show.
+DEMO_SUBJECTS, DEMO_DAYS = 60, 45
 
 
 @app.command()
