@@ -25,6 +25,7 @@ from safehold.policy import load_policy
 from safehold.runtime import Runtime
 from safehold.vault.providers import MemoryKeyProvider
 from safehold.vault.service import Vault
+from tests.integration.comms.smtp import SmtpServer, smtp_server
 
 PG_ENV = "SAFEHOLD_TEST_POSTGRES_URL"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -105,6 +106,13 @@ def sessions(connection: object) -> sessionmaker[Session]:
 def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
     with sessions() as s:
         yield s
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture

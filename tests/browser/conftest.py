@@ -21,7 +21,6 @@ from safehold.comms import jobs as comms_jobs
 from safehold.config import Settings
 from safehold.runtime import Runtime, build_runtime
 from tests.conftest import DEFAULT_POLICY, IN_CI, ROOT
-from tests.integration.comms.smtp import SmtpServer, smtp_server
 
 CHROMIUM = Path(os.environ.get("SAFEHOLD_TEST_CHROMIUM", "/usr/bin/chromium"))
 SHOTS = ROOT / "test-output" / "screenshots"
@@ -94,13 +93,6 @@ def screenshot(page: Page, name: str) -> Path:
 
 
 # --- e-mail for the journeys: a real SMTP sink on loopback, and the outbox drained into it ---
-
-
-@pytest.fixture
-def smtp_sink() -> Iterator[SmtpServer]:
-    """aiosmtpd on 127.0.0.1: what the live runtime's outbox job delivers lands here."""
-    with smtp_server() as server:
-        yield server
 
 
 def drain_outbox(runtime: Runtime) -> int:

@@ -33,11 +33,11 @@ CODE = re.compile(r"sign in to the privacy center is (\d{8})")
 
 
 @pytest.fixture
-def live_runtime(tmp_path: Path, smtp_sink: SmtpServer) -> Iterator[Runtime]:
+def live_runtime(tmp_path: Path, smtp: SmtpServer) -> Iterator[Runtime]:
     """The browser tier's own Safehold, its e-mail going to the loopback SMTP sink."""
     settings = Settings(
-        data_dir=tmp_path, policy=DEFAULT_POLICY, smtp_host=smtp_sink.host,
-        smtp_port=smtp_sink.port, smtp_timeout=5.0, base_url="http://127.0.0.1",
+        data_dir=tmp_path, policy=DEFAULT_POLICY, smtp_host=smtp.host,
+        smtp_port=smtp.port, smtp_timeout=5.0, base_url="http://127.0.0.1",
     )  # fmt: skip
     runtime = build_runtime(settings)
     migrate.upgrade(runtime.engine)
@@ -89,12 +89,12 @@ def sign_in(page: Page, base: str, runtime: Runtime, smtp: SmtpServer) -> None:
 
 
 def test_the_whole_journey_from_sign_in_to_the_erasure_certificate(
-    browser: Browser, page: Page, live_server: str, live_runtime: Runtime, smtp_sink: SmtpServer,
+    browser: Browser, page: Page, live_server: str, live_runtime: Runtime, smtp: SmtpServer,
     tmp_path: Path,
 ) -> None:  # fmt: skip
     base = live_server
     person(live_runtime)
-    sign_in(page, base, live_runtime, smtp_sink)
+    sign_in(page, base, live_runtime, smtp)
     expect(page.get_by_role("heading", level=1)).to_contain_text("holds about you")
     expect(page.get_by_text(EMAIL).first).to_be_visible()
     screenshot(page, "me-overview")

@@ -4,7 +4,6 @@ POSTed, and the next campaign skips that person."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from safehold.config import Settings
 from safehold.runtime import Runtime
 from tests.e2e.conftest import MakeKey, bearer
 from tests.e2e.test_http_skeleton import assert_error
-from tests.integration.comms.smtp import SmtpServer, smtp_server
+from tests.integration.comms.smtp import SmtpServer
 from tests.integration.comms.support import BASE_URL, comms_settings, deliver_all
 
 Headers = dict[str, str]
@@ -27,12 +26,6 @@ PEOPLE = {
     "bo": ("Bo Brightwater", "bo@example.net", True),
     "cy": ("Cy Example", "cy@example.com", False),
 }
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
 
 
 @pytest.fixture

@@ -24,14 +24,8 @@ from safehold.comms.models import OutboxItem
 from safehold.config import Settings
 from safehold.db import transaction
 from safehold.runtime import Runtime, build_runtime
-from tests.integration.comms.smtp import SmtpServer, smtp_server
+from tests.integration.comms.smtp import SmtpServer
 from tests.integration.comms.support import comms_settings, enqueue, register
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
 
 
 def worker_env(settings: Settings) -> dict[str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,17 +25,11 @@ from safehold.requests.models import DataRequest
 from safehold.requests.routes import context as request_context
 from safehold.runtime import Runtime
 from safehold.web import rules as web_rules
-from tests.integration.comms.smtp import SmtpServer, smtp_server
+from tests.integration.comms.smtp import SmtpServer
 from tests.integration.comms.support import comms_settings, register
 
 CSRF = re.compile(r'name="csrf_token" value="([A-Za-z0-9_-]{43})"')
 CODE = re.compile(r"sign in to the privacy center is (\d{8})")
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
 
 
 @pytest.fixture

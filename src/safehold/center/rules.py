@@ -12,9 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
+from safehold import keys
 from safehold.policy.document import Policy, RetentionAction, RetentionFrom, RetentionRule
 from safehold.policy.render import period_words
 from safehold.subjects import rules as subject_rules
@@ -58,9 +56,7 @@ STATUS_WORDS = {
 def certificate_key(index_key: bytes) -> bytes:
     """The MAC key of certificate links: its own HKDF label, so an export link (same token
     format, another key) can never open a certificate, nor the reverse."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_CERTIFICATE_INFO).derive(
-        index_key
-    )
+    return keys.derive(index_key, _CERTIFICATE_INFO)
 
 
 def retention_words(rule: RetentionRule) -> str:

@@ -12,8 +12,9 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ScalarSelect, select, update
 from sqlalchemy.orm import Session
 
 from safehold.access import audit
@@ -70,9 +71,10 @@ class Standing:
         )
 
 
-def standings(session: Session, subject_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Standing]:
-    """:class:`Standing` for many people in one query (the same latest-choice ordering)."""
-    latest = (
+def latest_choice_column() -> ScalarSelect[Any]:
+    """A person's newest marketing choice as a column of a query over ``subjects`` (the same
+    ordering as :func:`latest`), so many people's choices are read in one statement."""
+    return (
         select(MarketingChoice.choice)
         .where(MarketingChoice.subject_id == Subject.id)
         .order_by(MarketingChoice.at.desc(), MarketingChoice.id.desc())
@@ -80,6 +82,11 @@ def standings(session: Session, subject_ids: Iterable[uuid.UUID]) -> dict[uuid.U
         .correlate(Subject)
         .scalar_subquery()
     )
+
+
+def standings(session: Session, subject_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Standing]:
+    """:class:`Standing` for many people in one query (the same latest-choice ordering)."""
+    latest = latest_choice_column()
     ids = list(subject_ids)
     out: dict[uuid.UUID, Standing] = {}
     for start in range(0, len(ids), CHUNK):

@@ -9,14 +9,11 @@ key (a leaked token key reveals neither the index key nor any blind index).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import uuid
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from safehold import keys
 
 HKDF_INFO = b"safehold/comms/unsubscribe-token/v1"
 MAC_BYTES = 16  # 128-bit tag: forging one is a 2^-128 guess per try
@@ -27,18 +24,7 @@ _MAC_CHARS = 22
 
 def derive_key(index_key: bytes) -> bytes:
     """The token MAC key: HKDF-SHA256(index key, info=HKDF_INFO), 32 bytes."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=HKDF_INFO).derive(index_key)
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def _unb64(text: str) -> bytes | None:
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        return None
+    return keys.derive(index_key, HKDF_INFO)
 
 
 def _mac(key: bytes, item_id: uuid.UUID) -> bytes:
@@ -47,7 +33,7 @@ def _mac(key: bytes, item_id: uuid.UUID) -> bytes:
 
 def make_token(key: bytes, item_id: uuid.UUID) -> str:
     """``<id>.<mac>`` in URL-safe base64: 45 characters, safe in a path and a mail header."""
-    return f"{_b64(item_id.bytes)}.{_b64(_mac(key, item_id))}"
+    return f"{keys.b64(item_id.bytes)}.{keys.b64(_mac(key, item_id))}"
 
 
 def read_token(key: bytes, token: str) -> uuid.UUID | None:
@@ -56,10 +42,10 @@ def read_token(key: bytes, token: str) -> uuid.UUID | None:
     id_part, dot, mac_part = token.partition(".")
     if not dot or len(id_part) != _ID_CHARS or len(mac_part) != _MAC_CHARS:
         return None
-    raw_id, mac = _unb64(id_part), _unb64(mac_part)
+    raw_id, mac = keys.unb64(id_part), keys.unb64(mac_part)
     if raw_id is None or mac is None or len(raw_id) != 16 or len(mac) != MAC_BYTES:
         return None
     item_id = uuid.UUID(bytes=raw_id)
-    if _b64(raw_id) != id_part or _b64(mac) != mac_part:
+    if keys.b64(raw_id) != id_part or keys.b64(mac) != mac_part:
         return None  # non-canonical encodings: one token per row, never look-alikes
     return item_id if hmac.compare_digest(_mac(key, item_id), mac) else None

@@ -9,8 +9,6 @@ that key. Pure: no FastAPI, no SQLAlchemy.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import struct
@@ -18,9 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
+from safehold import keys
 from safehold.requests.errors import ExportLinkExpired, ExportLinkInvalid
 
 HKDF_INFO = b"safehold/requests/export-link/v1"
@@ -32,18 +28,7 @@ PREFIX = "/exports/"
 
 def derive_key(index_key: bytes) -> bytes:
     """The link MAC key: HKDF-SHA256(index key, info=HKDF_INFO), 32 bytes."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=HKDF_INFO).derive(index_key)
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def _unb64(text: str) -> bytes | None:
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        return None
+    return keys.derive(index_key, HKDF_INFO)
 
 
 def _mac(key: bytes, body: bytes) -> bytes:
@@ -59,22 +44,22 @@ class Link:
 def make_token(key: bytes, request_id: uuid.UUID, expires_at: datetime) -> str:
     """``<body>.<mac>`` in URL-safe base64, safe in a path. The expiry is whole seconds."""
     body = request_id.bytes + struct.pack(">q", int(expires_at.timestamp()))
-    return f"{_b64(body)}.{_b64(_mac(key, body))}"
+    return f"{keys.b64(body)}.{keys.b64(_mac(key, body))}"
 
 
 def read_token(key: bytes, token: str, now: datetime) -> Link:
     """The link a genuine token names; :class:`ExportLinkInvalid` for anything else (forged,
     altered, truncated: constant-time MAC check) and :class:`ExportLinkExpired` once past."""
     body_part, dot, mac_part = token.partition(".")
-    body, mac = _unb64(body_part), _unb64(mac_part)
+    body, mac = keys.unb64(body_part), keys.unb64(mac_part)
     if (
         not dot
         or body is None
         or mac is None
         or len(body) != _BODY_BYTES
         or len(mac) != MAC_BYTES
-        or _b64(body) != body_part
-        or _b64(mac) != mac_part
+        or keys.b64(body) != body_part
+        or keys.b64(mac) != mac_part
         or not hmac.compare_digest(_mac(key, body), mac)
     ):
         raise ExportLinkInvalid("this download link is not valid", details={})

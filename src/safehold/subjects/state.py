@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from safehold.analytics.models import Objection
-from safehold.comms.models import MarketingChoice
+from safehold.comms import preferences
 from safehold.comms.rules import marketing_sets
 from safehold.notices import rules as notice_rules
 from safehold.notices.book import PolicyBook
@@ -34,14 +34,7 @@ STATE_CHUNK = 500  # people per IN (...) list in states_of
 # Correlated subqueries over ``subjects``: the newest marketing choice, the newest accepted
 # policy version (the same orderings as comms.preferences.current_choice and
 # notices.service.accepted_seq).
-_LATEST_CHOICE = (
-    select(MarketingChoice.choice)
-    .where(MarketingChoice.subject_id == Subject.id)
-    .order_by(MarketingChoice.at.desc(), MarketingChoice.id.desc())
-    .limit(1)
-    .correlate(Subject)
-    .scalar_subquery()
-)
+_LATEST_CHOICE = preferences.latest_choice_column()
 _ACCEPTED_SEQ = (
     select(func.max(Acceptance.version_seq))
     .where(

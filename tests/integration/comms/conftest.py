@@ -7,14 +7,8 @@ import pytest
 
 from safehold.comms.mail import SmtpMailer
 from safehold.config import Settings
-from tests.integration.comms.smtp import SmtpServer, smtp_server
+from tests.integration.comms.smtp import SmtpServer
 from tests.integration.comms.support import comms_settings
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
 
 
 @pytest.fixture
