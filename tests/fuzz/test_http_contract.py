@@ -1,0 +1,73 @@
+"""What the fuzzer found, pinned as plain tests: 405 names every method of the path, numbers
+past their column and NUL characters are refused (not a 500), and the OpenAPI document
+declares every error in the one shape."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from safehold.handlers import ErrorOut
+from tests.fuzz.conftest import DOCUMENT, Target, bearer
+
+pytestmark = pytest.mark.fuzz
+
+
+@pytest.fixture(scope="module")
+def client(target: Target) -> Iterator[TestClient]:
+    with TestClient(target.app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_405_lists_every_method_of_the_path(client: TestClient, target: Target) -> None:
+    # GET and POST /v1/keys are two routes: Starlette alone would name only the first.
+    answer = client.put("/v1/keys", headers=bearer(target.admin))
+    assert answer.status_code == 405
+    assert {m.strip() for m in answer.headers["allow"].split(",")} >= {"GET", "POST"}
+    assert ErrorOut.model_validate(answer.json()).error.code == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/policy/versions/9223372036854775808",
+        "/v1/policy/diff?from=9223372036854775808&to=1",
+        "/v1/policy/acceptances?version=2147483648",
+        "/v1/audit?after=9223372036854775808",
+        "/policy/versions/99999999999999999999",  # the public pages, outside /openapi.json
+        "/policy/diff?from=99999999999999999999&to=1",
+    ],
+)
+def test_numbers_past_their_column_are_refused_not_a_500(
+    client: TestClient, target: Target, path: str
+) -> None:
+    answer = client.get(path, headers=bearer(target.admin))
+    assert answer.status_code == 422, answer.text
+    assert ErrorOut.model_validate(answer.json()).error.code == "validation_failed"
+
+
+def test_every_error_is_declared_in_the_one_shape() -> None:
+    shape = {"$ref": "#/components/schemas/ErrorOut"}
+    operation = DOCUMENT["paths"]["/v1/requests"]["post"]
+    for status in ["400", "401", "403", "404", "409", "413", "422", "429", "500", "503", "507"]:
+        assert operation["responses"][status]["content"]["application/json"]["schema"] == shape
+    public = DOCUMENT["paths"]["/v1/policy"]["get"]["responses"]
+    assert "401" not in public  # no key, no key errors
+    assert "403" not in public
+    assert "ErrorOut" in DOCUMENT["components"]["schemas"]
+
+
+def test_a_nul_character_is_refused_not_a_500(client: TestClient, target: Target) -> None:
+    # PostgreSQL cannot store U+0000 in text; the refused read's audit entry names the purpose.
+    sid = target.ids["subject_id"]
+    answer = client.get(
+        f"/v1/subjects/{sid}/events", params={"purpose": "\x00"}, headers=bearer(target.admin)
+    )
+    assert answer.status_code in {403, 422}, answer.text
+    error = ErrorOut.model_validate(answer.json()).error
+    expected = (
+        "invalid_value" if target.runtime.engine.dialect.name == "postgresql" else "purpose_refused"
+    )
+    assert error.code == expected
