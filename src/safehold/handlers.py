@@ -70,9 +70,9 @@ def status_for(exc: errors.SafeholdError) -> int:
 
 async def _domain(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.SafeholdError)
-    if pages.is_page(request):
-        return pages.error_page(request, status_for(exc), exc.code, exc.message)
     headers = _headers(exc)
+    if pages.is_page(request):
+        return pages.error_page(request, status_for(exc), exc.code, exc.message, headers)
     return JSONResponse(
         error_body(exc.code, exc.message, exc.details), status_for(exc), headers=headers
     )

@@ -14,9 +14,11 @@ from httpx import Response
 from sqlalchemy import func, select
 
 from safehold.access import service as access
+from safehold.app import create_app
 from safehold.clock import FrozenClock
 from safehold.comms import service as comms
 from safehold.comms.models import OutboxItem
+from safehold.errors import RateLimited
 from safehold.runtime import Runtime
 from safehold.subjects.models import Subject
 from safehold.web import rules, sessions, signin
@@ -297,3 +299,34 @@ def test_guessing_codes_from_one_client_is_slowed_down(client: TestClient, perso
     ]
     assert statuses[:30] == [422] * 30
     assert statuses[30] == 429
+
+
+def test_a_persons_session_never_opens_the_admin_console(
+    client: TestClient, runtime: Runtime, person: str
+) -> None:
+    attempt = attempt_of(ask_for_code(client))
+    enter_code(client, attempt, latest_code(runtime, person))
+    token = client.cookies.get(rules.COOKIES[Kind.PERSON])
+    assert token
+    # Even presented under the console's cookie name, a person's session is not staff's.
+    client.cookies.set(rules.COOKIES[Kind.STAFF], token, path="/admin")
+    answer = client.get("/admin", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/admin/sign-in")
+    with runtime.sessions() as session:
+        assert sessions.load(session, Kind.STAFF, token, now=runtime.clock.now()) is None
+
+
+def test_an_error_page_keeps_the_errors_headers(runtime: Runtime) -> None:
+    app = create_app(runtime)
+
+    def limited() -> None:
+        raise RateLimited("too many attempts; try again in 42 seconds", retry_after=42)
+
+    app.add_api_route("/me/limited-for-this-test", limited)
+    with TestClient(app) as client:
+        answer = client.get("/me/limited-for-this-test")
+    assert answer.status_code == 429
+    assert answer.headers["content-type"].startswith("text/html")
+    assert answer.headers["retry-after"] == "42"
+    assert "rate_limited" in answer.text

@@ -149,8 +149,12 @@ def redirect(to: str) -> RedirectResponse:
     return RedirectResponse(to, status_code=303)
 
 
-def error_page(request: Request, status: int, code: str, message: str) -> HTMLResponse:
-    return render(
+def error_page(
+    request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> HTMLResponse:
+    page = render(
         request, "error.html", {"status": status, "code": code, "message": message},
         status_code=status,
     )  # fmt: skip
+    page.headers.update(headers or {})  # e.g. Retry-After of a rate limit
+    return page
