@@ -8,16 +8,12 @@ Bounded for CI: a few thousand events, one kill, on SQLite and (when configured)
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -25,18 +21,10 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import URL
 
-from safehold import migrate
-from safehold.access import service as access
-from safehold.access.rules import Actor
-from safehold.carddata import contains_card_number
 from safehold.client import Client, Context, Event, Retry
-from safehold.config import Settings
-from safehold.db import transaction
 from safehold.events import storage
-from safehold.runtime import Runtime, build_runtime
-from safehold.subjects import rules as subject_rules
-from safehold.subjects import service as subjects
-from tests.conftest import DEFAULT_POLICY
+from safehold.runtime import Runtime
+from tests.deployment import Deployment, deploy
 
 BATCHES, PER_BATCH, PEOPLE = 12, 100, 6
 ROKU = "Roku/DVP-12.0 (12.0.0.4182-88)"
@@ -48,74 +36,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@dataclass
-class Deployment:
-    """A database with a key and people, and the environment to serve it."""
-
-    env: dict[str, str]
-    token: str
-    people: list[uuid.UUID]
-    runtime: Runtime
-    log: Path
-    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def start(self, port: int) -> subprocess.Popen[bytes]:
-        env = {**self.env, "SAFEHOLD_PORT": str(port)}
-        with self.log.open("ab") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "safehold", "serve", "--no-demo"],
-                env=env, stdout=log, stderr=log,
-            )  # fmt: skip
-        self.procs.append(proc)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    return proc
-            except httpx.TransportError:
-                time.sleep(0.05)
-        proc.kill()
-        pytest.fail(f"serve did not start: {self.log.read_text()[-2000:]}")
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEHOLD_")}
-    env |= {"SAFEHOLD_DATA_DIR": str(tmp_path / "var"), "SAFEHOLD_LOG_LEVEL": "warning",
-            "SAFEHOLD_LOG_FORMAT": "json", "SAFEHOLD_POLICY": str(DEFAULT_POLICY)}  # fmt: skip
     database_url = None
     if request.param == "postgresql":
         make: Callable[[], URL] = request.getfixturevalue("scratch_postgres")
         database_url = make().render_as_string(hide_password=False)
-        env["SAFEHOLD_DATABASE_URL"] = database_url
-    settings = Settings(data_dir=tmp_path / "var", policy=DEFAULT_POLICY, database_url=database_url)
-    runtime = build_runtime(settings)
-    migrate.upgrade(runtime.engine)
-    with transaction(runtime.sessions) as session:
-        token = access.create_key(
-            session, name="iptv-backend", scopes=["events:write"], purposes=[],
-            known_purposes=runtime.policy.purpose_ids, clock=runtime.clock,
-            actor=Actor("admin", "test"),
-        ).token  # fmt: skip
-        ctx = subjects.Context(runtime.vault, runtime.policy, runtime.clock)
-        people: list[uuid.UUID] = []
-        while len(people) < PEOPLE:
-            contact = subject_rules.contact(
-                name="Bo Tumbleweed", email=f"bo.{uuid.uuid4().hex[:8]}@example.com"
-            )
-            sid = subjects.register(
-                session, ctx, actor=Actor("admin", "test"), contact=contact,
-                marketing_opt_in=False, policy_version="test",
-            ).id  # fmt: skip
-            if not contains_card_number(str(sid)):  # see docs/events.md, "Known issues"
-                people.append(sid)
-    found = Deployment(env, token, people, runtime, tmp_path / "serve.log")
+    found = deploy(tmp_path / "var", database_url, people=PEOPLE)
     yield found
-    for proc in found.procs:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=10)
-    runtime.close()
+    found.close()
 
 
 class CountingTransport(httpx.HTTPTransport):
@@ -153,7 +82,7 @@ def test_a_killed_server_loses_nothing_acknowledged_and_stores_nothing_twice(
     deployment: Deployment,
 ) -> None:
     port = free_port()
-    server = deployment.start(port)
+    server = deployment.serve(port)
     work = batches(deployment.people)
     # Two connections send the same batches in different orders (a retrying client and a
     # duplicate sender), so ids race each other before, during and after the kill.
@@ -188,7 +117,7 @@ def test_a_killed_server_loses_nothing_acknowledged_and_stores_nothing_twice(
     server.send_signal(signal.SIGKILL)  # no shutdown, no flush: the process just stops
     server.wait(timeout=10)
     time.sleep(0.3)  # the clients keep retrying against a closed port meanwhile
-    deployment.start(port)
+    deployment.serve(port)
     for sender in senders:
         sender.join(timeout=120)
 

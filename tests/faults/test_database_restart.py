@@ -19,7 +19,8 @@ from sqlalchemy import select
 from safehold.access import audit
 from safehold.client import Client, Context, Event, Retry
 from safehold.events import storage
-from tests.faults.conftest import Deployment, PrivatePostgres, deploy, free_port
+from tests.deployment import Deployment, deploy
+from tests.faults.conftest import PrivatePostgres, free_port
 
 BATCHES, PER_BATCH = 30, 50
 ROKU = "Roku/DVP-12.0 (12.0.0.4182-88)"

@@ -32,7 +32,8 @@ from sqlalchemy import select, text
 from safehold.access import audit
 from safehold.events import storage
 from tests.conftest import IN_CI
-from tests.faults.conftest import Deployment, deploy, free_port
+from tests.deployment import Deployment, deploy
+from tests.faults.conftest import free_port
 
 FORCE = "SAFEHOLD_TEST_DISK_FAULT"  # "rlimit" skips the tmpfs even where it would work
 TMPFS_SIZE = "24m"

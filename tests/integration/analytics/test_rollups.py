@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -104,6 +105,17 @@ def _check_table(session: Session, kind: str, k: int, kept: list[Raw]) -> None:
         assert len(truth_people[None]) < k or not released
 
 
+def _check_days(report: reports.Report, k: int, truth: Callable[[date], set[int]]) -> None:
+    """Each day of a people series against the recount: its number at k or more, else none."""
+    for row in report.rows:
+        people = truth(date.fromisoformat(row.values["start"]))
+        if len(people) >= k:
+            assert row.people == len(people)
+        else:
+            assert row.people is None
+            assert row.status == "suppressed"
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -121,14 +133,7 @@ def test_reports_release_only_k_people_and_match_a_recount(
             session, k=k, period="day", first=FEB, last=date(2026, 2, 3), actor=ACTOR,
             clock=_ctx().clock,
         )  # fmt: skip
-        for row in active.rows:
-            day = date.fromisoformat(row.values["start"])
-            truth = {e.person for e in kept if e.at.date() == day}
-            if len(truth) >= k:
-                assert row.people == len(truth)
-            else:
-                assert row.people is None
-                assert row.status == "suppressed"
+        _check_days(active, k, lambda day: {e.person for e in kept if e.at.date() == day})
     finally:
         nested.rollback()
 
@@ -225,16 +230,9 @@ def test_people_signed_in_per_day_release_only_k_and_match_a_recount(
             session, k=k, period="day", first=FEB, last=date(2026, 2, 3), actor=ACTOR,
             clock=_ctx().clock,
         )  # fmt: skip
-        for row in report.rows:
-            day = date.fromisoformat(row.values["start"])
-            truth = {
-                who for who, at in logins
-                if at.date() == day and not (who in objected and at >= objected[who])
-            }  # fmt: skip
-            if len(truth) >= k:
-                assert row.people == len(truth)
-            else:
-                assert row.people is None
-                assert row.status == "suppressed"
+        _check_days(report, k, lambda day: {
+            who for who, at in logins
+            if at.date() == day and not (who in objected and at >= objected[who])
+        })  # fmt: skip
     finally:
         nested.rollback()

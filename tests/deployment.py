@@ -1,0 +1,95 @@
+"""A Safehold deployment for the tests that run `safehold serve` as a real process (the
+kill test, the fault tests): a migrated database with an events key and a few people, and
+the environment to serve it on a port."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from safehold import migrate
+from safehold.access import service as access
+from safehold.access.rules import Actor
+from safehold.carddata import contains_card_number
+from safehold.config import Settings
+from safehold.db import transaction
+from safehold.runtime import Runtime, build_runtime
+from safehold.subjects import rules as subject_rules
+from safehold.subjects import service as subjects
+from tests.conftest import DEFAULT_POLICY
+
+ADMIN = Actor("admin", "test")
+
+
+@dataclass
+class Deployment:
+    """A migrated database with an events key and a few people, and `safehold serve` on it."""
+
+    env: dict[str, str]
+    token: str
+    people: list[uuid.UUID]
+    runtime: Runtime
+    log: Path
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def serve(self, port: int) -> subprocess.Popen[bytes]:
+        env = {**self.env, "SAFEHOLD_PORT": str(port)}
+        with self.log.open("ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "safehold", "serve", "--no-demo"],
+                env=env, stdout=log, stderr=log,
+            )  # fmt: skip
+        self.procs.append(proc)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    return proc
+            except httpx.TransportError:
+                time.sleep(0.05)
+        proc.kill()
+        pytest.fail(f"serve did not start: {self.log.read_text()[-2000:]}")
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=10)
+        self.runtime.close()
+
+
+def deploy(data_dir: Path, database_url: str | None, *, people: int = 4) -> Deployment:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEHOLD_")}
+    env |= {"SAFEHOLD_DATA_DIR": str(data_dir), "SAFEHOLD_LOG_LEVEL": "warning",
+            "SAFEHOLD_LOG_FORMAT": "json", "SAFEHOLD_POLICY": str(DEFAULT_POLICY)}  # fmt: skip
+    if database_url:
+        env["SAFEHOLD_DATABASE_URL"] = database_url
+    settings = Settings(data_dir=data_dir, policy=DEFAULT_POLICY, database_url=database_url)
+    runtime = build_runtime(settings)
+    migrate.upgrade(runtime.engine)
+    found: list[uuid.UUID] = []
+    with transaction(runtime.sessions) as session:
+        token = access.create_key(
+            session, name="iptv-backend", scopes=["events:write"], purposes=[],
+            known_purposes=runtime.policy.purpose_ids, clock=runtime.clock, actor=ADMIN,
+        ).token  # fmt: skip
+        ctx = subjects.Context(runtime.vault, runtime.policy, runtime.clock)
+        while len(found) < people:
+            contact = subject_rules.contact(
+                name="Bo Tumbleweed", email=f"bo.{uuid.uuid4().hex[:8]}@example.com"
+            )
+            sid = subjects.register(
+                session, ctx, actor=ADMIN, contact=contact, marketing_opt_in=False,
+                policy_version="test",
+            ).id  # fmt: skip
+            if not contains_card_number(str(sid)):  # docs/events.md, "Known issues"
+                found.append(sid)
+    return Deployment(env, token, found, runtime, data_dir / "serve.log")
