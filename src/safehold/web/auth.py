@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from safehold import ratelimit
 from safehold.access import audit
@@ -146,19 +147,27 @@ def person_code(
         subject_id=subject_id, categories=[], purpose=signin.PURPOSE, outcome="ok",
         clock=runtime.clock,
     )  # fmt: skip
-    session.commit()
+    return _signed_in(request, session, Kind.PERSON, token, target)
+
+
+def _signed_in(request: Request, session: Session, kind: Kind, token: str, target: str) -> Response:
+    session.commit()  # the session row and the sign-in's audit entry
     response = pages.redirect(target)
-    pages.sign_in_cookie(response, request, Kind.PERSON, token)
+    pages.sign_in_cookie(response, request, kind, token)
+    return response
+
+
+def _sign_out(request: Request, session: Session, kind: Kind) -> Response:
+    sessions.end(session, request.cookies.get(rules.COOKIES[kind]))
+    session.commit()
+    response = pages.redirect(pages.SIGN_IN[kind])
+    pages.sign_out_cookie(response, kind)
     return response
 
 
 @router.post("/me/sign-out")
 def person_sign_out(request: Request, _csrf: CsrfDep, session: SessionDep) -> Response:
-    sessions.end(session, request.cookies.get(rules.COOKIES[Kind.PERSON]))
-    session.commit()
-    response = pages.redirect("/me/sign-in")
-    pages.sign_out_cookie(response, Kind.PERSON)
-    return response
+    return _sign_out(request, session, Kind.PERSON)
 
 
 @router.get("/admin/sign-in", response_class=HTMLResponse)
@@ -187,16 +196,9 @@ def staff_sign_in(
         session, actor=Actor("api_key", key.id), action="console.sign_in", subject_id=None,
         categories=[], purpose=None, outcome="ok", clock=runtime.clock,
     )  # fmt: skip
-    session.commit()
-    response = pages.redirect(target)
-    pages.sign_in_cookie(response, request, Kind.STAFF, token)
-    return response
+    return _signed_in(request, session, Kind.STAFF, token, target)
 
 
 @router.post("/admin/sign-out")
 def staff_sign_out(request: Request, _csrf: CsrfDep, session: SessionDep) -> Response:
-    sessions.end(session, request.cookies.get(rules.COOKIES[Kind.STAFF]))
-    session.commit()
-    response = pages.redirect("/admin/sign-in")
-    pages.sign_out_cookie(response, Kind.STAFF)
-    return response
+    return _sign_out(request, session, Kind.STAFF)
