@@ -127,8 +127,8 @@ def verify(
     session: SessionDep, runtime: RuntimeDep, code: Field = None,
 ) -> Response:  # fmt: skip
     common.guard(signed_in, SCOPE)
-    digits = "".join((code or "").split())
-    if not digits.isdigit() or len(digits) != request_rules.CODE_DIGITS:
+    digits = request_rules.typed_code(code)
+    if digits is None:
         return _detail(
             request, signed_in, session, runtime, request_id, status_code=422,
             errors={"code": f"Type the {request_rules.CODE_DIGITS} digits the person read out."},

@@ -203,6 +203,13 @@ def code_key(index_key: bytes) -> bytes:
     return hmac.new(index_key, b"safehold/request-code/v1", hashlib.sha256).digest()
 
 
+def typed_code(text: str | None) -> str | None:
+    """What a person typed, as a code: the digits without spaces, or None when it is not
+    :data:`CODE_DIGITS` digits (a form then says so next to the field)."""
+    digits = "".join((text or "").split())
+    return digits if digits.isdigit() and len(digits) == CODE_DIGITS else None
+
+
 def hash_code(key: bytes, request_id: uuid.UUID, code: str) -> str:
     """Keyed hash of a code bound to its request: a stolen table does not give the codes,
     and a code cannot be used for another request."""

@@ -23,6 +23,7 @@ from safehold.access.rules import Actor
 from safehold.comms import service as comms
 from safehold.deps import RuntimeDep, SessionDep
 from safehold.errors import InvalidInput, RateLimited
+from safehold.requests import rules as codes
 from safehold.requests.errors import CodeAttemptsExhausted, CodeExpired, CodeInvalid, CodeMissing
 from safehold.runtime import Runtime
 from safehold.subjects import service as subjects
@@ -122,8 +123,8 @@ def person_code(
     attempt: Field = None, code: Field = None, next: Field = None,
 ) -> Response:  # fmt: skip
     target = pages.safe_next(next, "/me")
-    digits = "".join((code or "").split())
-    if not digits.isdigit() or len(digits) != 8:
+    digits = codes.typed_code(code)
+    if digits is None:
         return _code_page(
             request, attempt or "", target, "Type the 8 digits of the code.", status_code=422
         )

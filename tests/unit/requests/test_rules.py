@@ -206,3 +206,11 @@ def test_a_hold_keeps_exactly_the_classes_of_the_categories_it_names() -> None:
     held = [h for h in plan.kept if h.kind == "legal_hold"]
     assert [(h.category, h.ref, h.until) for h in held] == [("account.email", "h1", until)]
     assert plan.partial
+
+
+def test_a_typed_code_is_its_digits_without_spaces_or_nothing() -> None:
+    assert rules.typed_code(" 1234 5678 ") == "12345678"
+    assert rules.typed_code("1234567") is None  # too short
+    assert rules.typed_code("12a45678") is None
+    assert rules.typed_code("123456789") is None
+    assert rules.typed_code(None) is None
