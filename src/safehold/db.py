@@ -6,6 +6,7 @@ transactions: a request or a job opens one session, services only ``flush()``.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,8 +16,11 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, Uuid, create_engine, event
 from sqlalchemy.engine import URL
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import GenericFunction
+from sqlalchemy.types import String, TypeDecorator
 
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 
@@ -66,6 +70,29 @@ class Base(DeclarativeBase):
     }
 
 
+class sha256_hex(GenericFunction[str]):  # noqa: N801 — SQL function names are lower case
+    """SHA-256 of a text's UTF-8 bytes as 64 lower-case hex digits, computed by the database
+    (the audit chain hashes where the entry is numbered). PostgreSQL has ``sha256()``;
+    SQLite gets the same function from Python on every connection (``_sqlite_functions``)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(sha256_hex, "postgresql")
+def _sha256_hex_pg(element: sha256_hex, compiler: SQLCompiler, **kw: Any) -> str:
+    text = compiler.process(element.clauses, **kw)
+    return f"encode(sha256(convert_to({text}, 'UTF8')), 'hex')"
+
+
+def _sha256_hex(text: str | None) -> str | None:
+    return None if text is None else hashlib.sha256(text.encode()).hexdigest()
+
+
+def _sqlite_functions(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.create_function("sha256_hex", 1, _sha256_hex, deterministic=True)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -90,6 +117,7 @@ def make_engine(url: URL, **kwargs: Any) -> Engine:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_functions)
 
         @event.listens_for(engine, "connect")
         def _no_pysqlite_autobegin(dbapi_connection: Any, _record: Any) -> None:

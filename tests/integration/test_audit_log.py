@@ -48,6 +48,31 @@ def test_entries_chain_and_verify(session: Session, clock: FrozenClock) -> None:
     assert result.checked == 5
 
 
+def test_the_database_hashes_awkward_text_as_the_verifier_does(
+    session: Session, clock: FrozenClock
+) -> None:
+    """One entry is numbered and hashed by the database (SQLite's registered function,
+    PostgreSQL's sha256): quotes, backslashes, non-ASCII and a look-alike of the seq key in
+    the values still give the hash that ``chain.link_hash`` recomputes."""
+    odd = Actor("admin", 'ad\\min "é" 中', request_id='","seq":9,"x":"\u2028')
+    first = audit.record(
+        session, actor=odd, action="subject.read", subject_id=None,
+        categories=['a"b', "ü"], purpose=None, outcome="ok", clock=clock,
+    )  # fmt: skip
+    batch = audit.record_many(
+        session, [audit.Access(odd, "x", None, ["c"], "p", "ok")] * 2, clock=clock
+    )
+    last = audit.record(
+        session, actor=odd, action="subject.read", subject_id=uuid.uuid4(),
+        categories=[], purpose="p", outcome="ok", clock=clock,
+    )  # fmt: skip
+    assert [first.seq, *(b.seq for b in batch), last.seq] == [1, 2, 3, 4]
+    assert last.prev_hash == batch[-1].hash
+    result = audit.verify(session)
+    assert result.ok, result.broken
+    assert result.head_hash == last.hash
+
+
 def test_an_edited_row_is_named(session: Session, clock: FrozenClock) -> None:
     write(session, clock, 5)
     session.execute(update(AuditEntry).where(AuditEntry.seq == 3).values(purpose="marketing"))

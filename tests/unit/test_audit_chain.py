@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
@@ -62,6 +64,38 @@ def test_the_hash_covers_every_field() -> None:
     for name, value in changes.items():
         assert chain.link_hash(chain.GENESIS, dataclasses.replace(data, **{name: value})) != base
     assert chain.link_hash("1" * 64, data) != base
+
+
+TEXT = st.text(st.characters(codec="utf-8"), max_size=40) | st.sampled_from(
+    ['"seq":1', '","seq":', "\\", '"}', "\u00e9\u4e2d\U0001f600", "\n"]
+)
+
+
+@given(
+    st.integers(1, 2**62), st.datetimes(timezones=st.just(UTC)), TEXT, TEXT,
+    st.none() | TEXT, st.lists(TEXT, max_size=4), st.none() | TEXT, TEXT, st.none() | TEXT,
+)  # fmt: skip
+def test_the_split_encoding_is_the_whole_entry_encoding(
+    seq: int, at: datetime, actor: str, action: str, subject_id: str | None,
+    categories: list[str], purpose: str | None, outcome: str, request_id: str | None,
+) -> None:  # fmt: skip
+    """The database hashes ``prev + before + str(seq) + after``: that text must be exactly
+    the canonical JSON of the whole entry (sorted keys, ASCII), whatever the values hold."""
+    data = chain.EntryData(
+        seq, at, actor, action, subject_id, tuple(categories), purpose, outcome, request_id
+    )
+    whole = {
+        "seq": seq, "at": at.isoformat(timespec="microseconds"), "actor": actor,
+        "action": action, "subject_id": subject_id, "categories": sorted(categories),
+        "purpose": purpose, "outcome": outcome, "request_id": request_id,
+    }  # fmt: skip
+    encoded = json.dumps(whole, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    assert chain.canonical(data) == encoded.encode()
+    before, after = chain.link_text_parts(data)
+    text = f"{chain.GENESIS}{before}{seq}{after}"
+    assert text.isascii()
+    expected = hashlib.sha256(chain.GENESIS.encode() + b"\n" + encoded.encode()).hexdigest()
+    assert chain.link_hash(chain.GENESIS, data) == expected
 
 
 FIELDS = ["actor", "action", "purpose", "outcome", "request_id"]

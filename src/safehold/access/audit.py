@@ -7,14 +7,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import String, Table, bindparam, cast, insert, select, update
 from sqlalchemy.orm import Session
 
 from safehold.access import chain
 from safehold.access.models import AuditEntry, AuditHead
 from safehold.access.rules import Actor
 from safehold.clock import Clock
+from safehold.db import sha256_hex
 
 HEAD_ID = 1
 VERIFY_BATCH = 1_000
@@ -53,10 +55,33 @@ _TAKE = (
 )
 _APPEND = insert(ENTRIES)
 _MOVE_HEAD = update(HEAD).where(HEAD.c.id == HEAD_ID).values(last_hash=bindparam("head_hash"))
-# PostgreSQL: one entry's insert rides in the head update as a data-modifying CTE, one round
-# trip instead of two (most accesses append exactly one entry). SQLite has no such CTE.
-_APPEND_AND_MOVE = _MOVE_HEAD.add_cte(
-    insert(ENTRIES).values({c.name: bindparam(c.name, type_=c.type) for c in ENTRIES.c}).cte()
+
+# One entry in one statement, numbered and hashed by the database under the head row's lock:
+# the head read FOR UPDATE (PostgreSQL's row lock; SQLite's write lock is the INSERT's) gives
+# the number and the previous hash; the hash is SHA-256 over
+# ``prev_hash + before + str(seq) + after`` (chain.link_text_parts), the text link_hash
+# covers; and a trigger (migration 0016) moves the head to the new entry. Most accesses append
+# exactly one entry: this is the hot path of every read of personal data.
+_NEXT = HEAD.c.last_seq + 1
+_COMPUTED = {
+    "seq": _NEXT,
+    "prev_hash": HEAD.c.last_hash,
+    "hash": sha256_hex(
+        HEAD.c.last_hash
+        + bindparam("before", type_=String)
+        + cast(_NEXT, String)
+        + bindparam("after", type_=String)
+    ),
+}
+_ONE = (
+    insert(ENTRIES)
+    .from_select(
+        [c.name for c in ENTRIES.c],
+        select(*(_COMPUTED.get(c.name, bindparam(c.name, type_=c.type)) for c in ENTRIES.c))
+        .where(HEAD.c.id == HEAD_ID)
+        .with_for_update(),
+    )
+    .returning(ENTRIES.c.seq, ENTRIES.c.prev_hash, ENTRIES.c.hash)
 )
 
 
@@ -77,10 +102,12 @@ def record(
 
 
 def record_many(session: Session, accesses: Sequence[Access], *, clock: Clock) -> list[Recorded]:
-    """Append one entry per access, chained in the given order, in three statements however
-    many there are (two for one entry on PostgreSQL): take the head row's lock and
-    ``len(accesses)`` sequence numbers, insert every entry (hashes computed here, under that
-    lock), move the head to the last hash.
+    """Append one entry per access, chained in the given order.
+
+    One entry (most accesses): one statement, numbered and hashed by the database under the
+    head row's lock (:data:`_ONE`). More: three statements however many there are: take the
+    head row's lock and ``len(accesses)`` sequence numbers, insert every entry (hashes
+    computed here, under that lock), move the head.
 
     Taking the head row first orders concurrent writers (PostgreSQL's row lock, SQLite's
     write lock), so no other writer can slip an entry in between. Core statements on the
@@ -88,40 +115,51 @@ def record_many(session: Session, accesses: Sequence[Access], *, clock: Clock) -
     if not accesses:
         return []
     conn = session.connection()
-    last_seq, prev_hash = conn.execute(_TAKE, {"n": len(accesses)}).one()
     at = clock.now()
+    if len(accesses) == 1:
+        data = _entry_data(accesses[0], 0, at)
+        before, after = chain.link_text_parts(data)
+        params = _row(data, accesses[0].subject_id) | {"before": before, "after": after}
+        seq, prev_hash, digest = conn.execute(_ONE, params).one()
+        return [Recorded(seq, accesses[0].subject_id, prev_hash, digest)]
+    last_seq, prev_hash = conn.execute(_TAKE, {"n": len(accesses)}).one()
     rows: list[dict[str, object]] = []
     recorded: list[Recorded] = []
     for seq, access in enumerate(accesses, start=last_seq - len(accesses) + 1):
-        actor = access.actor
-        data = chain.EntryData(
-            seq=seq,
-            at=at,
-            actor=f"{actor.kind}:{actor.id}",
-            action=access.action,
-            subject_id=str(access.subject_id) if access.subject_id else None,
-            categories=tuple(sorted(set(access.categories))),
-            purpose=access.purpose,
-            outcome=access.outcome,
-            request_id=actor.request_id,
-        )
+        data = _entry_data(access, seq, at)
         digest = chain.link_hash(prev_hash, data)
         rows.append(
-            {
-                "seq": seq, "at": at, "actor": data.actor, "action": data.action,
-                "subject_id": access.subject_id, "categories": list(data.categories),
-                "purpose": data.purpose, "outcome": data.outcome,
-                "request_id": data.request_id, "prev_hash": prev_hash, "hash": digest,
-            }
-        )  # fmt: skip
+            _row(data, access.subject_id) | {"seq": seq, "prev_hash": prev_hash, "hash": digest}
+        )
         recorded.append(Recorded(seq, access.subject_id, prev_hash, digest))
         prev_hash = digest
-    if len(rows) == 1 and conn.dialect.name == "postgresql":
-        conn.execute(_APPEND_AND_MOVE, rows[0] | {"head_hash": prev_hash})
-        return recorded
-    conn.execute(_APPEND, rows)  # one row: a plain INSERT; more: executemany, one round trip
+    conn.execute(_APPEND, rows)  # executemany: one round trip
     conn.execute(_MOVE_HEAD, {"head_hash": prev_hash})
     return recorded
+
+
+def _entry_data(access: Access, seq: int, at: datetime) -> chain.EntryData:
+    actor = access.actor
+    return chain.EntryData(
+        seq=seq,
+        at=at,
+        actor=f"{actor.kind}:{actor.id}",
+        action=access.action,
+        subject_id=str(access.subject_id) if access.subject_id else None,
+        categories=tuple(sorted(set(access.categories))),
+        purpose=access.purpose,
+        outcome=access.outcome,
+        request_id=actor.request_id,
+    )
+
+
+def _row(data: chain.EntryData, subject_id: uuid.UUID | None) -> dict[str, object]:
+    """The entry's columns but its number and hashes."""
+    return {
+        "at": data.at, "actor": data.actor, "action": data.action, "subject_id": subject_id,
+        "categories": list(data.categories), "purpose": data.purpose, "outcome": data.outcome,
+        "request_id": data.request_id,
+    }  # fmt: skip
 
 
 def as_data(entry: AuditEntry) -> chain.EntryData:

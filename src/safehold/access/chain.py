@@ -30,23 +30,45 @@ class EntryData:
     request_id: str | None
 
 
-def canonical(entry: EntryData) -> bytes:
-    body = {
-        "seq": entry.seq,
-        "at": entry.at.isoformat(timespec="microseconds"),
-        "actor": entry.actor,
+def canonical_parts(entry: EntryData) -> tuple[str, str]:
+    """The canonical encoding split around the sequence number:
+    ``canonical(entry) == head + str(entry.seq) + tail``.
+
+    The append statement numbers the entry inside the database, under the head row's lock, so
+    it computes the hash there from these two parts (``access.audit``). Sorted keys put
+    ``seq`` between ``request_id`` and ``subject_id``, so the parts are the encoding of the
+    keys before it and of the one after it (a property test holds this to the whole-entry
+    encoding)."""
+    before = {
         "action": entry.action,
-        "subject_id": entry.subject_id,
+        "actor": entry.actor,
+        "at": entry.at.isoformat(timespec="microseconds"),
         "categories": sorted(entry.categories),
-        "purpose": entry.purpose,
         "outcome": entry.outcome,
+        "purpose": entry.purpose,
         "request_id": entry.request_id,
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+    encoded = json.dumps(before, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    head = encoded[:-1] + ',"seq":'
+    tail = ',"subject_id":' + json.dumps(entry.subject_id, ensure_ascii=True) + "}"
+    return head, tail
+
+
+def canonical(entry: EntryData) -> bytes:
+    head, tail = canonical_parts(entry)
+    return f"{head}{entry.seq}{tail}".encode()
+
+
+def link_text_parts(entry: EntryData) -> tuple[str, str]:
+    """What the hash covers, less the previous hash and the sequence number:
+    ``link_hash(prev, entry)`` is SHA-256 over ``prev + before + str(seq) + after``."""
+    head, tail = canonical_parts(entry)
+    return "\n" + head, tail
 
 
 def link_hash(prev_hash: str, entry: EntryData) -> str:
-    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(entry)).hexdigest()
+    before, after = link_text_parts(entry)
+    return hashlib.sha256(f"{prev_hash}{before}{entry.seq}{after}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -48,8 +48,10 @@ class AuditEntry(Base):
 
 
 class AuditHead(Base):
-    """The chain's single head row. Writers take its row lock first (an UPDATE), which orders
-    concurrent writers on PostgreSQL and takes SQLite's write lock before anything is read."""
+    """The chain's single head row. Writers lock it before they read it (``FOR UPDATE``, or
+    the UPDATE that takes a batch's numbers), which orders concurrent writers on PostgreSQL;
+    on SQLite the writing statement holds the database's write lock. A trigger (migration
+    0016) moves it to an entry appended past it."""
 
     __tablename__ = "audit_head"
 

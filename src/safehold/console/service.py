@@ -125,7 +125,7 @@ def look_up(
     if subject_rules.PAYMENT in view.decision.allowed:
         cards = [str(v.card) for v in payments.views(session, ctx, found.id)]
     withheld = [*view.decision.withheld, *view.erased]
-    return LookedUp(view.subject, purpose, view.data, withheld, cards)
+    return LookedUp(found, purpose, view.data, withheld, cards)
 
 
 # --- retention status -------------------------------------------------------------------------

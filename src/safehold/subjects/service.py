@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,36 +23,19 @@ from safehold.notices.book import PolicyBook
 from safehold.policy import Policy
 from safehold.policy.rules import Decision, Withheld, decide
 from safehold.sharing import propagation
-from safehold.subjects import rules
+from safehold.subjects import reading, rules
 from safehold.subjects.errors import EmailTaken, PurposeRefused, SubjectErased, SubjectNotFound
 from safehold.subjects.models import PersonalValue, Subject
-from safehold.subjects.state import person_for
 
 # state_of and states_of live in subjects/state.py; callers still import them from here.
 from safehold.subjects.state import state_of as state_of
 from safehold.subjects.state import states_of as states_of
-from safehold.vault.errors import DataKeyDestroyed
-from safehold.vault.models import DataKey
+from safehold.vault import rules as vault_rules
 from safehold.vault.service import EMAIL_INDEX, PHONE_INDEX, Vault
 
 MARKETING = "communication.marketing"
 WRITE_PURPOSE = "service_provision"  # registering and correcting data serves the contract
 Fields = Mapping[str, Mapping[str, str]]  # category -> field -> plaintext
-# The read path's values of the allowed categories with their data keys, built once.
-_VALUES_WITH_KEYS = (
-    select(PersonalValue, DataKey)
-    .outerjoin(
-        DataKey,
-        and_(
-            DataKey.subject_id == PersonalValue.subject_id,
-            DataKey.retention_class == PersonalValue.retention_class,
-        ),
-    )
-    .where(
-        PersonalValue.subject_id == bindparam("subject_id"),
-        PersonalValue.category.in_(bindparam("categories", expanding=True)),
-    )
-)
 
 
 @dataclass(frozen=True)
@@ -66,9 +49,17 @@ class Context:
     book: PolicyBook | None = None
 
 
+@dataclass(frozen=True)
+class Person:
+    """Whose data a purpose-scoped read shows, and their account status."""
+
+    id: uuid.UUID
+    status: str
+
+
 @dataclass
 class SubjectView:
-    subject: Subject
+    subject: Person
     decision: Decision
     data: dict[str, dict[str, str]] = field(default_factory=dict)
     erased: list[Withheld] = field(default_factory=list)
@@ -198,35 +189,60 @@ def read(
 ) -> SubjectView:  # fmt: skip
     """The person's data for one purpose: only the categories the decision allows.
 
-    A refusal is audited and raised as :class:`PurposeRefused` (its entry is committed)."""
-    subject, state = person_for(session, subject_id, purpose, ctx.book, ctx.clock.now())
+    One query reads the person, what the decision needs to know about them and the values
+    (with their data keys) of the categories the policy lets ``purpose`` use at all; the
+    decision narrows that for this person, and only what it allows is decrypted. A refusal
+    is audited and raised as :class:`PurposeRefused` (its entry is committed)."""
     wanted = list(categories) if categories is not None else list(rules.SUBJECT_CATEGORIES)
+    found = reading.person_with_values(
+        session, subject_id, purpose, reading.candidates(ctx.policy, purpose, wanted),
+        ctx.book, ctx.clock.now(),
+    )  # fmt: skip
+    if found is None:
+        raise SubjectNotFound("no person with that id", details={"subject_id": str(subject_id)})
+    state, values = found
+    person = Person(subject_id, state.account_status)
+    if person.status == "erased":
+        raise SubjectErased("this person's data has been erased", details={})
     decision = decide(ctx.policy, purpose, wanted, state)
     if decision.refused:
-        _audit(session, ctx, actor, "subject.read", subject.id, wanted, purpose, "refused")
+        _audit(session, ctx, actor, "subject.read", person.id, wanted, purpose, "refused")
         raise PurposeRefused(
             decision.refused_message or "the policy refuses this purpose",
             details={"purpose": purpose, "rule": decision.refused_rule},
         )
-    view = SubjectView(subject, decision)
-    # The values with their data keys in one query; the keys, held in ``found`` meanwhile,
-    # are then in the session's identity map for the vault. A value whose key is gone comes
-    # without one, and the vault says it was erased.
-    found = session.execute(
-        _VALUES_WITH_KEYS, {"subject_id": subject.id, "categories": list(decision.allowed)}
-    ).all()
-    for row, _key in found:
-        try:
-            value = ctx.vault.decrypt(
-                session, subject.id, row.retention_class, row.category, row.field, row.ciphertext
-            )
-        except DataKeyDestroyed:
-            view.erased.append(Withheld(row.category, "vault.erased", "this data was erased"))
-            continue
-        view.data.setdefault(row.category, {})[row.field] = value
+    view = SubjectView(person, decision)
+    view.data, view.erased = _open(ctx.vault, person.id, values, set(decision.allowed))
     outcome = "partial" if decision.withheld else "allowed"
-    _audit(session, ctx, actor, "subject.read", subject.id, decision.allowed, purpose, outcome)
+    _audit(session, ctx, actor, "subject.read", person.id, decision.allowed, purpose, outcome)
     return view
+
+
+def _open(
+    vault: Vault, subject_id: uuid.UUID, values: Iterable[reading.ValueRow], allowed: set[str]
+) -> tuple[dict[str, dict[str, str]], list[Withheld]]:
+    """Decrypt the values of the allowed categories (each data key unwrapped once); a value
+    whose key was destroyed is reported erased."""
+    data: dict[str, dict[str, str]] = {}
+    erased: list[Withheld] = []
+    deks: dict[str, bytes] = {}  # retention class -> data key
+    for value in values:
+        if value.category not in allowed:
+            continue
+        if value.wrapped_key is None or value.kek_version is None:  # its key was destroyed
+            erased.append(Withheld(value.category, "vault.erased", "this data was erased"))
+            continue
+        dek = deks.get(value.retention_class)
+        if dek is None:
+            dek = deks[value.retention_class] = vault.unwrapped(
+                subject_id, value.retention_class, value.kek_version, value.wrapped_key
+            )
+        plaintext = vault_rules.decrypt_field(
+            dek, value.ciphertext, subject_id=subject_id, category=value.category,
+            field=value.field,
+        )  # fmt: skip
+        data.setdefault(value.category, {})[value.field] = plaintext.decode("utf-8")
+    return data, erased
 
 
 def rectify(

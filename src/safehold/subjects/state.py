@@ -1,6 +1,7 @@
 """What the policy decision needs to know about people — account status, the marketing
 choice in force, objections, purposes pending acceptance after a material policy change —
-read for one person, for many at once, or folded into the read path's one query.
+read for one person, for many at once, or as columns of the read path's one query
+(``subjects.reading``).
 
 The meaning stays where it is owned: the choice in force is the newest record
 (``comms.preferences.current_choice``) read through ``comms.rules.marketing_sets``; the
@@ -15,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from safehold.analytics.models import Objection
@@ -26,7 +27,6 @@ from safehold.notices.book import PolicyBook
 from safehold.notices.models import Acceptance
 from safehold.notices.rules import VersionFacts
 from safehold.policy.rules import SubjectState
-from safehold.subjects.errors import SubjectErased, SubjectNotFound
 from safehold.subjects.models import Subject
 
 STATE_CHUNK = 500  # people per IN (...) list in states_of
@@ -34,27 +34,17 @@ STATE_CHUNK = 500  # people per IN (...) list in states_of
 # Correlated subqueries over ``subjects``: the newest marketing choice, the newest accepted
 # policy version (the same orderings as comms.preferences.current_choice and
 # notices.service.accepted_seq).
-_LATEST_CHOICE = preferences.latest_choice_column()
-_ACCEPTED_SEQ = (
+LATEST_CHOICE = preferences.latest_choice_column()
+ACCEPTED_SEQ = (
     select(func.max(Acceptance.version_seq))
     .where(
         Acceptance.subject_id == Subject.id,
-        Acceptance.method.in_(notice_rules.ACCEPTING_METHODS),
+        # one bound value each, not an expanding list: the statement compiles once
+        Acceptance.method.in_([literal(m) for m in sorted(notice_rules.ACCEPTING_METHODS)]),
     )
     .correlate(Subject)
     .scalar_subquery()
 )
-# The read path's first query, built once: the person with everything the decision needs
-# about them for one purpose.
-_PERSON_FOR = select(
-    Subject,
-    _LATEST_CHOICE,
-    _ACCEPTED_SEQ,
-    select(Objection.id)
-    .where(Objection.subject_id == Subject.id, Objection.purpose == bindparam("purpose"))
-    .correlate(Subject)
-    .exists(),
-).where(Subject.id == bindparam("subject_id"))
 
 
 def state_of(
@@ -78,9 +68,9 @@ def states_of(
     ids = sorted(people)
     for start in range(0, len(ids), STATE_CHUNK):
         chunk = ids[start : start + STATE_CHUNK]
-        columns = [Subject.id, _LATEST_CHOICE]
+        columns = [Subject.id, LATEST_CHOICE]
         if pending_too:
-            columns.append(_ACCEPTED_SEQ)
+            columns.append(ACCEPTED_SEQ)
         for row in session.execute(select(*columns).where(Subject.id.in_(chunk))):
             facts[row[0]] = (row[1], int(row[2] or 0) if pending_too else 0)
         for sid, purpose in session.execute(
@@ -89,20 +79,22 @@ def states_of(
             objected[sid].add(purpose)
     versions = book.facts() if pending_too and book is not None else ()
     return {
-        sid: _state(subject, *facts.get(sid, (None, 0)), objected.get(sid, ()), versions, now)
+        sid: state_from(
+            subject.status, *facts.get(sid, (None, 0)), objected.get(sid, ()), versions, now
+        )
         for sid, subject in people.items()
     }
 
 
-def _state(
-    subject: Subject, choice: str | None, accepted: int, objected: Iterable[str],
+def state_from(
+    status: str, choice: str | None, accepted: int, objected: Iterable[str],
     versions: Sequence[VersionFacts], now: datetime | None,
 ) -> SubjectState:  # fmt: skip
     """The decision's view of a person from the facts read about them (``versions`` empty:
     no pending acceptance asked for)."""
     opted_out, consented = marketing_sets(choice)
     return SubjectState(
-        account_status=subject.status,  # type: ignore[arg-type]
+        account_status=status,  # type: ignore[arg-type]
         opted_out=opted_out,
         objected=frozenset(objected),
         consented=consented,
@@ -112,22 +104,3 @@ def _state(
             else frozenset()
         ),
     )
-
-
-def person_for(
-    session: Session, subject_id: uuid.UUID, purpose: str, book: PolicyBook | None,
-    now: datetime,
-) -> tuple[Subject, SubjectState]:  # fmt: skip
-    """``service.get`` and :func:`state_of` in one query, for the hot read path: the person
-    with their marketing choice, accepted version and whether they objected to ``purpose``.
-    The state is complete for that purpose's decision (the only one it is used for): other
-    purposes' objections are not read."""
-    row = session.execute(_PERSON_FOR, {"subject_id": subject_id, "purpose": purpose}).first()
-    if row is None:
-        raise SubjectNotFound("no person with that id", details={"subject_id": str(subject_id)})
-    subject, choice, accepted, objects = row
-    if subject.status == "erased":
-        raise SubjectErased("this person's data has been erased", details={})
-    versions = book.facts() if book is not None else ()
-    state = _state(subject, choice, int(accepted or 0), [purpose] if objects else [], versions, now)
-    return subject, state

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import struct
 import unicodedata
 import uuid
 
@@ -43,11 +42,11 @@ def canonical(*parts: str | bytes) -> bytes:
     Plain concatenation would let ("ab", "c") and ("a", "bc") collide; the prefix makes every
     distinct tuple a distinct byte string.
     """
-    out = bytearray()
+    out: list[bytes] = []
     for part in parts:
         raw = part.encode("utf-8") if isinstance(part, str) else part
-        out += struct.pack(">I", len(raw)) + raw
-    return bytes(out)
+        out += (len(raw).to_bytes(4, "big"), raw)
+    return b"".join(out)
 
 
 def field_aad(subject_id: uuid.UUID, category: str, field: str) -> bytes:

@@ -112,12 +112,20 @@ class Vault:
                 )
             return self._create(session, subject_id, retention_class)
         self._held(session)[(subject_id, retention_class)] = row
-        cached = self.cache.get((subject_id, retention_class), row.wrapped_key)
+        return self.unwrapped(subject_id, retention_class, row.kek_version, row.wrapped_key)
+
+    def unwrapped(
+        self, subject_id: uuid.UUID, retention_class: str, kek_version: str, wrapped: bytes
+    ) -> bytes:
+        """The data key from its ``data_keys`` row as the caller read it in its own
+        transaction (the read path joins it to the values it opens): from the cache when it
+        holds these exact wrapped bytes, else unwrapped by the provider."""
+        cached = self.cache.get((subject_id, retention_class), wrapped)
         if cached is not None:
             return cached
         aad = rules.key_aad(subject_id, retention_class)
-        dek = self.provider.unwrap(row.kek_version, row.wrapped_key, aad)
-        self.cache.put((subject_id, retention_class), row.wrapped_key, dek)
+        dek = self.provider.unwrap(kek_version, wrapped, aad)
+        self.cache.put((subject_id, retention_class), wrapped, dek)
         return dek
 
     @staticmethod
