@@ -18,6 +18,7 @@ from safehold.client import new_event_id
 from safehold.config import Settings
 from safehold.events import storage
 from safehold.events.models import EventReceipt
+from safehold.events.schemas import BatchOut
 from safehold.runtime import Runtime
 from tests.conftest import DEFAULT_POLICY
 from tests.e2e.conftest import MakeKey, bearer
@@ -165,6 +166,59 @@ def test_a_malformed_batch_is_refused_whole_with_nothing_written(
     assert_error(answer.json(), "validation_failed")
     with runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(EventReceipt)) == 0
+
+
+def test_the_answer_written_directly_is_the_documented_batch_out(
+    client: TestClient, sender: dict[str, str], viewer: str
+) -> None:
+    """The route writes its JSON itself (decision 0015): it must be exactly what the
+    documented model would have written, for every kind of outcome."""
+    first = event(viewer)
+    anonymous = event(viewer, "guide.search", properties={"query": "quiz night", "results": 1})
+    del anonymous["subject_id"]
+    anonymous["anonymous_id"] = "tv-hall"
+    bad = event(viewer, timestamp="half past nine")
+    body = {"events": [first, first, event(viewer, "channel.zap"), anonymous, bad]}
+    answer = client.post("/v1/events", json=body, headers=sender)
+    assert answer.status_code == 202
+    assert answer.headers["content-type"] == "application/json"
+    document = answer.json()
+    assert document == json.loads(BatchOut.model_validate(document).model_dump_json())
+    assert [r["status"] for r in document["results"]] == [
+        "accepted", "duplicate", "rejected", "accepted", "rejected"]  # fmt: skip
+    assert (document["accepted"], document["duplicates"], document["rejected"]) == (2, 1, 2)
+    assert document["results"][3]["details"] == {"dropped_properties": ["query"]}
+    assert document["results"][4]["reason"] == "invalid_event"
+    assert document["results"][4]["details"]["fields"][0]["location"] == "timestamp"
+    assert document["results"][1] == {"index": 1, "event_id": first["event_id"],
+                                      "status": "duplicate", "reason": None, "message": None,
+                                      "details": None}  # fmt: skip
+
+
+def test_a_body_that_is_not_json_by_its_type_is_refused_whole(
+    client: TestClient, sender: dict[str, str], viewer: str, runtime: Runtime
+) -> None:
+    body = json.dumps({"events": [event(viewer)]})
+    answer = client.post(
+        "/v1/events", content=body, headers={**sender, "Content-Type": "text/plain"}
+    )
+    assert answer.status_code == 422
+    assert_error(answer.json(), "validation_failed")
+    json_type = {**sender, "Content-Type": "application/json; charset=utf-8"}
+    typed = client.post("/v1/events", content=body, headers=json_type)
+    assert typed.status_code == 202
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(EventReceipt)) == 1
+
+
+def test_the_batch_body_and_answer_stay_documented(client: TestClient) -> None:
+    operation = client.get("/openapi.json").json()["paths"]["/v1/events"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["events"]
+    assert "user_agent" in body["properties"]["context"]["anyOf"][0]["properties"]
+    answer = operation["responses"]["202"]["content"]["application/json"]["schema"]
+    assert answer == {"$ref": "#/components/schemas/BatchOut"}
+    assert "400" in operation["responses"]  # a body is taken (handlers.document_errors)
 
 
 def test_card_numbers_in_properties_refuse_the_batch(

@@ -29,7 +29,8 @@ from safehold.subjects.models import Subject
 from safehold.vault.service import Vault
 
 if TYPE_CHECKING:
-    from safehold.events.service import Context, Pending
+    from safehold.events.intake import Pending
+    from safehold.events.service import Context
 
 ANONYMOUS_INDEX = "anonymous_id"  # the blind-index kind of anonymous device ids
 ACTION_CATEGORY = "usage.action"

@@ -1,16 +1,21 @@
 from __future__ import annotations
 
+import re
 import uuid
 import weakref
+from collections import Counter as Tally
+from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from prometheus_client import CollectorRegistry, Counter
+from pydantic import ValidationError
 
 from safehold.access import service as access
 from safehold.access.models import ApiKey
 from safehold.deps import ActorDep, RuntimeDep, SessionDep, require_scope
-from safehold.events import history, service, storage
+from safehold.events import history, schemas, service, storage
 from safehold.events.errors import BatchTooLarge
 from safehold.events.models import SubjectDevice
 from safehold.events.schemas import (
@@ -33,6 +38,7 @@ Reader = Annotated[ApiKey, Depends(require_scope("subjects:read"))]
 Purpose = Annotated[str, Query(max_length=80, description="Why the data is read")]
 Limit = Annotated[int, Query(ge=1, le=history.MAX_LIMIT)]
 _COUNTERS: weakref.WeakKeyDictionary[CollectorRegistry, Counter] = weakref.WeakKeyDictionary()
+_JSON_TYPE = re.compile(r"\s*application/([\w.+-]*\+)?json\s*(;|$)", re.IGNORECASE)
 
 
 def _ctx(runtime: Runtime) -> service.Context:
@@ -50,17 +56,38 @@ def _counter(registry: CollectorRegistry) -> Counter:
     return _COUNTERS[registry]
 
 
+async def _batch_body(request: Request, _key: Sender) -> bytes:
+    """The raw body, once the key may send events (read here: the route is synchronous)."""
+    return await request.body()
+
+
+Body = Annotated[bytes, Depends(_batch_body)]
+_BATCH_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": schemas.inline_schema(BatchIn)}},
+}
+
+
 @router.post(
     "/v1/events",
     status_code=202,
     summary="Send a batch of usage events",
-    responses={413: {"description": "batch_too_large or request_too_large; nothing written"}},
+    response_model=None,
+    responses={
+        202: {"model": BatchOut, "description": "Every event's outcome, in order"},
+        413: {"description": "batch_too_large or request_too_large; nothing written"},
+    },
+    openapi_extra={"requestBody": _BATCH_BODY},
 )
 def ingest(
-    body: BatchIn, session: SessionDep, runtime: RuntimeDep, _key: Sender, actor: ActorDep
-) -> BatchOut:
+    raw: Body, request: Request, session: SessionDep, runtime: RuntimeDep, actor: ActorDep
+) -> Response:
     """Answered only once the batch is committed. Each event is accepted, a duplicate (its
-    `event_id` was received before) or rejected with a reason; the others go on."""
+    `event_id` was received before) or rejected with a reason; the others go on.
+
+    The body is read and validated here in one pass, and the answer serialised once
+    (decision 0015)."""
+    body = _read(raw, request.headers.get("content-type"))
     limit = runtime.settings.events_max_batch
     if len(body.events) > limit:
         raise BatchTooLarge(
@@ -73,26 +100,54 @@ def ingest(
         outcomes = service.ingest(session, ctx, body, actor=actor, received_at=ctx.clock.now())
         session.commit()  # 202 only once every accepted event is durable
     counter = _counter(runtime.registry)
-    results = []
-    for o in outcomes:
-        reason = o.refusal.reason.value if o.refusal else ""
-        counter.labels(o.status, reason).inc()
-        results.append(
+    counts = Tally((o.status, o.refusal.reason.value if o.refusal else "") for o in outcomes)
+    for (status, reason), n in counts.items():
+        counter.labels(status, reason).inc(n)
+    return Response(_batch_out(outcomes, counts), 202, media_type="application/json")
+
+
+def _batch_out(outcomes: Sequence[service.Outcome], counts: Tally[tuple[str, str]]) -> bytes:
+    """``BatchOut`` as JSON, serialised by pydantic straight to bytes (the route returns it
+    as it is: no second validation of hundreds of results by the framework)."""
+    total = {s: sum(n for (status, _), n in counts.items() if status == s) for s in _STATUSES}
+    answer = BatchOut(
+        accepted=total["accepted"],
+        duplicates=total["duplicate"],
+        rejected=total["rejected"],
+        results=[
             EventResultOut(
                 index=o.index,
                 event_id=o.event_id,
                 status=o.status,
-                reason=reason or None,
+                reason=o.refusal.reason.value if o.refusal else None,
                 message=o.refusal.message if o.refusal else None,
                 details=(o.refusal.details if o.refusal else o.details) or None,
             )
-        )
-    return BatchOut(
-        accepted=sum(o.status == "accepted" for o in outcomes),
-        duplicates=sum(o.status == "duplicate" for o in outcomes),
-        rejected=sum(o.status == "rejected" for o in outcomes),
-        results=results,
+            for o in outcomes
+        ],
     )
+    return answer.model_dump_json().encode()
+
+
+_STATUSES = ("accepted", "duplicate", "rejected")
+
+
+def _read(raw: bytes, content_type: str | None) -> BatchIn:
+    """The batch, or the whole request refused as FastAPI refuses a body it cannot read
+    (422 ``validation_failed``): a type other than JSON, JSON that does not parse, or an
+    envelope that is wrong."""
+    if content_type and not _JSON_TYPE.match(content_type):
+        raise RequestValidationError(
+            [{"type": "model_attributes_type", "loc": ("body",), "msg": "a JSON body is required",
+              "input": None}]
+        )  # fmt: skip
+    try:
+        return schemas.read_batch(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_input=False, include_url=False)
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e.get("loc", ()))} for e in errors]
+        ) from None
 
 
 def _device_out(device: SubjectDevice) -> DeviceOut:

@@ -92,15 +92,32 @@ def event_time(
 def check_time(occurred_at: datetime, received_at: datetime, period: str) -> Refusal | None:
     """Refuse times the event store cannot hold honestly: after now (beyond a small
     tolerance), before 2000, or already past the retention ``period`` of its category."""
-    if occurred_at > received_at + FUTURE_TOLERANCE:
-        return refuse(Reason.TIMESTAMP_IN_FUTURE)
-    if occurred_at < EARLIEST_EVENT:
-        return refuse(Reason.TIMESTAMP_TOO_OLD)
-    # The minute after ``received_at`` errs on the side of refusing: never keep too long.
-    next_minute = received_at.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    if occurred_at <= retention_cutoff(next_minute, period):
-        return refuse(Reason.OUTSIDE_RETENTION, retention_period=period)
-    return None
+    return TimeWindow.at(received_at, period).check(occurred_at)
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """The event times one category accepts at one moment of receipt, worked out once per
+    batch (the retention cut-off is a bisection) and then checked per event."""
+
+    latest: datetime  # after this: in the future
+    cutoff: datetime  # at or before this: past the retention period
+    period: str
+
+    @classmethod
+    def at(cls, received_at: datetime, period: str) -> TimeWindow:
+        # The minute after ``received_at`` errs on the side of refusing: never keep too long.
+        next_minute = received_at.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        return cls(received_at + FUTURE_TOLERANCE, retention_cutoff(next_minute, period), period)
+
+    def check(self, occurred_at: datetime) -> Refusal | None:
+        if occurred_at > self.latest:
+            return refuse(Reason.TIMESTAMP_IN_FUTURE)
+        if occurred_at < EARLIEST_EVENT:
+            return refuse(Reason.TIMESTAMP_TOO_OLD)
+        if occurred_at <= self.cutoff:
+            return refuse(Reason.OUTSIDE_RETENTION, retention_period=self.period)
+        return None
 
 
 @functools.lru_cache(maxsize=256)
@@ -134,14 +151,12 @@ class SplitProperties:
 
 
 def _upper_bound(properties: dict[str, Any]) -> int:
-    """A bound on the UTF-8 size of the compact JSON of flat properties, without encoding
-    them: no character takes more than 6 bytes (``\\uXXXX``); a nested value counts as over."""
-    total = 2
-    for key, value in properties.items():
-        if isinstance(value, dict | list):
-            return MAX_PROPERTIES_BYTES + 1
-        total += 6 * (len(key) + len(str(value))) + 6
-    return total
+    """A bound on the UTF-8 size of the compact JSON of parsed JSON properties, without
+    encoding them: ``repr`` writes every character of a string as at least one character,
+    and JSON as at most 6 bytes (``\\uXXXX``); everything else is no longer in JSON than in
+    ``repr`` but ``Infinity`` (8 for 3). One C call, where the exact size takes a JSON
+    encoding and a UTF-8 one."""
+    return 6 * len(repr(properties))
 
 
 def split_properties(
@@ -157,17 +172,26 @@ def split_properties(
         return refuse(Reason.PROPERTIES_TOO_LARGE, max_bytes=MAX_PROPERTIES_BYTES)
     if kind is None:
         return SplitProperties({}, dict(properties))
-    allowed = {*kind.dimensions, *kind.personal}
-    unknown = sorted(name for name in properties if name not in allowed)
-    if unknown:
+    allowed, personal = _names(kind.dimensions, kind.personal)
+    if not properties.keys() <= allowed:
+        unknown = sorted(name for name in properties if name not in allowed)
         # Only names shaped like identifiers are echoed back: a key could hold anything.
         shown = [name for name in unknown if name.isidentifier() and name.islower()][:10]
         return refuse(Reason.PROPERTY_NOT_ALLOWED, properties=shown, allowed=sorted(allowed))
-    personal = set(kind.personal)
+    if personal.isdisjoint(properties):  # most events: nothing personal, nothing to copy
+        return SplitProperties(dict(properties), {})
     return SplitProperties(
         {k: v for k, v in properties.items() if k not in personal},
         {k: v for k, v in properties.items() if k in personal},
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _names(
+    dimensions: tuple[str, ...], personal: tuple[str, ...]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """(allowed, personal) property names of an event kind, as sets built once."""
+    return frozenset(dimensions) | frozenset(personal), frozenset(personal)
 
 
 # --- IP addresses -----------------------------------------------------------------------

@@ -15,11 +15,10 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -27,26 +26,26 @@ from sqlalchemy.orm import Session
 from safehold.access import audit
 from safehold.access.rules import Actor
 from safehold.clock import Clock
-from safehold.events import people, rules, storage
-from safehold.events.devices import Device, detect
+from safehold.events import intake, people, rules, storage
+from safehold.events.intake import PERSONAL_FIELD as PERSONAL_FIELD  # re-exported
+from safehold.events.intake import Outcome as Outcome  # re-exported
+from safehold.events.intake import Pending
 from safehold.events.models import EventReceipt
-from safehold.events.rules import Reason, Refusal, SplitProperties, refuse
-from safehold.events.schemas import BatchIn, ContextIn, EventIn
+from safehold.events.rules import Reason, Refusal, refuse
+from safehold.events.schemas import BatchIn
 from safehold.notices.book import PolicyBook
 from safehold.policy import Policy
-from safehold.policy.document import EventKind
 from safehold.policy.rules import SubjectState, decide
 from safehold.subjects.models import Subject
 from safehold.subjects.state import states_of
+from safehold.vault import rules as vault_rules
 from safehold.vault.models import DataKey
 from safehold.vault.service import Vault
 
 INGEST_PURPOSE = "service_provision"  # recording usage serves the contract (and its security)
 DEVICE_CATEGORY = "device.info"
 NETWORK_CATEGORY = "network.ip"
-PERSONAL_FIELD = "properties"  # the field personal properties are encrypted as
 IN_CHUNK = 1_000  # ids per IN (...) list
-_EVENTS = TypeAdapter(list[EventIn])
 _RECEIPTS: Table = EventReceipt.__table__  # type: ignore[assignment]
 
 
@@ -58,42 +57,14 @@ class Context:
     book: PolicyBook | None = None
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one event of the batch."""
-
-    index: int
-    event_id: uuid.UUID | None
-    status: str  # accepted | duplicate | rejected
-    refusal: Refusal | None = None
-    details: dict[str, Any] | None = None
-
-
-@dataclass
-class Pending:
-    """A valid event on its way to the store."""
-
-    index: int
-    event: EventIn
-    event_id: uuid.UUID
-    category: str
-    occurred_at: datetime
-    properties: SplitProperties
-    device: Device | None
-    ip: str | None
-    subject_id: uuid.UUID | None = None
-    anonymous_index: str | None = None
-    dropped: list[str] = field(default_factory=list)
-
-
 def ingest(
     session: Session, ctx: Context, batch: BatchIn, *, actor: Actor, received_at: datetime
 ) -> list[Outcome]:
     """Store what can be stored of ``batch``; one outcome per event, in order."""
     outcomes: dict[int, Outcome] = {}
-    pending = _validate(ctx, batch, received_at, outcomes)
+    pending = intake.check(ctx.policy, batch, received_at, outcomes)
     if pending:
-        months = {rules.month_start(p.occurred_at) for p in pending if not _signs_in(ctx, p)}
+        months = {rules.month_start(p.occurred_at) for p in pending if not p.signs_in}
         storage.ensure_months(
             session, months | set(rules.months_ahead(received_at, 1)), received_at
         )
@@ -106,113 +77,6 @@ def ingest(
             outcomes[p.index] = Outcome(p.index, p.event_id, "accepted", details=details)
     session.flush()
     return [outcomes[i] for i in range(len(batch.events))]
-
-
-# --- 1. each event on its own ---------------------------------------------------------------
-
-
-def _parse(batch: BatchIn, outcomes: dict[int, Outcome]) -> list[tuple[int, EventIn]]:
-    try:
-        return list(enumerate(_EVENTS.validate_python(batch.events)))
-    except ValidationError:
-        pass  # at least one is invalid: validate them one by one to say which
-    parsed = []
-    for index, raw in enumerate(batch.events):
-        try:
-            parsed.append((index, EventIn.model_validate(raw)))
-        except ValidationError as exc:
-            fields = [
-                {
-                    "location": ".".join(str(p) for p in err.get("loc", ())),
-                    "problem": err.get("msg", "invalid"),
-                    "type": err.get("type", "value_error"),
-                }
-                for err in exc.errors(include_input=False, include_url=False)
-            ]
-            refusal = refuse(Reason.INVALID_EVENT, fields=fields[:10])
-            outcomes[index] = Outcome(index, _raw_id(raw), "rejected", refusal)
-    return parsed
-
-
-def _raw_id(raw: object) -> uuid.UUID | None:
-    value = raw.get("event_id") if isinstance(raw, dict) else None
-    try:
-        return uuid.UUID(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
-@dataclass
-class _Names:
-    """What the policy says about each event name, looked up once per batch."""
-
-    policy: Policy
-    found: dict[str, tuple[str, EventKind | None, str] | None] = field(default_factory=dict)
-
-    def get(self, name: str) -> tuple[str, EventKind | None, str] | None:
-        """(category, declared kind, retention period), or None when not allowed."""
-        if name not in self.found:
-            category = self.policy.events.category_of(name)
-            if category is None or category not in self.policy.category_ids:
-                self.found[name] = None
-            else:
-                period = self.policy.retention_rule_for(category).period
-                self.found[name] = (category, self.policy.events.kind(name), period)
-        return self.found[name]
-
-
-def _validate(
-    ctx: Context, batch: BatchIn, received_at: datetime, outcomes: dict[int, Outcome]
-) -> list[Pending]:
-    names, seen = _Names(ctx.policy), set()
-    pending = []
-    for index, event in _parse(batch, outcomes):
-        event_id = event.event_id or storage.new_event_id()
-        checked = _check(names, event, batch, received_at)
-        if isinstance(checked, Refusal):
-            outcomes[index] = Outcome(index, event_id, "rejected", checked)
-        elif event_id in seen:
-            outcomes[index] = Outcome(index, event_id, "duplicate")
-        else:
-            seen.add(event_id)
-            checked.index, checked.event_id = index, event_id
-            pending.append(checked)
-    return pending
-
-
-def _check(
-    names: _Names, event: EventIn, batch: BatchIn, received_at: datetime
-) -> Pending | Refusal:
-    rules_ = names.policy.events
-    found = names.get(event.name)
-    if found is None:
-        return refuse(Reason.EVENT_NAME_NOT_ALLOWED)
-    category, kind, period = found
-    signs_in = event.name in (rules_.login_event, rules_.logout_event)
-    if event.subject_id is None and (event.anonymous_id is None or signs_in):
-        return refuse(Reason.SUBJECT_REQUIRED)
-    occurred_at = rules.event_time(received_at, event.timestamp, batch.sent_at)
-    refusal = rules.check_time(occurred_at, received_at, period)
-    if refusal is not None:
-        return refusal
-    split = rules.split_properties(event.properties, kind)
-    if isinstance(split, Refusal):
-        return split
-    context = event.context or batch.context or ContextIn()
-    device = None
-    if rules_.user_agent == "coarse" and (context.user_agent or context.client_hints):
-        device = detect(context.user_agent, context.hints())
-    try:
-        ip = rules.minimise_ip(context.ip, rules_.ip)
-    except ValueError:
-        where = "context.ip" if event.context else "batch context.ip"
-        problem = {"location": where, "problem": "not an IP address", "type": "ip_address"}
-        return refuse(Reason.INVALID_EVENT, fields=[problem])
-    return Pending(-1, event, uuid.UUID(int=0), category, occurred_at, split, device, ip)
-
-
-def _signs_in(ctx: Context, p: Pending) -> bool:
-    return p.event.name in (ctx.policy.events.login_event, ctx.policy.events.logout_event)
 
 
 # --- 2. whose event is it, and may we record it? ------------------------------------------
@@ -298,7 +162,7 @@ def _claim(session: Session, pending: list[Pending], outcomes: dict[int, Outcome
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(_RECEIPTS.c.event_id)
     )
-    ordered = sorted(pending, key=lambda p: p.event_id)
+    ordered = sorted(pending, key=lambda p: p.event_id.int)  # ints compare in C; same order
     rows = [{"event_id": p.event_id, "occurred_at": p.occurred_at} for p in ordered]
     # executemany: compiled once, sent as multi-row INSERTs ("insertmanyvalues").
     claimed = set(session.connection().execute(statement, rows).scalars())
@@ -317,23 +181,15 @@ def _claim(session: Session, pending: list[Pending], outcomes: dict[int, Outcome
 def _store(
     session: Session, ctx: Context, fresh: list[Pending], now: datetime, actor: Actor
 ) -> None:
-    signs_in = [p for p in fresh if _signs_in(ctx, p)]
-    actions = [p for p in fresh if not _signs_in(ctx, p)]
+    signs_in = [p for p in fresh if p.signs_in]
+    actions = [p for p in fresh if not p.signs_in]
     known = [p for p in fresh if p.subject_id is not None]
     device_ids = people.upsert_devices(
         session,
         [(p.subject_id, p.device, p.occurred_at) for p in known if p.device is not None],  # type: ignore[misc]
     )
-    # The people's data keys in one query: the vault then finds them in the session's
-    # identity map instead of asking per event (kept referenced until the rows are built).
-    encrypting = {p.subject_id for p in actions if p.subject_id and p.properties.personal}
-    loaded = (
-        list(session.scalars(select(DataKey).where(DataKey.subject_id.in_(encrypting))))
-        if encrypting
-        else []
-    )
-    storage.insert_rows(session, [_row(session, ctx, p, now) for p in actions])
-    del loaded
+    keys = _data_keys(session, ctx, actions)
+    storage.insert_rows(session, [_row(p, now, keys) for p in actions])
     people.record_logins(session, ctx, signs_in, device_ids)
     linked = people.link_devices(session, ctx, signs_in, now)
     people.touch_people(session, known)
@@ -341,12 +197,43 @@ def _store(
     _audit(session, ctx, known, linked, actor)
 
 
-def _row(session: Session, ctx: Context, p: Pending, now: datetime) -> dict[str, Any]:
+def _data_keys(
+    session: Session, ctx: Context, actions: Iterable[Pending]
+) -> dict[tuple[uuid.UUID, str], bytes]:
+    """The data key of each (person, retention class) with personal properties to seal,
+    asked of the vault once per batch (created there when missing). Their rows are loaded in
+    one query first, and held until every key is out, so the vault finds them in the
+    session rather than asking the database per person."""
+    wanted = {
+        (p.subject_id, p.personal_class)
+        for p in actions
+        if p.subject_id is not None and p.personal_class is not None
+    }
+    if not wanted:
+        return {}
+    held = list(
+        session.scalars(select(DataKey).where(DataKey.subject_id.in_({s for s, _ in wanted})))
+    )
+    keys = {
+        (sid, klass): ctx.vault.data_key(session, sid, klass, create=True)
+        for sid, klass in sorted(wanted)
+    }
+    del held
+    return keys
+
+
+def _row(p: Pending, now: datetime, keys: dict[tuple[uuid.UUID, str], bytes]) -> dict[str, Any]:
     personal, klass = None, None
-    if p.subject_id is not None and p.properties.personal:
-        klass = ctx.policy.retention_class(p.category, PERSONAL_FIELD)
-        text = rules.compact_json(p.properties.personal)
-        personal = ctx.vault.encrypt(session, p.subject_id, klass, p.category, PERSONAL_FIELD, text)
+    if p.subject_id is not None and p.personal_class is not None:
+        klass = p.personal_class
+        # What Vault.encrypt does, with the key fetched once for the batch (_data_keys).
+        personal = vault_rules.encrypt_field(
+            keys[(p.subject_id, klass)],
+            rules.compact_json(p.properties.personal).encode(),
+            subject_id=p.subject_id,
+            category=p.category,
+            field=PERSONAL_FIELD,
+        )
     device = p.device
     return {
         "event_id": p.event_id,

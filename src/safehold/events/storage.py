@@ -77,6 +77,7 @@ def _columns() -> list[Column[Any]]:
 COLUMN_NAMES = tuple(c.name for c in _columns())
 EVENTS = Table(PARENT, _META, *_columns())  # the parent (PostgreSQL) or the view (SQLite)
 _MONTHS: dict[str, Table] = {}
+_PARTITIONS: Table = EventPartition.__table__  # type: ignore[assignment]
 
 
 def month_table(name: str) -> Table:
@@ -113,12 +114,13 @@ def ensure_months(session: Session, months: Iterable[date], now: datetime) -> li
     rows = [{"name": rules.partition_name(m), "month": m, "created_at": now} for m in wanted]
     dialect = sqlite if _is_sqlite(session) else postgresql
     statement = (
-        dialect.insert(EventPartition)
+        dialect.insert(_PARTITIONS)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["name"])
-        .returning(EventPartition.month)
+        .returning(_PARTITIONS.c.month)
     )
-    created = sorted(session.scalars(statement))
+    # Core on the session's connection: this runs once per batch, the ORM adds nothing here.
+    created = sorted(session.connection().execute(statement).scalars())
     if not created:
         return []
     conn = session.connection()

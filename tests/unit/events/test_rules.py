@@ -213,3 +213,22 @@ def test_a_month_expires_once_its_last_event_is_past_retention() -> None:
     assert rules.expired_months(months, datetime(2026, 3, 1, tzinfo=UTC), "P13M") == [
         date(2025, 1, 1)
     ]
+
+
+json_leaves = (
+    st.none() | st.booleans() | st.integers() | st.text()
+    | st.floats(allow_nan=False)  # what a JSON body can carry (NaN is not JSON)
+)  # fmt: skip
+json_values = st.recursive(
+    json_leaves,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.text(), json_values, max_size=8))
+def test_the_cheap_size_bound_never_undercounts(properties: dict[str, object]) -> None:
+    """The bound that spares encoding most events' properties must never let an oversized
+    set through: it is at least the exact size of their compact JSON in UTF-8."""
+    exact = len(rules.compact_json(properties).encode())
+    assert rules._upper_bound(properties) >= exact
