@@ -8,8 +8,9 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, text, update
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from safehold import migrate
@@ -71,6 +72,24 @@ def test_the_database_hashes_awkward_text_as_the_verifier_does(
     result = audit.verify(session)
     assert result.ok, result.broken
     assert result.head_hash == last.hash
+
+
+def test_without_the_head_trigger_an_append_fails_rather_than_forks(
+    session: Session, clock: FrozenClock
+) -> None:
+    """The trigger (migration 0016) is what moves the head after a one-statement append.
+    Without it the head stays behind: verify says so, and the append after next reuses a
+    number and is refused by the key, so the chain never forks."""
+    write(session, clock, 1)
+    session.execute(text("DROP TRIGGER audit_head_follows" + (
+        " ON audit_entries" if session.get_bind().dialect.name == "postgresql" else ""
+    )))  # fmt: skip
+    write(session, clock, 1)
+    assert audit.verify(session).broken is not None  # an entry past the head
+    with pytest.raises(IntegrityError), session.begin_nested():
+        write(session, clock, 1)
+    session.expire_all()
+    assert [e.seq for e in audit.entries(session, subject_id=None)] == [1, 2]
 
 
 def test_an_edited_row_is_named(session: Session, clock: FrozenClock) -> None:
