@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 GENESIS = "0" * 64
+# Built once (json.dumps with these arguments would build an encoder per call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 @dataclass(frozen=True)
@@ -48,9 +50,8 @@ def canonical_parts(entry: EntryData) -> tuple[str, str]:
         "purpose": entry.purpose,
         "request_id": entry.request_id,
     }
-    encoded = json.dumps(before, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    head = encoded[:-1] + ',"seq":'
-    tail = ',"subject_id":' + json.dumps(entry.subject_id, ensure_ascii=True) + "}"
+    head = _CANONICAL.encode(before)[:-1] + ',"seq":'
+    tail = ',"subject_id":' + _CANONICAL.encode(entry.subject_id) + "}"
     return head, tail
 
 

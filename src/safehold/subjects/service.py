@@ -7,7 +7,7 @@ and every read goes through the policy decision first. Services flush, never com
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -225,22 +225,20 @@ def _open(
     whose key was destroyed is reported erased."""
     data: dict[str, dict[str, str]] = {}
     erased: list[Withheld] = []
-    deks: dict[str, bytes] = {}  # retention class -> data key
+    openers: dict[str, Callable[[str, str, bytes], bytes]] = {}  # one per retention class
     for value in values:
         if value.category not in allowed:
             continue
         if value.wrapped_key is None or value.kek_version is None:  # its key was destroyed
             erased.append(Withheld(value.category, "vault.erased", "this data was erased"))
             continue
-        dek = deks.get(value.retention_class)
-        if dek is None:
-            dek = deks[value.retention_class] = vault.unwrapped(
+        open_field = openers.get(value.retention_class)
+        if open_field is None:
+            dek = vault.unwrapped(
                 subject_id, value.retention_class, value.kek_version, value.wrapped_key
             )
-        plaintext = vault_rules.decrypt_field(
-            dek, value.ciphertext, subject_id=subject_id, category=value.category,
-            field=value.field,
-        )  # fmt: skip
+            open_field = openers[value.retention_class] = vault_rules.field_opener(dek, subject_id)
+        plaintext = open_field(value.category, value.field, value.ciphertext)
         data.setdefault(value.category, {})[value.field] = plaintext.decode("utf-8")
     return data, erased
 

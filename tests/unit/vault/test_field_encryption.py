@@ -32,6 +32,26 @@ def test_any_text_round_trips(text: str, subject: uuid.UUID, category: str, fiel
     assert len(blob) == len(text.encode()) + rules.OVERHEAD
 
 
+@given(subject=subjects, fields=st.lists(st.tuples(names, names, st.text()), max_size=6))
+def test_one_opener_opens_each_of_a_persons_fields_as_decrypt_field_does(
+    subject: uuid.UUID, fields: list[tuple[str, str, str]]
+) -> None:
+    """The read path opens a person's fields with one opener per data key; each must be
+    bound to its own category and field exactly as ``decrypt_field`` binds it."""
+    blobs = [
+        rules.encrypt_field(DEK, text.encode(), subject_id=subject, category=c, field=f)
+        for c, f, text in fields
+    ]
+    open_field = rules.field_opener(DEK, subject)
+    stranger = rules.field_opener(DEK, uuid.UUID(int=subject.int ^ 1))  # another person
+    for (category, field, text), blob in zip(fields, blobs, strict=True):
+        assert open_field(category, field, blob).decode() == text
+        with pytest.raises(DecryptionFailed):
+            open_field(category, field + "x", blob)
+        with pytest.raises(DecryptionFailed):
+            stranger(category, field, blob)
+
+
 @given(
     text=st.text(min_size=1),
     origin=contexts,
