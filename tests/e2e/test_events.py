@@ -168,11 +168,11 @@ def test_a_malformed_batch_is_refused_whole_with_nothing_written(
         assert session.scalar(select(func.count()).select_from(EventReceipt)) == 0
 
 
-def test_the_answer_written_directly_is_the_documented_batch_out(
+def test_the_answer_is_the_documented_batch_out(
     client: TestClient, sender: dict[str, str], viewer: str
 ) -> None:
-    """The route writes its JSON itself (decision 0015): it must be exactly what the
-    documented model would have written, for every kind of outcome."""
+    """The route serialises its answer itself (decision 0015): it must be exactly what the
+    documented model describes, for every kind of outcome."""
     first = event(viewer)
     anonymous = event(viewer, "guide.search", properties={"query": "quiz night", "results": 1})
     del anonymous["subject_id"]
