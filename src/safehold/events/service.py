@@ -98,9 +98,16 @@ def _resolve_people(
     subjects: dict[uuid.UUID, Subject] = {}
     for start in range(0, len(ids), IN_CHUNK):
         chunk = ids[start : start + IN_CHUNK]
-        # Locked (in id order) until the batch commits, so an erasure that starts meanwhile
-        # waits for it and then deletes its events, or the batch waits and sees "erased".
-        locked = select(Subject).where(Subject.id.in_(chunk)).with_for_update(key_share=True)
+        # Locked until the batch commits, so an erasure that starts meanwhile waits for it
+        # and then deletes its events, or the batch waits and sees "erased". In id order
+        # (ORDER BY: PostgreSQL locks rows as the sort emits them; without it a small table's
+        # sequential scan locks them in heap order, and two batches sharing people deadlock).
+        locked = (
+            select(Subject)
+            .where(Subject.id.in_(chunk))
+            .order_by(Subject.id)
+            .with_for_update(key_share=True)
+        )
         subjects.update((s.id, s) for s in session.scalars(locked))
     wanted: dict[uuid.UUID, set[str]] = defaultdict(set)
     for p in pending:
