@@ -89,16 +89,12 @@ def event_time(
     return received_at - (sent_at - timestamp)
 
 
-def check_time(occurred_at: datetime, received_at: datetime, period: str) -> Refusal | None:
-    """Refuse times the event store cannot hold honestly: after now (beyond a small
-    tolerance), before 2000, or already past the retention ``period`` of its category."""
-    return TimeWindow.at(received_at, period).check(occurred_at)
-
-
 @dataclass(frozen=True, slots=True)
 class TimeWindow:
     """The event times one category accepts at one moment of receipt, worked out once per
-    batch (the retention cut-off is a bisection) and then checked per event."""
+    batch (the retention cut-off is a bisection) and then checked per event: not after now
+    (beyond a small tolerance), not before 2000, not already past the category's retention
+    ``period`` — times the event store cannot hold honestly are refused."""
 
     latest: datetime  # after this: in the future
     cutoff: datetime  # at or before this: past the retention period

@@ -51,7 +51,7 @@ def test_event_time_without_sent_at_or_timestamp() -> None:
     ],
 )
 def test_times_the_store_cannot_hold_are_refused(occurred: datetime, reason: Reason) -> None:
-    refusal = rules.check_time(occurred, NOW, "P13M")
+    refusal = rules.TimeWindow.at(NOW, "P13M").check(occurred)
     assert refusal is not None
     assert refusal.reason is reason
     assert refusal.message
@@ -59,8 +59,8 @@ def test_times_the_store_cannot_hold_are_refused(occurred: datetime, reason: Rea
 
 @given(age=st.timedeltas(timedelta(0), timedelta(days=360)))
 def test_times_inside_the_window_are_kept(age: timedelta) -> None:
-    assert rules.check_time(NOW - age, NOW, "P13M") is None
-    assert rules.check_time(NOW + rules.FUTURE_TOLERANCE, NOW, "P13M") is None
+    assert rules.TimeWindow.at(NOW, "P13M").check(NOW - age) is None
+    assert rules.TimeWindow.at(NOW, "P13M").check(NOW + rules.FUTURE_TOLERANCE) is None
 
 
 @given(occurred=moments, received=moments)
@@ -68,7 +68,7 @@ def test_an_accepted_time_is_never_past_its_retention(
     occurred: datetime, received: datetime
 ) -> None:
     """Whatever is accepted can still be kept: a month is never dropped under a new event."""
-    if rules.check_time(occurred, received, "P12M") is None:
+    if rules.TimeWindow.at(received, "P12M").check(occurred) is None:
         assert occurred + timedelta(days=366) > received
         assert occurred <= received + rules.FUTURE_TOLERANCE
 
