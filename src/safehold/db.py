@@ -14,7 +14,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, Uuid, create_engine, event
+from sqlalchemy import (
+    JSON,
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    Uuid,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -103,11 +112,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Execution option: a transaction that only reads (a health probe, a page of the policy)
+# may start deferred and so never waits for a writer (WAL readers see the last commit).
+SQLITE_READ_ONLY = "safehold_sqlite_read_only"
+
+
 def _sqlite_begin(conn: Any) -> None:
-    # pysqlite's own transaction handling defers BEGIN until the first write, which lets a
-    # read-then-write transaction fail with SQLITE_BUSY; emit BEGIN ourselves (SQLAlchemy docs,
-    # "Serializable isolation / Savepoints / Transactional DDL").
-    conn.exec_driver_sql("BEGIN")
+    """Start every SQLite transaction with ``BEGIN IMMEDIATE``: it takes the write lock up
+    front, waiting up to the busy timeout for another writer to finish.
+
+    A deferred ``BEGIN`` takes no lock; a transaction that has read and then writes after
+    another connection committed fails at once with "database is locked" (SQLite cannot let
+    it write on a stale snapshot, so the busy timeout does not apply). Nearly every Safehold
+    transaction writes (each audited read appends its entry), and writers are serialised by
+    SQLite anyway, so taking the lock first costs nothing and turns those failures into a
+    short wait. Transactions marked with :data:`SQLITE_READ_ONLY` stay deferred."""
+    read_only = conn.get_execution_options().get(SQLITE_READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: URL, **kwargs: Any) -> Engine:
@@ -130,6 +151,18 @@ def make_engine(url: URL, **kwargs: Any) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def reading_only(session: Session) -> None:
+    """Mark the session's transaction as one that only reads (call before its first query):
+    on SQLite it starts deferred, so it never queues behind a writer."""
+    session.connection(execution_options={SQLITE_READ_ONLY: True})
+
+
+def reading_connection(engine: Engine) -> Connection:
+    """A connection whose transactions only read (or run a pragma that must not sit inside a
+    write transaction, like a WAL checkpoint): on SQLite they start deferred."""
+    return engine.connect().execution_options(**{SQLITE_READ_ONLY: True})
 
 
 @contextmanager

@@ -134,8 +134,12 @@ async def _database(request: Request, exc: Exception) -> Response:
     clear answer the client can retry, instead of a bare 500. Nothing was confirmed."""
     assert isinstance(exc, DBAPIError)
     full = getattr(exc.orig, "sqlite_errorcode", None) == SQLITE_FULL
-    # The driver's class only: its message may quote SQL parameters.
-    log.error("database_unavailable", error_type=type(exc.orig).__name__, storage_full=full)
+    # The driver's class and result code only: its message may quote SQL parameters.
+    reason = getattr(exc.orig, "sqlite_errorname", None) or getattr(exc.orig, "sqlstate", None)
+    log.error(
+        "database_unavailable", error_type=type(exc.orig).__name__, error_code=reason,
+        storage_full=full,
+    )  # fmt: skip
     if full:
         status, code = 507, "storage_full"
         message = "the database has no space left; nothing was written"

@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from safehold.db import UNMANAGED_TABLES
+from safehold.db import UNMANAGED_TABLES, reading_connection
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -30,7 +30,7 @@ def head_revision() -> str | None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
+    with reading_connection(engine) as conn:
         heads = MigrationContext.configure(conn).get_current_heads()
     return ",".join(sorted(heads)) or None
 

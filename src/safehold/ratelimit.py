@@ -16,7 +16,17 @@ privacy center)::
   address, the keyed hash of an e-mail address. It is hashed before it is stored, so even
   an address passed by mistake is never held in clear.
 
-Every call counts, allowed or not. The refusal is :class:`RateLimited`: HTTP 429, code
+Every call counts, allowed or not. Where the counted thing is an attempt that may fail
+for reasons that are not the caller's (the database is busy or down), use
+``ratelimit.attempt(target, (bucket, key), …)`` around the unit of work instead: it refuses
+up front when a bucket is full, and counts the attempt only once it reached a decision (it
+succeeded or was refused for a reason of its own, e.g. a wrong code) — an attempt answered
+503 is not counted, so retrying what the 503 invites never locks a person out. Attempts in
+flight at the same moment are checked against the same count, so a burst of concurrent
+ones may pass the limit by the number in flight; the durable limits in the database (tries
+per code, codes per request) are exact.
+
+The refusal is :class:`RateLimited`: HTTP 429, code
 ``rate_limited``, a message saying when to come back, ``details.retry_after`` (seconds) and
 the same number in a ``Retry-After`` header.
 
@@ -37,14 +47,15 @@ import math
 import threading
 import time
 import weakref
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, NoReturn
 
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from safehold.errors import RateLimited
+from safehold.errors import RateLimited, SafeholdError
 
 if TYPE_CHECKING:
     from safehold.runtime import Runtime
@@ -74,13 +85,28 @@ class Limiter:
         self._items: dict[str, RateLimitItem] = {b: parse(s) for b, s in limits.items()}
         self._window = MovingWindowRateLimiter(MemoryStorage())
 
-    def hit(self, bucket: str, key: str) -> None:
+    def _item(self, bucket: str) -> RateLimitItem:
         item = self._items.get(bucket)
         if item is None:
             raise ValueError(f"no rate limit named {bucket!r}; known: {', '.join(self._items)}")
-        who = hashlib.sha256(key.encode()).hexdigest()[:32]
-        if self._window.hit(item, bucket, who):
-            return
+        return item
+
+    def hit(self, bucket: str, key: str) -> None:
+        item, who = self._item(bucket), _who(key)
+        if not self._window.hit(item, bucket, who):
+            self._refuse(item, bucket, who)
+
+    def check(self, bucket: str, key: str) -> None:
+        """Raise :class:`RateLimited` if one more hit would pass the limit; count nothing."""
+        item, who = self._item(bucket), _who(key)
+        if not self._window.test(item, bucket, who):
+            self._refuse(item, bucket, who)
+
+    def count(self, bucket: str, key: str) -> None:
+        """Count one hit whatever the window holds (the attempt already happened)."""
+        self._window.hit(self._item(bucket), bucket, _who(key))
+
+    def _refuse(self, item: RateLimitItem, bucket: str, who: str) -> NoReturn:
         reset_at = self._window.get_window_stats(item, bucket, who).reset_time
         retry_after = max(1, math.ceil(reset_at - time.time()))
         raise RateLimited(
@@ -103,10 +129,39 @@ def limiter_for(runtime: Runtime) -> Limiter:
         return limiter
 
 
+def _who(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def _limiter(target: Runtime | Limiter) -> Limiter:
+    return target if isinstance(target, Limiter) else limiter_for(target)
+
+
 def hit(target: Runtime | Limiter, bucket: str, key: str) -> None:
     """Count one hit of ``key`` in ``bucket``; raise :class:`RateLimited` past the limit."""
-    limiter = target if isinstance(target, Limiter) else limiter_for(target)
-    limiter.hit(bucket, key)
+    _limiter(target).hit(bucket, key)
+
+
+@contextmanager
+def attempt(target: Runtime | Limiter, *counted: tuple[str, str]) -> Iterator[None]:
+    """Refuse now if any ``(bucket, key)`` is full; count the attempt in each once the block
+    has reached a decision: it returned, or raised a :class:`SafeholdError` of its own (a
+    wrong code, an unknown request). A database that is busy or down (SQLAlchemy's
+    ``DBAPIError``, answered 503) or any unexpected error leaves the counts as they were."""
+    limiter = _limiter(target)
+    for bucket, key in counted:
+        limiter.check(bucket, key)
+    try:
+        yield
+    except SafeholdError:
+        _count(limiter, counted)
+        raise
+    _count(limiter, counted)
+
+
+def _count(limiter: Limiter, counted: tuple[tuple[str, str], ...]) -> None:
+    for bucket, key in counted:
+        limiter.count(bucket, key)
 
 
 # For a route's ``responses=``: the 429 in the OpenAPI document (the shape is added by

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from safehold import ratelimit
-from safehold.errors import RateLimited
+from safehold.errors import RateLimited, SafeholdError
 from safehold.handlers import status_for
 
 
@@ -55,3 +56,45 @@ def test_hit_accepts_a_limiter_directly() -> None:
     ratelimit.hit(limiter, "signin.code.address", "hash-of-an-address")
     with pytest.raises(RateLimited):
         ratelimit.hit(limiter, "signin.code.address", "hash-of-an-address")
+
+
+def _operational_error() -> OperationalError:
+    return OperationalError("UPDATE …", {}, Exception("database is locked"))
+
+
+def test_an_attempt_the_database_failed_is_not_counted() -> None:
+    limiter = ratelimit.Limiter({"verify": "2/minute"})
+    for _ in range(5):  # five 503s in a row: the person's budget is untouched
+        with pytest.raises(OperationalError), ratelimit.attempt(limiter, ("verify", "r-1")):
+            raise _operational_error()
+    with ratelimit.attempt(limiter, ("verify", "r-1")):
+        pass
+    with ratelimit.attempt(limiter, ("verify", "r-1")):
+        pass
+    with pytest.raises(RateLimited), ratelimit.attempt(limiter, ("verify", "r-1")):
+        pytest.fail("a full bucket must refuse before the work")
+
+
+def test_an_attempt_refused_for_its_own_reason_is_counted() -> None:
+    class WrongCode(SafeholdError):
+        code = "wrong_code"
+
+    limiter = ratelimit.Limiter({"verify": "2/minute", "key": "10/minute"})
+    counted = (("verify", "r-1"), ("key", "k-1"))
+    for _ in range(2):
+        with pytest.raises(WrongCode), ratelimit.attempt(limiter, *counted):
+            raise WrongCode("that code is not right")
+    with pytest.raises(RateLimited) as refused, ratelimit.attempt(limiter, *counted):
+        pytest.fail("a full bucket must refuse before the work")
+    assert refused.value.details["limit"] == "verify"
+    limiter.check("key", "k-1")  # 2 of 10: the refused third attempt was not counted
+
+
+def test_an_unexpected_error_is_not_counted_either() -> None:
+    limiter = ratelimit.Limiter({"open": "1/minute"})
+    with pytest.raises(RuntimeError), ratelimit.attempt(limiter, ("open", "p")):
+        raise RuntimeError("a bug, answered 500")
+    with ratelimit.attempt(limiter, ("open", "p")):
+        pass
+    with pytest.raises(RateLimited):
+        limiter.check("open", "p")

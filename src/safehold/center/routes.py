@@ -101,14 +101,14 @@ def correct_details(
         session.commit()
         return _page(request, "details", {"values": shown, "errors": {}, "here": "details",
                                           "unchanged": True})  # fmt: skip
-    ratelimit.hit(runtime, OPEN, str(_sid(person)))
-    try:
-        actions.correct(session, ctx, _sid(person), actor=actor, values=checked.values)
-    except EmailTaken:
-        session.rollback()
-        message = "Another account already uses this e-mail address."
-        return _details_page(request, shown, {"email": message}, status_code=422)
-    session.commit()
+    with ratelimit.attempt(runtime, (OPEN, str(_sid(person)))):
+        try:
+            actions.correct(session, ctx, _sid(person), actor=actor, values=checked.values)
+        except EmailTaken:
+            session.rollback()
+            message = "Another account already uses this e-mail address."
+            return _details_page(request, shown, {"email": message}, status_code=422)
+        session.commit()
     return pages.redirect("/me/details?done=details")
 
 
@@ -164,9 +164,9 @@ def ask_export(
     request: Request, _csrf: CsrfDep, person: PersonDep, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     ctx = service.context(runtime)
-    ratelimit.hit(runtime, OPEN, str(_sid(person)))
-    actions.export(session, ctx, _sid(person), actor=pages.actor_of(request, person))
-    session.commit()
+    with ratelimit.attempt(runtime, (OPEN, str(_sid(person)))):
+        actions.export(session, ctx, _sid(person), actor=pages.actor_of(request, person))
+        session.commit()
     return pages.redirect("/me/export")
 
 
@@ -200,13 +200,13 @@ def ask_erasure(
         errors = {"confirm": "Tick the box to confirm that you want your data deleted."}
         return _delete_page(request, session, runtime, person, errors, status_code=422)
     ctx = service.context(runtime)
-    ratelimit.hit(runtime, OPEN, str(_sid(person)))
-    try:
-        actions.ask_erasure(session, ctx, _sid(person), actor=pages.actor_of(request, person))
-    except ErasureAlreadyOpen:
-        session.rollback()
-        return pages.redirect("/me/delete")
-    session.commit()
+    with ratelimit.attempt(runtime, (OPEN, str(_sid(person)))):
+        try:
+            actions.ask_erasure(session, ctx, _sid(person), actor=pages.actor_of(request, person))
+        except ErasureAlreadyOpen:
+            session.rollback()
+            return pages.redirect("/me/delete")
+        session.commit()
     return pages.redirect("/me/delete?done=erasure")
 
 

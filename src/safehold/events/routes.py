@@ -95,8 +95,11 @@ def ingest(
             details={"max_events": limit},
         )
     ctx = _ctx(runtime)
+    # End the key look-up's transaction before queueing for the process's writer lock: on
+    # SQLite every transaction holds the database's write lock from its start, and a batch
+    # waiting for the writer lock while holding it would deadlock with the batch ahead.
+    session.commit()
     with storage.one_writer(session):
-        session.commit()  # end the key look-up's read snapshot: the batch starts with a write
         outcomes = service.ingest(session, ctx, body, actor=actor, received_at=ctx.clock.now())
         session.commit()  # 202 only once every accepted event is durable
     counter = _counter(runtime.registry)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from safehold.db import reading_only
 from safehold.notices.models import PolicyVersion
 from safehold.notices.rules import VersionFacts, in_force
 from safehold.policy import Policy, parse_policy
@@ -58,6 +59,7 @@ class PolicyBook:
         if time.monotonic() - self._checked >= REFRESH_SECONDS:
             try:
                 with sessions() as session:
+                    reading_only(session)
                     self.load(session)
             except SQLAlchemyError:
                 # Not migrated yet, or the database is down: keep what we have; /readyz

@@ -6,6 +6,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from safehold import migrate
+from safehold.db import reading_connection
 from safehold.runtime import Runtime
 
 
@@ -23,7 +24,7 @@ class Readiness:
 def readiness(runtime: Runtime) -> Readiness:
     """Ready means: the database answers and its schema is at the newest migration."""
     try:
-        with runtime.engine.connect() as conn:
+        with reading_connection(runtime.engine) as conn:
             conn.execute(text("SELECT 1"))
         current = migrate.current_revision(runtime.engine)
     except SQLAlchemyError as exc:

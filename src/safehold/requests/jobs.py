@@ -26,7 +26,7 @@ from safehold.access import audit
 from safehold.access.rules import Actor
 from safehold.comms import suppression
 from safehold.comms.models import MarketingChoice
-from safehold.db import transaction
+from safehold.db import reading_connection, transaction
 from safehold.events import history as events
 from safehold.notices.models import Acceptance
 from safehold.requests import certificate, preview, rules, service
@@ -145,7 +145,7 @@ def _checkpoint(sessions: sessionmaker[Session], request_id: uuid.UUID) -> None:
     elif bind.dialect.name != "sqlite":
         outcome = {"done": False, "why": "PostgreSQL: dead rows go at VACUUM (operations.md)"}
     else:
-        with bind.connect() as conn:
+        with reading_connection(bind) as conn:  # outside any write transaction
             busy, log_frames, moved = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
             conn.commit()
         outcome = {"done": busy == 0, "log_frames": log_frames, "checkpointed": moved}

@@ -9,6 +9,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
+from safehold.db import reading_only
 from safehold.logs import get_logger
 from safehold.requests import service
 from safehold.runtime import Runtime
@@ -29,6 +30,7 @@ class OverdueRequests(Collector):
         gauge = GaugeMetricFamily(NAME, "Open data-subject requests past their deadline")
         try:
             with self.runtime.sessions() as session:
+                reading_only(session)  # a scrape never queues behind a writer
                 gauge.add_metric([], service.overdue_count(session, self.runtime.clock.now()))
         except SQLAlchemyError:
             log.warning("overdue_requests_unavailable")

@@ -59,13 +59,13 @@ def request_out(request: DataRequest, runtime: Runtime) -> RequestOut:
 def create(
     body: RequestIn, session: SessionDep, runtime: RuntimeDep, _key: Writer, actor: ActorDep
 ) -> RequestOut:
-    ratelimit.hit(runtime, "requests.open.key", actor.id)
-    ratelimit.hit(runtime, "requests.open.subject", str(body.subject_id))
-    request = service.create(
-        session, context(runtime), actor=actor, subject_id=body.subject_id, kind=body.kind,
-        channel=body.channel, purpose=body.purpose,
-    )  # fmt: skip
-    session.commit()
+    counted = (("requests.open.key", actor.id), ("requests.open.subject", str(body.subject_id)))
+    with ratelimit.attempt(runtime, *counted):
+        request = service.create(
+            session, context(runtime), actor=actor, subject_id=body.subject_id,
+            kind=body.kind, channel=body.channel, purpose=body.purpose,
+        )  # fmt: skip
+        session.commit()
     return request_out(request, runtime)
 
 
@@ -97,9 +97,9 @@ def resend(
     request_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, _key: Writer, actor: ActorDep
 ) -> RequestOut:
     request = service.get(session, request_id, lock=True)
-    ratelimit.hit(runtime, "requests.code.subject", str(request.subject_id))
-    service.issue_code(session, context(runtime), request, actor=actor)
-    session.commit()
+    with ratelimit.attempt(runtime, ("requests.code.subject", str(request.subject_id))):
+        service.issue_code(session, context(runtime), request, actor=actor)
+        session.commit()
     return request_out(request, runtime)
 
 
@@ -111,10 +111,10 @@ def verify(
     request_id: uuid.UUID, body: CodeIn, session: SessionDep, runtime: RuntimeDep,
     _key: Writer, actor: ActorDep,
 ) -> RequestOut:  # fmt: skip
-    ratelimit.hit(runtime, "requests.verify.key", actor.id)
-    ratelimit.hit(runtime, "requests.verify.request", str(request_id))
-    request = service.verify(session, context(runtime), request_id, actor=actor, code=body.code)
-    session.commit()
+    counted = (("requests.verify.key", actor.id), ("requests.verify.request", str(request_id)))
+    with ratelimit.attempt(runtime, *counted):
+        request = service.verify(session, context(runtime), request_id, actor=actor, code=body.code)
+        session.commit()
     return request_out(request, runtime)
 
 
