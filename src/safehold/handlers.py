@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -131,11 +132,13 @@ SQLITE_FULL = 13  # SQLite's result code for "database or disk is full"
 
 async def _database(request: Request, exc: Exception) -> Response:
     """The database did not answer (restarting, unreachable, busy) or has no space left: a
-    clear answer the client can retry, instead of a bare 500. Nothing was confirmed."""
-    assert isinstance(exc, DBAPIError)
-    full = getattr(exc.orig, "sqlite_errorcode", None) == SQLITE_FULL
+    clear answer the client can retry, instead of a bare 500. Nothing was confirmed. Also
+    when every pooled connection stayed busy for ``SAFEHOLD_DB_POOL_TIMEOUT``."""
+    assert isinstance(exc, DBAPIError | PoolTimeout)
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    full = getattr(orig, "sqlite_errorcode", None) == SQLITE_FULL
     # The driver's class only: its message may quote SQL parameters.
-    log.error("database_unavailable", error_type=type(exc.orig).__name__, storage_full=full)
+    log.error("database_unavailable", error_type=type(orig).__name__, storage_full=full)
     if full:
         status, code = 507, "storage_full"
         message = "the database has no space left; nothing was written"
@@ -187,6 +190,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _database)  # down, restarting, busy, full
     app.add_exception_handler(DataError, _unstorable)  # NUL in text, numbers out of range
     app.add_exception_handler(InterfaceError, _database)  # a connection that went away
+    app.add_exception_handler(PoolTimeout, _database)  # no pooled connection came free in time
     app.add_exception_handler(Exception, _unexpected)
 
 
