@@ -45,6 +45,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     handlers.install(app)
     handlers.document_errors(app)  # every error status in /openapi.json, one shape
+    app.add_middleware(handlers.UnhandledErrors)  # a bare 500, logged with its frames only
     app.add_middleware(SecurityHeaders)
     # Every statement of a request is bounded (PostgreSQL): a stuck database answers 503.
     app.add_middleware(RequestDeadline, seconds=runtime.settings.db_statement_timeout)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalErr
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from safehold import errors
 from safehold.logs import get_logger
@@ -168,13 +169,52 @@ async def _unstorable(request: Request, exc: Exception) -> Response:
     return JSONResponse(error_body(code, message), 422)
 
 
-async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+def _log_unhandled(exc: BaseException) -> None:
     # The frames only: an exception's message may quote SQL parameters or submitted values.
     frames = "".join(traceback.format_tb(exc.__traceback__))
     log.error("unhandled_error", error_type=type(exc).__name__, frames=frames)
+
+
+def _internal_error() -> JSONResponse:
     return JSONResponse(
         error_body("internal_error", "an unexpected error occurred; it has been logged"), 500
     )
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's ServerErrorMiddleware answers with this, then re-raises to the server,
+    which logs the exception with its message: only for errors raised outside
+    :class:`UnhandledErrors` (in the outer middleware); ``logs`` strips that message."""
+    _log_unhandled(exc)
+    return _internal_error()
+
+
+class UnhandledErrors:
+    """Pure ASGI middleware, inside Starlette's ServerErrorMiddleware: an exception no
+    handler took is logged with its frames only and answered with the bare 500 here, and
+    goes no further. ServerErrorMiddleware would re-raise it to uvicorn, which logs it with
+    its message (review F12) and closes the connection."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            _log_unhandled(exc)
+            if not started:  # otherwise the answer is cut short, which the client sees
+                await _internal_error()(scope, receive, send)
 
 
 async def _sign_in(_request: Request, exc: Exception) -> Response:
