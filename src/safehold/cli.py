@@ -23,6 +23,7 @@ from safehold.cli_support import (
     upgrade_or_exit,
 )
 from safehold.comms.commands import app as messages_app
+from safehold.datadir import restrict_umask
 from safehold.db import transaction
 from safehold.events import commands as events_commands
 from safehold.events import jobs as events_jobs
@@ -148,4 +149,5 @@ def check() -> None:
 
 
 def main() -> None:
+    restrict_umask()  # every file a safehold process creates is owner-only (datadir.py)
     app()

@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from safehold import dbtimeouts
 from safehold.sharing.webhooks import WebhookSecretError, secret_key
 
 ENV_PREFIX = "SAFEHOLD_"
@@ -68,6 +69,11 @@ class Settings(BaseSettings):
     # A mailbox for "mailto:" unsubscribe requests in List-Unsubscribe (unset: https only).
     mail_unsubscribe_mailto: str | None = None
     smtp_timeout: float = Field(default=30.0, gt=0, le=600)  # seconds per SMTP operation
+    # PostgreSQL bounds, in seconds (docs/operations.md, "When the database stops answering"):
+    # opening a connection, one statement of an HTTP request, waiting for a pooled connection.
+    db_connect_timeout: int = Field(default=round(dbtimeouts.DEFAULT_CONNECT_TIMEOUT), ge=2, le=300)
+    db_statement_timeout: float = Field(default=dbtimeouts.DEFAULT_STATEMENT_TIMEOUT, gt=0, le=3600)
+    db_pool_timeout: float = Field(default=dbtimeouts.DEFAULT_POOL_TIMEOUT, gt=0, le=600)
     # Where each recipient's Art. 19 notices go, as JSON: {"<recipient id>": {"url":
     # "https://…", "secret": "whsec_…"}} (docs/sharing.md). Recipients without an entry are
     # "manual": staff pass the notice on and acknowledge it.

@@ -31,6 +31,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.types import String, TypeDecorator
 
+from safehold.dbtimeouts import DatabaseTimeouts, connect_args
+from safehold.dbtimeouts import install as install_timeouts
+
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 
 # Stable constraint names, so Alembic migrations are identical on both backends.
@@ -131,8 +134,10 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: URL, **kwargs: Any) -> Engine:
-    """Create an engine with the per-backend settings Safehold relies on."""
+def make_engine(url: URL, *, timeouts: DatabaseTimeouts | None = None, **kwargs: Any) -> Engine:
+    """Create an engine with the per-backend settings Safehold relies on. On PostgreSQL,
+    ``timeouts`` bound connecting, waiting for the pool and (for HTTP requests) statements
+    (``safehold.dbtimeouts``)."""
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -146,7 +151,12 @@ def make_engine(url: URL, **kwargs: Any) -> Engine:
 
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    timeouts = timeouts or DatabaseTimeouts()
+    kwargs = {"pool_timeout": timeouts.pool, **kwargs}
+    kwargs["connect_args"] = {**connect_args(timeouts), **kwargs.get("connect_args", {})}
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    install_timeouts(engine)
+    return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -14,8 +14,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from safehold import errors
 from safehold.logs import get_logger
@@ -131,13 +133,15 @@ SQLITE_FULL = 13  # SQLite's result code for "database or disk is full"
 
 async def _database(request: Request, exc: Exception) -> Response:
     """The database did not answer (restarting, unreachable, busy) or has no space left: a
-    clear answer the client can retry, instead of a bare 500. Nothing was confirmed."""
-    assert isinstance(exc, DBAPIError)
-    full = getattr(exc.orig, "sqlite_errorcode", None) == SQLITE_FULL
+    clear answer the client can retry, instead of a bare 500. Nothing was confirmed. Also
+    when every pooled connection stayed busy for ``SAFEHOLD_DB_POOL_TIMEOUT``."""
+    assert isinstance(exc, DBAPIError | PoolTimeout)
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    full = getattr(orig, "sqlite_errorcode", None) == SQLITE_FULL
     # The driver's class and result code only: its message may quote SQL parameters.
-    reason = getattr(exc.orig, "sqlite_errorname", None) or getattr(exc.orig, "sqlstate", None)
+    reason = getattr(orig, "sqlite_errorname", None) or getattr(orig, "sqlstate", None)
     log.error(
-        "database_unavailable", error_type=type(exc.orig).__name__, error_code=reason,
+        "database_unavailable", error_type=type(orig).__name__, error_code=reason,
         storage_full=full,
     )  # fmt: skip
     if full:
@@ -169,13 +173,52 @@ async def _unstorable(request: Request, exc: Exception) -> Response:
     return JSONResponse(error_body(code, message), 422)
 
 
-async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+def _log_unhandled(exc: BaseException) -> None:
     # The frames only: an exception's message may quote SQL parameters or submitted values.
     frames = "".join(traceback.format_tb(exc.__traceback__))
     log.error("unhandled_error", error_type=type(exc).__name__, frames=frames)
+
+
+def _internal_error() -> JSONResponse:
     return JSONResponse(
         error_body("internal_error", "an unexpected error occurred; it has been logged"), 500
     )
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's ServerErrorMiddleware answers with this, then re-raises to the server,
+    which logs the exception with its message: only for errors raised outside
+    :class:`UnhandledErrors` (in the outer middleware); ``logs`` strips that message."""
+    _log_unhandled(exc)
+    return _internal_error()
+
+
+class UnhandledErrors:
+    """Pure ASGI middleware, inside Starlette's ServerErrorMiddleware: an exception no
+    handler took is logged with its frames only and answered with the bare 500 here, and
+    goes no further. ServerErrorMiddleware would re-raise it to uvicorn, which logs it with
+    its message (review F12) and closes the connection."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            _log_unhandled(exc)
+            if not started:  # otherwise the answer is cut short, which the client sees
+                await _internal_error()(scope, receive, send)
 
 
 async def _sign_in(_request: Request, exc: Exception) -> Response:
@@ -191,6 +234,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _database)  # down, restarting, busy, full
     app.add_exception_handler(DataError, _unstorable)  # NUL in text, numbers out of range
     app.add_exception_handler(InterfaceError, _database)  # a connection that went away
+    app.add_exception_handler(PoolTimeout, _database)  # no pooled connection came free in time
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from typing import Literal
 
 import structlog
@@ -38,6 +39,7 @@ def configure_logging(fmt: LogFormat = "auto", level: str = "info") -> None:
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_frames_only)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
@@ -57,6 +59,18 @@ def configure_logging(fmt: LogFormat = "auto", level: str = "info") -> None:
     for name in ("uvicorn", "uvicorn.error", "alembic"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+
+
+def _frames_only(record: logging.LogRecord) -> bool:
+    """A standard-library record carrying an exception (uvicorn's "Exception in ASGI
+    application", asyncio's unretrieved task errors) keeps the exception's type and frames,
+    not its message, which may quote personal data or SQL parameters."""
+    if record.exc_info and record.exc_info[1] is not None:
+        exc = record.exc_info[1]
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        record.msg = f"{record.getMessage()} ({type(exc).__name__}, message withheld)\n{frames}"
+        record.args, record.exc_info, record.exc_text = (), None, None
+    return True
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from safehold.clock import Clock, SystemClock
 from safehold.config import Settings
+from safehold.datadir import make_private
 from safehold.db import make_engine, make_session_factory
+from safehold.dbtimeouts import DatabaseTimeouts
 from safehold.notices.book import PolicyBook
 from safehold.policy import Policy, load_policy
 from safehold.vault.providers import provider_from_settings
@@ -48,15 +50,24 @@ class Runtime:
         self.engine.dispose()
 
 
+def database_timeouts(settings: Settings) -> DatabaseTimeouts:
+    return DatabaseTimeouts(
+        connect=settings.db_connect_timeout,
+        statement=settings.db_statement_timeout,
+        pool=settings.db_pool_timeout,
+    )
+
+
 def build_runtime(
     settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None
 ) -> Runtime:
-    """Load the policy (PolicyFileError on a bad file), open the key provider
-    (KeyProviderError) and connect the database."""
+    """Load the policy (PolicyFileError on a bad file), make the data directory private,
+    open the key provider (KeyProviderError) and connect the database."""
     policy = load_policy(settings.policy_path)
+    make_private(settings.data_dir)  # before the key file and the embedded database
     clock = clock or SystemClock()
     vault = Vault(provider_from_settings(settings.data_dir, settings.kek), clock)
-    engine = engine or make_engine(settings.database)
+    engine = engine or make_engine(settings.database, timeouts=database_timeouts(settings))
     return Runtime(
         settings=settings,
         engine=engine,

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from safehold.access.rules import Actor
 from safehold.cli import app
 from tests.conftest import DEFAULT_POLICY
+from tests.unit.policy.bombs import ALIAS_BOMB
 
 runner = CliRunner()
 
@@ -123,6 +124,15 @@ def test_policy_check_names_the_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["policy", "check", str(broken)])
     assert result.exit_code == 2
     assert "broken.yaml:" in result.output
+
+
+def test_policy_check_refuses_an_alias_bomb_with_its_line(tmp_path: Path) -> None:
+    bomb = tmp_path / "laughs.yaml"
+    bomb.write_text(ALIAS_BOMB)
+    result = runner.invoke(app, ["policy", "check", str(bomb)])
+    assert result.exit_code == 2
+    assert "laughs.yaml:1:" in result.output
+    assert "anchors and aliases are not allowed" in " ".join(result.output.split())
 
 
 def _register_people(n: int) -> None:

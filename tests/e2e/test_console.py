@@ -28,6 +28,7 @@ from tests.conftest import DEFAULT_POLICY
 from tests.e2e.conftest import MakeKey
 from tests.integration.analytics.helpers import Raw, people, store
 from tests.integration.requests.support import code_sent, open_request, person
+from tests.unit.policy.bombs import ALIAS_BOMB
 
 ALL = list(SCOPES)
 PAGES = ["/admin", "/admin/requests", "/admin/people", "/admin/retention", "/admin/audit",
@@ -244,6 +245,22 @@ def test_publishing_a_broken_policy_shows_the_line_next_to_the_field(
     same = post(client, "/admin/policy", "/admin/policy", {"source": DEFAULT_POLICY.read_text()})
     assert same.status_code == 409
     assert "already published as v1" in same.text.split('id="f-source-error"')[1]
+
+
+def test_an_uploaded_alias_bomb_is_refused_with_its_line(
+    client: TestClient, runtime: Runtime, make_key: MakeKey
+) -> None:
+    staff(client, make_key)
+    token = token_of(client.get("/admin/policy"))
+    page = client.post(
+        "/admin/policy", data={"csrf_token": token},
+        files={"policy_file": ("laughs.yaml", ALIAS_BOMB.encode(), "application/yaml")},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert page.status_code == 422
+    error = page.text.split('id="f-source-error"')[1].split("</div>")[0]
+    assert "the submitted policy:1:" in error
+    assert "anchors and aliases are not allowed" in error
 
 
 def test_the_analytics_page_never_shows_a_suppressed_cells_number(

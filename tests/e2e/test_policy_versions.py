@@ -16,6 +16,7 @@ from tests.conftest import DEFAULT_POLICY
 from tests.e2e.conftest import MakeKey, bearer
 from tests.e2e.test_http_skeleton import assert_error
 from tests.integration.comms.smtp import smtp_server
+from tests.unit.policy.bombs import ALIAS_BOMB
 
 V1 = DEFAULT_POLICY.read_text()
 IP_RULE = "    period: {}\n    from: collected\n    action: delete\n    reason: Abuse"
@@ -149,6 +150,16 @@ def test_publishing_needs_its_scope(client: TestClient, make_key: MakeKey) -> No
     reader = bearer(make_key(["subjects:read"], ["*"]))
     response = client.post("/v1/policy/versions", json={"source": V1}, headers=reader)
     assert response.status_code == 403
+
+
+def test_an_alias_bomb_is_refused_with_its_line(client: TestClient, admin: dict[str, str]) -> None:
+    response = client.post("/v1/policy/versions", json={"source": ALIAS_BOMB}, headers=admin)
+    assert response.status_code == 422
+    assert_error(response.json(), "policy_invalid")
+    (issue,) = response.json()["error"]["details"]["issues"]
+    assert issue.startswith("the submitted policy:1:")
+    assert "anchors and aliases are not allowed" in issue
+    assert client.get("/v1/policy/versions").json() == []
 
 
 def test_history_pages_and_json(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import threading
 from email.message import EmailMessage
 from pathlib import Path
@@ -31,7 +32,8 @@ class ConsoleMailer:
         self.out = out or Console(highlight=False)
 
     def connect(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        # The messages quote names and sign-in codes: owner-only, like the rest of the data dir.
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def send(self, message: bytes, *, sender: str, recipient: str) -> None:  # noqa: ARG002
         parsed = email.message_from_bytes(message, policy=email.policy.default)
@@ -40,7 +42,10 @@ class ConsoleMailer:
         text = body.get_content() if body is not None else "(no plain-text part)"
         with _lock:
             number = len(list(self.folder.glob("*.eml"))) + 1
-            (self.folder / f"{number:06d}.eml").write_bytes(message)
+            path = self.folder / f"{number:06d}.eml"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as file:
+                file.write(message)
             self.out.print(
                 Panel(
                     str(text).strip(),

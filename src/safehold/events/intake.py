@@ -27,6 +27,8 @@ PERSONAL_FIELD = "properties"  # the field personal properties are encrypted as
 _EVENTS = TypeAdapter(list[EventIn])
 _NO_CONTEXT = ContextIn()
 _NIL = uuid.UUID(int=0)  # an event's id until it is given its own (see check)
+_OUT_OF_RANGE = {"location": "timestamp", "problem": "outside the range of UTC times",
+                 "type": "datetime_range"}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +182,8 @@ def _check(memo: _Batch, event: EventIn) -> Pending | Refusal:
         return refuse(Reason.EVENT_NAME_NOT_ALLOWED)
     if event.subject_id is None and (event.anonymous_id is None or found.signs_in):
         return refuse(Reason.SUBJECT_REQUIRED)
+    if event.timestamp is not None and not rules.in_utc_range(event.timestamp):
+        return refuse(Reason.INVALID_EVENT, fields=[_OUT_OF_RANGE])  # kept as client_time
     occurred_at = rules.event_time(memo.received_at, event.timestamp, memo.batch.sent_at)
     refusal = found.window.check(occurred_at)
     if refusal is not None:

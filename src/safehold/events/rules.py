@@ -21,6 +21,8 @@ from safehold.policy.durations import add_duration
 MAX_PROPERTIES_BYTES = 4_096  # compact JSON of one event's properties
 FUTURE_TOLERANCE = timedelta(minutes=5)  # an event "from the future" after skew correction
 EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)  # older clocks are broken, not history
+EARLIEST_TIME = datetime.min.replace(tzinfo=UTC)  # the ends of what a datetime can hold
+LATEST_TIME = datetime.max.replace(tzinfo=UTC)
 ANONYMOUS_LINK_WINDOW = timedelta(hours=24)  # events before a sign-in that it claims
 PARTITION_PREFIX = "events_"
 IP_CACHE_SIZE = 65_536  # addresses remembered minimised (ipaddress parsing is slow)
@@ -81,12 +83,27 @@ def event_time(
 
     With the batch's ``sent_at``, the device's clock error cancels out, as analytics
     collectors do it: received - (sent_at - timestamp). Without it the device's own
-    timestamp is taken as is; without a timestamp, the time of receipt."""
+    timestamp is taken as is; without a timestamp, the time of receipt.
+
+    Any two valid times are accepted: when the corrected time lies beyond what a
+    ``datetime`` can hold (a ``timestamp`` in year 1 and a ``sent_at`` in 9999, or the
+    reverse), the nearest end is returned, which :class:`TimeWindow` refuses with the same
+    reason as the true time; one such event used to make its whole batch fail (F11)."""
     if timestamp is None:
         return received_at
     if sent_at is None:
         return timestamp
-    return received_at - (sent_at - timestamp)
+    skew = sent_at - timestamp  # the difference of two datetimes always fits a timedelta
+    try:
+        return received_at - skew
+    except OverflowError:
+        return LATEST_TIME if skew < timedelta(0) else EARLIEST_TIME
+
+
+def in_utc_range(moment: datetime) -> bool:
+    """Whether ``moment`` can be written in UTC, as the event store keeps every time: an
+    offset can push 0001-01-01 or 9999-12-31 past the ends of ``datetime``."""
+    return EARLIEST_TIME <= moment <= LATEST_TIME  # aware comparisons never overflow
 
 
 @dataclass(frozen=True, slots=True)

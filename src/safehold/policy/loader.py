@@ -5,6 +5,11 @@ it: syntax errors, a top level that is not a mapping, duplicate keys (YAML silen
 the last one), wrong types, unknown keys, and the cross-checks of ``validate.py``. The
 YAML is composed into PyYAML's node tree (``SafeLoader`` only) so that each dotted path,
 and so each Pydantic error ``loc``, can be mapped back to the line it came from.
+
+Anchors (``&name``) and aliases (``*name``) are refused while composing: a policy never
+needs them, and nested aliases make a few hundred bytes expand into gigabytes of paths (a
+"billion laughs" file), which an operator could paste at ``/admin/policy`` or a key with
+``policy:admin`` could send to ``POST /v1/policy/versions``.
 """
 
 from __future__ import annotations
@@ -88,6 +93,15 @@ def _read_yaml(text: str, source: str) -> tuple[object, dict[str, int], list[Pol
     """Compose and construct the YAML; return (data, path -> line, duplicate-key issues)."""
     try:
         node, data = _compose_and_construct(text)
+    except _AnchorRefused as exc:
+        issue = PolicyIssue(
+            source,
+            exc.line,
+            "",
+            f"YAML anchors and aliases are not allowed in a policy file (found {exc.found})",
+            "write the value out in full at each place it is used",
+        )
+        return None, {}, [issue]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -120,9 +134,30 @@ def _read_yaml(text: str, source: str) -> tuple[object, dict[str, int], list[Pol
     return data, lines, issues
 
 
+class _AnchorRefused(yaml.YAMLError):
+    """An anchor or alias in a policy file (see the module docstring)."""
+
+    def __init__(self, found: str, line: int | None) -> None:
+        super().__init__(found)
+        self.found, self.line = found, line
+
+
+class _PolicyLoader(yaml.SafeLoader):
+    """``SafeLoader`` whose composer stops at the first anchor or alias, before any expansion."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            kind = "alias *" if isinstance(event, yaml.AliasEvent) else "anchor &"
+            mark = event.start_mark
+            raise _AnchorRefused(kind + str(anchor), mark.line + 1 if mark is not None else None)
+        return super().compose_node(parent, index)
+
+
 def _compose_and_construct(text: str) -> tuple[yaml.Node | None, object]:
-    """One pass of ``SafeLoader``: the node tree (for lines) and the plain data it builds."""
-    loader = yaml.SafeLoader(text)
+    """One pass of the loader: the node tree (for lines) and the plain data it builds."""
+    loader = _PolicyLoader(text)
     try:
         node = loader.get_single_node()
         return node, (loader.construct_document(node) if node is not None else None)

@@ -4,7 +4,7 @@ minimisation and month partitions. Hypothesis for the edges that cost data."""
 from __future__ import annotations
 
 import ipaddress
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
@@ -71,6 +71,78 @@ def test_an_accepted_time_is_never_past_its_retention(
     if rules.TimeWindow.at(received, "P12M").check(occurred) is None:
         assert occurred + timedelta(days=366) > received
         assert occurred <= received + rules.FUTURE_TOLERANCE
+
+
+# Any aware time a device may send: the whole datetime range, with any whole-minute offset
+# (so also times an offset pushes past the ends of datetime once written in UTC).
+offsets = st.builds(
+    lambda minutes: timezone(timedelta(minutes=minutes)), st.integers(-23 * 60 - 59, 23 * 60 + 59)
+)
+any_time = st.datetimes(timezones=offsets)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+US = timedelta(microseconds=1)
+
+
+def _us(moment: datetime) -> int:
+    return (moment - EPOCH) // US  # exact: a difference of two datetimes never overflows
+
+
+@given(received=moments, timestamp=st.none() | any_time, sent_at=st.none() | any_time)
+def test_any_device_times_give_the_exact_time_or_the_reason_it_has(
+    received: datetime, timestamp: datetime | None, sent_at: datetime | None
+) -> None:
+    """Over the whole datetime range, the corrected time never raises (one event with
+    timestamp 0001 and sent_at 9999 used to fail its whole batch), and it is refused or kept
+    exactly as its true time, worked out in whole microseconds, would be."""
+    window = rules.TimeWindow.at(received, "P13M")
+    occurred = rules.event_time(received, timestamp, sent_at)
+    refusal = window.check(occurred)
+    if timestamp is None:
+        exact = _us(received)
+    elif sent_at is None:
+        exact = _us(timestamp)
+    else:
+        exact = _us(received) - (_us(sent_at) - _us(timestamp))
+    if exact > _us(window.latest):
+        expected: Reason | None = Reason.TIMESTAMP_IN_FUTURE
+    elif exact < _us(rules.EARLIEST_EVENT):
+        expected = Reason.TIMESTAMP_TOO_OLD
+    elif exact <= _us(window.cutoff):
+        expected = Reason.OUTSIDE_RETENTION
+    else:
+        expected = None
+    assert (None if refusal is None else refusal.reason) is expected
+    if expected is None:
+        assert _us(occurred) == exact
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "sent_at", "reason"),
+    [
+        (rules.EARLIEST_TIME, rules.LATEST_TIME, Reason.TIMESTAMP_TOO_OLD),
+        (rules.LATEST_TIME, rules.EARLIEST_TIME, Reason.TIMESTAMP_IN_FUTURE),
+        (rules.LATEST_TIME, NOW - timedelta(seconds=1), Reason.TIMESTAMP_IN_FUTURE),
+        (rules.EARLIEST_TIME, NOW, Reason.TIMESTAMP_TOO_OLD),
+    ],
+)
+def test_the_reviews_extreme_times_are_refused_with_their_reason(
+    timestamp: datetime, sent_at: datetime, reason: Reason
+) -> None:
+    occurred = rules.event_time(NOW, timestamp, sent_at)
+    refusal = rules.TimeWindow.at(NOW, "P13M").check(occurred)
+    assert refusal is not None
+    assert refusal.reason is reason
+
+
+@given(moment=any_time)
+def test_a_time_is_in_utc_range_when_it_can_be_written_in_utc(moment: datetime) -> None:
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        writable = False
+    else:
+        writable = True
+    assert rules.in_utc_range(moment) is writable
 
 
 KIND = EventKind(name="guide.search", category="usage.action", dimensions=("results",),

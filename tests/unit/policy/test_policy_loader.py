@@ -10,6 +10,7 @@ import pytest
 
 from safehold.policy import Policy, PolicyFileError, PolicyIssue, check_policy, load_policy
 from safehold.policy.document import LawfulBasis
+from tests.unit.policy.bombs import ALIAS_BOMB
 
 Issues = Callable[[str], list[PolicyIssue]]
 LineOf = Callable[[str, str], int]
@@ -138,6 +139,38 @@ def test_python_tags_are_refused_by_the_safe_loader(issues_for: Issues) -> None:
     (issue,) = issues_for("schema_version: !!python/object/apply:os.system ['true']\n")
     assert issue.line == 1
     assert "YAML" in issue.message
+
+
+def test_an_alias_bomb_is_refused_at_its_first_anchor(issues_for: Issues) -> None:
+    (issue,) = issues_for(ALIAS_BOMB)
+    assert issue.line == 1
+    assert "anchors and aliases are not allowed" in issue.message
+    assert "&x0" in issue.message
+    assert "in full" in issue.fix
+
+
+def test_an_alias_is_refused_at_its_line(
+    issues_for: Issues, line_of: LineOf, minimal_text: str
+) -> None:
+    text = minimal_text.replace("  operator: Example Operator", "  operator: *operator")
+    (issue,) = issues_for(text)
+    assert issue.line == line_of(text, "*operator")
+    assert "alias *operator" in issue.message
+
+
+def test_an_anchor_alone_is_refused_at_its_line(
+    issues_for: Issues, line_of: LineOf, minimal_text: str
+) -> None:
+    text = minimal_text.replace("  title: Test Policy", "  title: &title Test Policy")
+    (issue,) = issues_for(text)
+    assert issue.line == line_of(text, "&title")
+    assert "anchor &title" in issue.message
+
+
+def test_a_merge_key_is_refused(issues_for: Issues, minimal_text: str) -> None:
+    text = minimal_text + "extra: &base {a: 1}\nmore:\n  <<: *base\n"
+    issues = issues_for(text)
+    assert [issue.message for issue in issues if "anchors and aliases" in issue.message]
 
 
 def test_unknown_key_suggests_the_right_spelling(
