@@ -20,6 +20,10 @@ log = get_logger("safehold.access")
 
 REQUEST_ID_HEADER = b"x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# The method label's values: HTTP servers accept any token as a method, and one label value
+# per token would grow /metrics without limit (each adds a counter and a histogram).
+METHOD_LABELS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
 
 
 class HttpMetrics:
@@ -46,6 +50,11 @@ def _request_id(scope: Scope) -> str:
             if _SAFE_REQUEST_ID.match(candidate):
                 return candidate
     return uuid.uuid4().hex
+
+
+def method_label(method: str) -> str:
+    """The request's method as a metrics label: one of :data:`METHOD_LABELS`, or ``other``."""
+    return method if method in METHOD_LABELS else OTHER_METHOD
 
 
 def _route_template(scope: Scope) -> str:
@@ -103,7 +112,7 @@ class RequestContext:
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
-            method = scope["method"]
+            method = method_label(scope["method"])
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(elapsed)
             log.info(
