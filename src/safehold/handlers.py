@@ -262,7 +262,11 @@ ERROR_RESPONSES: dict[int, tuple[str, bool]] = {
     409: ("The request conflicts with the current state of what it names", False),
     410: ("The person or the data was erased", False),
     413: ("The body is larger than the limit (`request_too_large`)", False),
-    422: ("The request is not valid (`validation_failed`, `card_data_refused`, …)", False),
+    415: ("A JSON body that is not UTF-8 (`body_not_utf8`, RFC 8259)", False),
+    422: (
+        "The request is not valid (`validation_failed`, `card_data_refused`, `body_too_deep`, …)",
+        False,
+    ),
     500: ("Safehold's own fault (`internal_error`); the server log has the details", False),
     503: (
         "The database is not available (`database_unavailable`); retry after `Retry-After`",
@@ -277,7 +281,8 @@ def document_errors(app: FastAPI) -> None:
     """Declare in ``/openapi.json`` the errors every operation can answer with, in the one
     error shape, so that a client (and the fuzzer, tests/fuzz) knows each status an endpoint
     may return. Statuses a route declares itself (``responses=``) keep their description
-    and get the shape; 401/403 only where the route takes a key; 400 where it takes a body;
+    and get the shape; 401/403 only where the route takes a key; 400 and 415 where it takes a
+    body;
     404/409/410 on every `/v1` operation and every path with a parameter, since most name a
     person, a request or a record that may be gone; 503/507 everywhere (the database). Under
     the pages' prefixes errors are pages (text/html)."""
@@ -304,7 +309,7 @@ def _declare_errors(schema: dict[str, Any]) -> None:
                     continue
                 if status in {404, 409, 410} and not (path.startswith("/v1/") or "{" in path):
                     continue
-                if status == 400 and "requestBody" not in operation:
+                if status in {400, 415} and "requestBody" not in operation:
                     continue
                 responses.setdefault(str(status), {"description": description})
             page = any(path == p or path.startswith(p + "/") for p in pages.PAGE_PREFIXES)

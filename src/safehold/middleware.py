@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request id, size limit, access log and metrics for every request."""
+"""Pure ASGI middleware: request id, size limit, the card-data guard, access log and metrics
+for every request."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import structlog
+from anyio import to_thread
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,6 +22,14 @@ log = get_logger("safehold.access")
 
 REQUEST_ID_HEADER = b"x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Bodies up to this size are scanned for card data on the event loop (a few hundred
+# microseconds at most); larger ones in a worker thread, so no body stalls other requests.
+SCAN_INLINE_BYTES = 65_536
+Scanner = Callable[[bytes, str], carddata.Finding | None]
+# The method label's values: HTTP servers accept any token as a method, and one label value
+# per token would grow /metrics without limit (each adds a counter and a histogram).
+METHOD_LABELS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
 
 
 class HttpMetrics:
@@ -39,13 +49,27 @@ class HttpMetrics:
 
 
 def _request_id(scope: Scope) -> str:
-    """Accept a caller's request id if it is a plain token (it is echoed into logs)."""
+    """Accept a caller's request id if it is a plain token that holds no card number: it
+    is echoed, written on every log line and stored in audit entries."""
     for name, value in scope.get("headers", []):
         if name == REQUEST_ID_HEADER:
             candidate: str = value.decode("latin-1")
-            if _SAFE_REQUEST_ID.match(candidate):
+            if _SAFE_REQUEST_ID.match(candidate) and not carddata.contains_card_number(candidate):
                 return candidate
     return uuid.uuid4().hex
+
+
+def _bearer(scope: Scope) -> bool:
+    """An ``Authorization: Bearer`` header is present (not yet checked: the app does that)."""
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            return bool(value[:7].lower() == b"bearer ")
+    return False
+
+
+def method_label(method: str) -> str:
+    """The request's method as a metrics label: one of :data:`METHOD_LABELS`, or ``other``."""
+    return method if method in METHOD_LABELS else OTHER_METHOD
 
 
 def _route_template(scope: Scope) -> str:
@@ -55,19 +79,22 @@ def _route_template(scope: Scope) -> str:
 
 
 class RequestContext:
-    """Wraps the app: binds a request id to every log line, limits the body size, and
-    records one access-log line and the metrics per request — route templates only, never
-    the raw path's query string or the body."""
+    """Wraps the app: binds a request id to every log line, limits the body size, refuses
+    card data in the query string and the body before any handler runs, and records one
+    access-log line and the metrics per request — route templates only, never the raw
+    path's query string or the body."""
 
     def __init__(
         self, app: ASGIApp, *, max_body: int, metrics: HttpMetrics,
-        body_limits: Mapping[str, int] | None = None,
+        body_limits: Mapping[str, int] | None = None, scan: Scanner = carddata.scan,
     ) -> None:  # fmt: skip
         self.app = app
         self.max_body = max_body
         self.metrics = metrics
-        # Exact paths with their own limit (event batches are larger than anything else).
+        # Exact paths with their own, larger limit (event batches), for requests that carry
+        # an API key: an anonymous client gets the default limit whatever the path.
         self.body_limits = dict(body_limits or {})
+        self.scan = scan
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -90,20 +117,15 @@ class RequestContext:
             await send(message)
 
         try:
-            limit = self.body_limits.get(scope.get("path", ""), self.max_body)
-            body = await self._read_body(scope, receive, limit)
-            finding = None if body is None else carddata.scan(body, _content_type(scope))
-            if body is None:
-                await _send_error(send_with_id, 413, _too_large_body(limit))
-            elif finding is not None:
-                log.warning("card_data_refused", location=finding.location, kind=finding.kind)
-                await _send_error(send_with_id, 422, _card_data_body(finding))
+            body, refusal = await self._guard(scope, receive)
+            if refusal is not None:
+                await _send_error(send_with_id, *refusal)
             else:
                 await self.app(scope, _replay(body, receive), send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
-            method = scope["method"]
+            method = method_label(scope["method"])
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(elapsed)
             log.info(
@@ -114,6 +136,36 @@ class RequestContext:
                 duration_ms=round(elapsed * 1000, 2),
             )
             structlog.contextvars.clear_contextvars()
+
+    def _limit(self, scope: Scope) -> int:
+        if not _bearer(scope):
+            return self.max_body
+        return self.body_limits.get(scope.get("path", ""), self.max_body)
+
+    async def _guard(
+        self, scope: Scope, receive: Receive
+    ) -> tuple[bytes, tuple[int, dict[str, object]] | None]:
+        """The body, or why the request is refused before the app sees it: too large, a
+        card in the query string, JSON that is not UTF-8, a card in the body, or JSON
+        nested too deep to read."""
+        finding = carddata.scan_query(scope.get("query_string", b""))
+        if finding is not None:
+            return b"", _card_data_refused(finding)
+        limit = self._limit(scope)
+        body = await self._read_body(scope, receive, limit)
+        if body is None:
+            return b"", (413, _too_large_body(limit))
+        content_type = _content_type(scope)
+        if body and carddata.is_json(content_type) and not carddata.utf8_json(body):
+            return b"", (415, _NOT_UTF8)
+        try:
+            if len(body) <= SCAN_INLINE_BYTES:
+                finding = self.scan(body, content_type)
+            else:
+                finding = await to_thread.run_sync(self.scan, body, content_type)
+        except carddata.BodyTooDeep:
+            return b"", (422, _TOO_DEEP)
+        return body, None if finding is None else _card_data_refused(finding)
 
     async def _read_body(self, scope: Scope, receive: Receive, limit: int) -> bytes | None:
         """The whole body, or None once it passes the limit (declared or actual)."""
@@ -144,18 +196,30 @@ def _too_large_body(limit: int) -> dict[str, object]:
     )
 
 
-def _card_data_body(finding: carddata.Finding) -> dict[str, object]:
+def _card_data_refused(finding: carddata.Finding) -> tuple[int, dict[str, object]]:
+    log.warning("card_data_refused", location=finding.location, kind=finding.kind)
     what = (
         "a field for card numbers or security codes"
         if finding.kind == "field_name"
         else "a card number"
     )
-    return error_body(
+    return 422, error_body(
         "card_data_refused",
         f"the request contains {what}; Safehold stores only the payment processor's token, "
         "the card brand, the last 4 digits and the expiry",
         {"location": finding.location},
     )
+
+
+_NOT_UTF8 = error_body(
+    "body_not_utf8",
+    "a JSON body must be UTF-8 text (RFC 8259): not UTF-16 or UTF-32, and no NUL bytes",
+)
+_TOO_DEEP = error_body(
+    "body_too_deep",
+    f"the JSON body is nested more than {carddata.MAX_DEPTH} levels deep",
+    {"max_depth": carddata.MAX_DEPTH},
+)
 
 
 def _content_type(scope: Scope) -> str:

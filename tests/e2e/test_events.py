@@ -232,6 +232,79 @@ def test_card_numbers_in_properties_refuse_the_batch(
     assert card not in answer.text
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [  # review 2026-12-07, D6: each was accepted and stored in plain text
+        (b'{"events": [{"name": "channel.play", "properties": '
+         b'{"channel_id": 4111111111111111.0}}]}', "application/json"),
+        (b'{"events": [{"name": "channel.play", "properties": '
+         b'{"channel_id": 4.111111111111111e15}}]}', "application/json"),
+        (b'{"events": [{"name": "channel.play", "properties": {"channel_id": '
+         b'"\\u0034\\u0031\\u0031\\u0031111111111111"}}]}', None),
+        ('{"events": [{"name": "channel.play", "properties": {"channel_id": '
+         '"\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11'
+         '\uff11\uff11\uff11\uff11"}}]}'.encode(), "application/json"),
+        (b'{"events": [{"name": "channel.play", "properties": '
+         b'{"channel_id": "4111.1111.1111.1111"}}]}', "application/json"),
+        ('{"events": [{"name": "channel.play", "properties": '
+         '{"channel_id": "4111\u00a01111\u00a01111\u00a01111"}}]}'.encode(), None),
+    ],
+)  # fmt: skip
+def test_card_numbers_however_written_refuse_the_batch(
+    client: TestClient, sender: dict[str, str], runtime: Runtime, body: bytes,
+    content_type: str | None,
+) -> None:  # fmt: skip
+    headers = {**sender, **({"Content-Type": content_type} if content_type else {})}
+    answer = client.post("/v1/events", content=body, headers=headers)
+    assert answer.status_code == 422
+    assert_error(answer.json(), "card_data_refused")
+    assert answer.json()["error"]["details"]["location"].startswith("body.events[0].properties")
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(EventReceipt)) == 0
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+def test_a_batch_that_is_not_utf8_is_refused_unread(
+    client: TestClient, sender: dict[str, str], viewer: str, runtime: Runtime, encoding: str
+) -> None:
+    body = json.dumps({"events": [event(viewer, properties={"channel_id": "4111111111111111"})]})
+    for headers in ({**sender, "Content-Type": "application/json"}, sender):
+        answer = client.post("/v1/events", content=body.encode(encoding), headers=headers)
+        assert answer.status_code == 415
+        assert_error(answer.json(), "body_not_utf8")
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(EventReceipt)) == 0
+
+
+@pytest.mark.parametrize("trigger", [b'"card"', b'"4111 1111 1111 1111"', b'"\\u0041"'])
+@pytest.mark.parametrize("authorised", [True, False])
+def test_deep_nesting_is_refused_not_a_500(
+    client: TestClient, sender: dict[str, str], trigger: bytes, authorised: bool
+) -> None:
+    """Review F7: 5,000 nested lists made the pre-routing scan raise RecursionError."""
+    body = b'{"name": %s, "x": %s%s}' % (trigger, b"[" * 5000, b"]" * 5000)
+    headers = {"Content-Type": "application/json", **(sender if authorised else {})}
+    answer = client.post("/v1/events", content=body, headers=headers)
+    assert 400 <= answer.status_code < 500, answer.text
+    assert "4111" not in answer.text
+
+
+def test_an_anonymous_request_gets_the_default_body_limit(
+    client: TestClient, sender: dict[str, str], viewer: str
+) -> None:
+    """Review F7: the events endpoint's larger limit needs an API key in the request, so
+    an anonymous client cannot make the server buffer and scan 8 MiB before the 401."""
+    padding = {"channel_id": "n" * 2000}
+    body = json.dumps({"events": [event(viewer, properties=padding) for _ in range(MAX_BATCH)]})
+    assert 64 * 1024 < len(body) < 256 * 1024
+    anonymous = client.post("/v1/events", content=body)
+    assert anonymous.status_code == 413
+    assert anonymous.json()["error"]["details"] == {"max_bytes": 64 * 1024}
+    wrong_key = client.post("/v1/events", content=body, headers=bearer("shk_not_a_key"))
+    assert wrong_key.status_code == 401
+    assert client.post("/v1/events", content=body, headers=sender).status_code == 202
+
+
 def test_login_history_devices_and_events_for_a_permitted_purpose(
     client: TestClient, sender: dict[str, str], reader: dict[str, str], viewer: str
 ) -> None:

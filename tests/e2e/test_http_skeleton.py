@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import random
+import re
+import string
+
 from fastapi.testclient import TestClient
 
 from safehold.app import create_app
@@ -51,6 +55,19 @@ def test_metrics_count_requests_by_route_template(client: TestClient) -> None:
     assert 'safehold_http_requests_total{method="GET",route="/healthz",status="200"}' in text
     assert 'route="/v1/keys/{key_id}"' in text
     assert "nosuchkey" not in text
+
+
+def test_metrics_method_labels_stay_a_fixed_set(client: TestClient) -> None:
+    """Any token is a method to the HTTP server; each must not become a new label value."""
+    rng = random.Random(8)
+    tokens = ["".join(rng.choices(string.ascii_uppercase, k=12)) for _ in range(25)]
+    for token in tokens:
+        assert client.request(token, "/healthz").status_code == 405
+    text = client.get("/metrics").text
+    labels = set(re.findall(r'safehold_http_request\w*\{method="([^"]*)"', text))
+    assert labels <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}
+    assert not any(token in text for token in tokens)
+    assert 'safehold_http_requests_total{method="other",route="/healthz",status="405"} 25.0' in text
 
 
 def test_the_active_policy_as_json(client: TestClient) -> None:

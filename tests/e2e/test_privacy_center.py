@@ -223,6 +223,18 @@ def test_correcting_the_email_is_a_rectification_request_done_at_once(
     assert audited(runtime, ada, "subject.rectify.person")
 
 
+@pytest.mark.parametrize("card", ["4111.1111.1111.1111", "4111\u00a01111\u00a01111\u00a01111"])
+def test_a_card_number_in_a_form_is_refused_however_written(
+    signed_in: TestClient, runtime: Runtime, ada: uuid.UUID, card: str
+) -> None:
+    """Review 2026-12-07, D8: a dotted or no-break-spaced card was stored as the name."""
+    form = {"name": card, "email": "ada.quill@example.com", "phone": "+44 20 7946 0958"}
+    answer = post_form(signed_in, "/me/details", form)
+    assert answer.status_code == 422
+    assert answer.json()["error"]["code"] == "card_data_refused"
+    assert not audited(runtime, ada, "subject.rectify.person")
+
+
 def test_details_errors_are_shown_next_to_their_fields(
     signed_in: TestClient, runtime: Runtime
 ) -> None:

@@ -3,6 +3,7 @@ look-up, payment methods and the audit trail they leave."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -99,6 +100,78 @@ def test_a_key_bound_to_another_purpose_is_refused(
     assert refused.status_code == 403
     assert_error(refused.json(), "purpose_not_allowed")
     assert client.post("/v1/subjects", json=ADA, headers=mailer).status_code == 403
+
+
+UNDECLARED = "Zanzibar-Quokka-7731"  # a purpose no policy declares, easy to grep for
+
+
+@pytest.mark.parametrize("path", ["", "/logins", "/devices", "/events"])
+def test_an_undeclared_purpose_is_never_repeated_nor_audited_as_sent(
+    client: TestClient, admin: dict[str, str], path: str
+) -> None:
+    """docs/api.md: messages never repeat submitted values; the audit log, which keeps
+    everything for good, records the purpose as undeclared."""
+    sid = register(client, admin)
+    refused = client.get(f"/v1/subjects/{sid}{path}?purpose={UNDECLARED}", headers=admin)
+    assert refused.status_code == 403
+    assert_error(refused.json(), "purpose_refused")
+    assert UNDECLARED not in refused.text
+    assert refused.json()["error"]["details"] == {
+        "purpose": None,
+        "rule": "policy.purposes.unknown",
+    }
+    trail = client.get(f"/v1/audit?subject={sid}", headers=admin).json()["entries"]
+    assert trail[-1]["outcome"] == "refused"
+    assert trail[-1]["purpose"] == "(undeclared)"
+    assert UNDECLARED not in json.dumps(trail)
+
+
+def test_a_refused_read_audits_only_declared_categories(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    sid = register(client, admin, marketing_opt_in=False)
+    asked = f"?purpose=communication.marketing&categories=account.email&categories={UNDECLARED}"
+    assert client.get(f"/v1/subjects/{sid}{asked}", headers=admin).status_code == 403
+    trail = client.get(f"/v1/audit?subject={sid}", headers=admin).json()["entries"]
+    assert trail[-1]["categories"] == ["account.email"]
+    assert trail[-1]["purpose"] == "communication.marketing"
+
+
+def test_purpose_not_allowed_names_declared_purposes_only(
+    client: TestClient, admin: dict[str, str], make_key: MakeKey
+) -> None:
+    sid = register(client, admin)
+    mailer = bearer(make_key(["subjects:read"], ["communication.service"]))
+    declared = client.get(f"/v1/subjects/{sid}?purpose=service_provision", headers=mailer)
+    assert "'service_provision'" in declared.json()["error"]["message"]
+    assert declared.json()["error"]["details"]["purpose"] == "service_provision"
+    undeclared = client.get(f"/v1/subjects/{sid}?purpose={UNDECLARED}", headers=mailer)
+    assert undeclared.status_code == 403
+    assert_error(undeclared.json(), "purpose_not_allowed")
+    assert UNDECLARED not in undeclared.text
+    assert "an undeclared purpose" in undeclared.json()["error"]["message"]
+    assert undeclared.json()["error"]["details"] == {
+        "purpose": None,
+        "allowed_purposes": ["communication.service"],
+    }
+
+
+def test_unknown_scopes_and_purposes_of_a_new_key_are_not_repeated(
+    client: TestClient, make_key: MakeKey
+) -> None:
+    keys_admin = bearer(make_key(["keys:admin"], ["*"]))
+    for scopes, purposes, code in [
+        ([UNDECLARED], ["service_provision"], "unknown_scope"),
+        (["subjects:read"], [UNDECLARED], "unknown_purpose"),
+    ]:
+        answer = client.post(
+            "/v1/keys",
+            json={"name": "crm", "scopes": scopes, "purposes": purposes},
+            headers=keys_admin,
+        )
+        assert answer.status_code == 422
+        assert_error(answer.json(), code)
+        assert UNDECLARED not in answer.text
 
 
 def test_duplicate_email_is_409_whatever_its_case(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -45,15 +45,15 @@ def create_key(
     scopes, purposes = sorted(set(scopes)), sorted(set(purposes))
     bad_scopes = rules.unknown_scopes(scopes)
     if bad_scopes:
-        raise UnknownScope(
-            f"unknown scope {bad_scopes[0]!r}; known scopes: {', '.join(rules.SCOPES)}",
+        raise UnknownScope(  # the message never repeats what was sent
+            f"the request names an unknown scope; known scopes: {', '.join(rules.SCOPES)}",
             details={"known": list(rules.SCOPES)},
         )
     allowed = {*known_purposes, rules.ANY_PURPOSE}
     bad_purposes = [p for p in purposes if p not in allowed]
     if bad_purposes:
         raise UnknownPurpose(
-            f"the policy declares no purpose {bad_purposes[0]!r}",
+            "the request names a purpose the policy does not declare",
             details={"known": sorted(allowed)},
         )
     if granter is not None:
@@ -96,11 +96,15 @@ def require_scope(key: ApiKey, scope: str) -> None:
         )
 
 
-def require_purpose(key: ApiKey, purpose: str) -> None:
+def require_purpose(key: ApiKey, purpose: str, *, declared: Collection[str]) -> None:
+    """Refuse a purpose the key does not hold. The refusal names the purpose only when it is
+    one of the policy's ``declared`` ids: a submitted value is never repeated."""
     if not rules.purpose_allowed(key.purposes, purpose):
+        named = purpose in declared
         raise PurposeNotAllowed(
-            f"this API key may not use personal data for the purpose {purpose!r}",
-            details={"purpose": purpose, "allowed_purposes": key.purposes},
+            "this API key may not use personal data for "
+            + (f"the purpose {purpose!r}" if named else "an undeclared purpose"),
+            details={"purpose": purpose if named else None, "allowed_purposes": key.purposes},
         )
 
 

@@ -85,7 +85,7 @@ def _series(
     name: str, session: Session, runtime: Runtime, key: ApiKey, actor: Actor,
     start: date, end: date, period: reports.Period, format: Format,
 ) -> Response:  # fmt: skip
-    access.require_purpose(key, rules.PURPOSE)
+    access.require_purpose(key, rules.PURPOSE, declared=runtime.policy.purpose_ids)
     if end < start:
         raise InvalidInput("end is before start", details={"field": "end"})
     report = SERIES[name](
@@ -103,7 +103,7 @@ def month_table(
     actor: ActorDep, month: Annotated[str, Query(max_length=7, description="YYYY-MM")],
     format: Format = "json",
 ) -> Response:  # fmt: skip
-    access.require_purpose(key, rules.PURPOSE)
+    access.require_purpose(key, rules.PURPOSE, declared=runtime.policy.purpose_ids)
     report = reports.table(
         session, k=runtime.policy.analytics.k_anonymity, kind=kind, month=_month(month),
         actor=actor, clock=runtime.clock,
@@ -118,7 +118,7 @@ def object_to(
     subject_id: uuid.UUID, body: ObjectionIn, session: SessionDep, runtime: RuntimeDep,
     key: Writer, actor: ActorDep,
 ) -> ObjectionOut:  # fmt: skip
-    access.require_purpose(key, subjects.WRITE_PURPOSE)
+    access.require_purpose(key, subjects.WRITE_PURPOSE, declared=runtime.policy.purpose_ids)
     policy = runtime.policy
     if body.purpose not in policy.purpose_ids or not policy.purpose(body.purpose).objectable:
         raise NotObjectable("that purpose is not one a person can object to", details={})

@@ -72,7 +72,9 @@ def send(
     body: MessageIn, session: SessionDep, runtime: RuntimeDep, key: Sender, actor: ActorDep
 ) -> MessageOut:
     ctx = service.context(runtime)
-    access.require_purpose(key, service.purpose_of(body.kind, ctx.policy))
+    access.require_purpose(
+        key, service.purpose_of(body.kind, ctx.policy), declared=runtime.policy.purpose_ids
+    )
     message = service.enqueue(
         session,
         ctx,
@@ -166,7 +168,7 @@ def _preference_out(pref: service.Preference) -> PreferenceOut:
 def get_preference(
     subject_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, key: Reader, actor: ActorDep
 ) -> PreferenceOut:
-    access.require_purpose(key, WRITE_PURPOSE)
+    access.require_purpose(key, WRITE_PURPOSE, declared=runtime.policy.purpose_ids)
     pref = service.preference(session, service.context(runtime), subject_id, actor=actor)
     session.commit()
     return _preference_out(pref)
@@ -177,7 +179,7 @@ def set_preference(
     subject_id: uuid.UUID, body: ChoiceIn, session: SessionDep, runtime: RuntimeDep,
     key: Writer, actor: ActorDep,
 ) -> PreferenceOut:  # fmt: skip
-    access.require_purpose(key, WRITE_PURPOSE)
+    access.require_purpose(key, WRITE_PURPOSE, declared=runtime.policy.purpose_ids)
     pref = service.set_preference(
         session,
         service.context(runtime),

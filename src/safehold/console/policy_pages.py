@@ -137,7 +137,7 @@ def analytics(
     month: str | None = None,
 ) -> HTMLResponse:  # fmt: skip
     key = common.guard(signed_in, "analytics:read")
-    access.require_purpose(key, analytics_rules.PURPOSE)
+    access.require_purpose(key, analytics_rules.PURPOSE, declared=runtime.policy.purpose_ids)
     now = runtime.clock.now()
     chosen = rules.parse_month(month)
     errors = {"month": "Choose a month like 2026-02."} if month and chosen is None else {}

@@ -66,7 +66,7 @@ def look_up(
     if errors or address is None or purpose is None:
         return _people(request, signed_in, purposes, chosen=purpose, errors=errors,
                        status_code=422)  # fmt: skip
-    access.require_purpose(key, purpose)
+    access.require_purpose(key, purpose, declared=runtime.policy.purpose_ids)
     actor = pages.actor_of(request, signed_in)
     ctx = common.subjects_context(runtime)
     try:

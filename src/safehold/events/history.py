@@ -22,7 +22,7 @@ from safehold.access.rules import Actor
 from safehold.events import storage
 from safehold.events.models import Login, SubjectDevice
 from safehold.events.service import DEVICE_CATEGORY, NETWORK_CATEGORY, PERSONAL_FIELD, Context
-from safehold.policy.rules import Decision, Withheld, decide
+from safehold.policy.rules import Decision, Withheld, audited_purpose, decide, declared_purpose
 from safehold.subjects.errors import PurposeRefused
 from safehold.subjects.models import Subject
 from safehold.subjects.service import get as get_subject
@@ -92,7 +92,7 @@ def _ask(
         _audit(session, ctx, actor, action, subject.id, wanted, purpose, "refused")
         raise PurposeRefused(
             decision.refused_message or f"the policy does not allow reading {main} for {purpose}",
-            details={"purpose": purpose, "rule": rule},
+            details={"purpose": declared_purpose(ctx.policy, purpose), "rule": rule},
         )
     outcome = "partial" if decision.withheld else "allowed"
     _audit(session, ctx, actor, action, subject.id, decision.allowed, purpose, outcome)
@@ -103,13 +103,14 @@ def _audit(
     session: Session, ctx: Context, actor: Actor, action: str, subject_id: uuid.UUID,
     categories: Sequence[str], purpose: str, outcome: str,
 ) -> None:  # fmt: skip
+    """Append the entry; an undeclared purpose is recorded as such, never as sent."""
     audit.record(
         session,
         actor=actor,
         action=action,
         subject_id=subject_id,
         categories=categories,
-        purpose=purpose,
+        purpose=audited_purpose(ctx.policy, purpose),
         outcome=outcome,
         clock=ctx.clock,
     )

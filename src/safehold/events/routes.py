@@ -177,7 +177,7 @@ def logins(
     subject_id: uuid.UUID, purpose: Purpose, session: SessionDep, runtime: RuntimeDep,
     key: Reader, actor: ActorDep, limit: Limit = 100,
 ) -> LoginHistoryOut:  # fmt: skip
-    access.require_purpose(key, purpose)
+    access.require_purpose(key, purpose, declared=runtime.policy.purpose_ids)
     found = history.login_history(
         session, _ctx(runtime), subject_id, purpose=purpose, actor=actor, limit=limit
     )
@@ -206,7 +206,7 @@ def devices(
     subject_id: uuid.UUID, purpose: Purpose, session: SessionDep, runtime: RuntimeDep,
     key: Reader, actor: ActorDep,
 ) -> DevicesOut:  # fmt: skip
-    access.require_purpose(key, purpose)
+    access.require_purpose(key, purpose, declared=runtime.policy.purpose_ids)
     _allowed, found = history.devices(
         session, _ctx(runtime), subject_id, purpose=purpose, actor=actor
     )
@@ -222,7 +222,7 @@ def events(
     key: Reader, actor: ActorDep, limit: Limit = 100,
 ) -> EventsOut:  # fmt: skip
     """Newest first, with personal properties decrypted for the purpose."""
-    access.require_purpose(key, purpose)
+    access.require_purpose(key, purpose, declared=runtime.policy.purpose_ids)
     found = history.recent_events(
         session, _ctx(runtime), subject_id, purpose=purpose, actor=actor, limit=limit
     )

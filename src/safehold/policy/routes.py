@@ -22,7 +22,7 @@ def active_policy(runtime: RuntimeDep) -> ActivePolicy:
 
 @router.post("/evaluate", summary="Which categories a purpose may use for a person's state")
 def evaluate(body: EvaluateIn, runtime: RuntimeDep, key: PolicyReader) -> DecisionOut:
-    access.require_purpose(key, body.purpose)
+    access.require_purpose(key, body.purpose, declared=runtime.policy.purpose_ids)
     state = SubjectState(
         account_status=body.state.account_status,
         opted_out=frozenset(body.state.opted_out),

@@ -40,8 +40,10 @@ __all__ = [
     "SubjectState",
     "Withheld",
     "add_duration",
+    "audited_purpose",
     "content_hash",
     "decide",
+    "declared_purpose",
     "retained_after_erasure",
 ]
 
@@ -52,6 +54,10 @@ UNKNOWN_CATEGORY = "policy.categories.unknown"
 SUBJECT_ERASED = "subject.erased"
 SUBJECT_RESTRICTED = "subject.restricted"
 SUBJECT_CLOSED = "subject.closed"
+# What the audit log records for a purpose the policy does not declare: never the submitted
+# text (the log is append-only, so a value written there stays for good), and not a valid
+# purpose id either, so it is never taken for one.
+UNDECLARED_PURPOSE = "(undeclared)"
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,19 @@ class Decision:
 def purpose_rule(purpose_id: str, suffix: str) -> str:
     """``purposes.communication.marketing.opt_out`` — the rule name for a purpose's check."""
     return f"purposes.{purpose_id}.{suffix}"
+
+
+def declared_purpose(policy: Policy, purpose: str) -> str | None:
+    """``purpose`` when the policy declares it, else None: what an answer may name."""
+    return purpose if purpose in policy.purpose_ids else None
+
+
+def audited_purpose(policy: Policy, purpose: str | None) -> str | None:
+    """The purpose as an audit entry records it: a declared id (or None), otherwise
+    :data:`UNDECLARED_PURPOSE`."""
+    if purpose is None:
+        return None
+    return declared_purpose(policy, purpose) or UNDECLARED_PURPOSE
 
 
 def retained_after_erasure(policy: Policy) -> frozenset[str]:
@@ -166,7 +185,10 @@ def decide(
     the decision is a refusal too (with the shared rule of the withheld ones, if any).
     """
     if purpose not in policy.purpose_ids:
-        return Decision(purpose, (), (), UNKNOWN_PURPOSE, f"'{purpose}' is not a declared purpose")
+        # The message never repeats the submitted text: it reaches 403 answers.
+        return Decision(
+            purpose, (), (), UNKNOWN_PURPOSE, "the purpose is not declared in the policy"
+        )
     spec = policy.purpose(purpose)
     refusal = _state_refusal(spec, state) or _purpose_refusal(spec, state, aggregate)
     if refusal is not None:
@@ -182,7 +204,7 @@ def decide(
     for category in requested:
         if category not in declared:
             withheld.append(
-                Withheld(category, UNKNOWN_CATEGORY, f"'{category}' is not a declared category")
+                Withheld(category, UNKNOWN_CATEGORY, "the category is not declared in the policy")
             )
         elif category not in spec.categories:
             withheld.append(

@@ -64,7 +64,7 @@ def list_recipients(runtime: RuntimeDep, _key: ApiKeyDep) -> list[RecipientOut]:
 def disclose(
     body: DisclosureIn, session: SessionDep, runtime: RuntimeDep, key: Writer, actor: ActorDep
 ) -> DisclosurePackageOut:
-    access.require_purpose(key, body.purpose)
+    access.require_purpose(key, body.purpose, declared=runtime.policy.purpose_ids)
     result = service.disclose(
         session,
         _ctx(runtime),

@@ -54,7 +54,7 @@ def _shown_label(runtime: Runtime) -> str:
 def register(
     body: RegisterIn, session: SessionDep, runtime: RuntimeDep, key: Writer, actor: ActorDep
 ) -> SubjectOut:
-    access.require_purpose(key, service.WRITE_PURPOSE)
+    access.require_purpose(key, service.WRITE_PURPOSE, declared=runtime.policy.purpose_ids)
     contact = rules.contact(
         name=body.name,
         email=body.email,
@@ -77,7 +77,7 @@ def register(
 def lookup(
     body: LookupIn, session: SessionDep, runtime: RuntimeDep, key: Reader, actor: ActorDep
 ) -> SubjectOut:
-    access.require_purpose(key, body.purpose)
+    access.require_purpose(key, body.purpose, declared=runtime.policy.purpose_ids)
     contact = rules.contact(email=body.email, phone=body.phone)
     if contact.email is None and contact.phone is None:
         raise LookupKeyMissing("send an e-mail address or a phone number to look up")
@@ -103,7 +103,7 @@ def read(
     purpose: Annotated[str, Query(max_length=80, description="Why the data is read")],
     categories: Annotated[list[str] | None, Query(max_length=20)] = None,
 ) -> SubjectDataOut:
-    access.require_purpose(key, purpose)
+    access.require_purpose(key, purpose, declared=runtime.policy.purpose_ids)
     ctx = _ctx(runtime)
     view = service.read(
         session, ctx, subject_id, purpose=purpose, actor=actor, categories=categories
@@ -130,7 +130,7 @@ def rectify(
     subject_id: uuid.UUID, body: RectifyIn, session: SessionDep, runtime: RuntimeDep,
     key: Writer, actor: ActorDep,
 ) -> SubjectOut:  # fmt: skip
-    access.require_purpose(key, service.WRITE_PURPOSE)
+    access.require_purpose(key, service.WRITE_PURPOSE, declared=runtime.policy.purpose_ids)
     sent = body.model_fields_set
     removed = tuple(
         category
@@ -156,7 +156,7 @@ def close(
     subject_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, key: Writer,
     actor: ActorDep,
 ) -> SubjectOut:  # fmt: skip
-    access.require_purpose(key, service.WRITE_PURPOSE)
+    access.require_purpose(key, service.WRITE_PURPOSE, declared=runtime.policy.purpose_ids)
     subject = service.close(session, _ctx(runtime), subject_id, actor=actor)
     session.commit()
     return _out(subject)
@@ -167,7 +167,7 @@ def add_payment_method(
     subject_id: uuid.UUID, body: PaymentMethodIn, session: SessionDep, runtime: RuntimeDep,
     key: Writer, actor: ActorDep,
 ) -> PaymentMethodOut:  # fmt: skip
-    access.require_purpose(key, service.WRITE_PURPOSE)
+    access.require_purpose(key, service.WRITE_PURPOSE, declared=runtime.policy.purpose_ids)
     view = payments.add(
         session,
         _ctx(runtime),

@@ -21,7 +21,7 @@ from safehold.comms.models import MarketingChoice
 from safehold.notices import service as notices
 from safehold.notices.book import PolicyBook
 from safehold.policy import Policy
-from safehold.policy.rules import Decision, Withheld, decide
+from safehold.policy.rules import Decision, Withheld, audited_purpose, decide, declared_purpose
 from safehold.sharing import propagation
 from safehold.subjects import reading, rules
 from safehold.subjects.errors import EmailTaken, PurposeRefused, SubjectErased, SubjectNotFound
@@ -78,13 +78,15 @@ def _audit(
     session: Session, ctx: Context, actor: Actor, action: str, subject_id: uuid.UUID,
     categories: Iterable[str], purpose: str | None, outcome: str,
 ) -> None:  # fmt: skip
+    """Append the entry; a purpose the policy does not declare is recorded as undeclared,
+    never as sent (the audit log keeps what it is given for good)."""
     audit.record(
         session,
         actor=actor,
         action=action,
         subject_id=subject_id,
         categories=categories,
-        purpose=purpose,
+        purpose=audited_purpose(ctx.policy, purpose),
         outcome=outcome,
         clock=ctx.clock,
     )
@@ -205,11 +207,15 @@ def read(
     if person.status == "erased":
         raise SubjectErased("this person's data has been erased", details={})
     decision = decide(ctx.policy, purpose, wanted, state)
-    if decision.refused:
-        _audit(session, ctx, actor, "subject.read", person.id, wanted, purpose, "refused")
+    if decision.refused:  # the categories asked for, as far as the policy declares them
+        asked = [c for c in wanted if c in ctx.policy.category_ids]
+        _audit(session, ctx, actor, "subject.read", person.id, asked, purpose, "refused")
         raise PurposeRefused(
             decision.refused_message or "the policy refuses this purpose",
-            details={"purpose": purpose, "rule": decision.refused_rule},
+            details={
+                "purpose": declared_purpose(ctx.policy, purpose),
+                "rule": decision.refused_rule,
+            },
         )
     view = SubjectView(person, decision)
     view.data, view.erased = _open(ctx.vault, person.id, values, set(decision.allowed))
