@@ -46,9 +46,11 @@ def create_key(
     return ApiKeyCreated(**out, token=created.token)
 
 
-@router.delete("/{key_id}", summary="Revoke a key; it stops working at once")
-def revoke_key(key_id: str, session: SessionDep, runtime: RuntimeDep, _key: KeysAdmin) -> ApiKeyOut:
-    key = service.revoke_key(session, key_id, clock=runtime.clock)
+@router.delete("/{key_id}", summary="Revoke a key no wider than the caller's own (or itself)")
+def revoke_key(
+    key_id: str, session: SessionDep, runtime: RuntimeDep, caller: KeysAdmin
+) -> ApiKeyOut:
+    key = service.revoke_key(session, key_id, clock=runtime.clock, revoker=caller)
     session.commit()
     return ApiKeyOut.model_validate(key)
 
