@@ -317,3 +317,29 @@ def test_the_queue_shows_no_personal_data(
     assert "Edda Example" not in page.text
     with runtime.sessions() as session:
         assert session.scalars(select(DataRequest)).first() is not None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/audit?before=9223372036854775808",  # 2**63: past a BIGINT (was a 500)
+        "/admin/audit?before=-1",
+        "/admin/audit?before=1e23",
+        "/admin/analytics?month=0000-01",  # year 0 does not exist (was a 500)
+        "/admin/analytics?month=9999-12",  # the month after it would not (was a 500)
+        "/admin/analytics?month=%C2%B2026-02",  # "²026": a digit to isdigit, not to int()
+    ],
+)
+def test_out_of_range_query_values_are_a_4xx_page_not_a_500(
+    client: TestClient, make_key: MakeKey, path: str
+) -> None:
+    staff(client, make_key)
+    answer = client.get(path)
+    assert 400 <= answer.status_code < 500, (path, answer.status_code)
+    assert "<h1>" in answer.text
+    assert "9223372036854775808" not in answer.text
+
+
+def test_the_largest_audit_position_still_pages(client: TestClient, make_key: MakeKey) -> None:
+    staff(client, make_key)
+    assert client.get("/admin/audit?before=9223372036854775807").status_code == 200

@@ -60,7 +60,9 @@ def audit_entries(
     session: SessionDep,
     _key: AuditReader,
     subject: Annotated[uuid.UUID | None, Query(description="A person's id")] = None,
-    after: Annotated[int, Query(ge=0, le=2**63 - 1, description="Only entries after this seq")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=audit.MAX_SEQ, description="Only entries after this seq")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
     rows = audit.entries(session, subject_id=subject, after=after, limit=limit)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from safehold.access import audit
 from safehold.access import service as access
 from safehold.comms import service as comms
 from safehold.console import common, rules, service
@@ -85,7 +87,8 @@ def look_up(
 
 @router.get("/admin/audit", response_class=HTMLResponse)
 def audit_log(
-    request: Request, signed_in: StaffDep, session: SessionDep, before: int | None = None,
+    request: Request, signed_in: StaffDep, session: SessionDep,
+    before: Annotated[int | None, Query(ge=0, le=audit.MAX_SEQ)] = None,
     action: str | None = None, subject: str | None = None,
 ) -> HTMLResponse:  # fmt: skip
     common.guard(signed_in, "audit:read")
