@@ -16,7 +16,10 @@ privacy center)::
   address, the keyed hash of an e-mail address. It is hashed before it is stored, so even
   an address passed by mistake is never held in clear.
 
-Every call counts, allowed or not. The refusal is :class:`RateLimited`: HTTP 429, code
+Every call counts, allowed or not. A caller that counts only the attempts that reached a
+decision (staff sign-in: a failure of the database must not use up anyone's budget) asks
+``ratelimit.check(target, bucket, key)`` first, which counts nothing, and calls ``hit`` once
+the attempt has been decided. The refusal is :class:`RateLimited`: HTTP 429, code
 ``rate_limited``, a message saying when to come back, ``details.retry_after`` (seconds) and
 the same number in a ``Retry-After`` header.
 
@@ -64,6 +67,11 @@ LIMITS: dict[str, str] = {
     "signin.code.address": "5/15 minutes",
     "signin.code.client": "30/15 minutes",
     "signin.verify.client": "30/15 minutes",
+    # The admin console's sign-in with a personal API key: refused attempts from one client
+    # address (a 256-bit secret cannot be guessed; this stops stuffing leaked keys and
+    # probing for key ids). Successful sign-ins are not counted, so staff behind one office
+    # address never lock each other out.
+    "signin.staff.client": "10/15 minutes",
 }
 
 
@@ -75,19 +83,35 @@ class Limiter:
         self._window = MovingWindowRateLimiter(MemoryStorage())
 
     def hit(self, bucket: str, key: str) -> None:
+        item, who = self._item(bucket), _who(key)
+        if not self._window.hit(item, bucket, who):
+            raise self._refusal(item, bucket, who)
+
+    def check(self, bucket: str, key: str) -> None:
+        """Refuse as :meth:`hit` would, without counting a hit."""
+        item, who = self._item(bucket), _who(key)
+        if not self._window.test(item, bucket, who):
+            raise self._refusal(item, bucket, who)
+
+    def _item(self, bucket: str) -> RateLimitItem:
         item = self._items.get(bucket)
         if item is None:
             raise ValueError(f"no rate limit named {bucket!r}; known: {', '.join(self._items)}")
-        who = hashlib.sha256(key.encode()).hexdigest()[:32]
-        if self._window.hit(item, bucket, who):
-            return
+        return item
+
+    def _refusal(self, item: RateLimitItem, bucket: str, who: str) -> RateLimited:
         reset_at = self._window.get_window_stats(item, bucket, who).reset_time
         retry_after = max(1, math.ceil(reset_at - time.time()))
-        raise RateLimited(
+        return RateLimited(
             f"too many attempts; try again in {retry_after} seconds",
             retry_after=retry_after,
             details={"retry_after": retry_after, "limit": bucket},
         )
+
+
+def _who(key: str) -> str:
+    """The counted key as stored: hashed, so not even an address passed by mistake is kept."""
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 _limiters: weakref.WeakKeyDictionary[Runtime, Limiter] = weakref.WeakKeyDictionary()
@@ -107,6 +131,12 @@ def hit(target: Runtime | Limiter, bucket: str, key: str) -> None:
     """Count one hit of ``key`` in ``bucket``; raise :class:`RateLimited` past the limit."""
     limiter = target if isinstance(target, Limiter) else limiter_for(target)
     limiter.hit(bucket, key)
+
+
+def check(target: Runtime | Limiter, bucket: str, key: str) -> None:
+    """Raise :class:`RateLimited` if ``key`` has no hit left in ``bucket``; count nothing."""
+    limiter = target if isinstance(target, Limiter) else limiter_for(target)
+    limiter.check(bucket, key)
 
 
 # For a route's ``responses=``: the 429 in the OpenAPI document (the shape is added by
