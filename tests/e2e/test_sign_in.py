@@ -110,6 +110,19 @@ def test_a_person_signs_in_with_the_code_from_their_email(
     assert str(signed_in.subject_id) == person
 
 
+def test_a_closed_account_still_signs_in_to_use_its_rights(
+    client: TestClient, runtime: Runtime, make_key: MakeKey, person: str
+) -> None:
+    """The sign-in finds the account whatever its state (``find_own_account``): a purpose's
+    look-up would refuse a closed account, but its owner keeps their rights."""
+    writer = bearer(make_key(["subjects:write"], ["service_provision"]))
+    assert client.post(f"/v1/subjects/{person}/close", headers=writer).status_code == 200
+    attempt = attempt_of(ask_for_code(client))
+    answer = enter_code(client, attempt, latest_code(runtime, person))
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/me"
+
+
 def test_asking_for_a_code_looks_the_same_with_or_without_an_account(
     client: TestClient, runtime: Runtime, person: str
 ) -> None:

@@ -73,7 +73,9 @@ def look_up(
     ctx = common.subjects_context(runtime)
     try:
         found = service.look_up(session, ctx, actor=actor, purpose=purpose, email=address)
-    except SubjectNotFound:
+    except SubjectNotFound as exc:
+        if exc.keeps_writes:  # the look-up's audit entry (nobody, or nobody this purpose may know)
+            session.commit()
         return _people(request, signed_in, purposes, chosen=purpose, status_code=404,
                        errors={"email": "No person has that e-mail address."})  # fmt: skip
     except SafeholdError as exc:
