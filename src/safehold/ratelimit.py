@@ -16,7 +16,9 @@ privacy center)::
   address, the keyed hash of an e-mail address. It is hashed before it is stored, so even
   an address passed by mistake is never held in clear.
 
-Every call counts, allowed or not. Where the counted thing is an attempt that may fail
+Every call counts, allowed or not. A caller that counts only the refusals it decided
+(staff sign-in) asks ``ratelimit.check(target, bucket, key)`` first, which counts nothing,
+and calls ``hit`` once the attempt was refused. Where the counted thing is an attempt that may fail
 for reasons that are not the caller's (the database is busy or down), use
 ``ratelimit.attempt(target, (bucket, key), …)`` around the unit of work instead: it refuses
 up front when a bucket is full, and counts the attempt only once it reached a decision (it
@@ -75,6 +77,11 @@ LIMITS: dict[str, str] = {
     "signin.code.address": "5/15 minutes",
     "signin.code.client": "30/15 minutes",
     "signin.verify.client": "30/15 minutes",
+    # The admin console's sign-in with a personal API key: refused attempts from one client
+    # address (a 256-bit secret cannot be guessed; this stops stuffing leaked keys and
+    # probing for key ids). Successful sign-ins are not counted, so staff behind one office
+    # address never lock each other out.
+    "signin.staff.client": "10/15 minutes",
 }
 
 
@@ -116,6 +123,11 @@ class Limiter:
         )
 
 
+def _who(key: str) -> str:
+    """The counted key as stored: hashed, so not even an address passed by mistake is kept."""
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
 _limiters: weakref.WeakKeyDictionary[Runtime, Limiter] = weakref.WeakKeyDictionary()
 _made = threading.Lock()  # two first requests at once must not make two limiters
 
@@ -127,10 +139,6 @@ def limiter_for(runtime: Runtime) -> Limiter:
         if limiter is None:
             limiter = _limiters[runtime] = Limiter()
         return limiter
-
-
-def _who(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def _limiter(target: Runtime | Limiter) -> Limiter:
@@ -162,6 +170,11 @@ def attempt(target: Runtime | Limiter, *counted: tuple[str, str]) -> Iterator[No
 def _count(limiter: Limiter, counted: tuple[tuple[str, str], ...]) -> None:
     for bucket, key in counted:
         limiter.count(bucket, key)
+
+
+def check(target: Runtime | Limiter, bucket: str, key: str) -> None:
+    """Raise :class:`RateLimited` if ``key`` has no hit left in ``bucket``; count nothing."""
+    _limiter(target).check(bucket, key)
 
 
 # For a route's ``responses=``: the 429 in the OpenAPI document (the shape is added by

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -81,3 +82,22 @@ def test_objection_is_recorded_and_refuses_the_purpose(
         assert "platform_improvement" in state.objected
         decision = decide(runtime.policy, "platform_improvement", None, state, aggregate=True)
         assert decision.refused_rule == "purposes.platform_improvement.objection"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "features?month=0000-01",  # year 0 does not exist
+        "features?month=9999-12",  # the next month would
+        "features?month=%C2%B2026-02",  # "²026": a digit to str.isdigit, not to int()
+        "active?start=9999-12-30&end=9999-12-31",
+        "logins?start=0001-01-01&end=0001-01-02",  # the first year: no day before it
+    ],
+)
+def test_dates_at_the_ends_of_the_calendar_are_422_not_500(
+    client: TestClient, make_key: MakeKey, query: str
+) -> None:
+    key = bearer(make_key(["analytics:read"], ["platform_improvement"]))
+    answer = client.get(f"/v1/analytics/{query}", headers=key)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["code"] in {"invalid_input", "validation_failed"}

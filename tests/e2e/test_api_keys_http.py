@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from safehold.access.rules import SCOPES
 from tests.e2e.conftest import MakeKey, bearer
 from tests.e2e.test_http_skeleton import assert_error
 
@@ -102,3 +103,23 @@ def test_keys_cannot_widen_their_own_scopes(client: TestClient, make_key: MakeKe
     assert more_purposes.status_code == 403
     listed = client.get("/v1/keys", headers=bearer(admin)).json()
     assert [k["name"] for k in listed] == ["test"]
+
+
+def test_a_narrow_admin_key_cannot_revoke_a_wider_key(
+    client: TestClient, make_key: MakeKey
+) -> None:
+    everything = make_key(list(SCOPES), ["*"], name="bootstrap-admin")
+    everything_id = client.get("/v1/keys/me", headers=bearer(everything)).json()["id"]
+    narrow = make_key(["keys:admin", "subjects:read"], ["communication.marketing"])
+    refused = client.delete(f"/v1/keys/{everything_id}", headers=bearer(narrow))
+    assert refused.status_code == 403
+    assert_error(refused.json(), "revocation_refused")
+    assert {"audit:read", "purpose *"} <= set(refused.json()["error"]["details"]["not_held"])
+    assert client.get("/v1/keys/me", headers=bearer(everything)).status_code == 200
+    # The wider key may revoke the narrow one; the narrow one may revoke itself.
+    other_narrow = make_key(["keys:admin", "subjects:read"], ["communication.marketing"])
+    other_id = client.get("/v1/keys/me", headers=bearer(other_narrow)).json()["id"]
+    assert client.delete(f"/v1/keys/{other_id}", headers=bearer(everything)).status_code == 200
+    narrow_id = client.get("/v1/keys/me", headers=bearer(narrow)).json()["id"]
+    assert client.delete(f"/v1/keys/{narrow_id}", headers=bearer(narrow)).status_code == 200
+    assert client.get("/v1/keys/me", headers=bearer(narrow)).status_code == 401

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from safehold.access import service as access
 from safehold.access.models import AuditEntry
-from safehold.access.rules import SCOPES
+from safehold.access.rules import SCOPES, Actor
 from safehold.analytics import jobs as analytics_jobs
 from safehold.clock import FrozenClock
 from safehold.db import transaction
@@ -24,6 +24,7 @@ from safehold.requests.models import DataRequest
 from safehold.retention import jobs as retention_jobs
 from safehold.retention import runs
 from safehold.runtime import Runtime
+from safehold.subjects import service as subjects
 from tests.conftest import DEFAULT_POLICY
 from tests.e2e.conftest import MakeKey
 from tests.integration.analytics.helpers import Raw, people, store
@@ -334,3 +335,52 @@ def test_the_queue_shows_no_personal_data(
     assert "Edda Example" not in page.text
     with runtime.sessions() as session:
         assert session.scalars(select(DataRequest)).first() is not None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/audit?before=9223372036854775808",  # 2**63: past a BIGINT (was a 500)
+        "/admin/audit?before=-1",
+        "/admin/audit?before=1e23",
+        "/admin/analytics?month=0000-01",  # year 0 does not exist (was a 500)
+        "/admin/analytics?month=9999-12",  # the month after it would not (was a 500)
+        "/admin/analytics?month=%C2%B2026-02",  # "²026": a digit to isdigit, not to int()
+    ],
+)
+def test_out_of_range_query_values_are_a_4xx_page_not_a_500(
+    client: TestClient, make_key: MakeKey, path: str
+) -> None:
+    staff(client, make_key)
+    answer = client.get(path)
+    assert 400 <= answer.status_code < 500, (path, answer.status_code)
+    assert "<h1>" in answer.text
+    assert "9223372036854775808" not in answer.text
+
+
+def test_the_largest_audit_position_still_pages(client: TestClient, make_key: MakeKey) -> None:
+    staff(client, make_key)
+    assert client.get("/admin/audit?before=9223372036854775807").status_code == 200
+
+
+def test_a_look_up_for_a_purpose_the_person_refused_answers_like_nobody(
+    client: TestClient, runtime: Runtime, make_key: MakeKey
+) -> None:
+    sid = person(runtime, "Fenn")
+    ctx = subjects.Context(runtime.vault, runtime.policy, runtime.clock, runtime.book)
+    with transaction(runtime.sessions) as session:
+        subjects.close(session, ctx, sid, actor=Actor("admin", "test"))  # marketing ends
+    staff(client, make_key, ["subjects:read"], ["communication.marketing"])
+    answers = [
+        post(client, "/admin/people", "/admin/people",
+             {"email": email, "purpose": "communication.marketing"})
+        for email in ("fenn@example.com", "nobody@example.com")
+    ]  # fmt: skip
+    assert [a.status_code for a in answers] == [404, 404]
+    assert "No person has that e-mail address." in answers[0].text
+    assert str(sid) not in answers[0].text
+    with runtime.sessions() as session:
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "subject.lookup").order_by(AuditEntry.seq)
+        ).all()
+    assert [(e.subject_id, e.outcome) for e in entries] == [(sid, "refused"), (None, "not_found")]

@@ -6,7 +6,9 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from safehold.access.models import AuditEntry
 from safehold.clock import FrozenClock
 from safehold.comms import jobs as comms_jobs
 from safehold.comms import service as comms
@@ -29,6 +31,9 @@ NEW_PURPOSE = """purposes:
     categories: [account.name, account.email]
 """
 V3_MATERIAL = V2_MINOR.replace("purposes:\n", NEW_PURPOSE, 1)
+LOYALTY_WITH_USAGE = V1.replace(
+    "purposes:\n", NEW_PURPOSE.replace("[account.name, account.email]", "[usage.action]"), 1
+)
 PERSON = {"name": "Cleo Brightwater", "email": "cleo.brightwater@example.net",
           "marketing_opt_in": False}  # fmt: skip
 
@@ -58,7 +63,9 @@ def test_a_whole_life_of_acceptance(
     v1 = publish(client, admin, V1)
     assert (v1["version"], v1["change_class"], v1["in_force"]) == (1, "minor", True)
     sid = client.post("/v1/subjects", json=PERSON, headers=admin).json()["id"]
-    mine = client.get(f"/v1/subjects/{sid}/policy-acceptance", headers=admin).json()
+    mine = client.get(
+        f"/v1/subjects/{sid}/policy-acceptance?purpose=service_provision", headers=admin
+    ).json()
     assert [(r["version"], r["method"]) for r in mine["records"]] == [(1, "sign_up")]
 
     # v2, minor: the notice reaches the person's mailbox; accepted by continued use later
@@ -188,3 +195,64 @@ def test_history_pages_and_json(
     assert diff_page.status_code == 200
     assert 'class="add"' in diff_page.text
     assert "Version v2" in client.get("/policy").text
+
+
+def acceptance_reads(runtime: Runtime) -> list[tuple[str | None, str]]:
+    with runtime.sessions() as session:
+        entries = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action == "subject.policy_acceptance.read")
+            .order_by(AuditEntry.seq)
+        ).all()
+        return [(e.purpose, e.outcome) for e in entries]
+
+
+def test_acceptance_records_are_read_for_a_purpose_and_audited(
+    client: TestClient, admin: dict[str, str], make_key: MakeKey, runtime: Runtime
+) -> None:
+    publish(client, admin, V1)
+    opted_in = {**PERSON, "marketing_opt_in": True}  # marketing may reach them, not this
+    sid = client.post("/v1/subjects", json=opted_in, headers=admin).json()["id"]
+    url = f"/v1/subjects/{sid}/policy-acceptance"
+    marketing = bearer(make_key(["subjects:read", "subjects:write"], ["communication.marketing"]))
+    assert client.get(url, headers=marketing).status_code == 422  # the purpose is required
+    refused = client.get(f"{url}?purpose=communication.marketing", headers=marketing)
+    assert refused.status_code == 403
+    assert_error(refused.json(), "purpose_refused")
+    assert refused.json()["error"]["details"]["rule"] == (
+        "purposes.communication.marketing.categories"
+    )
+    assert "records" not in refused.text
+    other = client.get(f"{url}?purpose=service_provision", headers=marketing)
+    assert_error(other.json(), "purpose_not_allowed")
+    for write in ("activity", "policy-acceptance"):  # nor does a write answer with them
+        answer = client.post(f"/v1/subjects/{sid}/{write}", json={}, headers=marketing)
+        assert answer.status_code == 403
+        assert_error(answer.json(), "purpose_not_allowed")
+    mine = client.get(f"{url}?purpose=service_provision", headers=admin)
+    assert [(r["version"], r["method"]) for r in mine.json()["records"]] == [(1, "sign_up")]
+    assert acceptance_reads(runtime) == [
+        ("communication.marketing", "refused"),
+        ("service_provision", "allowed"),
+    ]
+
+
+def test_a_pending_acceptance_does_not_hide_that_it_is_pending(
+    client: TestClient, admin: dict[str, str], make_key: MakeKey, runtime: Runtime
+) -> None:
+    clock = runtime.clock
+    assert isinstance(clock, FrozenClock)
+    publish(client, admin, V1)
+    sid = client.post("/v1/subjects", json=PERSON, headers=admin).json()["id"]
+    assert publish(client, admin, LOYALTY_WITH_USAGE)["needs_acceptance"] == ["loyalty_rewards"]
+    clock.advance(timedelta(days=31))
+    loyalty = bearer(make_key(["subjects:read"], ["loyalty_rewards"]))
+    events = client.get(f"/v1/subjects/{sid}/events?purpose=loyalty_rewards", headers=loyalty)
+    assert events.json()["error"]["details"]["rule"] == (
+        "purposes.loyalty_rewards.pending_acceptance"
+    )
+    standing = client.get(
+        f"/v1/subjects/{sid}/policy-acceptance?purpose=loyalty_rewards", headers=loyalty
+    )
+    assert standing.status_code == 200, standing.text
+    assert standing.json()["pending_purposes"] == ["loyalty_rewards"]

@@ -7,17 +7,21 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from safehold.access import service as access
+from safehold.access.models import AuditEntry
 from safehold.app import create_app
 from safehold.clock import FrozenClock
 from safehold.comms import service as comms
 from safehold.comms.models import OutboxItem
+from safehold.db import make_engine, make_session_factory
 from safehold.errors import RateLimited
 from safehold.runtime import Runtime
 from safehold.subjects.models import Subject
@@ -104,6 +108,19 @@ def test_a_person_signs_in_with_the_code_from_their_email(
         signed_in = sessions.load(session, Kind.PERSON, token, now=runtime.clock.now())
     assert signed_in is not None
     assert str(signed_in.subject_id) == person
+
+
+def test_a_closed_account_still_signs_in_to_use_its_rights(
+    client: TestClient, runtime: Runtime, make_key: MakeKey, person: str
+) -> None:
+    """The sign-in finds the account whatever its state (``find_own_account``): a purpose's
+    look-up would refuse a closed account, but its owner keeps their rights."""
+    writer = bearer(make_key(["subjects:write"], ["service_provision"]))
+    assert client.post(f"/v1/subjects/{person}/close", headers=writer).status_code == 200
+    attempt = attempt_of(ask_for_code(client))
+    answer = enter_code(client, attempt, latest_code(runtime, person))
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/me"
 
 
 def test_asking_for_a_code_looks_the_same_with_or_without_an_account(
@@ -330,3 +347,73 @@ def test_an_error_page_keeps_the_errors_headers(runtime: Runtime) -> None:
     assert answer.headers["content-type"].startswith("text/html")
     assert answer.headers["retry-after"] == "42"
     assert "rate_limited" in answer.text
+
+
+def staff_sign_in_attempts(runtime: Runtime) -> list[tuple[str, str, str | None]]:
+    with runtime.sessions() as session:
+        entries = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action == "console.sign_in")
+            .order_by(AuditEntry.seq)
+        ).all()
+        return [(e.actor, e.outcome, e.request_id) for e in entries]
+
+
+def test_wrong_staff_keys_are_audited_and_slowed_down_per_client(
+    client: TestClient, runtime: Runtime, make_key: MakeKey
+) -> None:
+    key = make_key(["audit:read"], [], name="Ada (support)")
+    key_id, secret = key.split("_")[1], key.split("_")[2]
+    wrong_secret = f"shk_{key_id}_{'A' * 43}"
+    unknown = f"shk_{'a' * 13}_{'B' * 43}"
+    answers = [staff_sign_in(client, guess) for guess in [wrong_secret, unknown, "shk_nope"] * 4]
+    assert [a.status_code for a in answers[:10]] == [422] * 10
+    assert [a.status_code for a in answers[10:]] == [429, 429]
+    assert "Try again in" in answers[10].text
+    assert 'id="f-api_key-error"' in answers[10].text
+    assert staff_sign_in(client, key).status_code == 429  # even the right key, from here
+    attempts = staff_sign_in_attempts(runtime)
+    assert len(attempts) == 10  # the refused ones, not those the limit stopped
+    assert {(actor, outcome) for actor, outcome, _ in attempts} == {
+        (f"api_key:{key_id}", "refused"),  # someone holds this key's id, not its secret
+        ("system:console-sign-in", "refused"),  # an id nobody issued is not written down
+    }
+    assert all(request_id for _, _, request_id in attempts)
+    with runtime.sessions() as session:
+        text = " ".join(
+            f"{e.actor} {e.action} {e.categories} {e.purpose} {e.request_id}"
+            for e in session.scalars(select(AuditEntry))
+        )
+    assert secret not in text
+    assert "A" * 43 not in text
+    assert "a" * 13 not in text
+    # Another client address has its own budget, and its sign-in is audited "ok".
+    with TestClient(client.app, client=("192.0.2.10", 50000)) as elsewhere:
+        assert staff_sign_in(elsewhere, key).status_code == 303
+    assert staff_sign_in_attempts(runtime)[-1][:2] == (f"api_key:{key_id}", "ok")
+
+
+def test_a_staff_sign_in_the_database_could_not_decide_uses_no_budget(
+    client: TestClient, runtime: Runtime, make_key: MakeKey, tmp_path: Path
+) -> None:
+    key = make_key(["audit:read"], [], name="Ada (support)")
+    token = csrf_of(client, "/admin/sign-in")
+    working = runtime.sessions
+    unreachable = make_engine(make_url(f"sqlite+pysqlite:///{tmp_path}/no-such-dir/x.db"))
+    runtime.sessions = make_session_factory(unreachable)
+    well_formed = f"shk_{'a' * 13}_{'B' * 43}"  # looked up in the database
+    try:
+        down = [
+            client.post("/admin/sign-in", data={"api_key": well_formed, "csrf_token": token})
+            for _ in range(12)
+        ]
+    finally:
+        runtime.sessions = working
+        unreachable.dispose()
+    assert {a.status_code for a in down} == {503}
+    assert staff_sign_in_attempts(runtime) == []
+    # The whole budget is still there: ten refusals, then the limit.
+    statuses = [staff_sign_in(client, "shk_nope").status_code for _ in range(11)]
+    assert statuses == [422] * 10 + [429]
+    with TestClient(client.app, client=("192.0.2.11", 50000)) as elsewhere:
+        assert staff_sign_in(elsewhere, key).status_code == 303

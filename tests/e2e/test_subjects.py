@@ -286,3 +286,80 @@ def test_audit_needs_its_scope(client: TestClient, make_key: MakeKey) -> None:
     response = client.get("/v1/audit", headers=reader)
     assert response.status_code == 403
     assert_error(response.json(), "missing_scope")
+
+
+def lookups(client: TestClient, admin: dict[str, str]) -> list[tuple[str | None, str, str]]:
+    """The look-ups in the audit log: (person, purpose, outcome)."""
+    entries = client.get("/v1/audit?limit=1000", headers=admin).json()["entries"]
+    return [
+        (e["subject_id"], e["purpose"], e["outcome"])
+        for e in entries
+        if e["action"] == "subject.lookup"
+    ]
+
+
+def test_a_lookup_is_refused_by_the_policy_before_anybody_is_looked_up(
+    client: TestClient, admin: dict[str, str], make_key: MakeKey
+) -> None:
+    register(client, admin)
+    marketing = bearer(make_key(["subjects:read"], ["communication.marketing"]))
+    improvement = bearer(make_key(["subjects:read"], ["platform_improvement"]))
+    cases = [
+        (marketing, {"phone": ADA["phone"], "purpose": "communication.marketing"},
+         "purposes.communication.marketing.categories"),  # marketing may not use phones
+        (marketing, {"phone": "+44 20 7946 0000", "purpose": "communication.marketing"},
+         "purposes.communication.marketing.categories"),  # nobody's: the same answer
+        (improvement, {"email": ADA["email"], "purpose": "platform_improvement"},
+         "purposes.platform_improvement.aggregate_only"),
+        (improvement, {"phone": ADA["phone"], "purpose": "platform_improvement"},
+         "purposes.platform_improvement.aggregate_only"),
+    ]  # fmt: skip
+    for headers, body, rule in cases:
+        refused = client.post("/v1/subjects/lookup", json=body, headers=headers)
+        assert refused.status_code == 403, body
+        assert_error(refused.json(), "purpose_refused")
+        assert refused.json()["error"]["details"]["rule"] == rule
+        assert "7946" not in refused.text
+    assert lookups(client, admin) == [
+        (None, "communication.marketing", "refused"),
+        (None, "communication.marketing", "refused"),
+        (None, "platform_improvement", "refused"),
+        (None, "platform_improvement", "refused"),
+    ]
+    by_email = {"email": ADA["email"], "purpose": "communication.marketing"}
+    assert client.post("/v1/subjects/lookup", json=by_email, headers=marketing).status_code == 200
+
+
+def test_a_person_the_purpose_may_not_use_is_not_found_like_nobody(
+    client: TestClient, admin: dict[str, str], make_key: MakeKey
+) -> None:
+    opted_out = register(client, admin, marketing_opt_in=False)
+    objected = register(client, admin, email="bo.tumbleweed@example.org", phone=None)
+    objection = {"purpose": "communication.marketing"}
+    answer = client.post(f"/v1/subjects/{objected}/objections", json=objection, headers=admin)
+    assert answer.status_code == 201, answer.text
+    closed = register(client, admin, email="cy.marsh@example.net", phone=None)
+    assert client.post(f"/v1/subjects/{closed}/close", headers=admin).status_code == 200
+    marketing = bearer(make_key(["subjects:read"], ["communication.marketing"]))
+
+    def look_up(email: str, headers: dict[str, str], purpose: str) -> Any:
+        body = {"email": email, "purpose": purpose}
+        return client.post("/v1/subjects/lookup", json=body, headers=headers)
+
+    nobody = look_up("nobody@example.com", marketing, "communication.marketing")
+    assert nobody.status_code == 404
+    assert_error(nobody.json(), "subject_not_found")
+    for email in (ADA["email"], "bo.tumbleweed@example.org", "cy.marsh@example.net"):
+        hidden = look_up(email, marketing, "communication.marketing")
+        assert (hidden.status_code, hidden.json()) == (404, nobody.json()), email
+    trail = lookups(client, admin)
+    assert trail == [
+        (None, "communication.marketing", "not_found"),
+        (opted_out, "communication.marketing", "refused"),
+        (objected, "communication.marketing", "refused"),
+        (closed, "communication.marketing", "refused"),
+    ]
+    # The purposes the person has not refused still find them.
+    assert look_up(ADA["email"], admin, "service_provision").json()["id"] == opted_out
+    notice = look_up("cy.marsh@example.net", admin, "communication.service")
+    assert notice.json()["id"] == closed  # closure notices outlive the account

@@ -8,6 +8,7 @@ from safehold.access import service
 from safehold.access.errors import (
     ApiKeyNotFound,
     InvalidApiKey,
+    RevocationRefused,
     ScopeEscalation,
     UnknownPurpose,
     UnknownScope,
@@ -72,6 +73,24 @@ def test_a_key_cannot_create_a_wider_key(session: Session, clock: FrozenClock) -
         make(session, clock, purposes=["communication.marketing"], granter=granter)
     narrower = make(session, clock, scopes=["subjects:read"], granter=granter)
     assert narrower.key.scopes == ["subjects:read"]
+
+
+def test_a_key_cannot_revoke_a_wider_key(session: Session, clock: FrozenClock) -> None:
+    narrow = make(session, clock, scopes=["keys:admin", "subjects:read"]).key
+    wider_scope = make(session, clock, scopes=["keys:admin", "audit:read"]).key
+    wider_purpose = make(session, clock, purposes=["service_provision", "communication.service"])
+    every_purpose = make(session, clock, purposes=["*"]).key
+    for key in (wider_scope, wider_purpose.key, every_purpose):
+        with pytest.raises(RevocationRefused) as refused:
+            service.revoke_key(session, key.id, clock=clock, revoker=narrow)
+        assert refused.value.details["not_held"]
+        assert key.revoked_at is None
+    assert service.authenticate(session, wider_purpose.token).id == wider_purpose.key.id
+    same = make(session, clock, scopes=["subjects:read"]).key
+    assert service.revoke_key(session, same.id, clock=clock, revoker=narrow).revoked_at
+    assert service.revoke_key(session, narrow.id, clock=clock, revoker=narrow).revoked_at
+    # The CLI (no revoker) may revoke any key.
+    assert service.revoke_key(session, every_purpose.id, clock=clock).revoked_at
 
 
 def test_bootstrap_key_only_on_an_empty_database(session: Session, clock: FrozenClock) -> None:

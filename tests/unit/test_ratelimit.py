@@ -24,6 +24,21 @@ def test_a_bucket_allows_its_count_then_refuses_with_when_to_retry() -> None:
     assert "request-1" not in error.message
 
 
+def test_a_check_counts_nothing_and_refuses_as_a_hit_would() -> None:
+    limiter = ratelimit.Limiter({"staff": "2/minute"})
+    for _ in range(5):
+        limiter.check("staff", "client-1")  # an attempt the database could not decide
+    limiter.hit("staff", "client-1")
+    limiter.hit("staff", "client-1")
+    with pytest.raises(RateLimited) as refused:
+        limiter.check("staff", "client-1")
+    assert refused.value.details["limit"] == "staff"
+    assert 1 <= refused.value.retry_after <= 60
+    limiter.check("staff", "client-2")
+    with pytest.raises(ValueError, match="no rate limit named"):
+        limiter.check("staf", "client-1")
+
+
 def test_keys_and_buckets_are_counted_apart() -> None:
     limiter = ratelimit.Limiter({"a": "1/hour", "b": "1/hour"})
     limiter.hit("a", "one")

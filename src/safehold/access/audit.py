@@ -20,6 +20,7 @@ from safehold.db import sha256_hex
 
 HEAD_ID = 1
 VERIFY_BATCH = 1_000
+MAX_SEQ = 2**63 - 1  # the largest entry number the column (BIGINT) holds: a bound for queries
 HEAD: Table = AuditHead.__table__  # type: ignore[assignment]
 ENTRIES: Table = AuditEntry.__table__  # type: ignore[assignment]
 

@@ -27,5 +27,12 @@ class ScopeEscalation(Forbidden):
     code = "scope_escalation"
 
 
+class RevocationRefused(Forbidden):
+    """The key to revoke holds a scope or purpose the caller does not: a narrow admin key
+    must not be able to switch off a wider one (a denial of service against its betters)."""
+
+    code = "revocation_refused"
+
+
 class ApiKeyNotFound(NotFound):
     code = "api_key_not_found"

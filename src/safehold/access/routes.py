@@ -46,9 +46,11 @@ def create_key(
     return ApiKeyCreated(**out, token=created.token)
 
 
-@router.delete("/{key_id}", summary="Revoke a key; it stops working at once")
-def revoke_key(key_id: str, session: SessionDep, runtime: RuntimeDep, _key: KeysAdmin) -> ApiKeyOut:
-    key = service.revoke_key(session, key_id, clock=runtime.clock)
+@router.delete("/{key_id}", summary="Revoke a key no wider than the caller's own (or itself)")
+def revoke_key(
+    key_id: str, session: SessionDep, runtime: RuntimeDep, caller: KeysAdmin
+) -> ApiKeyOut:
+    key = service.revoke_key(session, key_id, clock=runtime.clock, revoker=caller)
     session.commit()
     return ApiKeyOut.model_validate(key)
 
@@ -58,7 +60,9 @@ def audit_entries(
     session: SessionDep,
     _key: AuditReader,
     subject: Annotated[uuid.UUID | None, Query(description="A person's id")] = None,
-    after: Annotated[int, Query(ge=0, le=2**63 - 1, description="Only entries after this seq")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=audit.MAX_SEQ, description="Only entries after this seq")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
     rows = audit.entries(session, subject_id=subject, after=after, limit=limit)

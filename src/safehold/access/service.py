@@ -14,6 +14,7 @@ from safehold.access.errors import (
     InvalidApiKey,
     MissingScope,
     PurposeNotAllowed,
+    RevocationRefused,
     ScopeEscalation,
     UnknownPurpose,
     UnknownScope,
@@ -112,10 +113,22 @@ def list_keys(session: Session) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)))
 
 
-def revoke_key(session: Session, key_id: str, *, clock: Clock) -> ApiKey:
+def revoke_key(
+    session: Session, key_id: str, *, clock: Clock, revoker: ApiKey | None = None
+) -> ApiKey:
+    """Revoke a key; it stops working at once. ``revoker`` is the calling key over HTTP: it
+    may revoke itself, or a key holding nothing it does not hold itself (the rule that stops
+    it creating a wider key, :func:`rules.widens`). The CLI (shell access) revokes any key."""
     key = session.get(ApiKey, key_id)
     if key is None:
         raise ApiKeyNotFound("no API key with that id", details={"key_id": key_id})
+    if revoker is not None and key.id != revoker.id:
+        extra = rules.widens(revoker.scopes, revoker.purposes, key.scopes, key.purposes)
+        if extra:
+            raise RevocationRefused(
+                "a key cannot revoke a key that holds rights it does not hold itself",
+                details={"not_held": extra},
+            )
     if key.revoked_at is None:
         key.revoked_at = clock.now()
         session.flush()

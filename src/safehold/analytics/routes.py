@@ -3,7 +3,6 @@ recording a person's objection (``subjects:write``)."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date
 from typing import Annotated, Literal
@@ -26,7 +25,6 @@ router = APIRouter(tags=["analytics"])
 Reader = Annotated[ApiKey, Depends(require_scope("analytics:read"))]
 Writer = Annotated[ApiKey, Depends(require_scope("subjects:write"))]
 Format = Literal["json", "csv", "svg"]
-MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 REPORT_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"content": {"text/csv": {}, "image/svg+xml": {}}},
     409: {"description": "the month is not final yet"},
@@ -54,10 +52,14 @@ def _answer(report: reports.Report, fmt: Format, chart: str = "people") -> Respo
 
 
 def _month(text: str) -> date:
-    match = MONTH.match(text)
-    if match is None or not 1 <= int(match[2]) <= 12:
-        raise InvalidInput("month must look like 2026-03", details={"field": "month"})
-    return date(int(match[1]), int(match[2]), 1)
+    month = rules.parse_month(text)
+    if month is None:
+        raise InvalidInput(
+            f"month must look like 2026-03, between {rules.FIRST_DAY:%Y-%m} and "
+            f"{rules.LAST_DAY:%Y-%m}",
+            details={"field": "month"},
+        )
+    return month
 
 
 SERIES = {"active": reports.active_people, "logins": reports.signed_in_people}
@@ -86,6 +88,12 @@ def _series(
     start: date, end: date, period: reports.Period, format: Format,
 ) -> Response:  # fmt: skip
     access.require_purpose(key, rules.PURPOSE, declared=runtime.policy.purpose_ids)
+    for field, day in (("start", start), ("end", end)):
+        if not rules.in_range(day):
+            raise InvalidInput(
+                f"{field} must lie between {rules.FIRST_DAY} and {rules.LAST_DAY}",
+                details={"field": field},
+            )
     if end < start:
         raise InvalidInput("end is before start", details={"field": "end"})
     report = SERIES[name](

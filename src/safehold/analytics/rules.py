@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -130,6 +131,29 @@ def is_final(day: date, built_at: datetime) -> bool:
     """A day built long enough after it ended: late events no longer change it, so reports
     may release it (and will release the same numbers every time)."""
     return built_at >= day_bounds(day)[1] + FINAL_AFTER
+
+
+# The days a report may cover: Python's calendar less its first and last year, so the day
+# before, the day after and the next month of each of them exist. A date outside it, asked
+# for by the API or the console, is refused as invalid input instead of overflowing.
+FIRST_DAY, LAST_DAY = date(2, 1, 1), date(9998, 12, 31)
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")  # ASCII digits only: int() of "²" fails
+
+
+def in_range(day: date) -> bool:
+    return FIRST_DAY <= day <= LAST_DAY
+
+
+def parse_month(text: str | None) -> date | None:
+    """``2026-02`` -> 1 February 2026; anything else, or a month outside
+    :data:`FIRST_DAY`..:data:`LAST_DAY`, -> None."""
+    match = _MONTH.fullmatch(text or "")
+    if match is None:
+        return None
+    year, month = int(match[1]), int(match[2])
+    if not (FIRST_DAY.year <= year <= LAST_DAY.year and 1 <= month <= 12):
+        return None
+    return date(year, month, 1)
 
 
 def month_start(day: date) -> date:

@@ -139,7 +139,7 @@ def analytics(
     key = common.guard(signed_in, "analytics:read")
     access.require_purpose(key, analytics_rules.PURPOSE, declared=runtime.policy.purpose_ids)
     now = runtime.clock.now()
-    chosen = rules.parse_month(month)
+    chosen = analytics_rules.parse_month(month)
     errors = {"month": "Choose a month like 2026-02."} if month and chosen is None else {}
     shown = chosen or rules.previous_month(now.date())
     k = runtime.policy.analytics.k_anonymity

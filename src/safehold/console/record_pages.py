@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from safehold.access import audit
 from safehold.access import service as access
 from safehold.comms import service as comms
 from safehold.console import common, rules, service
@@ -71,7 +73,9 @@ def look_up(
     ctx = common.subjects_context(runtime)
     try:
         found = service.look_up(session, ctx, actor=actor, purpose=purpose, email=address)
-    except SubjectNotFound:
+    except SubjectNotFound as exc:
+        if exc.keeps_writes:  # the look-up's audit entry (nobody, or nobody this purpose may know)
+            session.commit()
         return _people(request, signed_in, purposes, chosen=purpose, status_code=404,
                        errors={"email": "No person has that e-mail address."})  # fmt: skip
     except SafeholdError as exc:
@@ -85,7 +89,8 @@ def look_up(
 
 @router.get("/admin/audit", response_class=HTMLResponse)
 def audit_log(
-    request: Request, signed_in: StaffDep, session: SessionDep, before: int | None = None,
+    request: Request, signed_in: StaffDep, session: SessionDep,
+    before: Annotated[int | None, Query(ge=0, le=audit.MAX_SEQ)] = None,
     action: str | None = None, subject: str | None = None,
 ) -> HTMLResponse:  # fmt: skip
     common.guard(signed_in, "audit:read")

@@ -76,16 +76,6 @@ def previous_month(today: date) -> date:
     return date(first.year - 1, 12, 1) if first.month == 1 else date(first.year, first.month - 1, 1)
 
 
-def parse_month(text: str | None) -> date | None:
-    """``2026-02`` -> 1 February 2026; anything else -> None."""
-    if not text or len(text) != 7 or text[4] != "-":
-        return None
-    year, month = text[:4], text[5:]
-    if not (year.isdigit() and month.isdigit()) or not 1 <= int(month) <= 12:
-        return None
-    return date(int(year), int(month), 1)
-
-
 # --- what a request's page offers, by kind and status ---------------------------------------
 
 # The action that answers a verified request of each kind (and resumes an erasure).

@@ -7,10 +7,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
+from safehold.access import service as access
 from safehold.access.models import ApiKey
 from safehold.comms import service as comms
 from safehold.deps import ActorDep, RuntimeDep, SessionDep, require_scope
-from safehold.notices import rules, service
+from safehold.notices import reading, rules, service
 from safehold.notices.announce import announce
 from safehold.notices.models import PolicyVersion
 from safehold.notices.schemas import (
@@ -117,8 +118,9 @@ def acceptances(
 @people_router.post("/{subject_id}/policy-acceptance", summary="The person accepts explicitly")
 def accept(
     subject_id: uuid.UUID, body: AcceptIn, session: SessionDep, runtime: RuntimeDep,
-    _key: Writer, actor: ActorDep,
+    key: Writer, actor: ActorDep,
 ) -> SubjectPolicyOut:  # fmt: skip
+    access.require_purpose(key, subjects.WRITE_PURPOSE, declared=runtime.policy.purpose_ids)
     subject = subjects.get(session, subject_id)
     service.accept(session, runtime.book, subject, channel=body.channel, clock=runtime.clock,
                    actor=actor, seq=body.version)  # fmt: skip
@@ -129,8 +131,9 @@ def accept(
 @people_router.post("/{subject_id}/activity", summary="The person used the service")
 def activity(
     subject_id: uuid.UUID, body: ActivityIn, session: SessionDep, runtime: RuntimeDep,
-    _key: Writer, actor: ActorDep,
+    key: Writer, actor: ActorDep,
 ) -> SubjectPolicyOut:  # fmt: skip
+    access.require_purpose(key, subjects.WRITE_PURPOSE, declared=runtime.policy.purpose_ids)
     subject = subjects.get(session, subject_id)
     service.note_activity(session, runtime.book, subject, channel=body.channel,
                           clock=runtime.clock, actor=actor)  # fmt: skip
@@ -140,10 +143,17 @@ def activity(
 
 @people_router.get("/{subject_id}/policy-acceptance", summary="The person's acceptance records")
 def standing(
-    subject_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, _key: Reader
-) -> SubjectPolicyOut:
-    subjects.get(session, subject_id)
-    return service.standing_of(session, runtime.book, subject_id, runtime.clock.now())
+    subject_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, key: Reader,
+    actor: ActorDep, purpose: Annotated[str, Query(max_length=80, description="Why they are read")],
+) -> SubjectPolicyOut:  # fmt: skip
+    """Read as the person's ``usage.action`` data for ``purpose`` (decision 0018)."""
+    access.require_purpose(key, purpose, declared=runtime.policy.purpose_ids)
+    found = reading.standing_for(
+        session, runtime.book, runtime.policy, subject_id, purpose=purpose, actor=actor,
+        clock=runtime.clock,
+    )  # fmt: skip
+    session.commit()  # the read's audit entry
+    return found
 
 
 __all__ = ["AcceptanceOut", "people_router", "router", "rules"]

@@ -14,6 +14,11 @@ from safehold.policy.rules import add_duration
 
 MINOR, MATERIAL = ChangeClass.MINOR.value, ChangeClass.MATERIAL.value
 ACCEPTING_METHODS = frozenset({"sign_up", "explicit", "continued_use"})
+# The category a person's acceptance records are read as: what they did on the platform
+# (signed up, accepted in the privacy center, kept using the service), so a purpose that may
+# not use ``usage.action`` — marketing, legal obligations, aggregate-only improvement — does
+# not read them either (decision 0018).
+ACCEPTANCE_CATEGORY = "usage.action"
 # Version numbers are 32-bit integer columns: a larger one in a URL is refused (422), not a 500.
 MAX_VERSION = 2**31 - 1
 

@@ -34,6 +34,7 @@ from safehold.policy.rules import (
     add_duration,
     content_hash,
     decide,
+    decide_for_anyone,
     retained_after_erasure,
 )
 from safehold.policy.validate import check_policy
@@ -65,6 +66,7 @@ __all__ = [
     "check_policy",
     "content_hash",
     "decide",
+    "decide_for_anyone",
     "diff_policies",
     "load_policy",
     "parse_policy",

@@ -43,6 +43,7 @@ __all__ = [
     "audited_purpose",
     "content_hash",
     "decide",
+    "decide_for_anyone",
     "declared_purpose",
     "retained_after_erasure",
 ]
@@ -231,3 +232,15 @@ def decide(
         else "no categories were requested"
     )
     return Decision(purpose, (), tuple(withheld), rule, message)
+
+
+def decide_for_anyone(policy: Policy, purpose: str, categories: Iterable[str] | None) -> Decision:
+    """The most :func:`decide` can allow anybody: the decision for an active person who used
+    no right against ``purpose`` and gave any consent it needs.
+
+    Only the policy's own rules can refuse here (an unknown purpose or category, a category
+    outside the purpose, ``aggregate_only``), so asking it before looking anybody up — a
+    look-up by e-mail or phone — refuses without learning, or saying, whether the person
+    exists. Nothing it refuses is allowed for any person, whatever their state."""
+    anyone = SubjectState(consented=frozenset({purpose}))
+    return decide(policy, purpose, categories, anyone)

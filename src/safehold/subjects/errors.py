@@ -7,6 +7,15 @@ class SubjectNotFound(NotFound):
     code = "subject_not_found"
 
 
+class NoPersonFound(SubjectNotFound):
+    """A look-up found no person its purpose may know of: nobody holds the address or
+    number, or the person who does has refused the purpose (opt-out, objection, account
+    state). Both answer alike, so a look-up never reveals that such a person exists; the
+    audit entry saying which it was is committed although the request fails."""
+
+    keeps_writes = True
+
+
 class SubjectErased(Gone):
     code = "subject_erased"
 

@@ -5,7 +5,8 @@ the categories the policy lets the purpose use at all.
 Only ciphertext comes back for those categories: the decision then narrows them for this
 person (status, opt-out, objection, pending acceptance) and ``subjects.service.read``
 decrypts only what it allows. One statement, Core rows rather than ORM entities: this runs
-on every read of a person's data.
+on every read of a person's data. A look-up by e-mail or phone (:func:`person_where`) gets
+the person and the same facts in one statement too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, Table, and_, bindparam, false, select
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, false, select
 from sqlalchemy.orm import Session
 
 from safehold.analytics.models import Objection
@@ -116,3 +117,30 @@ def person_with_values(
         status, choice, int(accepted or 0), [purpose] if objected else [], versions, now
     )
     return subject_state, [ValueRow(*row[4:]) for row in rows if row[4] is not None]
+
+
+def person_where(
+    session: Session, where: ColumnElement[bool], purpose: str, book: PolicyBook | None,
+    now: datetime,
+) -> tuple[Subject, SubjectState] | None:  # fmt: skip
+    """The person ``where`` finds (a blind index equal to a value: ``Subject.email_index ==
+    …``), with their state for ``purpose``'s decision — one statement, whether or not there
+    is such a person, so a look-up takes as long either way (None: nobody)."""
+    objected = (
+        select(Objection.id)
+        .where(Objection.subject_id == Subject.id, Objection.purpose == purpose)
+        .correlate(Subject)
+        .exists()
+    )
+    row = session.execute(
+        select(Subject, state.LATEST_CHOICE, state.ACCEPTED_SEQ, objected).where(where).limit(1)
+    ).first()
+    if row is None:
+        return None
+    subject, choice, accepted, has_objected = row
+    versions = book.facts() if book is not None else ()
+    subject_state = state.state_from(
+        subject.status, choice, int(accepted or 0), [purpose] if has_objected else [], versions,
+        now,
+    )  # fmt: skip
+    return subject, subject_state

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -21,10 +21,23 @@ from safehold.comms.models import MarketingChoice
 from safehold.notices import service as notices
 from safehold.notices.book import PolicyBook
 from safehold.policy import Policy
-from safehold.policy.rules import Decision, Withheld, audited_purpose, decide, declared_purpose
+from safehold.policy.rules import (
+    Decision,
+    Withheld,
+    audited_purpose,
+    decide,
+    decide_for_anyone,
+    declared_purpose,
+)
 from safehold.sharing import propagation
 from safehold.subjects import reading, rules
-from safehold.subjects.errors import EmailTaken, PurposeRefused, SubjectErased, SubjectNotFound
+from safehold.subjects.errors import (
+    EmailTaken,
+    NoPersonFound,
+    PurposeRefused,
+    SubjectErased,
+    SubjectNotFound,
+)
 from safehold.subjects.models import PersonalValue, Subject
 
 # state_of and states_of live in subjects/state.py; callers still import them from here.
@@ -34,6 +47,8 @@ from safehold.vault import rules as vault_rules
 from safehold.vault.service import EMAIL_INDEX, PHONE_INDEX, Vault
 
 MARKETING = "communication.marketing"
+LOOKUP = "subject.lookup"  # the audit action of a look-up by e-mail or phone
+NO_ONE = "no person with that e-mail address or phone number"
 WRITE_PURPOSE = "service_provision"  # registering and correcting data serves the contract
 Fields = Mapping[str, Mapping[str, str]]  # category -> field -> plaintext
 
@@ -75,7 +90,7 @@ def get(session: Session, subject_id: uuid.UUID, *, allow_erased: bool = False) 
 
 
 def _audit(
-    session: Session, ctx: Context, actor: Actor, action: str, subject_id: uuid.UUID,
+    session: Session, ctx: Context, actor: Actor, action: str, subject_id: uuid.UUID | None,
     categories: Iterable[str], purpose: str | None, outcome: str,
 ) -> None:  # fmt: skip
     """Append the entry; a purpose the policy does not declare is recorded as undeclared,
@@ -290,19 +305,63 @@ def close(session: Session, ctx: Context, subject_id: uuid.UUID, *, actor: Actor
     return subject
 
 
+def _by_contact(
+    ctx: Context, email: str | None, phone: str | None
+) -> tuple[str, ColumnElement[bool]]:
+    """The category a look-up uses and its blind-index condition (never a plaintext scan)."""
+    if email is not None:
+        return rules.EMAIL, Subject.email_index == ctx.vault.index(EMAIL_INDEX, email)
+    if phone is not None:
+        return rules.PHONE, Subject.phone_index == ctx.vault.index(PHONE_INDEX, phone)
+    raise ValueError("lookup needs an email or a phone")
+
+
 def lookup(
     session: Session, ctx: Context, *, actor: Actor, purpose: str,
     email: str | None = None, phone: str | None = None,
 ) -> Subject:  # fmt: skip
-    """Find a person by e-mail or phone through the blind index (never a plaintext scan)."""
-    if email is not None:
-        category, query = rules.EMAIL, Subject.email_index == ctx.vault.index(EMAIL_INDEX, email)
-    elif phone is not None:
-        category, query = rules.PHONE, Subject.phone_index == ctx.vault.index(PHONE_INDEX, phone)
-    else:
-        raise ValueError("lookup needs an email or a phone")
-    subject = session.scalars(select(Subject).where(query).limit(1)).first()
+    """Find a person by e-mail or phone for ``purpose``: decided as a read of that category.
+
+    Before anything is looked up, the policy's own rules (:func:`decide_for_anyone`: a
+    category the purpose may not use, an ``aggregate_only`` purpose) refuse with
+    :class:`PurposeRefused` — an answer that says nothing about anybody. Then the person's
+    own state decides: an opt-out, an objection, a missing consent, a pending acceptance or
+    the account's state refusing the purpose answers :class:`NoPersonFound`, exactly as an
+    unknown address does (same query, same audit write, same 404), so the purpose never
+    learns that a person it may not use exists. Every outcome is audited (``ok``,
+    ``refused``, ``not_found``) and kept."""
+    category, where = _by_contact(ctx, email, phone)
+    anyone = decide_for_anyone(ctx.policy, purpose, [category])
+    if anyone.refused:
+        _audit(session, ctx, actor, LOOKUP, None, [category], purpose, "refused")
+        raise PurposeRefused(
+            anyone.refused_message or "the policy refuses this purpose",
+            details={"purpose": declared_purpose(ctx.policy, purpose), "rule": anyone.refused_rule},
+        )
+    found = reading.person_where(session, where, purpose, ctx.book, ctx.clock.now())
+    if found is None:
+        _audit(session, ctx, actor, LOOKUP, None, [category], purpose, "not_found")
+        raise NoPersonFound(NO_ONE)
+    subject, state = found
+    if decide(ctx.policy, purpose, [category], state).refused:
+        _audit(session, ctx, actor, LOOKUP, subject.id, [category], purpose, "refused")
+        raise NoPersonFound(NO_ONE)
+    _audit(session, ctx, actor, LOOKUP, subject.id, [category], purpose, "ok")
+    return subject
+
+
+def find_own_account(
+    session: Session, ctx: Context, *, actor: Actor, purpose: str,
+    email: str | None = None, phone: str | None = None,
+) -> Subject:  # fmt: skip
+    """The account with this address, whatever its state, for the person's own sign-in to
+    the privacy center. No purpose decision: it is the person, proving it with the code sent
+    to the address, who acts on their own account — a closed account or a purpose pending
+    their acceptance must not lock them out of their rights. Every other caller uses
+    :func:`lookup`."""
+    category, where = _by_contact(ctx, email, phone)
+    subject = session.scalars(select(Subject).where(where).limit(1)).first()
     if subject is None:
-        raise SubjectNotFound("no person with that e-mail address or phone number")
-    _audit(session, ctx, actor, "subject.lookup", subject.id, [category], purpose, "ok")
+        raise SubjectNotFound(NO_ONE)
+    _audit(session, ctx, actor, LOOKUP, subject.id, [category], purpose, "ok")
     return subject

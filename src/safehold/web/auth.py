@@ -7,6 +7,7 @@ next to its field on the same page instead of as an error page.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Annotated
 from urllib.parse import urlencode
@@ -17,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from safehold import ratelimit
 from safehold.access import audit
-from safehold.access import service as access
 from safehold.access.errors import InvalidApiKey
 from safehold.access.rules import Actor
 from safehold.comms import service as comms
@@ -27,12 +27,13 @@ from safehold.requests import rules as codes
 from safehold.requests.errors import CodeAttemptsExhausted, CodeExpired, CodeInvalid, CodeMissing
 from safehold.runtime import Runtime
 from safehold.subjects import service as subjects
-from safehold.web import pages, rules, sessions, signin
+from safehold.web import pages, rules, sessions, signin, staff
 from safehold.web.pages import CsrfDep
 from safehold.web.rules import Kind
 
 router = APIRouter(include_in_schema=False)
 Field = Annotated[str | None, Form()]
+STAFF_LIMIT = "signin.staff.client"  # refused staff sign-ins per client address
 
 
 def signin_context(runtime: Runtime) -> signin.Context:
@@ -182,21 +183,32 @@ def staff_sign_in(
     request: Request, _csrf: CsrfDep, session: SessionDep, runtime: RuntimeDep,
     api_key: Field = None, next: Field = None,
 ) -> Response:  # fmt: skip
+    """Refused attempts are audited and counted per client (``signin.staff.client``); one
+    that failed for another reason (the database down) is neither."""
     target = pages.safe_next(next, "/admin")
-    try:
-        key = access.authenticate(session, (api_key or "").strip())
-    except InvalidApiKey as exc:
-        given = (api_key or "").strip()
-        message = f"{exc.message[:1].upper()}{exc.message[1:]}." if given else "Enter your API key."
+    given, client = (api_key or "").strip(), _client(request)
+
+    def refused(message: str, status_code: int) -> HTMLResponse:
         return pages.render(
             request, "admin_sign_in.html", {"next": target, "errors": {"api_key": message}},
-            status_code=422,
+            status_code=status_code,
         )  # fmt: skip
+
+    if not given:
+        return refused("Enter your API key.", 422)
+    try:
+        ratelimit.check(runtime, STAFF_LIMIT, client)
+    except RateLimited as exc:
+        return refused(f"Too many attempts. Try again in {exc.retry_after} seconds.", 429)
+    request_id = getattr(request.state, "request_id", None)
+    try:
+        key = staff.sign_in(session, given, clock=runtime.clock, request_id=request_id)
+    except InvalidApiKey as exc:
+        session.commit()  # the refusal's audit entry
+        with contextlib.suppress(RateLimited):  # the check above let it in: this one counts
+            ratelimit.hit(runtime, STAFF_LIMIT, client)
+        return refused(f"{exc.message[:1].upper()}{exc.message[1:]}.", 422)
     token = sessions.start(session, Kind.STAFF, now=runtime.clock.now(), api_key_id=key.id)
-    audit.record(
-        session, actor=Actor("api_key", key.id), action="console.sign_in", subject_id=None,
-        categories=[], purpose=None, outcome="ok", clock=runtime.clock,
-    )  # fmt: skip
     return _signed_in(request, session, Kind.STAFF, token, target)
 
 

@@ -52,7 +52,9 @@ def request_code(session: Session, ctx: Context, address: str) -> uuid.UUID:
     email = normalise_email(address)  # InvalidInput for what cannot be an address
     now = ctx.subjects.clock.now()
     try:
-        subject = subjects.lookup(session, ctx.subjects, actor=ACTOR, purpose=PURPOSE, email=email)
+        subject = subjects.find_own_account(
+            session, ctx.subjects, actor=ACTOR, purpose=PURPOSE, email=email
+        )
     except SubjectNotFound:
         return uuid.uuid4()
     if subject.status == "erased":

@@ -11,7 +11,7 @@ from typing import Any, get_args
 from hypothesis import given
 from hypothesis import strategies as st
 
-from safehold.policy import Policy, SubjectState, decide, load_policy
+from safehold.policy import Policy, SubjectState, decide, decide_for_anyone, load_policy
 from safehold.policy.document import LawfulBasis
 from safehold.policy.rules import AccountStatus, retained_after_erasure
 
@@ -312,3 +312,24 @@ def test_decide_is_deterministic(
         policy, purpose, None if categories is None else list(categories), state, aggregate=agg
     )
     assert first == again
+
+
+@given(policies(), purpose_ids, requests, states)
+def test_the_decision_for_anyone_allows_at_least_what_any_person_allows(
+    policy: Policy, purpose: str, categories: list[str] | None, state: SubjectState
+) -> None:
+    """What a look-up refuses before it knows who the person is, no person's state allows."""
+    anyone = decide_for_anyone(policy, purpose, categories)
+    person = decide(policy, purpose, categories, state)
+    assert set(person.allowed) <= set(anyone.allowed)
+    if anyone.refused:
+        assert person.refused
+
+
+def test_the_decision_for_anyone_refuses_only_by_the_policys_own_rules() -> None:
+    phone = decide_for_anyone(DEFAULT, MARKETING, ["account.phone"])
+    assert phone.refused_rule == "purposes.communication.marketing.categories"
+    assert decide_for_anyone(DEFAULT, MARKETING, ["account.email"]).allowed == ("account.email",)
+    improvement = decide_for_anyone(DEFAULT, "platform_improvement", ["usage.login"])
+    assert improvement.refused_rule == "purposes.platform_improvement.aggregate_only"
+    assert decide_for_anyone(DEFAULT, "profiling", None).refused_rule == "policy.purposes.unknown"
