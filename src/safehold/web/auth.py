@@ -27,6 +27,7 @@ from safehold.requests import rules as codes
 from safehold.requests.errors import CodeAttemptsExhausted, CodeExpired, CodeInvalid, CodeMissing
 from safehold.runtime import Runtime
 from safehold.subjects import service as subjects
+from safehold.subjects.errors import ConfusableEmail
 from safehold.web import pages, rules, sessions, signin
 from safehold.web.pages import CsrfDep
 from safehold.web.rules import Kind
@@ -93,6 +94,8 @@ def person_sign_in(
                 f"Too many codes were asked for. Try again in {exc.retry_after} seconds.",
                 429,
             )
+        except ConfusableEmail:
+            error = "Type the address in one alphabet, without look-alike or full-width letters."
         except InvalidInput:
             error = "Enter an e-mail address like name@example.com."
     if error is not None:

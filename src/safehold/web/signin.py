@@ -21,7 +21,7 @@ from safehold.requests import rules as codes
 from safehold.requests.errors import CodeInvalid, CodeMissing
 from safehold.subjects import service as subjects
 from safehold.subjects.errors import SubjectNotFound
-from safehold.vault.rules import normalise_email
+from safehold.subjects.rules import normalise_email
 from safehold.web import rules
 from safehold.web.models import SignInCode
 
@@ -49,7 +49,7 @@ def _mail(operator: str) -> str:
 def request_code(session: Session, ctx: Context, address: str) -> uuid.UUID:
     """E-mail a code to the account with this address, if there is one and it may have one
     now; returns the attempt's id either way (a random one when nothing was sent)."""
-    email = normalise_email(address)  # InvalidInput for what cannot be an address
+    email = normalise_email(address)  # as registration stores it; InvalidEmail, ConfusableEmail
     now = ctx.subjects.clock.now()
     try:
         subject = subjects.lookup(session, ctx.subjects, actor=ACTOR, purpose=PURPOSE, email=email)
