@@ -20,13 +20,11 @@ from safehold.access import audit
 from safehold.access import service as access
 from safehold.access.errors import InvalidApiKey
 from safehold.access.rules import Actor
-from safehold.comms import service as comms
 from safehold.deps import RuntimeDep, SessionDep
 from safehold.errors import InvalidInput, RateLimited
 from safehold.requests import rules as codes
 from safehold.requests.errors import CodeAttemptsExhausted, CodeExpired, CodeInvalid, CodeMissing
 from safehold.runtime import Runtime
-from safehold.subjects import service as subjects
 from safehold.subjects.errors import ConfusableEmail
 from safehold.web import pages, rules, sessions, signin
 from safehold.web.pages import CsrfDep
@@ -34,13 +32,6 @@ from safehold.web.rules import Kind
 
 router = APIRouter(include_in_schema=False)
 Field = Annotated[str | None, Form()]
-
-
-def signin_context(runtime: Runtime) -> signin.Context:
-    return signin.Context(
-        subjects.Context(runtime.vault, runtime.policy, runtime.clock, runtime.book),
-        comms.context(runtime),
-    )
 
 
 def _code_page(
@@ -88,7 +79,7 @@ def person_sign_in(
         try:
             ratelimit.hit(runtime, "signin.code.client", _client(request))
             ratelimit.hit(runtime, "signin.code.address", _address_key(runtime, address))
-            attempt = signin.request_code(session, signin_context(runtime), address)
+            attempt = signin.request_code(session, signin.context(runtime), address)
         except RateLimited as exc:
             error, status = (
                 f"Too many codes were asked for. Try again in {exc.retry_after} seconds.",
@@ -141,7 +132,7 @@ def person_code(
         message = f"Too many tries. Try again in {exc.retry_after} seconds."
         return _code_page(request, str(attempt_id), target, message, status_code=429)
     try:
-        subject_id = signin.check_code(session, signin_context(runtime), attempt_id, digits)
+        subject_id = signin.check_code(session, signin.context(runtime), attempt_id, digits)
     except (CodeInvalid, CodeExpired, CodeAttemptsExhausted, CodeMissing) as exc:
         session.commit()  # the attempt counts
         return _code_page(request, str(attempt_id), target, CODE_ERRORS[type(exc)], status_code=422)
