@@ -115,7 +115,13 @@ def serve(
         worker.jobs_in_background(runtime)
     if settings.is_embedded and created is not None and demo:  # a brand-new demo database
         events_commands.seed_in_background(bind_host, bind_port, created.token)
-    uvicorn.run(create_app(runtime), host=bind_host, port=bind_port, log_config=None)
+    uvicorn.run(
+        create_app(runtime), host=bind_host, port=bind_port, log_config=None,
+        # Forwarded headers only from the proxies named (uvicorn's own default believes any
+        # from 127.0.0.1): the client address is what the per-client rate limits count.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies,
+    )  # fmt: skip
 
 
 @db_app.command()

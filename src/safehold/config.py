@@ -7,6 +7,7 @@ that can fail lives here and raises :class:`SettingsError` with a human sentence
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
 import os
 import re
@@ -78,6 +79,11 @@ class Settings(BaseSettings):
     # "https://…", "secret": "whsec_…"}} (docs/sharing.md). Recipients without an entry are
     # "manual": staff pass the notice on and acknowledge it.
     recipient_webhooks: str | None = Field(default=None, repr=False)
+    # Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: addresses or
+    # networks, comma-separated, or "*" for any peer. Empty (the default): no forwarded
+    # header is believed, and the client is the connection's peer — so a client cannot pick
+    # the address the per-client rate limits count (docs/operations.md, "Behind a proxy").
+    trusted_proxies: str = ""
 
     @field_validator("base_url")
     @classmethod
@@ -85,6 +91,11 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        return ",".join(parse_trusted_proxies(value))
 
     @field_validator("recipient_webhooks")
     @classmethod
@@ -135,6 +146,28 @@ def normalise_database_url(raw: str) -> URL:
     raise SettingsError(
         f"SAFEHOLD_DATABASE_URL uses {backend!r}; Safehold supports postgresql and sqlite"
     )
+
+
+def parse_trusted_proxies(raw: str) -> list[str]:
+    """The entries of SAFEHOLD_TRUSTED_PROXIES, checked: uvicorn would silently take a
+    mistyped address for a name that never matches, and trust nobody without saying so."""
+    entries = [entry.strip() for entry in raw.split(",") if entry.strip()]
+    if "*" in entries:
+        if len(entries) > 1:
+            raise ValueError("'*' (any peer) cannot be combined with addresses")
+        return entries
+    for position, entry in enumerate(entries, start=1):
+        try:
+            if "/" in entry:
+                ipaddress.ip_network(entry)  # strict, as uvicorn: 10.0.0.0/8, not 10.0.0.1/8
+            else:
+                ipaddress.ip_address(entry)
+        except ValueError:
+            raise ValueError(
+                f"entry {position} is not an IP address or network (e.g. 10.0.0.5, "
+                "10.0.0.0/24, ::1)"
+            ) from None
+    return entries
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ class Job:
 def registered_jobs() -> tuple[Job, ...]:
     """Every periodic job, in the order a worker runs them."""
     return (
+        Job("web.sign_in", web_jobs.send_codes, web_jobs.SIGN_IN_SECONDS),  # sign-in codes
         Job("comms.outbox", comms_jobs.run, comms_jobs.POLL_SECONDS),  # deliver queued e-mail
         Job("sharing.notices", sharing_jobs.run, sharing_jobs.POLL_SECONDS),  # Art. 19 webhooks
         Job("events.maintenance", events_jobs.maintain, events_jobs.MAINTENANCE_SECONDS),

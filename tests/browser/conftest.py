@@ -20,6 +20,7 @@ from safehold.app import create_app
 from safehold.comms import jobs as comms_jobs
 from safehold.config import Settings
 from safehold.runtime import Runtime, build_runtime
+from safehold.web import jobs as web_jobs
 from tests.conftest import DEFAULT_POLICY, IN_CI, ROOT
 
 CHROMIUM = Path(os.environ.get("SAFEHOLD_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -96,7 +97,9 @@ def screenshot(page: Page, name: str) -> Path:
 
 
 def drain_outbox(runtime: Runtime) -> int:
-    """Run the worker's outbox job until nothing is due; how many rows it claimed."""
+    """Run the worker's sign-in job (codes asked for are queued), then its outbox job until
+    nothing is due; how many rows it claimed."""
+    web_jobs.send_codes(runtime)
     claimed = 0
     while (count := comms_jobs.run(runtime)) > 0:
         claimed += count

@@ -363,3 +363,31 @@ def test_a_person_the_purpose_may_not_use_is_not_found_like_nobody(
     assert look_up(ADA["email"], admin, "service_provision").json()["id"] == opted_out
     notice = look_up("cy.marsh@example.net", admin, "communication.service")
     assert notice.json()["id"] == closed  # closure notices outlive the account
+
+
+@pytest.mark.parametrize(
+    "look_alike",
+    [
+        "\u0430da.quillfeather@example.com",  # CYRILLIC SMALL LETTER A
+        "ada.quillfeather@ex\u0430mple.com",  # the same, in the domain
+        "\uff41da.quillfeather@example.com",  # FULLWIDTH LATIN SMALL LETTER A
+    ],
+)
+def test_a_look_alike_address_is_refused_everywhere_not_a_second_account(
+    client: TestClient, admin: dict[str, str], look_alike: str
+) -> None:
+    sid = register(client, admin)
+    answers = {
+        "register": client.post("/v1/subjects", json={**ADA, "email": look_alike}, headers=admin),
+        "correct": client.patch(
+            f"/v1/subjects/{sid}", json={"email": look_alike, "source": "person"}, headers=admin
+        ),
+        "look up": client.post("/v1/subjects/lookup", json={"email": look_alike}, headers=admin),
+    }
+    for answer in answers.values():
+        assert answer.status_code == 422
+        assert_error(answer.json(), "email_confusable")
+        assert look_alike not in answer.text
+        assert look_alike.split("@")[0] not in answer.text
+    kept = client.get(f"/v1/subjects/{sid}?purpose=service_provision", headers=admin).json()
+    assert kept["data"]["account.email"] == {"email": ADA["email"].lower()}

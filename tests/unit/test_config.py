@@ -43,6 +43,9 @@ def test_the_test_suites_own_variable_is_not_a_setting(monkeypatch: pytest.Monke
         ("SAFEHOLD_LOG_FORMAT", "xml", "SAFEHOLD_LOG_FORMAT"),
         ("SAFEHOLD_DATABASE_URL", "not a url", "SAFEHOLD_DATABASE_URL"),
         ("SAFEHOLD_DATABASE_URL", "mysql://root@127.0.0.1/test", "supports postgresql and sqlite"),
+        ("SAFEHOLD_TRUSTED_PROXIES", "10.0.0.5,proxy.internal", "entry 2 is not an IP address"),
+        ("SAFEHOLD_TRUSTED_PROXIES", "10.0.0.1/8", "entry 1 is not an IP address or network"),
+        ("SAFEHOLD_TRUSTED_PROXIES", "*,10.0.0.5", "cannot be combined"),
     ],
 )
 def test_wrong_values_give_one_line_naming_the_setting(
@@ -81,3 +84,19 @@ def test_relative_policy_falls_back_to_the_shipped_file(
     (tmp_path / "policies").mkdir()
     (tmp_path / "policies" / "default.yaml").write_text("x: 1\n")
     assert Settings().policy_path == Path("policies/default.yaml")
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [
+        ("", ""),
+        (" 10.0.0.5 , 10.1.0.0/16,::1 ", "10.0.0.5,10.1.0.0/16,::1"),
+        ("*", "*"),
+    ],
+)
+def test_trusted_proxies_are_none_by_default_and_checked_when_named(
+    monkeypatch: pytest.MonkeyPatch, raw: str, kept: str
+) -> None:
+    assert load_settings().trusted_proxies == ""
+    monkeypatch.setenv("SAFEHOLD_TRUSTED_PROXIES", raw)
+    assert load_settings().trusted_proxies == kept

@@ -16,7 +16,7 @@ from safehold import keys
 from safehold.policy.document import Policy, RetentionAction, RetentionFrom, RetentionRule
 from safehold.policy.render import period_words
 from safehold.subjects import rules as subject_rules
-from safehold.subjects.errors import InvalidEmail, InvalidPhone
+from safehold.subjects.errors import ConfusableEmail, InvalidEmail, InvalidPhone
 
 # The policy names "access to our platform … your account, billing, sign-in" under
 # service_provision: a person reading their own account in the privacy center is that
@@ -35,6 +35,7 @@ _CERTIFICATE_INFO = b"safehold/center/certificate-link/v1"
 MAX_NAME = 200
 MAX_FIELD = 200  # characters in any one field of the form
 ADDRESS_PARTS = ("street", "postal_code", "city", "country")
+CONFUSABLE_EMAIL = "Type the address in one alphabet, without look-alike or full-width letters."
 FIELDS = ("name", "email", "phone", *ADDRESS_PARTS)
 
 KIND_WORDS = {
@@ -124,6 +125,9 @@ def _check_email(email: str, current: Mapping[str, str], out: Checked) -> None:
         return
     try:
         normal = subject_rules.normalise_email(email)
+    except ConfusableEmail:
+        out.errors.setdefault("email", CONFUSABLE_EMAIL)
+        return
     except InvalidEmail:
         out.errors.setdefault("email", "Enter an e-mail address like name@example.com.")
         return

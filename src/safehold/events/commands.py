@@ -100,7 +100,9 @@ def _serving(runtime: Runtime) -> Iterator[str]:
     from safehold.app import create_app  # the app imports every feature; only needed here
 
     port = _free_port()
-    config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_config=None)
+    config = uvicorn.Config(
+        create_app(runtime), host="127.0.0.1", port=port, log_config=None, proxy_headers=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -28,6 +28,13 @@ class InvalidEmail(InvalidInput):
     code = "invalid_email"
 
 
+class ConfusableEmail(InvalidEmail):
+    """An address that mixes alphabets or uses look-alike characters (decision 0019): it
+    would show exactly like another person's address, so it is refused, not stored."""
+
+    code = "email_confusable"
+
+
 class InvalidPhone(InvalidInput):
     code = "invalid_phone"
 

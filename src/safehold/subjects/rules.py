@@ -3,12 +3,14 @@ subjects feature holds, and how a card is shown."""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 import phonenumbers
+from confusable_homoglyphs import categories
 from email_validator import EmailNotValidError, validate_email
 
-from safehold.subjects.errors import InvalidEmail, InvalidPhone
+from safehold.subjects.errors import ConfusableEmail, InvalidEmail, InvalidPhone
 
 # What a person record holds, by policy category and field (the policy declares the fields).
 NAME, EMAIL, PHONE, ADDRESS, PAYMENT = (
@@ -32,15 +34,69 @@ BRANDS = {
 }
 
 
+# UTS #39 §5.1: scripts written together count as one ("augmented" script sets), so a
+# Japanese or Korean address that mixes its own scripts is not "mixed".
+AUGMENTED_SCRIPTS: dict[str, frozenset[str]] = {
+    "HAN": frozenset({"HAN", "JPAN", "KORE", "HANB"}),
+    "HIRAGANA": frozenset({"HIRAGANA", "JPAN"}),
+    "KATAKANA": frozenset({"KATAKANA", "JPAN"}),
+    "HANGUL": frozenset({"HANGUL", "KORE"}),
+    "BOPOMOFO": frozenset({"BOPOMOFO", "HANB"}),
+}
+ANY_SCRIPT = frozenset({"COMMON", "INHERITED"})  # digits, '.', '-', '+', combining marks
+
+
 def normalise_email(raw: str) -> str:
-    """The address as stored and indexed: syntax checked (no DNS look-up), lower-cased."""
+    """The address as stored and indexed: syntax checked (no DNS look-up), lower-cased, and
+    refused (:class:`ConfusableEmail`) when it could pass for another address — see
+    :func:`confusable`. Every path that stores or looks up an address comes through here."""
     try:
         checked = validate_email(raw, check_deliverability=False)
     except EmailNotValidError:
         raise InvalidEmail(
             "this is not a valid e-mail address", details={"field": "email"}
         ) from None
-    return checked.normalized.lower()
+    normalised = checked.normalized.lower()
+    if confusable(normalised):
+        raise ConfusableEmail(
+            "this e-mail address mixes alphabets or uses look-alike characters (such as "
+            "full-width letters); write it in one alphabet",
+            details={"field": "email"},
+        )
+    return normalised
+
+
+def confusable(address: str) -> bool:
+    """Whether a checked address could be mistaken for another one: it is not in NFKC form
+    (full-width letters, ligatures, superscripts: compatibility characters that look like
+    plain ones), or its local part or a label of its domain mixes scripts (UTS #39
+    mixed-script detection: a Cyrillic "a", U+0430, among Latin letters). An address wholly in one
+    script — Latin, Cyrillic, Greek, Japanese — is not confusable by this rule.
+
+    The domain of a checked address is already mapped by IDNA (UTS #46): a full-width
+    domain arrives as plain ASCII and a punycode one (``xn--``) in Unicode, so both are
+    judged by the letters they stand for."""
+    local, _, domain = address.rpartition("@")
+    if unicodedata.normalize("NFKC", address) != address:
+        return True
+    return not all(single_script(part) for part in (local, *domain.split(".")))
+
+
+def single_script(text: str) -> bool:
+    """UTS #39's resolved script set of ``text`` is not empty: some one (augmented) script
+    holds every character; characters common to all scripts (digits, punctuation) and
+    combining marks fit any. Scripts come from the Unicode Scripts data shipped by
+    ``confusable_homoglyphs`` (the standard library has no script property)."""
+    resolved: frozenset[str] | None = None
+    for char in text:
+        script: str = categories.alias(char)
+        if script in ANY_SCRIPT:
+            continue
+        scripts = AUGMENTED_SCRIPTS.get(script, frozenset({script}))
+        resolved = scripts if resolved is None else resolved & scripts
+        if not resolved:
+            return False
+    return True
 
 
 def normalise_phone(raw: str, region: str | None = None) -> str:

@@ -20,13 +20,12 @@ from safehold import ratelimit
 from safehold.access import audit
 from safehold.access.errors import InvalidApiKey
 from safehold.access.rules import Actor
-from safehold.comms import service as comms
 from safehold.deps import RuntimeDep, SessionDep
 from safehold.errors import InvalidInput, RateLimited
 from safehold.requests import rules as codes
 from safehold.requests.errors import CodeAttemptsExhausted, CodeExpired, CodeInvalid, CodeMissing
 from safehold.runtime import Runtime
-from safehold.subjects import service as subjects
+from safehold.subjects.errors import ConfusableEmail
 from safehold.web import pages, rules, sessions, signin, staff
 from safehold.web.pages import CsrfDep
 from safehold.web.rules import Kind
@@ -34,13 +33,6 @@ from safehold.web.rules import Kind
 router = APIRouter(include_in_schema=False)
 Field = Annotated[str | None, Form()]
 STAFF_LIMIT = "signin.staff.client"  # refused staff sign-ins per client address
-
-
-def signin_context(runtime: Runtime) -> signin.Context:
-    return signin.Context(
-        subjects.Context(runtime.vault, runtime.policy, runtime.clock, runtime.book),
-        comms.context(runtime),
-    )
 
 
 def _code_page(
@@ -86,14 +78,20 @@ def person_sign_in(
         error = "That is longer than any e-mail address can be."
     else:
         try:
-            ratelimit.hit(runtime, "signin.code.client", _client(request))
-            ratelimit.hit(runtime, "signin.code.address", _address_key(runtime, address))
-            attempt = signin.request_code(session, signin_context(runtime), address)
+            counted = (
+                ("signin.code.client", _client(request)),
+                ("signin.code.address", _address_key(runtime, address)),
+            )
+            with ratelimit.attempt(runtime, *counted):  # a 503 uses up no one's budget
+                attempt = signin.request_code(session, signin.context(runtime), address)
+                session.commit()
         except RateLimited as exc:
             error, status = (
                 f"Too many codes were asked for. Try again in {exc.retry_after} seconds.",
                 429,
             )
+        except ConfusableEmail:
+            error = "Type the address in one alphabet, without look-alike or full-width letters."
         except InvalidInput:
             error = "Enter an e-mail address like name@example.com."
     if error is not None:
@@ -101,7 +99,6 @@ def person_sign_in(
             request, "sign_in.html", {"next": target, "email": address, "errors": {"email": error}},
             status_code=status,
         )  # fmt: skip
-    session.commit()
     return pages.redirect(f"/me/sign-in/code?{urlencode({'attempt': attempt, 'next': target})}")
 
 
@@ -134,12 +131,20 @@ def person_code(
     except ValueError:
         return _code_page(request, "", target, CODE_ERRORS[CodeInvalid], status_code=422)
     try:
-        ratelimit.hit(runtime, "signin.verify.client", _client(request))
+        # Counted once the code was judged, right or wrong; a 503 costs no try.
+        with ratelimit.attempt(runtime, ("signin.verify.client", _client(request))):
+            return _check_code(request, session, runtime, attempt_id, digits, target)
     except RateLimited as exc:
         message = f"Too many tries. Try again in {exc.retry_after} seconds."
         return _code_page(request, str(attempt_id), target, message, status_code=429)
+
+
+def _check_code(
+    request: Request, session: Session, runtime: Runtime, attempt_id: uuid.UUID, digits: str,
+    target: str,
+) -> Response:  # fmt: skip
     try:
-        subject_id = signin.check_code(session, signin_context(runtime), attempt_id, digits)
+        subject_id = signin.check_code(session, signin.context(runtime), attempt_id, digits)
     except (CodeInvalid, CodeExpired, CodeAttemptsExhausted, CodeMissing) as exc:
         session.commit()  # the attempt counts
         return _code_page(request, str(attempt_id), target, CODE_ERRORS[type(exc)], status_code=422)

@@ -2,8 +2,9 @@
 
 Neither table holds personal data in the clear: a session row is the SHA-256 of its cookie
 (a stolen database yields no usable cookie) and names a person by their opaque id or a staff
-member by their API key's id; a code row keeps a keyed hash of the code and, for a person,
-their id. Rows are short-lived and removed when they end (:mod:`safehold.web.sessions`).
+member by their API key's id; a code row keeps a keyed hash of the code, for a person their
+id, and until the worker has handled it the blind index of the address it was asked for.
+Rows are short-lived and removed when they end (:mod:`safehold.web.sessions`).
 """
 
 from __future__ import annotations
@@ -31,15 +32,27 @@ class WebSession(Base):
 
 
 class SignInCode(Base):
-    """A code e-mailed to a person who asked to sign in to the privacy center."""
+    """A sign-in attempt: someone asked for a code for an address (decision 0019).
+
+    Every request makes one, account or not. Until the worker has handled it
+    (``handled_at``), it keeps the address's blind index (``address_index``) and the hash of
+    a placeholder no typed code matches; the worker then drops the index and, for an account
+    that may have a code now, puts the e-mailed code's hash and the person's id in. Checking
+    a code reads this row alone, so every attempt counts wrong codes and expires the same way.
+    """
 
     __tablename__ = "web_sign_in_codes"
-    __table_args__ = (Index("ix_web_sign_in_codes_subject_created", "subject_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_web_sign_in_codes_subject_created", "subject_id", "created_at"),
+        Index("ix_web_sign_in_codes_handled_at", "handled_at"),
+    )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id"))
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # the attempt id the page carries
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("subjects.id"))  # mailed to
+    address_index: Mapped[str | None] = mapped_column(String(64))  # until the worker handles it
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+    handled_at: Mapped[datetime | None]  # when the worker looked the address up
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     used_at: Mapped[datetime | None]

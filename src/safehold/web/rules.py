@@ -43,6 +43,7 @@ TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often
 SIGN_IN_CODE_TTL = timedelta(minutes=10)
 SIGN_IN_CODE_WINDOW = timedelta(hours=1)
 SIGN_IN_CODES_PER_HOUR = 5  # codes e-mailed to one person per rolling hour (the window)
+SIGN_IN_BATCH = 50  # sign-in attempts the worker handles in one transaction
 
 _CSRF_INFO = b"safehold/web/csrf/v1"
 
@@ -50,6 +51,13 @@ _CSRF_INFO = b"safehold/web/csrf/v1"
 def new_token() -> str:
     """A session (or CSRF cookie) value: 256 random bits, URL-safe."""
     return secrets.token_urlsafe(32)
+
+
+def unmatchable_code() -> str:
+    """What a sign-in attempt's hash is made of until the worker e-mails a real code (and
+    for good when it e-mails none): 128 random bits in hex, which no typed code — 8 digits —
+    can equal. So the attempt checks a code exactly like one with an e-mailed code."""
+    return secrets.token_hex(16)
 
 
 def session_id(token: str) -> str:

@@ -75,3 +75,10 @@ def test_retention_is_said_in_words() -> None:
     policy = load_policy(DEFAULT_POLICY)
     words = rules.retention_words(policy.retention_rule_for("account.email"))
     assert words == "90 days after the account is closed, then deleted"
+
+
+def test_a_look_alike_address_is_refused_next_to_its_field() -> None:
+    for look_alike in ("\u0456da.marsh@example.com", "\uff49da.marsh@example.com"):
+        checked = rules.check_details(form(email=look_alike), HELD)
+        assert checked.errors == {"email": rules.CONFUSABLE_EMAIL}
+        assert checked.values == {}
