@@ -121,8 +121,9 @@ def test_a_person_signs_in_with_the_code_from_their_email(
 def test_a_closed_account_still_signs_in_to_use_its_rights(
     client: TestClient, runtime: Runtime, make_key: MakeKey, person: str
 ) -> None:
-    """The sign-in finds the account whatever its state (``find_own_account``): a purpose's
-    look-up would refuse a closed account, but its owner keeps their rights."""
+    """The sign-in finds the account whatever its state (the worker's ``web.sign_in`` job
+    looks the address up by its blind index): a purpose's look-up would refuse a closed
+    account, but its owner keeps their rights."""
     writer = bearer(make_key(["subjects:write"], ["service_provision"]))
     assert client.post(f"/v1/subjects/{person}/close", headers=writer).status_code == 200
     attempt = attempt_of(ask_for_code(client))

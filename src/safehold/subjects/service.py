@@ -348,20 +348,3 @@ def lookup(
         raise NoPersonFound(NO_ONE)
     _audit(session, ctx, actor, LOOKUP, subject.id, [category], purpose, "ok")
     return subject
-
-
-def find_own_account(
-    session: Session, ctx: Context, *, actor: Actor, purpose: str,
-    email: str | None = None, phone: str | None = None,
-) -> Subject:  # fmt: skip
-    """The account with this address, whatever its state, for the person's own sign-in to
-    the privacy center. No purpose decision: it is the person, proving it with the code sent
-    to the address, who acts on their own account — a closed account or a purpose pending
-    their acceptance must not lock them out of their rights. Every other caller uses
-    :func:`lookup`."""
-    category, where = _by_contact(ctx, email, phone)
-    subject = session.scalars(select(Subject).where(where).limit(1)).first()
-    if subject is None:
-        raise SubjectNotFound(NO_ONE)
-    _audit(session, ctx, actor, LOOKUP, subject.id, [category], purpose, "ok")
-    return subject
