@@ -74,7 +74,8 @@ def method_label(method: str) -> str:
 
 def _route_template(scope: Scope) -> str:
     route = scope.get("route")
-    path = getattr(route, "path", None)
+    # path_format: the template without its convertors ("/v1/keys/{key_id}", not ":key_id")
+    path = getattr(route, "path_format", None)
     return path if isinstance(path, str) else "unmatched"
 
 

@@ -281,6 +281,18 @@ def test_card_data_never_reaches_payment_methods(client: TestClient, admin: dict
     assert body["payment_methods"] == []
 
 
+def test_payment_fields_take_ascii_only(client: TestClient, admin: dict[str, str]) -> None:
+    # Security review F21: "\\w" and "\\d" match any script's letters and digits.
+    sid = register(client, admin)
+    for bad in (
+        {**CARD, "processor": "ëxample-pay"},
+        {**CARD, "last4": "\u0664\u0662\u0664\u0662"},
+    ):
+        response = client.post(f"/v1/subjects/{sid}/payment-methods", json=bad, headers=admin)
+        assert response.status_code == 422, bad
+        assert_error(response.json(), "validation_failed")
+
+
 def test_audit_needs_its_scope(client: TestClient, make_key: MakeKey) -> None:
     reader = bearer(make_key(["subjects:read"], ["*"]))
     response = client.get("/v1/audit", headers=reader)

@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 from schemathesis import Case, HookContext, Response
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import AcceptedNegativeData, Failure
-from schemathesis.openapi.checks import AllowHeaderMismatch, UnsupportedMethodResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from safehold import migrate
@@ -125,8 +124,6 @@ class CurrentApp:
 
 
 CURRENT = CurrentApp()
-# Literal segments that a sibling route with a parameter also matches (see filter_failure).
-SHADOWED = {"POST /v1/subjects/lookup", "POST /v1/messages/bounces", "GET /v1/keys/me"}
 # The stock list of statuses that reject invalid data, plus 410 (an erased person) and 413
 # (a body over SAFEHOLD_MAX_REQUEST_BYTES is refused before it is read).
 CONFIG = SchemathesisConfig.from_str(
@@ -168,19 +165,15 @@ def filter_failure(_context: HookContext, failure: Failure, case: Case, response
     app never saw that). A repeated scalar query parameter is a type change too: the last
     value is used, as usual.
 
-    ``POST /v1/subjects/lookup``, ``POST /v1/messages/bounces`` and ``GET /v1/keys/me`` have
-    a sibling route with a parameter in the same place (``/{subject_id}``, ``/{message_id}``,
-    ``/{key_id}``) that also matches the literal segment: other methods are routed there
-    (422 for a non-UUID id instead of 405), and ``Allow`` names that route's methods too.
+    (Named paths beside an id route — ``/v1/subjects/lookup``, ``/v1/messages/bounces``,
+    ``/v1/keys/me`` — were once shadowed by it and filtered here; the id routes match ids only
+    since security review F21, so every 405 and ``Allow`` header is checked.)
     """
     if isinstance(failure, AcceptedNegativeData) and 200 <= response.status_code < 300:
         negations = failure.message.split("Invalid component:", 1)[-1].strip().splitlines()
         if negations and all(_harmless(line) for line in negations):
             return False
-    if case.operation.label not in SHADOWED:
-        return True
-    wrong_status = isinstance(failure, UnsupportedMethodResponse) and response.status_code == 422
-    return not (wrong_status or isinstance(failure, AllowHeaderMismatch))
+    return True
 
 
 def _harmless(negation: str) -> bool:

@@ -70,3 +70,51 @@ def test_a_nul_character_is_refused_not_a_500(client: TestClient, target: Target
     error = ErrorOut.model_validate(answer.json()).error
     assert error.code == "purpose_refused"
     assert "\x00" not in answer.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("OPTIONS", "/v1/keys/me", {"GET"}),  # DELETE is /v1/keys/{key_id}, ids only
+        ("OPTIONS", "/v1/messages/bounces", {"POST"}),  # GET is /v1/messages/{message_id}
+        ("PATCH", "/v1/subjects/lookup", {"POST"}),  # PATCH is /v1/subjects/{subject_id}
+    ],
+)
+def test_a_named_path_is_never_taken_for_an_id(
+    client: TestClient, target: Target, method: str, path: str, allowed: set[str]
+) -> None:
+    # Security review F21: the id routes match UUIDs only, so their literal siblings answer
+    # 405 with their own methods instead of a 422 about a malformed id.
+    answer = client.request(method, path, headers=bearer(target.admin))
+    assert answer.status_code == 405, answer.text
+    assert {m.strip() for m in answer.headers["allow"].split(",")} == allowed
+
+
+def test_the_acceptances_csv_is_declared() -> None:
+    content = DOCUMENT["paths"]["/v1/policy/acceptances"]["get"]["responses"]["200"]["content"]
+    assert set(content) == {"application/json", "text/csv"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/policy/evaluate", {"purpose": "service_provision", "aggregate": 0}),
+        ("/v1/policy/evaluate", {"purpose": "service_provision", "aggregate": "yes"}),
+        ("/v1/events", {"sent_at": 0, "events": [{"name": "app.open"}]}),
+        ("/v1/events", {"sent_at": 1.7e9, "events": [{"name": "app.open"}]}),
+        (
+            "/v1/subjects",
+            {"name": "Ida Lax", "email": "ida.lax@example.com", "marketing_opt_in": "yes"},
+        ),
+        (
+            "/v1/subjects",
+            {"name": "Ida Lax", "email": "ida.lax@example.com", "marketing_opt_in": 1},
+        ),
+    ],
+)
+def test_lax_conversions_are_refused(
+    client: TestClient, target: Target, path: str, body: dict[str, object]
+) -> None:
+    answer = client.post(path, json=body, headers=bearer(target.admin))
+    assert answer.status_code == 422, answer.text
+    assert ErrorOut.model_validate(answer.json()).error.code == "validation_failed"

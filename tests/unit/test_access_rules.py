@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -51,3 +53,10 @@ def test_a_key_never_grants_more_than_it_holds(
         assert rules.ANY_PURPOSE in held_p or set(new_p) <= set(held_p)
     else:
         assert not set(new_s) <= set(held_s) or not set(new_p) <= set(held_p)
+
+
+def test_every_new_key_id_matches_the_pattern_its_route_takes() -> None:
+    # DELETE /v1/keys/{key_id} matches only this pattern (so /v1/keys/me is never an id).
+    for _ in range(200):
+        assert re.fullmatch(rules.KEY_ID_PATTERN, rules.new_token().key_id)
+    assert re.fullmatch(rules.KEY_ID_PATTERN, "me") is None

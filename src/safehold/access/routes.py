@@ -3,11 +3,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from safehold.access import audit, service
 from safehold.access.models import ApiKey
-from safehold.access.rules import Actor
+from safehold.access.rules import KEY_ID_PATTERN, Actor
 from safehold.access.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, AuditEntryOut, AuditPage
 from safehold.deps import ApiKeyDep, RuntimeDep, SessionDep, require_scope
 
@@ -46,9 +47,21 @@ def create_key(
     return ApiKeyCreated(**out, token=created.token)
 
 
-@router.delete("/{key_id}", summary="Revoke a key no wider than the caller's own (or itself)")
+class _KeyIdConvertor(StringConvertor):
+    regex = KEY_ID_PATTERN
+
+
+register_url_convertor("key_id", _KeyIdConvertor())
+
+
+@router.delete(
+    "/{key_id:key_id}", summary="Revoke a key no wider than the caller's own (or itself)"
+)
 def revoke_key(
-    key_id: str, session: SessionDep, runtime: RuntimeDep, caller: KeysAdmin
+    key_id: Annotated[str, Path(pattern=f"^{KEY_ID_PATTERN}$")],
+    session: SessionDep,
+    runtime: RuntimeDep,
+    caller: KeysAdmin,
 ) -> ApiKeyOut:
     key = service.revoke_key(session, key_id, clock=runtime.clock, revoker=caller)
     session.commit()

@@ -44,6 +44,11 @@ class NewToken:
     secret_hash: str
 
 
+# What every key id looks like (KEY_ID_BYTES in lower-case base32, no padding): the revoke
+# route matches only such ids, so a named path beside it (/v1/keys/me) is never one (F21).
+KEY_ID_PATTERN = "[a-z2-7]{13}"
+
+
 def _b32(raw: bytes) -> str:
     return base64.b32encode(raw).decode().rstrip("=").lower()
 

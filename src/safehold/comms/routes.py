@@ -108,7 +108,9 @@ def bounce(body: BounceIn, session: SessionDep, runtime: RuntimeDep, actor: Acto
 
 
 @router.get(
-    "/v1/messages/{message_id}", summary="A message and its delivery counts", dependencies=[SEND]
+    "/v1/messages/{message_id:uuid}",
+    summary="A message and its delivery counts",
+    dependencies=[SEND],
 )
 def get_message(message_id: uuid.UUID, session: SessionDep) -> MessageOut:
     return _message_out(service.view(session, message_id))

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 MAX_RECIPIENTS = 10_000  # per request; larger campaigns use audience "all" or several requests
 
@@ -19,7 +19,9 @@ class AudienceIn(BaseModel):
     subject_ids: list[uuid.UUID] | None = Field(
         default=None, min_length=1, max_length=MAX_RECIPIENTS
     )
-    all: bool = Field(default=False, description="Every active account the purpose may reach")
+    all: StrictBool = Field(
+        default=False, description="Every active account the purpose may reach"
+    )  # true or false only: "yes" or 1 must not send to everyone
 
     @model_validator(mode="after")
     def _exactly_one(self) -> AudienceIn:

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -65,6 +66,17 @@ class ContextIn(BaseModel):
         return Hints(**self.client_hints) if self.client_hints else Hints()
 
 
+def _not_a_number(value: object) -> object:
+    """A device time is an ISO 8601 string: a bare number (pydantic would read it as Unix
+    time) is refused, so ``0`` or ``1e9`` is never taken for 1970 (F21)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("a time is an ISO 8601 string with its offset, not a number")
+    return value
+
+
+DeviceTime = Annotated[AwareDatetime, BeforeValidator(_not_a_number)]
+
+
 class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -76,7 +88,7 @@ class EventIn(BaseModel):
         default=None, description="A device's id before sign-in; linked at the next login"
     )
     name: EventName
-    timestamp: AwareDatetime | None = Field(default=None, description="The device's clock")
+    timestamp: DeviceTime | None = Field(default=None, description="The device's clock")
     properties: dict[str, Any] = Field(default_factory=dict)
     context: ContextIn | None = None
 
@@ -84,7 +96,7 @@ class EventIn(BaseModel):
 class BatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    sent_at: AwareDatetime | None = Field(
+    sent_at: DeviceTime | None = Field(
         default=None,
         description="The device's clock when it sent the batch: corrects its clock skew",
     )
@@ -102,7 +114,7 @@ class _TypedBatchIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    sent_at: AwareDatetime | None = None
+    sent_at: DeviceTime | None = None
     context: ContextIn | None = None
     events: list[EventIn] = Field(min_length=1)
 

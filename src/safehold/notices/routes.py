@@ -3,7 +3,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
@@ -92,7 +92,16 @@ def publish(
     return version_out(runtime, published.version)
 
 
-@router.get("/acceptances", summary="Who accepted a version, who was notified, who not yet")
+# ``?format=csv`` answers the same rows as CSV: declared, so clients and fuzzing expect it.
+ACCEPTANCES_AS_CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+}
+
+
+@router.get(
+    "/acceptances", summary="Who accepted a version, who was notified, who not yet",
+    response_model=list[StandingOut], responses=ACCEPTANCES_AS_CSV,
+)  # fmt: skip
 def acceptances(
     session: SessionDep,
     _key: PolicyAdmin,

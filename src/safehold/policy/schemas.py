@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 
 class ActivePolicy(BaseModel):
@@ -28,7 +28,7 @@ class EvaluateIn(BaseModel):
     purpose: str = Field(min_length=1, max_length=100)
     categories: list[str] | None = Field(default=None, max_length=100)
     state: SubjectStateIn = Field(default_factory=SubjectStateIn)
-    aggregate: bool = False
+    aggregate: StrictBool = False  # true or false, never 0 or "yes" (F21)
 
 
 class WithheldOut(BaseModel):

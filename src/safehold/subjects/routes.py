@@ -93,7 +93,7 @@ def lookup(
     return _out(subject)
 
 
-@router.get("/{subject_id}", summary="Read a person's data for a purpose")
+@router.get("/{subject_id:uuid}", summary="Read a person's data for a purpose")
 def read(
     subject_id: uuid.UUID,
     session: SessionDep,
@@ -125,7 +125,7 @@ def read(
     )
 
 
-@router.patch("/{subject_id}", summary="Correct a person's data")
+@router.patch("/{subject_id:uuid}", summary="Correct a person's data")
 def rectify(
     subject_id: uuid.UUID, body: RectifyIn, session: SessionDep, runtime: RuntimeDep,
     key: Writer, actor: ActorDep,

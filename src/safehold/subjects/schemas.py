@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 if TYPE_CHECKING:
     from safehold.subjects.payments import PaymentView
@@ -31,7 +31,9 @@ class RegisterIn(BaseModel):
     email: str = Field(min_length=3, max_length=254)
     phone: str | None = Field(default=None, max_length=32)
     address: Address | None = None
-    marketing_opt_in: bool = Field(description="The marketing choice made at sign-up")
+    marketing_opt_in: StrictBool = Field(  # a consent is true or false, never 1 or "yes"
+        description="The marketing choice made at sign-up"
+    )
     policy_version: str | None = Field(
         default=None,
         max_length=64,
@@ -72,12 +74,12 @@ class LookupIn(BaseModel):
 class PaymentMethodIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    processor: str = Field(min_length=1, max_length=64, pattern=r"^[\w .-]+$")
+    processor: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_ .-]+$")
     processor_token: str = Field(
         min_length=1, max_length=255, description="The processor's token or payment-method id"
     )
     brand: Literal["visa", "mastercard", "amex", "discover", "diners", "jcb", "unionpay", "maestro"]
-    last4: str = Field(pattern=r"^\d{4}$")
+    last4: str = Field(pattern=r"^[0-9]{4}$")  # ASCII digits: \d is any script's
     exp_month: int = Field(ge=1, le=12)
     exp_year: int = Field(ge=2000, le=2100)
 
