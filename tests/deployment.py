@@ -27,6 +27,20 @@ from safehold.subjects import service as subjects
 from tests.conftest import DEFAULT_POLICY
 
 ADMIN = Actor("admin", "test")
+START_SECONDS = 30  # a server process on a loaded 2-core machine starts within this
+
+
+def wait_until_answering(url: str, log: Path, proc: subprocess.Popen[bytes]) -> None:
+    """Wait until ``url`` answers 200; fail with the end of the process's log otherwise."""
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    proc.kill()
+    pytest.fail(f"{url} did not answer: {log.read_text()[-2000:]}")
 
 
 @dataclass
@@ -48,15 +62,8 @@ class Deployment:
                 env=env, stdout=log, stderr=log,
             )  # fmt: skip
         self.procs.append(proc)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    return proc
-            except httpx.TransportError:
-                time.sleep(0.05)
-        proc.kill()
-        pytest.fail(f"serve did not start: {self.log.read_text()[-2000:]}")
+        wait_until_answering(f"http://127.0.0.1:{port}/readyz", self.log, proc)
+        return proc
 
     def close(self) -> None:
         for proc in self.procs:

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT
+from tests.deployment import wait_until_answering
 from tests.e2e.raising_app import QUOTED
 from tests.e2e.test_serve import free_port
 
@@ -32,15 +33,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail(f"the app did not start: {log.read_text()[-2000:]}")
+        wait_until_answering(f"{base}/healthz", log, proc)
         yield base, log
     finally:
         proc.terminate()

@@ -11,12 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-import pytest
-
 from safehold.config import Settings
 from safehold.runtime import build_runtime
 from tests.conftest import DEFAULT_POLICY
+from tests.deployment import wait_until_answering
 from tests.e2e.test_serve import free_port
 from tests.integration.comms.support import enqueue, register
 
@@ -45,15 +43,7 @@ def test_a_fresh_data_dir_and_every_file_in_it_are_owner_only(tmp_path: Path) ->
         )  # fmt: skip
     runtime = None
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail(f"serve did not become ready: {log.read_text()[-2000:]}")
+        wait_until_answering(f"http://127.0.0.1:{port}/readyz", log, proc)
         # A message for the process's own delivery job, which the console mailer keeps.
         runtime = build_runtime(
             Settings(data_dir=data, policy=DEFAULT_POLICY, mail_backend="console")

@@ -25,7 +25,6 @@ from safehold.runtime import Runtime
 from safehold.web import rules
 from safehold.web.auth import CODE_ERRORS
 from safehold.web.models import SignInCode
-from tests.e2e.conftest import MakeKey, bearer
 from tests.e2e.test_sign_in import (
     EMAIL,
     ask_for_code,
@@ -35,19 +34,12 @@ from tests.e2e.test_sign_in import (
     handle_attempts,
     latest_code,
 )
+from tests.e2e.test_sign_in import person as _person_fixture
 
 UNKNOWN = "nobody.here@example.com"
 SAVEPOINT = re.compile(r"sa_savepoint_\d+")
 FIELD_ERROR = re.compile(r'id="f-code-error" role="alert">([^<]+)<')
-
-
-@pytest.fixture
-def person(client: TestClient, make_key: MakeKey) -> str:
-    headers = bearer(make_key(["subjects:write"], ["*"]))
-    body = {"name": "Wren Calloway", "email": EMAIL, "marketing_opt_in": False}
-    response = client.post("/v1/subjects", json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
+person = _person_fixture  # the account the sign-in tests use (its fixture, shared)
 
 
 @contextmanager
