@@ -52,6 +52,14 @@ class MailConfig:
             unsubscribe_mailto=settings.mail_unsubscribe_mailto,
         )
 
+    def link(self, path_or_url: str) -> str:
+        """A link for an e-mail: a path names a page Safehold serves, so it is built from
+        ``SAFEHOLD_BASE_URL`` (the controller's website does not serve /me or /policy); a full
+        URL the policy gives (a policy posted on the operator's own site) stays as it is."""
+        if path_or_url.startswith("/"):
+            return self.base_url.rstrip("/") + path_or_url
+        return path_or_url
+
     def unsubscribe_url(self, token: str) -> str:
         return f"{self.base_url}/unsubscribe/{token}"
 

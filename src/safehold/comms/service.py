@@ -15,7 +15,6 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urljoin
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
@@ -63,11 +62,10 @@ class Context:
 
     def template_context(self) -> dict[str, str]:
         """The values every template may use besides the recipient's own."""
-        website = str(self.policy.controller.website)
         return {
             "operator": self.policy.policy.operator,
-            "policy_url": urljoin(website, str(self.policy.changes.posted_at)),
-            "privacy_center_url": urljoin(website, str(self.policy.requests.privacy_center)),
+            "policy_url": self.mail.link(str(self.policy.changes.posted_at)),
+            "privacy_center_url": self.mail.link(str(self.policy.requests.privacy_center)),
         }
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import delete, select
 
 from safehold.access.models import AuditEntry
 from safehold.comms import dispatch, jobs, outbox, preferences, rules, service, suppression, tokens
-from safehold.comms.mail import MailError, SmtpMailer
+from safehold.comms.mail import MailConfig, MailError, SmtpMailer
 from safehold.comms.models import MarketingChoice, OutboxItem
 from safehold.comms.outbox import Report
 from safehold.db import transaction
@@ -93,6 +93,29 @@ def test_a_service_update_reaches_every_active_account_and_no_one_else(
     assert "<p>Dear Ada Quillfeather,</p>" in html
     assert mail["Message-ID"] == items(runtime, message_id)[ada].mail_message_id
     assert smtp.inbox.received[0].mail_from == MAIL_FROM
+
+
+def test_links_in_an_email_lead_to_safeholds_own_pages(
+    runtime: Runtime, smtp: SmtpServer, mailer: SmtpMailer
+) -> None:
+    # Issue 17, item 2: /me and /policy are served by Safehold at SAFEHOLD_BASE_URL, not by
+    # the controller's website (the policy's "website", https://example.com here).
+    register(runtime, "Ada Quillfeather", "ada@example.com")
+    text = "Your choices: {{ privacy_center_url }}\nThe policy: {{ policy_url }}"
+    enqueue(runtime, "service_update", None, text=text)
+    deliver_all(runtime, mailer)
+    (mail,) = smtp.inbox.to("ada@example.com")
+    plain, html = parts(mail)
+    for body in (plain, html):
+        assert f"{BASE_URL}/me" in body
+        assert f"{BASE_URL}/policy" in body
+        assert str(runtime.policy.controller.website).rstrip("/") + "/me" not in body
+
+
+def test_a_policy_posted_on_the_operators_own_site_keeps_its_address() -> None:
+    config = MailConfig(base_url=BASE_URL, mail_from=MAIL_FROM, from_name="IPTV Reseller")
+    assert config.link("/me") == f"{BASE_URL}/me"
+    assert config.link("https://iptv.example.net/privacy") == "https://iptv.example.net/privacy"
 
 
 def test_an_account_notice_reaches_a_closed_account_named_by_id(
