@@ -199,6 +199,18 @@ class Purpose(_Model):
         return self.marketing or self.id.startswith("communication.marketing")
 
 
+# The European Economic Area: a recipient elsewhere is a transfer to a third country (GDPR
+# Chapter V), which needs a safeguard (Art. 45 adequacy, Art. 46 standard clauses …) that the
+# policy names and the record of processing activities lists.
+EEA_COUNTRIES = frozenset(
+    {
+        "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",
+        "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
+        "IS", "LI", "NO",
+    }
+)  # fmt: skip
+
+
 class Recipient(_Model):
     id: Identifier
     name: Text
@@ -211,6 +223,11 @@ class Recipient(_Model):
     transfer_safeguard: Text | None = None
     legal_reference_required: bool = False
     notify_on_erasure: bool = True
+
+    @property
+    def third_country(self) -> bool:
+        """Outside the European Economic Area: a transfer that needs a named safeguard."""
+        return self.country not in EEA_COUNTRIES
 
 
 class RetentionException(_Model):

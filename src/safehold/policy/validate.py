@@ -154,6 +154,14 @@ def check_recipients(policy: Policy) -> Iterator[Found]:
                 f"processor '{recipient.id}' has no agreement",
                 "name the data processing agreement under `agreement:` (GDPR Art. 28(3))",
             )
+        if recipient.third_country and recipient.transfer_safeguard is None:
+            yield (
+                f"{here}.country",
+                f"recipient '{recipient.id}' is in {recipient.country}, outside the European "
+                "Economic Area, and no safeguard for the transfer is named",
+                "name it under `transfer_safeguard:` (GDPR Art. 45/46), e.g. 'an adequacy "
+                "decision' or 'EU standard contractual clauses (2021/914)'",
+            )
 
 
 def check_sharing_rule(policy: Policy) -> Iterator[Found]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from safehold.policy.document import Policy, RecipientRole
+from safehold.policy.document import EEA_COUNTRIES, Policy, RecipientRole
 from safehold.policy.durations import add_duration
 from safehold.policy.rules import UNKNOWN_CATEGORY, UNKNOWN_PURPOSE, purpose_rule
 
@@ -38,16 +38,6 @@ MAX_REFERENCE = 200
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=6)
 MAX_ATTEMPTS = 16
-
-# The European Economic Area: a recipient elsewhere is a transfer to a third country
-# (GDPR Chapter V), which the record of processing activities must name with its safeguard.
-EEA_COUNTRIES = frozenset(
-    {
-        "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE",
-        "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
-        "IS", "LI", "NO",
-    }
-)  # fmt: skip
 
 
 def recipient_rule(recipient_id: str, suffix: str) -> str:

@@ -189,7 +189,9 @@ CASES: dict[str, tuple[Change, str, str, ChangeClass]] = {
         MINOR,
     ),
     "recipient moves country": (
-        lambda d: _recipient(d, "email_delivery").update(country="US"),
+        lambda d: _recipient(d, "email_delivery").update(
+            country="US", transfer_safeguard="EU standard contractual clauses (2021/914)"
+        ),
         "recipient.changed",
         "email_delivery",
         MATERIAL,

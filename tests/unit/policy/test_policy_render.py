@@ -193,3 +193,22 @@ def test_html_is_a_standalone_accessible_page(default_policy: Policy) -> None:
 )
 def test_md_text(value: str, escaped: str) -> None:
     assert md_text(value) == escaped
+
+
+def test_a_recipient_outside_the_eea_is_named_with_its_safeguard(default_policy: Policy) -> None:
+    moved = default_policy.model_copy(
+        update={
+            "recipients": tuple(
+                r.model_copy(update={"country": "US", "transfer_safeguard": "EU standard "
+                                     "contractual clauses (2021/914)"})
+                if r.id == "email_delivery" else r
+                for r in default_policy.recipients
+            )
+        }
+    )  # fmt: skip
+    section = render_markdown(moved).split(SECTION_HEADINGS[2])[1].split(SECTION_HEADINGS[3])[0]
+    assert (
+        "**Country:** US, outside the European Economic Area: the transfer relies on EU "
+        "standard contractual clauses (2021/914)."
+    ) in section
+    assert "**Country:** DE." not in section

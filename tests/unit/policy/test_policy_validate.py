@@ -90,6 +90,15 @@ MISTAKES = {
         "processor 'payment_processor' has no agreement",
         "GDPR Art. 28(3)",
     ),
+    "recipient outside the EEA without a transfer safeguard": Mistake(
+        "    categories: [account.payment]\n    country: IE\n    agreement",
+        "    categories: [account.payment]\n    country: US\n    agreement",
+        "recipients[0].country",
+        "country: US",
+        "recipient 'payment_processor' is in US, outside the European Economic Area, and no "
+        "safeguard for the transfer is named",
+        "transfer_safeguard:",
+    ),
     "category with no retention rule": Mistake(
         "    categories: [account.name, account.email]\n    period: P90D",
         "    categories: [account.name]\n    period: P90D",
