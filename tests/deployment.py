@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.orm import Session
 
 from safehold import migrate
 from safehold.access import service as access
@@ -73,6 +74,21 @@ class Deployment:
         self.runtime.close()
 
 
+def usable_person(session: Session, ctx: subjects.Context, name: str, mailbox: str) -> uuid.UUID:
+    """Register a fictional person whose id an event batch can carry: an id whose digits
+    read as a card number would be refused (docs/events.md, "Known issues")."""
+    while True:
+        contact = subject_rules.contact(
+            name=name, email=f"{mailbox}.{uuid.uuid4().hex[:8]}@example.com"
+        )
+        sid = subjects.register(
+            session, ctx, actor=ADMIN, contact=contact, marketing_opt_in=False,
+            policy_version="test",
+        ).id  # fmt: skip
+        if not contains_card_number(str(sid)):
+            return sid
+
+
 def deploy(data_dir: Path, database_url: str | None, *, people: int = 4) -> Deployment:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAFEHOLD_")}
     env |= {"SAFEHOLD_DATA_DIR": str(data_dir), "SAFEHOLD_LOG_LEVEL": "warning",
@@ -82,21 +98,11 @@ def deploy(data_dir: Path, database_url: str | None, *, people: int = 4) -> Depl
     settings = Settings(data_dir=data_dir, policy=DEFAULT_POLICY, database_url=database_url)
     runtime = build_runtime(settings)
     migrate.upgrade(runtime.engine)
-    found: list[uuid.UUID] = []
     with transaction(runtime.sessions) as session:
         token = access.create_key(
             session, name="iptv-backend", scopes=["events:write"], purposes=[],
             known_purposes=runtime.policy.purpose_ids, clock=runtime.clock, actor=ADMIN,
         ).token  # fmt: skip
         ctx = subjects.Context(runtime.vault, runtime.policy, runtime.clock)
-        while len(found) < people:
-            contact = subject_rules.contact(
-                name="Bo Tumbleweed", email=f"bo.{uuid.uuid4().hex[:8]}@example.com"
-            )
-            sid = subjects.register(
-                session, ctx, actor=ADMIN, contact=contact, marketing_opt_in=False,
-                policy_version="test",
-            ).id  # fmt: skip
-            if not contains_card_number(str(sid)):  # docs/events.md, "Known issues"
-                found.append(sid)
+        found = [usable_person(session, ctx, "Bo Tumbleweed", "bo") for _ in range(people)]
     return Deployment(env, token, found, runtime, data_dir / "serve.log")

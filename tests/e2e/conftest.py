@@ -3,8 +3,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from sqlalchemy import select
 
 from safehold.access import service
+from safehold.access.models import AuditEntry
 from safehold.access.rules import Actor
 from safehold.runtime import Runtime
 
@@ -34,3 +36,10 @@ def make_key(runtime: Runtime) -> MakeKey:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def audit_entries(runtime: Runtime, action: str) -> list[AuditEntry]:
+    """The audit log's entries for ``action``, oldest first."""
+    with runtime.sessions() as session:
+        query = select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.seq)
+        return list(session.scalars(query))

@@ -19,8 +19,9 @@ from safehold.client import Client, Event, Retry, new_event_id
 from safehold.config import Settings
 from safehold.events import storage
 from safehold.runtime import Runtime
+from safehold.subjects import service as subjects
 from tests.conftest import DEFAULT_POLICY, FROZEN_AT
-from tests.deployment import ADMIN
+from tests.deployment import usable_person
 from tests.e2e.conftest import MakeKey, bearer
 
 VALID = 99
@@ -40,23 +41,11 @@ def sender(make_key: MakeKey) -> str:
 
 @pytest.fixture
 def viewer(runtime: Runtime) -> uuid.UUID:
-    from safehold.carddata import contains_card_number
-    from safehold.subjects import rules as subject_rules
-    from safehold.subjects import service as subjects
-
     ctx = subjects.Context(runtime.vault, runtime.policy, runtime.clock)
     with runtime.sessions() as session:
-        while True:  # ids the card-number check would refuse cannot be used (docs/events.md)
-            contact = subject_rules.contact(
-                name="Ada Quillfeather", email=f"ada.{uuid.uuid4().hex[:8]}@example.com"
-            )
-            sid = subjects.register(
-                session, ctx, actor=ADMIN, contact=contact, marketing_opt_in=False,
-                policy_version="test",
-            ).id  # fmt: skip
-            if not contains_card_number(str(sid)):
-                session.commit()
-                return sid
+        sid = usable_person(session, ctx, "Ada Quillfeather", "ada")
+        session.commit()
+        return sid
 
 
 def stored(runtime: Runtime, subject: uuid.UUID) -> int:

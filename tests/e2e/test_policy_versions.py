@@ -6,16 +6,14 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
-from safehold.access.models import AuditEntry
 from safehold.clock import FrozenClock
 from safehold.comms import jobs as comms_jobs
 from safehold.comms import service as comms
 from safehold.comms.mail import SmtpMailer
 from safehold.runtime import Runtime
 from tests.conftest import DEFAULT_POLICY
-from tests.e2e.conftest import MakeKey, bearer
+from tests.e2e.conftest import MakeKey, audit_entries, bearer
 from tests.e2e.test_http_skeleton import assert_error
 from tests.integration.comms.smtp import smtp_server
 from tests.unit.policy.bombs import ALIAS_BOMB
@@ -198,13 +196,8 @@ def test_history_pages_and_json(
 
 
 def acceptance_reads(runtime: Runtime) -> list[tuple[str | None, str]]:
-    with runtime.sessions() as session:
-        entries = session.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.action == "subject.policy_acceptance.read")
-            .order_by(AuditEntry.seq)
-        ).all()
-        return [(e.purpose, e.outcome) for e in entries]
+    entries = audit_entries(runtime, "subject.policy_acceptance.read")
+    return [(e.purpose, e.outcome) for e in entries]
 
 
 def test_acceptance_records_are_read_for_a_purpose_and_audited(

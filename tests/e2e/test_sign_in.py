@@ -27,7 +27,7 @@ from safehold.runtime import Runtime
 from safehold.subjects.models import Subject
 from safehold.web import rules, sessions, signin
 from safehold.web.rules import Kind
-from tests.e2e.conftest import MakeKey, bearer
+from tests.e2e.conftest import MakeKey, audit_entries, bearer
 
 EMAIL = "wren.calloway@example.com"
 CSRF = re.compile(r'name="csrf_token" value="([A-Za-z0-9_-]{43})"')
@@ -365,13 +365,8 @@ def test_an_error_page_keeps_the_errors_headers(runtime: Runtime) -> None:
 
 
 def staff_sign_in_attempts(runtime: Runtime) -> list[tuple[str, str, str | None]]:
-    with runtime.sessions() as session:
-        entries = session.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.action == "console.sign_in")
-            .order_by(AuditEntry.seq)
-        ).all()
-        return [(e.actor, e.outcome, e.request_id) for e in entries]
+    entries = audit_entries(runtime, "console.sign_in")
+    return [(e.actor, e.outcome, e.request_id) for e in entries]
 
 
 def test_wrong_staff_keys_are_audited_and_slowed_down_per_client(
