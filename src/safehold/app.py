@@ -20,6 +20,7 @@ from safehold.notices.routes import people_router as acceptance_router
 from safehold.notices.routes import router as versions_router
 from safehold.ops.routes import router as ops_router
 from safehold.policy.routes import router as policy_router
+from safehold.promises import metrics as promise_metrics
 from safehold.requests import metrics as request_metrics
 from safehold.requests.routes import exports as exports_pages
 from safehold.requests.routes import router as requests_router
@@ -69,6 +70,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(holds_router)  # /v1/holds: legal holds
     app.include_router(analytics_router)  # /v1/analytics reports, /v1/subjects/{id}/objections
     request_metrics.install(runtime)  # safehold_requests_overdue on /metrics
+    promise_metrics.install(runtime)  # safehold_promise_violations{check} on /metrics
     app.include_router(messages_router)  # /v1/messages, /v1/subjects/{id}/marketing
     app.include_router(audit_router)  # /v1/audit
     app.include_router(web_router)  # pages: / /policy

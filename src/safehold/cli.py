@@ -32,6 +32,7 @@ from safehold.notices import service as notices
 from safehold.policy import load_policy
 from safehold.policy.commands import app as policy_app
 from safehold.policy.rules import content_hash
+from safehold.promises.commands import app as promises_app
 from safehold.requests.commands import app as requests_app
 from safehold.retention.commands import app as retention_app
 from safehold.sharing.commands import app as sharing_app
@@ -56,6 +57,7 @@ app.add_typer(events_commands.app, name="events")  # usage events: partitions, r
 app.command("demo")(events_commands.demo_command)  # a fictional IPTV customer base
 app.add_typer(requests_app, name="requests")  # data-subject requests: list --overdue, erase
 app.add_typer(retention_app, name="retention")  # retention run [--dry-run]
+app.add_typer(promises_app, name="promises")  # promises check [--format json]
 
 
 @app.command()

@@ -27,6 +27,7 @@ from safehold.cli_support import fail, runtime_or_exit, settings_or_exit
 from safehold.comms import jobs as comms_jobs
 from safehold.events import jobs as events_jobs
 from safehold.logs import configure_logging, get_logger
+from safehold.promises import jobs as promise_jobs
 from safehold.retention import jobs as retention_jobs
 from safehold.runtime import Runtime
 from safehold.sharing import jobs as sharing_jobs
@@ -55,6 +56,7 @@ def registered_jobs() -> tuple[Job, ...]:
         Job("retention.daily", retention_jobs.daily, retention_jobs.DAILY_SECONDS),
         Job("analytics.rollups", analytics_jobs.run, analytics_jobs.POLL_SECONDS),  # roll-ups
         Job("web.sessions", web_jobs.purge, web_jobs.PURGE_SECONDS),  # ended sign-ins
+        Job("promises.daily", promise_jobs.daily, promise_jobs.POLL_SECONDS),  # live checks
     )
 
 

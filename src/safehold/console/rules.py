@@ -29,6 +29,7 @@ PAGES: tuple[Page, ...] = (
     Page("/admin/people", "People", "subjects:read"),
     Page("/admin/retention", "Retention", "holds:write"),
     Page("/admin/audit", "Audit log", "audit:read"),
+    Page("/admin/promises", "Promises", "audit:read"),
     Page("/admin/messages", "Messages", "messages:admin"),
     Page("/admin/policy", "Policy", "policy:admin"),
     Page("/admin/analytics", "Analytics", "analytics:read"),

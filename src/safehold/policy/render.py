@@ -32,6 +32,7 @@ from safehold.policy.document import (
     VerificationMethod,
 )
 from safehold.policy.durations import duration_in_words
+from safehold.policy.rules import SWEEP_GRACE
 
 SECTION_HEADINGS = (
     "1. Types of Information Collected",
@@ -175,6 +176,7 @@ def _environment() -> jinja2.Environment:
         LawfulBasis=LawfulBasis,
         RequestKind=RequestKind,
         join_words=join_words,
+        SWEEP_GRACE=SWEEP_GRACE,
     )
     return env
 

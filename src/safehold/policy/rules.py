@@ -59,6 +59,9 @@ SUBJECT_CLOSED = "subject.closed"
 # text (the log is append-only, so a value written there stays for good), and not a valid
 # purpose id either, so it is never taken for one.
 UNDECLARED_PURPOSE = "(undeclared)"
+# Retention runs daily: data whose period ended is gone within this much after the end. The
+# rendered policy says so and `safehold promises` allows exactly this much (decision 0027).
+SWEEP_GRACE = "P1D"
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,6 @@ LINE_FIELDS = ("category", "retention_class", "action", "deleted", "people", "ke
                "months_dropped", "notes")  # fmt: skip
 HELD_FIELDS = ("hold_id", "until", "people", "rows")  # a hold's reason text stays out
 
-LINE_FIELDS = ("category", "retention_class", "action", "deleted", "people", "keys_shredded",
-               "months_dropped", "notes")  # fmt: skip
-HELD_FIELDS = ("hold_id", "until", "people", "rows")  # the hold's reason text stays out
 
 
 def summary(report: dict[str, Any]) -> dict[str, Any]:
