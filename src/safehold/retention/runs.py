@@ -21,7 +21,6 @@ LINE_FIELDS = ("category", "retention_class", "action", "deleted", "people", "ke
 HELD_FIELDS = ("hold_id", "until", "people", "rows")  # a hold's reason text stays out
 
 
-
 def summary(report: dict[str, Any]) -> dict[str, Any]:
     """The report without the holds' free text (a reason may name a case or a person):
     per category the counts, the months dropped, and per hold its id, end and counts."""
