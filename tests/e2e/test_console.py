@@ -243,6 +243,7 @@ def test_publishing_a_broken_policy_shows_the_line_next_to_the_field(
     listed = client.get(first.headers["location"])
     assert "The new policy version was published." in listed.text
     assert 'href="/policy/versions/1"' in listed.text
+    assert "0 accepted, 0 notified, of 0" in listed.text  # acceptance progress per version
     same = post(client, "/admin/policy", "/admin/policy", {"source": DEFAULT_POLICY.read_text()})
     assert same.status_code == 409
     assert "already published as v1" in same.text.split('id="f-source-error"')[1]

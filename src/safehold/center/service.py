@@ -22,8 +22,10 @@ from safehold.comms import service as comms
 from safehold.events import history, storage
 from safehold.events import service as events
 from safehold.events.models import Login, SubjectDevice
+from safehold.notices import rules as notice_rules
 from safehold.notices import service as notices
 from safehold.notices.book import PolicyBook
+from safehold.notices.models import PolicyVersion
 from safehold.requests import service as requests
 from safehold.runtime import Runtime
 from safehold.sharing import service as sharing
@@ -192,16 +194,28 @@ def choose_marketing(
 
 
 @dataclass(frozen=True)
+class PendingVersion:
+    """A material version in force the person has not accepted, in the differ's words."""
+
+    seq: int
+    effective_at: datetime
+    held: list[str]  # changes that wait for the person's acceptance
+    everyone: list[str]  # material changes that apply to everyone all the same
+
+
+@dataclass(frozen=True)
 class PolicyStanding:
     accepted: int  # 0: no published version accepted yet
     in_force: int | None  # None: nothing published yet (the operator's file applies)
     in_force_since: datetime | None
     pending: list[str]  # labels of purposes waiting for the person's acceptance
     records: list[tuple[str, str, datetime]]  # (version label, how, when)
+    versions: list[PendingVersion] = field(default_factory=list)
+    handled_under: int | None = None  # the version applied to them until they accept
 
     @property
     def can_accept(self) -> bool:
-        return self.in_force is not None and bool(self.pending)
+        return self.in_force is not None and bool(self.versions or self.pending)
 
 
 def policy_standing(session: Session, ctx: Context, sid: uuid.UUID) -> PolicyStanding:
@@ -216,6 +230,19 @@ def policy_standing(session: Session, ctx: Context, sid: uuid.UUID) -> PolicySta
         in_force_since=current.facts.effective_at if current else None,
         pending=[labels.get(p, p) for p in standing.pending_purposes],
         records=[(f"v{r.version}", r.method, r.at) for r in standing.records],
+        versions=[_pending(notices.get(session, seq)) for seq in standing.pending_versions],
+        handled_under=standing.handled_under,
+    )  # fmt: skip
+
+
+def _pending(version: PolicyVersion) -> PendingVersion:
+    material = [c for c in version.changes if c["change_class"] == notice_rules.MATERIAL]
+    return PendingVersion(
+        version.seq, version.effective_at,
+        held=[str(c["description"]) for c in material if notice_rules.held_back(str(c["kind"]))],
+        everyone=[
+            str(c["description"]) for c in material if not notice_rules.held_back(str(c["kind"]))
+        ],
     )  # fmt: skip
 
 

@@ -43,6 +43,7 @@ def _policy(
     return common.page(
         request, signed_in, "console/policy.html",
         {"versions": versions, "in_force": current.facts.seq if current else None,
+         "progress": notices.progress(session),
          "errors": errors or {}, "issues": issues or [], "form": form or {},
          "notice": rules.NOTICES.get(request.query_params.get("done", ""))},
         status_code=status_code,

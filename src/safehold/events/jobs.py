@@ -3,14 +3,16 @@
 * :func:`ensure_ahead` — partitions for this month and the next ones, before they are needed
   (ingestion also creates them on demand, and always keeps next month's ready);
 * :func:`expire_ips` — shortened addresses after the ``network.ip`` period, whole addresses
-  (``events.ip.mode: full``) after their own shorter period;
+  (``events.ip.mode: full``) after their own shorter period; for people still handled under
+  a version with a shorter ``network.ip`` period (a material change they have not accepted,
+  decision 0022), after that one;
 * :func:`drop_expired_months` — a whole month at once when its events are past retention;
 * :func:`prune_receipts` — idempotency receipts of events too old to be accepted again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, delete, update
@@ -19,6 +21,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from safehold.db import transaction
 from safehold.events import rules, storage
 from safehold.events.models import EventReceipt, Login
+from safehold.notices.cohorts import HeldUnder, held_under
 from safehold.policy import Policy
 from safehold.policy.document import ACTION_CATEGORY
 from safehold.runtime import Runtime
@@ -43,8 +46,11 @@ def _shape(
     return ~is_prefix if whole else is_prefix
 
 
-def expire_ips(session: Session, policy: Policy, now: datetime) -> int:
-    """Clear addresses past their period, in events and in the login history."""
+def expire_ips(
+    session: Session, policy: Policy, now: datetime, held: Sequence[HeldUnder] = ()
+) -> int:
+    """Clear addresses past their period, in events and in the login history; for the people
+    of each ``held`` group with a shorter ``network.ip`` period, past that one too."""
     prefix_cutoff = rules.retention_cutoff(now, policy.retention_rule_for(NETWORK_CATEGORY).period)
     full = policy.events.ip.full
     whole_cutoff = rules.retention_cutoff(now, full.period) if full is not None else prefix_cutoff
@@ -66,7 +72,31 @@ def expire_ips(session: Session, policy: Policy, now: datetime) -> int:
             .values(ip=None)
         )
         cleared += int(getattr(result, "rowcount", 0))
+    for group in held:
+        span = group.spans.get(NETWORK_CATEGORY)
+        if span is not None:
+            cleared += _expire_group_ips(session, rules.retention_cutoff(now, span[0]), group)
     return cleared
+
+
+def _expire_group_ips(session: Session, cutoff: datetime, group: HeldUnder) -> int:
+    """Clear every address of the group's people collected at or before ``cutoff``."""
+    cleared = storage.for_each_month(
+        session,
+        lambda t: (
+            update(t)
+            .where(t.c.ip.isnot(None), t.c.occurred_at <= cutoff, t.c.subject_id.in_(group.members))
+            .values(ip=None)
+        ),
+    )
+    result = session.execute(
+        update(Login)
+        .where(
+            Login.ip.isnot(None), Login.logged_in_at <= cutoff, Login.subject_id.in_(group.members)
+        )
+        .values(ip=None)
+    )
+    return cleared + int(getattr(result, "rowcount", 0))
 
 
 def stored_categories(policy: Policy) -> set[str]:
@@ -126,6 +156,6 @@ def maintain(runtime: Runtime) -> int:
     policy = runtime.policy
     created = ensure_ahead(runtime.sessions, now)
     with transaction(runtime.sessions) as session:
-        expired = expire_ips(session, policy, now)
+        expired = expire_ips(session, policy, now, held_under(runtime.book, now))
         pruned = prune_receipts(session, policy, now)
     return len(created) + expired + pruned

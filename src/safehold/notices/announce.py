@@ -18,7 +18,7 @@ def notice_text(version: PolicyVersion) -> tuple[str, str]:
     """The change notice in plain words: what changed and when it takes effect. Changes are
     quoted as text in the template, so braces in a label can never become template code."""
     when = version.effective_at.strftime("%d %B %Y")
-    lines = [str(c["description"]).replace("{", "(").replace("}", ")") for c in version.changes]
+    lines = [_quoted(c) for c in version.changes]
     subject = f"Our privacy policy changes on {when}"
     body = [
         "Hello {{ name }},",
@@ -32,14 +32,38 @@ def notice_text(version: PolicyVersion) -> tuple[str, str]:
         "",
     ]
     if version.change_class == rules.MATERIAL:
-        body.append(
-            "This is a material change: we will not use your data for the new purposes "
-            "until you accept it. You can accept in the privacy center: {{ privacy_center_url }}"
-        )
+        body += material_words(version, when)
     else:
         body.append("If you keep using our service after that date, the new version applies.")
     body += ["", "Read the new policy and compare it with the old one: {{ policy_url }}"]
     return subject, "\n".join(body)
+
+
+def material_words(version: PolicyVersion, when: str) -> list[str]:
+    """What a material change means for the person, as enforced (decision 0022): the changes
+    held back until they accept, and those that apply to everyone on the effective date."""
+    material = [c for c in version.changes if c["change_class"] == rules.MATERIAL]
+    held = [_quoted(c) for c in material if rules.held_back(str(c["kind"]))]
+    everyone = [_quoted(c) for c in material if not rules.held_back(str(c["kind"]))]
+    lines = ["This is a material change."]
+    if held:
+        lines += [
+            "Until you accept it, these changes do not apply to your data: we keep using, "
+            "sharing and keeping it only as the version you accepted allows.",
+            *(f"- {line}" for line in held[:20]),
+        ]
+    if everyone:
+        lines += [
+            f"These changes cannot wait for each person: they apply to everyone from {when}, "
+            "whether or not you accept.",
+            *(f"- {line}" for line in everyone[:20]),
+        ]
+    lines.append("You can accept in the privacy center: {{ privacy_center_url }}")
+    return lines
+
+
+def _quoted(change: dict[str, object]) -> str:
+    return str(change["description"]).replace("{", "(").replace("}", ")")
 
 
 def announce(

@@ -1,5 +1,6 @@
-"""Pure rules of policy updates: classification, effective dates, and what a person's
-activity after a change means (acceptance by continued use, or only "notified")."""
+"""Pure rules of policy updates: classification, effective dates, what a person's activity
+after a change means (acceptance by continued use, or only "notified"), and which version a
+person who has not accepted a material change is still handled under (decision 0022)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from safehold.policy import Policy
+from safehold.policy.diff import WIDENING_PURPOSE_KINDS, Span, longer
 from safehold.policy.document import ChangeClass
 from safehold.policy.rules import add_duration
 
@@ -21,6 +23,24 @@ ACCEPTING_METHODS = frozenset({"sign_up", "explicit", "continued_use"})
 ACCEPTANCE_CATEGORY = "usage.action"
 # Version numbers are 32-bit integer columns: a larger one in a URL is refused (422), not a 500.
 MAX_VERSION = 2**31 - 1
+# The rule that refuses what a material change allows and the person has not accepted.
+NOT_ACCEPTED = "policy.not_accepted"
+# The material changes Safehold holds back per person until they accept (decision 0022):
+# new or wider purposes (``purposes.<id>.pending_acceptance``), new recipients or more
+# categories, purposes or a different country or role for one (``policy.not_accepted`` on a
+# disclosure), and longer retention (the shorter period keeps applying to them). Every other
+# material change applies to everyone from its effective date, and the notice says so.
+PER_PERSON_KINDS = WIDENING_PURPOSE_KINDS | frozenset(
+    {
+        "recipient.added",
+        "recipient.categories_added",
+        "recipient.purposes_added",
+        "recipient.changed",
+        "recipient.legal_reference_required_removed",
+        "sharing.allowed_purposes_added",
+        "retention.period_extended",
+    }
+)
 
 
 class ClassLowered(ValueError):
@@ -100,6 +120,73 @@ def pending_purposes(
         if v.seq > accepted_seq and v.effective_at <= now and v.change_class == MATERIAL
         for purpose in v.needs_acceptance
     )
+
+
+def held_back(kind: str) -> bool:
+    """Whether a material change of this kind waits for each person's acceptance."""
+    return kind in PER_PERSON_KINDS
+
+
+def pending_versions(
+    versions: Sequence[VersionFacts], accepted_seq: int, now: datetime
+) -> tuple[int, ...]:
+    """The material versions in force that the person has not accepted, oldest first."""
+    return tuple(
+        v.seq
+        for v in sorted(versions, key=lambda v: v.seq)
+        if v.seq > accepted_seq and v.effective_at <= now and v.change_class == MATERIAL
+    )
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """The people whose newest accepted version is in ``[lo, hi)``: they have not accepted the
+    material version ``hi`` and are handled under ``baseline``, the version before it."""
+
+    baseline: int
+    lo: int
+    hi: int
+
+
+def cohorts(versions: Sequence[VersionFacts], now: datetime) -> tuple[Cohort, ...]:
+    """One cohort per material version in force (after the first version): everyone who
+    accepted something before it and nothing from it on is handled under the version before
+    it — its minor changes apply to everyone, its material ones wait for acceptance."""
+    ordered = sorted(versions, key=lambda v: v.seq)
+    found: list[Cohort] = []
+    lo = 0
+    for version in ordered:
+        if version.change_class != MATERIAL or version.effective_at > now:
+            continue
+        before = [v.seq for v in ordered if v.seq < version.seq]
+        if before:
+            found.append(Cohort(max(before), lo, version.seq))
+        lo = version.seq
+    return tuple(found)
+
+
+def handled_under(versions: Sequence[VersionFacts], accepted_seq: int, now: datetime) -> int | None:
+    """The version the person is still handled under (None: the version in force, fully)."""
+    for cohort in cohorts(versions, now):
+        if cohort.lo <= accepted_seq < cohort.hi:
+            return cohort.baseline
+    return None
+
+
+def shorter_spans(baseline: Policy, current: Policy) -> dict[str, Span]:
+    """Per category, the retention span of ``baseline`` where ``current`` can keep the data
+    longer: what a person handled under ``baseline`` keeps (the shorter one)."""
+    spans: dict[str, Span] = {}
+    for category in current.category_ids:
+        if category not in baseline.category_ids:
+            continue
+        try:
+            old, new = baseline.retention_rule_for(category), current.retention_rule_for(category)
+        except KeyError:  # only in a policy that failed validation
+            continue
+        if longer((old.period, old.from_), (new.period, new.from_)) > 0:
+            spans[category] = (old.period, old.from_)
+    return spans
 
 
 def text_diff(old_text: str, new_text: str, old_label: str, new_label: str) -> str:

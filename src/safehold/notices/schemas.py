@@ -88,4 +88,12 @@ class SubjectPolicyOut(BaseModel):
     in_force: int | None
     accepted_version: int
     pending_purposes: list[str]
+    pending_versions: list[int] = Field(
+        default_factory=list, description="Material versions in force not yet accepted"
+    )
+    handled_under: int | None = Field(
+        default=None,
+        description="The version the person is still handled under until they accept "
+        "(null: the version in force applies fully)",
+    )
     records: list[AcceptanceOut]

@@ -257,6 +257,59 @@ def standings(session: Session, seq: int) -> list[Standing]:
     return out
 
 
+@dataclass(frozen=True)
+class Progress:
+    """How far a version got: people (not erased) who accepted it or a later one, people
+    only notified of it, and everyone who could."""
+
+    accepted: int
+    notified: int
+    total: int
+
+
+def progress(session: Session) -> dict[int, Progress]:
+    """:class:`Progress` of every version, from three aggregate queries (not per person)."""
+    accepting = Acceptance.method.in_(rules.ACCEPTING_METHODS)
+    newest = (
+        select(Acceptance.subject_id, func.max(Acceptance.version_seq).label("seq"))
+        .where(accepting)
+        .group_by(Acceptance.subject_id)
+        .subquery()
+    )
+    alive = Subject.status != "erased"
+    total = int(session.scalar(select(func.count()).select_from(Subject).where(alive)) or 0)
+    by_newest: dict[int, int] = dict(
+        session.execute(
+            select(newest.c.seq, func.count())
+            .join(Subject, Subject.id == newest.c.subject_id)
+            .where(alive)
+            .group_by(newest.c.seq)
+        ).all()
+    )
+    notified: dict[int, int] = dict(
+        session.execute(
+            select(Acceptance.version_seq, func.count(func.distinct(Acceptance.subject_id)))
+            .join(Subject, Subject.id == Acceptance.subject_id)
+            .outerjoin(newest, newest.c.subject_id == Acceptance.subject_id)
+            .where(
+                alive,
+                Acceptance.method == "notified",
+                func.coalesce(newest.c.seq, 0) < Acceptance.version_seq,
+            )
+            .group_by(Acceptance.version_seq)
+        ).all()
+    )
+    seqs = session.scalars(select(PolicyVersion.seq)).all()
+    return {
+        seq: Progress(
+            sum(n for s, n in by_newest.items() if s >= seq),
+            int(notified.get(seq, 0)),
+            total,
+        )
+        for seq in seqs
+    }
+
+
 def compare(session: Session, old_seq: int, new_seq: int) -> DiffOut:
     old, new = get(session, old_seq), get(session, new_seq)
     diff = diff_policies(parse_policy(old.source, old.label), parse_policy(new.source, new.label))
@@ -275,9 +328,13 @@ def standing_of(
     records = session.scalars(
         select(Acceptance).where(Acceptance.subject_id == subject_id).order_by(Acceptance.at)
     )
+    accepted = accepted_seq(session, subject_id)
+    facts = book.facts()
     return SubjectPolicyOut(
         in_force=current.facts.seq if current else None,
-        accepted_version=accepted_seq(session, subject_id),
-        pending_purposes=sorted(pending_purposes(session, book, subject_id, now)),
+        accepted_version=accepted,
+        pending_purposes=sorted(rules.pending_purposes(facts, accepted, now)),
+        pending_versions=list(rules.pending_versions(facts, accepted, now)),
+        handled_under=rules.handled_under(facts, accepted, now),
         records=[AcceptanceOut.model_validate(r) for r in records],
     )

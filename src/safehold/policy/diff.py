@@ -34,7 +34,7 @@ Span = tuple[str, RetentionFrom]  # (ISO period, start)
 
 _ANCHORS = list(RetentionFrom)  # earliest to latest start of a retention period
 _IP_MODES = list(IpMode)  # from keeping least to keeping most of an address
-_WIDENING_PURPOSE_KINDS = frozenset(
+WIDENING_PURPOSE_KINDS = frozenset(
     {
         "purpose.added",
         "purpose.categories_added",
@@ -113,7 +113,7 @@ class PolicyDiff:
     def purposes_needing_acceptance(self) -> frozenset[str]:
         """Purposes that are new or widened: what ``SubjectState.pending_acceptance``
         should hold for a person who has not yet accepted the new version."""
-        return frozenset(c.subject for c in self.changes if c.kind in _WIDENING_PURPOSE_KINDS)
+        return frozenset(c.subject for c in self.changes if c.kind in WIDENING_PURPOSE_KINDS)
 
 
 def _key(item: object) -> str:
@@ -216,7 +216,7 @@ def _label(item: BaseModel) -> str:
     return _key(item)
 
 
-def _longer(old: Span, new: Span) -> int:
+def longer(old: Span, new: Span) -> int:
     """1 if ``new`` can keep data longer than ``old``, -1 if never longer, 0 if the same.
 
     A later start ("after the account is closed" instead of "after it is collected") can
@@ -237,7 +237,7 @@ def _span_words(span: Span) -> str:
 
 
 def _period(out: _Changes, kind: str, subject: str, label: str, old: Span, new: Span) -> None:
-    order = _longer(old, new)
+    order = longer(old, new)
     if order:
         verb = "extended" if order > 0 else "shortened"
         text = f"{label} kept: {_span_words(old)} → {_span_words(new)}."

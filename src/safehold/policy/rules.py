@@ -73,6 +73,9 @@ class SubjectState:
     objected: frozenset[str] = frozenset()  # purpose ids the person objected to
     consented: frozenset[str] = frozenset()  # purpose ids the person gave consent for
     pending_acceptance: frozenset[str] = frozenset()  # added by a material change, not accepted
+    # The version a person who has not accepted a material change is still handled under
+    # (None: the version in force applies fully); disclosures and retention read it.
+    handled_under: int | None = None
 
 
 @dataclass(frozen=True)

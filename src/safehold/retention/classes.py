@@ -1,20 +1,23 @@
 """Sweep 2 of the retention run: personal values and cards, by retention class. Whole-person
 periods (after closure, after last activity) shred the class's key and delete its rows;
-``collected`` periods delete row by row and shred the key once nothing is left under it."""
+``collected`` periods delete row by row and shred the key once nothing is left under it.
+People still handled under a version with a shorter period for a class get that one too."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, Select, exists, or_, select
 from sqlalchemy.orm import Session
 
 from safehold.db import transaction
 from safehold.events import jobs as events_jobs
 from safehold.events import rules as event_rules
 from safehold.events.service import DEVICE_CATEGORY, NETWORK_CATEGORY
+from safehold.policy.diff import longer
 from safehold.policy.document import Policy, RetentionFrom
 from safehold.retention import rules
 from safehold.retention.common import (
@@ -42,12 +45,33 @@ def sweep_classes(env: Env, on_unit: Callable[[str], None] | None = None) -> Non
         whole = klass.start is not RetentionFrom.COLLECTED
         for category in klass.categories:  # every class is reported, also with nothing due
             env.report.line(category, klass.retention_class, _action(whole))
-        if klass.start is RetentionFrom.COLLECTED:
-            _sweep_collected(env, klass)
-        else:
-            _sweep_people(env, klass)
+        for rule, only in ((klass, None), *_held_classes(env, klass)):
+            if rule.start is RetentionFrom.COLLECTED:
+                _sweep_collected(env, rule, only)
+            else:
+                _sweep_people(env, rule, only)
         if on_unit is not None:
             on_unit(klass.retention_class)
+
+
+def _held_classes(
+    env: Env, klass: rules.ClassRule
+) -> Iterator[tuple[rules.ClassRule, Select[uuid.UUID]]]:
+    """The class with the shorter span of each group still handled under an older version,
+    when that version keeps every category of the class for a shorter time (exceptions, kept
+    under a legal basis, are not lengthened per person: see decision 0022)."""
+    if klass.is_exception:
+        return
+    for group in env.held:
+        spans = [group.spans.get(c) for c in klass.categories]
+        if any(span is None for span in spans):
+            continue
+        span = spans[0]
+        for other in spans[1:]:  # regrouped rules: the longest of the older spans
+            if span is not None and other is not None and longer(span, other) > 0:
+                span = other
+        if span is not None:
+            yield replace(klass, period=span[0], start=span[1]), group.members
 
 
 def _action(whole: bool) -> str:
@@ -76,8 +100,9 @@ def _has_data(klass: str, token_class: str, record_class: str) -> ColumnElement[
     return or_(*parts)
 
 
-def _sweep_people(env: Env, klass: rules.ClassRule) -> None:
-    """Whole-person periods (after closure, after last activity): shred the class, delete."""
+def _sweep_people(env: Env, klass: rules.ClassRule, only: Select[uuid.UUID] | None = None) -> None:
+    """Whole-person periods (after closure, after last activity): shred the class, delete.
+    ``only``: the people to look at (None: everyone)."""
     token_class, record_class = _card_classes(env.policy)
     cutoff = event_rules.retention_cutoff(env.now, klass.period)
     start = (
@@ -96,6 +121,8 @@ def _sweep_people(env: Env, klass: rules.ClassRule) -> None:
             )  # fmt: skip
             if after is not None:
                 query = query.where(Subject.id > after)
+            if only is not None:
+                query = query.where(Subject.id.in_(only))
             batch = session.execute(query).all()
             if not batch:
                 return
@@ -107,9 +134,11 @@ def _sweep_people(env: Env, klass: rules.ClassRule) -> None:
             after = batch[-1][0]
 
 
-def _sweep_collected(env: Env, klass: rules.ClassRule) -> None:
+def _sweep_collected(
+    env: Env, klass: rules.ClassRule, only: Select[uuid.UUID] | None = None
+) -> None:
     """``collected`` periods run per row: delete what outlived its period; shred the key once
-    the person has nothing left under the class."""
+    the person has nothing left under the class. ``only``: as in :func:`_sweep_people`."""
     token_class, record_class = _card_classes(env.policy)
     cutoff = event_rules.retention_cutoff(env.now, klass.period)
     old_value = exists().where(
@@ -128,6 +157,8 @@ def _sweep_collected(env: Env, klass: rules.ClassRule) -> None:
     while True:
         with transaction(env.sessions) as session:
             query = select(Subject.id).where(Subject.status != "erased", or_(*due))
+            if only is not None:
+                query = query.where(Subject.id.in_(only))
             query = query.order_by(Subject.id).limit(rules.BATCH)
             if after is not None:
                 query = query.where(Subject.id > after)

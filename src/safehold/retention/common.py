@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from safehold.access import audit
 from safehold.access.rules import Actor
+from safehold.notices.cohorts import HeldUnder
 from safehold.policy.document import Policy
 from safehold.retention import rules
 from safehold.retention.models import LegalHold
@@ -33,6 +34,9 @@ class Env:
     now: datetime
     dry_run: bool
     report: Report
+    # People still handled under a version that keeps some category for a shorter time (a
+    # material change they have not accepted, decision 0022): each sweep applies that too.
+    held: tuple[HeldUnder, ...] = ()
 
 
 def active_holds(session: Session, now: datetime) -> list[rules.ActiveHold]:

@@ -11,6 +11,10 @@
 * **login history and devices** past their periods are deleted (:mod:`.usage`);
 * **the request log**: answered requests 24 months after their response (:mod:`.request_log`).
 
+People who have not accepted a material change that lengthened a period keep the shorter
+period of the version they are still handled under: each sweep runs once more over each such
+group with that period (:func:`safehold.notices.cohorts.held_under`, decision 0022).
+
 Each unit of work (a month, a batch of people, a batch of rows) is one transaction, and what
 is due is found again from the data at every start: a crash loses at most the batch in
 flight, a re-run carries on where it stopped, and a finished run finds nothing left to do.
@@ -23,6 +27,7 @@ from collections.abc import Callable
 
 from safehold.analytics import jobs as analytics_jobs
 from safehold.events.service import NETWORK_CATEGORY
+from safehold.notices.cohorts import held_under
 from safehold.retention import runs
 from safehold.retention.classes import sweep_classes
 from safehold.retention.common import BeforeDrop, Env
@@ -44,7 +49,10 @@ def run(
     """One retention run at the runtime clock's now; returns the report. ``before_drop``:
     the analytics roll-up for ``aggregate_then_delete`` months (None: such months are kept)."""
     now = runtime.clock.now()
-    env = Env(runtime.sessions, runtime.policy, runtime.vault, now, dry_run, Report(now, dry_run))
+    env = Env(
+        runtime.sessions, runtime.policy, runtime.vault, now, dry_run, Report(now, dry_run),
+        held_under(runtime.book, now),
+    )  # fmt: skip
     sweeps: tuple[Callable[[], None], ...] = (
         lambda: sweep_event_months(env, before_drop),
         lambda: sweep_classes(env),

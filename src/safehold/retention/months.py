@@ -1,19 +1,21 @@
 """Sweep 1 of the retention run: expired event months, dropped whole (after the roll-up for
-``aggregate_then_delete``), or trimmed around rows under a legal hold."""
+``aggregate_then_delete``), or trimmed around rows under a legal hold; and the rows of people
+still handled under a version with a shorter period, deleted row by row after that one."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import Delete, Table, delete, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from safehold.db import transaction
 from safehold.events import jobs as events_jobs
 from safehold.events import rules as event_rules
 from safehold.events import storage
-from safehold.policy.document import RetentionAction
+from safehold.notices.cohorts import HeldUnder
+from safehold.policy.document import RetentionAction, RetentionRule
 from safehold.retention import rules
 from safehold.retention.common import (
     BeforeDrop,
@@ -40,6 +42,11 @@ def sweep_event_months(env: Env, before_drop: BeforeDrop | None) -> None:
     for category in categories:
         expired &= set(event_rules.expired_months(months, env.now, by_rule[category].period))
     lines = [env.report.line(c, by_rule[c].id, "drop_months") for c in categories]
+    waiting = set(aggregate) if before_drop is None else set()  # no roll-up: nothing goes
+    for group in env.held:
+        for category in categories:
+            if category in group.spans and category not in waiting:
+                _trim_group(env, group, category, by_rule[category])
     if aggregate and before_drop is None:
         for line in lines:
             if expired and line.category in aggregate:
@@ -98,3 +105,32 @@ def _one_month(
         session.execute(delete(table).where(~is_held))
         action = "retention.events.delete_unheld"
     audit_run(session, env, action, None, categories)
+
+
+def _trim_group(env: Env, group: HeldUnder, category: str, rule: RetentionRule) -> None:
+    """Delete the group's rows of ``category`` past the group's shorter period, in every month
+    (rows of a person under a hold on the category stay)."""
+    line = env.report.line(category, rule.id, "drop_months")
+    cutoff = event_rules.retention_cutoff(env.now, group.spans[category][0])
+    if env.dry_run:
+        line.notes.append(f"people handled under {group.label}: rows past its period go")
+        return
+    with transaction(env.sessions) as session:
+        held = sorted(
+            {uuid.UUID(h.subject_id) for h in active_holds(session, env.now)
+             if category in h.categories}
+        )  # fmt: skip
+
+        def build(table: Table) -> Delete:
+            query = delete(table).where(
+                table.c.category == category,
+                table.c.occurred_at <= cutoff,
+                table.c.subject_id.in_(group.members),
+            )
+            return query.where(table.c.subject_id.not_in(held)) if held else query
+
+        gone = storage.for_each_month(session, build)
+        if gone:
+            line.deleted += gone
+            line.notes.append(f"{gone} row(s) of people handled under {group.label} deleted")
+            audit_run(session, env, "retention.events.delete_held_under", None, [category])

@@ -14,7 +14,9 @@ Rule names are stable strings that appear in 403 responses, the audit log and th
   recipient may receive;
 - ``purposes.<id>.categories`` — the purpose itself may not use the category;
 - ``recipients.<id>.legal_reference_required`` — an authority (or a recipient that requires
-  one) without a legal reference or case number.
+  one) without a legal reference or case number;
+- ``policy.not_accepted`` — for one person: a material change they have not accepted allows
+  this disclosure, the version they are still handled under does not (decision 0022).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from enum import StrEnum
 from safehold.policy.document import EEA_COUNTRIES, Policy, RecipientRole
 from safehold.policy.durations import add_duration
 from safehold.policy.rules import UNKNOWN_CATEGORY, UNKNOWN_PURPOSE, purpose_rule
+
+NOT_ACCEPTED = "policy.not_accepted"  # the same string as notices.rules.NOT_ACCEPTED
 
 UNKNOWN_RECIPIENT = "policy.recipients.unknown"
 SHARING_RULE = "sharing.allowed_purposes"
@@ -121,6 +125,41 @@ def check_request(
             "in 'reference'",
         )
     return None
+
+
+def not_accepted(
+    baseline: Policy,
+    current: Policy,
+    *,
+    label: str,
+    recipient: str,
+    purpose: str,
+    categories: Sequence[str],
+    reference: str | None,
+) -> Refusal | None:
+    """For a person still handled under ``baseline`` (version ``label``): the refusal when
+    ``baseline`` would not allow what ``current`` allows — a new recipient, more categories
+    or purposes for one, a purpose newly shared, or a recipient now elsewhere (country) or
+    in another role. None: the disclosure was already allowed by the version they accepted.
+    """
+    refusal = check_request(
+        baseline, recipient=recipient, purpose=purpose, categories=categories, reference=reference
+    )
+    if refusal is None:
+        before, now = baseline.recipient(recipient), current.recipient(recipient)
+        if (before.country, before.role) != (now.country, now.role):
+            refusal = Refusal(
+                recipient_rule(recipient, "country"),
+                f"recipient '{recipient}' was {before.role.value} in {before.country}",
+            )
+    if refusal is None:
+        return None
+    return Refusal(
+        NOT_ACCEPTED,
+        "the person has not accepted the policy change that allows this disclosure; until "
+        f"they do, they are handled under {label}, which refuses it ({refusal.message})",
+        refusal.categories,
+    )
 
 
 class Event(StrEnum):

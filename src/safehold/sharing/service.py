@@ -3,10 +3,12 @@ disclosure is on record. Services flush, never commit.
 
 A disclosure request is checked as a whole first (:func:`rules.check_request`: recipient,
 purpose, sharing rule, categories, reference); a refusal there discloses nothing. Then each
-person is decided on their own (:func:`decide` with their state): an erased, restricted or
-closed person is reported with the rule and nothing of theirs is disclosed, while the others
-are. Each person's decryption is audited, and the disclosure record names who asked, which
-people, which categories, the recipient, the purpose, the reference and when.
+person is decided on their own (:func:`decide` with their state, read for the whole batch at
+once): an erased, restricted or closed person, or one still handled under a version that does
+not allow this disclosure (``policy.not_accepted``, decision 0022), is reported with the rule
+and nothing of theirs is disclosed, while the others are. Each person's decryption is audited,
+and the disclosure record names who asked, which people, which categories, the recipient, the
+purpose, the reference and when.
 """
 
 from __future__ import annotations
@@ -22,14 +24,14 @@ from sqlalchemy.orm import Session
 from safehold.access import audit
 from safehold.access.rules import Actor
 from safehold.policy import Policy
-from safehold.policy.rules import SUBJECT_ERASED, Withheld, content_hash, decide
+from safehold.policy.rules import SUBJECT_ERASED, SubjectState, Withheld, content_hash, decide
 from safehold.sharing import rules
 from safehold.sharing.errors import DisclosureNotFound, DisclosureRefused
 from safehold.sharing.models import Disclosure, DisclosureSubject
 from safehold.subjects import payments
 from safehold.subjects.models import PersonalValue, Subject
 from safehold.subjects.rules import PAYMENT, SUBJECT_CATEGORIES
-from safehold.subjects.service import Context, state_of
+from safehold.subjects.service import Context, states_of
 from safehold.vault.errors import DataKeyDestroyed
 
 ACTION = "disclosure.create"
@@ -178,6 +180,7 @@ def disclose(
     )
     session.add(disclosure)
     found = {s.id: s for s in session.scalars(select(Subject).where(Subject.id.in_(ids)))}
+    states = states_of(session, found.values(), ctx.book, now)
     people: list[PersonResult] = []
     for subject_id in ids:
         subject = found.get(subject_id)
@@ -186,23 +189,42 @@ def disclose(
                 PersonResult(subject_id, "not_found", NOT_FOUND_RULE, "no person with that id")
             )
             continue
-        people.append(_one(session, ctx, actor, disclosure, subject, wanted))
+        people.append(_one(session, ctx, actor, disclosure, subject, states[subject_id], wanted))
     disclosure.people_disclosed = sum(p.outcome == "disclosed" for p in people)
     disclosure.people_refused = len(people) - disclosure.people_disclosed
     session.flush()
     return DisclosureResult(disclosure, people)
 
 
+def _not_accepted(
+    ctx: Context, disclosure: Disclosure, state: SubjectState, wanted: Sequence[str]
+) -> rules.Refusal | None:
+    """The refusal when the version the person is still handled under does not allow this."""
+    baseline = (
+        ctx.book.version(state.handled_under)
+        if ctx.book is not None and state.handled_under is not None
+        else None
+    )
+    if baseline is None:
+        return None
+    return rules.not_accepted(
+        baseline.policy, ctx.policy, label=f"v{baseline.facts.seq}",
+        recipient=disclosure.recipient_id, purpose=disclosure.purpose, categories=wanted,
+        reference=disclosure.reference,
+    )  # fmt: skip
+
+
 def _one(
     session: Session, ctx: Context, actor: Actor, disclosure: Disclosure, subject: Subject,
-    wanted: Sequence[str],
+    state: SubjectState, wanted: Sequence[str],
 ) -> PersonResult:  # fmt: skip
     purpose = disclosure.purpose
-    state = state_of(session, subject, ctx.book, ctx.clock.now())
     decision = decide(ctx.policy, purpose, wanted, state)
     rule, message = decision.refused_rule, decision.refused_message
     if subject.status == "erased":  # nothing at all, even what a retention exception keeps
         rule, message = SUBJECT_ERASED, "this person's data has been erased"
+    elif rule is None and (held := _not_accepted(ctx, disclosure, state, wanted)) is not None:
+        rule, message = held.rule, held.message
     if rule is not None:
         _audit(session, ctx, actor, subject.id, wanted, purpose, "refused")
         session.add(

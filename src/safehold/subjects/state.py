@@ -1,5 +1,6 @@
 """What the policy decision needs to know about people — account status, the marketing
-choice in force, objections, purposes pending acceptance after a material policy change —
+choice in force, objections, purposes pending acceptance after a material policy change and
+the version they are still handled under (``notices.rules.handled_under``) —
 read for one person, for many at once, or as columns of the read path's one query
 (``subjects.reading``).
 
@@ -102,5 +103,10 @@ def state_from(
             notice_rules.pending_purposes(versions, accepted, now)
             if versions and now is not None
             else frozenset()
+        ),
+        handled_under=(
+            notice_rules.handled_under(versions, accepted, now)
+            if versions and now is not None
+            else None
         ),
     )
