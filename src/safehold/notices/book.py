@@ -73,6 +73,9 @@ class PolicyBook:
         facts = in_force(self.facts(), now)
         return None if facts is None else self._versions[facts.seq]
 
+    def seqs(self) -> list[int]:
+        return sorted(self._versions)
+
     def version(self, seq: int) -> LoadedVersion | None:
         return self._versions.get(seq)
 

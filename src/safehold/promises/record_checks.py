@@ -3,17 +3,12 @@ opt-out, disclosures the policy did not allow, requests answered late."""
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
 
 from safehold.comms import rules as comms_rules
 from safehold.comms.models import MarketingChoice, OutboxItem
-from safehold.notices.models import PolicyVersion
-from safehold.policy import Policy
-from safehold.policy.loader import parse_policy
 from safehold.promises.rules import MAX_EXAMPLES, Check, Context, Finding
 from safehold.requests import rules as request_rules
 from safehold.requests.models import DataRequest
@@ -49,22 +44,13 @@ def marketing_after_opt_out(ctx: Context) -> Finding:
     return found
 
 
-def _versions(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(PolicyVersion.content_hash, PolicyVersion.source)).all())
-
-
-@functools.lru_cache(maxsize=16)
-def _parsed(source: str) -> Policy:
-    return parse_policy(source, "<published version>")
-
-
 def disclosures_outside_policy(ctx: Context) -> Finding:
     """Each disclosure, judged by the published version it was made under (its policy hash;
     the loaded policy when that version was never published): a recipient, purpose or
     category it did not allow, a missing legal reference, or a person's share wider than the
     disclosure's own categories."""
     found = Finding()
-    sources = _versions(ctx.session)
+    by_hash = {v.content_hash: v.policy for v in map(ctx.book.version, ctx.book.seqs()) if v}
     unpublished = 0
     after: Any = None
     while True:
@@ -75,11 +61,10 @@ def disclosures_outside_policy(ctx: Context) -> Finding:
         if not batch:
             break
         for disclosure in batch:
-            source = sources.get(disclosure.policy_hash)
-            unpublished += source is None
-            policy = _parsed(source) if source is not None else ctx.policy
+            policy = by_hash.get(disclosure.policy_hash)
+            unpublished += policy is None
             refusal = sharing_rules.check_request(
-                policy, recipient=disclosure.recipient_id, purpose=disclosure.purpose,
+                policy or ctx.policy, recipient=disclosure.recipient_id, purpose=disclosure.purpose,
                 categories=disclosure.categories, reference=disclosure.reference,
             )  # fmt: skip
             if refusal is not None:

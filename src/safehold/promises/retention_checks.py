@@ -16,6 +16,7 @@ from safehold.events import rules as event_rules
 from safehold.events import storage
 from safehold.events.models import Login, SubjectDevice
 from safehold.events.service import DEVICE_CATEGORY, NETWORK_CATEGORY
+from safehold.notices.cohorts import held_under
 from safehold.policy.document import RetentionFrom
 from safehold.policy.rules import SWEEP_GRACE
 from safehold.promises.rules import MAX_EXAMPLES, Check, Context, Finding
@@ -77,6 +78,8 @@ def _ip_overdue(column: Any, time: Any, ctx: Context) -> ColumnElement[bool]:
 
 
 def ips_past_retention(ctx: Context) -> Finding:
+    """Everyone's addresses by the version in force; then the people still handled under an
+    older version that keeps shortened addresses for less time, by that version's period."""
     found = Finding()
     for month in storage.months(ctx.session):
         table = storage.month_table(event_rules.partition_name(month))
@@ -85,6 +88,25 @@ def ips_past_retention(ctx: Context) -> Finding:
     _count_into(
         ctx.session, found, select(Login.id).where(_ip_overdue(Login.ip, Login.logged_in_at, ctx))
     )
+    everyone = _cutoff(ctx, ctx.policy.retention_rule_for(NETWORK_CATEGORY).period)
+    for group in held_under(ctx.book, ctx.now):
+        if NETWORK_CATEGORY not in group.spans:
+            continue
+        # Only what the version in force has not already counted: between its cutoff and
+        # the group's later one (a shorter period ends sooner).
+        cutoff = _cutoff(ctx, group.spans[NETWORK_CATEGORY][0])
+        for month in storage.months(ctx.session):
+            table = storage.month_table(event_rules.partition_name(month))
+            query = select(table.c.event_id).where(
+                table.c.ip.contains("/"), table.c.occurred_at <= cutoff,
+                table.c.occurred_at > everyone, table.c.subject_id.in_(group.members),
+            )  # fmt: skip
+            _count_into(ctx.session, found, query)
+        query = select(Login.id).where(
+            Login.ip.contains("/"), Login.logged_in_at <= cutoff, Login.logged_in_at > everyone,
+            Login.subject_id.in_(group.members),
+        )  # fmt: skip
+        _count_into(ctx.session, found, query)
     return found
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from safehold.notices.book import PolicyBook
 from safehold.policy import Policy
 
 MAX_EXAMPLES = 5  # ids shown per violated check
@@ -19,6 +20,7 @@ class Context:
     session: Session
     policy: Policy
     now: datetime
+    book: PolicyBook  # every published version, loaded once per run
 
 
 @dataclass

@@ -8,14 +8,22 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from safehold.notices.book import PolicyBook
 from safehold.policy import Policy
-from safehold.promises import erasure_checks, integrity_checks, record_checks, retention_checks
+from safehold.promises import (
+    acceptance_checks,
+    erasure_checks,
+    integrity_checks,
+    record_checks,
+    retention_checks,
+)
 from safehold.promises.models import PromiseRun
 from safehold.promises.rules import Check, Context, Result, result, violations
 
 CHECKS: tuple[Check, ...] = (
     *retention_checks.CHECKS,
     *record_checks.CHECKS,
+    *acceptance_checks.CHECKS,
     *erasure_checks.CHECKS,
     *integrity_checks.CHECKS,
 )
@@ -27,7 +35,9 @@ def check_ids() -> tuple[str, ...]:
 
 def run(session: Session, policy: Policy, now: datetime) -> list[Result]:
     """Every check over the live tables, in order."""
-    ctx = Context(session, policy, now)
+    book = PolicyBook(policy)
+    book.load(session)
+    ctx = Context(session, policy, now, book)
     return [result(check, check.run(ctx)) for check in CHECKS]
 
 
