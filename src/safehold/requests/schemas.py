@@ -6,17 +6,19 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from safehold.requests.rules import CHANNELS
+from safehold.requests.rules import CHANNELS, Kind
 
 Channel = Literal["api", "email", "phone", "post", "privacy_center"]
 assert set(Channel.__args__) == set(CHANNELS)  # type: ignore[attr-defined]
+KindName = Literal["erasure", "access", "rectification", "objection", "restriction"]
+assert set(KindName.__args__) == set(Kind)  # type: ignore[attr-defined]
 
 
 class RequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     subject_id: uuid.UUID
-    kind: Literal["erasure", "access", "rectification", "objection"]
+    kind: KindName
     channel: Channel = "api"
     purpose: str | None = Field(
         default=None, max_length=64, description="objection only: the purpose objected to"
