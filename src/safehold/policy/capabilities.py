@@ -100,7 +100,12 @@ def check_capabilities(policy: Policy) -> Iterator[Found]:
             f"verification method '{method}' is promised but Safehold does not implement it",
             f"use {', '.join(sorted(VERIFICATION_METHODS))}",
         )
-    if RequestKind.RESTRICTION in policy.requests.kinds and not can_notify_restricted(policy):
+    restricting = RequestKind.RESTRICTION in policy.requests.kinds
+    if (
+        restricting
+        and RequestKind.RESTRICTION in REQUEST_KINDS
+        and not can_notify_restricted(policy)
+    ):
         index = policy.requests.kinds.index(RequestKind.RESTRICTION)
         yield (
             f"requests.kinds[{index}]",

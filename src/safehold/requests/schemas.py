@@ -83,3 +83,19 @@ class RequestOut(BaseModel):
 
 class CertificateOut(BaseModel):
     certificate: dict[str, Any]
+
+
+class RestrictionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(max_length=32, description="a code from the closed list (docs/requests.md)")
+
+
+class RestrictionOut(BaseModel):
+    request_id: uuid.UUID
+    subject_id: uuid.UUID
+    reason: str
+    applied_at: datetime
+    lift_reason: str | None
+    lift_notice_at: datetime | None
+    lifted_at: datetime | None
