@@ -165,6 +165,7 @@ def test_restriction_from_request_to_lift(
         cli, ["requests", "lift-notice", ada_request["id"], "--reason", "accuracy_checked"]
     )
     assert notice.exit_code == 0, notice.output
+    assert "we e-mailed you that we will lift" not in client.get("/me").text  # not sent yet
     not_yet = runner.invoke(cli, ["requests", "lift", ada_request["id"]])
     assert not_yet.exit_code != 0
     assert "has not been sent yet" in not_yet.output

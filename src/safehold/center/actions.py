@@ -20,6 +20,8 @@ from safehold.access.rules import Actor
 from safehold.center import rules
 from safehold.center.errors import CertificateLinkExpired, CertificateLinkInvalid
 from safehold.center.service import Context
+from safehold.comms import rules as comms_rules
+from safehold.comms.models import OutboxItem
 from safehold.policy.durations import add_duration
 from safehold.requests import links, preview, restriction
 from safehold.requests import rules as request_rules
@@ -84,10 +86,13 @@ def restriction_view(session: Session, ctx: Context, sid: uuid.UUID) -> Restrict
     ]  # fmt: skip
     if row is None:
         return RestrictionView(None, None, None, None, waiting[0] if waiting else None)
+    # "We e-mailed you" only once that e-mail has really gone out.
+    notice = session.get(OutboxItem, row.lift_notice_item) if row.lift_notice_item else None
+    sent = notice is not None and notice.status == comms_rules.Status.SENT
     return RestrictionView(
         since=row.applied_at,
         why=subject_rules.RESTRICTION_REASONS.get(row.reason, row.reason),
-        lift_announced_at=row.lift_notice_at,
+        lift_announced_at=row.lift_notice_at if sent else None,
         lift_why=subject_rules.LIFT_REASONS.get(row.lift_reason or ""),
         open_request=None,
     )
