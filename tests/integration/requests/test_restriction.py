@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -14,12 +14,17 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from safehold.analytics import rules as analytics_rules
+from safehold.analytics import service as analytics
+from safehold.analytics.models import Rollup
 from safehold.clock import FrozenClock
 from safehold.comms import service as comms
 from safehold.comms.mailers import ConsoleMailer
 from safehold.comms.models import Message, OutboxItem
 from safehold.db import transaction
+from safehold.policy import load_policy
 from safehold.requests import restriction
 from safehold.requests.errors import (
     LiftNotAnnounced,
@@ -31,10 +36,13 @@ from safehold.requests.errors import (
 from safehold.runtime import Runtime
 from safehold.sharing import service as sharing
 from safehold.sharing.models import Propagation
+from safehold.subjects import rules as subject_rules
 from safehold.subjects import service as subjects
 from safehold.subjects.errors import PurposeRefused
 from safehold.subjects.models import Subject
+from tests.conftest import DEFAULT_POLICY
 from tests.e2e.conftest import audit_entries
+from tests.integration.analytics.helpers import KEY, Raw, people, store
 from tests.integration.comms.support import deliver_all
 from tests.integration.requests.support import (
     STAFF,
@@ -45,6 +53,9 @@ from tests.integration.requests.support import (
     signed_in,
     verified,
 )
+
+POLICY = load_policy(DEFAULT_POLICY)
+PLATFORM = ("smart_tv", "Tizen", "6", "Samsung Internet", "2")
 
 
 def _mailer(tmp_path: Path) -> ConsoleMailer:
@@ -224,3 +235,22 @@ def test_recipients_hear_each_change_once_in_order(
     _apply(runtime, signed_in(runtime, sid, "restriction"))  # restricted again, notices unsent
     events = [e for r, e in _notices(runtime, sid) if r == "email_delivery"]
     assert events == ["restriction", "restriction_end", "restriction"]
+
+
+def test_a_restricted_person_is_left_out_of_the_usage_statistics(session: Session) -> None:
+    """What /me promises ("we leave you out of our usage statistics"): the status that
+    ``apply`` sets keeps the person's events out of every roll-up."""
+    ids = people(session, 11)
+    noon = datetime(2026, 2, 2, 12, tzinfo=UTC)
+    store(session, ids, [Raw(p, "channel.play", noon, PLATFORM) for p in range(11)])
+    restricted = session.get(Subject, ids[0])
+    assert restricted is not None
+    restricted.status = subject_rules.RESTRICTED
+    session.flush()
+    analytics_ctx = analytics.Context(POLICY, FrozenClock(datetime(2026, 3, 5, tzinfo=UTC)), KEY)
+    analytics.build_days(session, analytics_ctx, [noon.date()])
+    row = session.scalars(
+        select(Rollup).where(Rollup.period == "day", Rollup.grain == analytics_rules.NAME)
+    ).one()
+    assert row.events == 10
+    assert analytics_rules.people(analytics_rules.load(row.people)) == 10
