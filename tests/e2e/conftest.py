@@ -38,8 +38,10 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def audit_entries(runtime: Runtime, action: str) -> list[AuditEntry]:
-    """The audit log's entries for ``action``, oldest first."""
+def audit_entries(runtime: Runtime, action: str | None) -> list[AuditEntry]:
+    """The audit log's entries for ``action`` (None: every entry), oldest first."""
     with runtime.sessions() as session:
-        query = select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.seq)
+        query = select(AuditEntry).order_by(AuditEntry.seq)
+        if action is not None:
+            query = query.where(AuditEntry.action == action)
         return list(session.scalars(query))

@@ -20,13 +20,16 @@ from safehold.access.rules import Actor
 from safehold.center import rules
 from safehold.center.errors import CertificateLinkExpired, CertificateLinkInvalid
 from safehold.center.service import Context
+from safehold.comms import rules as comms_rules
+from safehold.comms.models import OutboxItem
 from safehold.policy.durations import add_duration
-from safehold.requests import links, preview
+from safehold.requests import links, preview, restriction
 from safehold.requests import rules as request_rules
 from safehold.requests import service as requests
 from safehold.requests.errors import ExportLinkExpired, ExportLinkInvalid, RequestNotFound
 from safehold.requests.models import DataRequest
 from safehold.requests.rules import Kind, Status
+from safehold.subjects import rules as subject_rules
 
 
 def _open(session: Session, ctx: Context, sid: uuid.UUID, kind: Kind, actor: Actor) -> DataRequest:
@@ -55,6 +58,44 @@ def export(session: Session, ctx: Context, sid: uuid.UUID, *, actor: Actor) -> r
 def ask_erasure(session: Session, ctx: Context, sid: uuid.UUID, *, actor: Actor) -> DataRequest:
     """An erasure request, verified; staff carry it out (``erasure_already_open`` if one is)."""
     return _open(session, ctx, sid, Kind.ERASURE, actor)
+
+
+def ask_restriction(session: Session, ctx: Context, sid: uuid.UUID, *, actor: Actor) -> DataRequest:
+    """A restriction request (Art. 18), verified; staff decide it and apply it."""
+    return _open(session, ctx, sid, Kind.RESTRICTION, actor)
+
+
+@dataclass(frozen=True)
+class RestrictionView:
+    """What /me says about restriction: the one in force (since, why, whether the lift was
+    announced), or the open request waiting for staff."""
+
+    since: datetime | None
+    why: str | None
+    lift_announced_at: datetime | None
+    lift_why: str | None
+    open_request: DataRequest | None
+
+
+def restriction_view(session: Session, ctx: Context, sid: uuid.UUID) -> RestrictionView:
+    row = restriction.in_force(session, sid)
+    now, still_open = ctx.requests.clock.now(), sorted(request_rules.OPEN)
+    waiting = [
+        r for r in requests.listing(session, now=now, status=still_open, subject_id=sid)
+        if r.kind == Kind.RESTRICTION
+    ]  # fmt: skip
+    if row is None:
+        return RestrictionView(None, None, None, None, waiting[0] if waiting else None)
+    # "We e-mailed you" only once that e-mail has really gone out.
+    notice = session.get(OutboxItem, row.lift_notice_item) if row.lift_notice_item else None
+    sent = notice is not None and notice.status == comms_rules.Status.SENT
+    return RestrictionView(
+        since=row.applied_at,
+        why=subject_rules.RESTRICTION_REASONS.get(row.reason, row.reason),
+        lift_announced_at=row.lift_notice_at if sent else None,
+        lift_why=subject_rules.LIFT_REASONS.get(row.lift_reason or ""),
+        open_request=None,
+    )
 
 
 # --- what the person is shown about their requests ------------------------------------------

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from safehold import ratelimit
 from safehold.center import actions, rules, service
 from safehold.deps import RuntimeDep, SessionDep
-from safehold.requests.errors import ErasureAlreadyOpen
+from safehold.requests.errors import ErasureAlreadyOpen, RestrictionInForce
 from safehold.subjects.errors import EmailTaken
 from safehold.web import pages
 from safehold.web.pages import CsrfDep, PersonDep
@@ -29,6 +29,8 @@ DONE = {
     "details": "Your details are corrected. Services that received them are being told.",
     "marketing": "Your marketing choice is saved and applies from now on.",
     "policy": "Thank you: your acceptance of the policy in force is recorded.",
+    "restriction": "Your request to restrict processing is confirmed. Our staff decide it "
+    "before the date below.",
     "erasure": "Your deletion request is confirmed. Keep the certificate link below: once "
     "your data is erased you cannot sign in any more, and the link will show what was done.",
 }
@@ -55,8 +57,9 @@ def overview(
 ) -> HTMLResponse:
     ctx = service.context(runtime)
     view = service.overview(session, ctx, _sid(person), actor=pages.actor_of(request, person))
+    restricted = actions.restriction_view(session, ctx, _sid(person))
     session.commit()  # the reads' audit entries
-    return _page(request, "overview", {"view": view, "here": "overview"})
+    return _page(request, "overview", {"view": view, "here": "overview", "restricted": restricted})
 
 
 def _details_page(
@@ -208,6 +211,31 @@ def ask_erasure(
             return pages.redirect("/me/delete")
         session.commit()
     return pages.redirect("/me/delete?done=erasure")
+
+
+@router.get("/me/restrict", response_class=HTMLResponse)
+def restrict_page(
+    request: Request, person: PersonDep, session: SessionDep, runtime: RuntimeDep
+) -> HTMLResponse:
+    state = actions.restriction_view(session, service.context(runtime), _sid(person))
+    return _page(request, "restrict", {"state": state, "here": "restrict"})
+
+
+@router.post("/me/restrict", response_class=HTMLResponse)
+def ask_restriction(
+    request: Request, _csrf: CsrfDep, person: PersonDep, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    ctx = service.context(runtime)
+    with ratelimit.attempt(runtime, (OPEN, str(_sid(person)))):
+        try:
+            actions.ask_restriction(
+                session, ctx, _sid(person), actor=pages.actor_of(request, person)
+            )
+        except RestrictionInForce:
+            session.rollback()
+            return pages.redirect("/me/restrict")
+        session.commit()
+    return pages.redirect("/me/restrict?done=restriction")
 
 
 @router.get("/me/requests", response_class=HTMLResponse)

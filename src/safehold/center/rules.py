@@ -43,6 +43,7 @@ KIND_WORDS = {
     "access": "Download my data",
     "rectification": "Correct my details",
     "objection": "Objection",
+    "restriction": "Restrict processing",
 }
 STATUS_WORDS = {
     "received": "Received",

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from safehold.policy.capabilities import RESTRICTION_NOTICE_PURPOSE
 from safehold.policy.rules import purpose_rule
 
 SERVICE = "communication.service"
@@ -22,6 +23,22 @@ KINDS: dict[str, str] = {
     "account_notice": SERVICE,
     "marketing": MARKETING,
 }
+
+# Messages Safehold itself sends to let a person exercise their rights (verification codes,
+# the notices of a restriction of processing), when the person is restricted (GDPR Art. 18):
+# only legal obligations may then use their data, and answering the person is one (Art.
+# 12, 18(3)). Never offered to API clients (``POST /v1/messages`` refuses it).
+RIGHTS = RESTRICTION_NOTICE_PURPOSE
+RIGHTS_NOTICE = "rights_notice"
+INTERNAL_KINDS: dict[str, str] = {RIGHTS_NOTICE: RIGHTS}
+ACCOUNT_NOTICE = "account_notice"
+
+
+def notice_kind(account_status: str) -> str:
+    """The kind of a code or notice e-mail to a person: a rights notice while restricted,
+    otherwise an account notice (communication.service), as before restriction existed."""
+    return RIGHTS_NOTICE if account_status == "restricted" else ACCOUNT_NOTICE
+
 
 OPTED_IN, OPTED_OUT = "opted_in", "opted_out"
 CHOICES = (OPTED_IN, OPTED_OUT)
@@ -96,7 +113,7 @@ class SuppressionKind(StrEnum):
 # A hard bounce stops all mail to the address (it cannot be delivered); a complaint and an
 # erased person's fingerprint stop marketing only.
 SUPPRESSES: dict[SuppressionKind, frozenset[str]] = {
-    SuppressionKind.HARD_BOUNCE: frozenset({SERVICE, MARKETING}),
+    SuppressionKind.HARD_BOUNCE: frozenset({SERVICE, MARKETING, RIGHTS}),
     SuppressionKind.COMPLAINT: frozenset({MARKETING}),
     SuppressionKind.ERASED: frozenset({MARKETING}),
 }

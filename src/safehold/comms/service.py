@@ -80,8 +80,10 @@ def context(runtime: Runtime) -> Context:
     )
 
 
-def purpose_of(kind: str, policy: Policy) -> str:
-    purpose = rules.KINDS.get(kind)
+def purpose_of(kind: str, policy: Policy, *, internal: bool = False) -> str:
+    """The purpose ``kind`` is sent under; ``internal`` also allows Safehold's own kinds
+    (:data:`rules.INTERNAL_KINDS`), which API clients never may use."""
+    purpose = rules.KINDS.get(kind) or (rules.INTERNAL_KINDS.get(kind) if internal else None)
     if purpose is None:
         raise UnknownKind("unknown message kind", details={"kinds": sorted(rules.KINDS)})
     if purpose not in policy.purpose_ids:
@@ -176,7 +178,7 @@ def open_secret(session: Session, ctx: Context, item: OutboxItem) -> str | None:
 def enqueue(
     session: Session, ctx: Context, *, actor: Actor, kind: str,
     subject_ids: Sequence[uuid.UUID] | None, subject: str, text: str, html: str | None,
-    secrets: Mapping[uuid.UUID, str] | None = None,
+    secrets: Mapping[uuid.UUID, str] | None = None, internal: bool = False,
 ) -> Message:  # fmt: skip
     """Submit a message: to ``subject_ids``, or (None) to every active account.
 
@@ -192,7 +194,7 @@ def enqueue(
     worker drops it once the row is sent, failed for good, skipped or suppressed. The value
     is never written to the message.
     """
-    purpose = purpose_of(kind, ctx.policy)
+    purpose = purpose_of(kind, ctx.policy, internal=internal)
     now = ctx.clock.now()
     message = Message(
         id=uuid.uuid4(),

@@ -19,12 +19,13 @@ from safehold.console import common, rules, service
 from safehold.console.common import Field
 from safehold.deps import RuntimeDep, SessionDep
 from safehold.errors import SafeholdError
-from safehold.requests import certificate, jobs
+from safehold.requests import certificate, jobs, restriction
 from safehold.requests import rules as request_rules
 from safehold.requests import service as requests
 from safehold.requests.errors import CertificateNotReady
 from safehold.requests.rules import Kind, Status
 from safehold.runtime import Runtime
+from safehold.subjects import rules as subject_rules
 from safehold.web import pages
 from safehold.web.pages import CsrfDep, StaffDep
 from safehold.web.sessions import SignedIn
@@ -71,7 +72,9 @@ def _detail(
          "rejection_reasons": request_rules.REJECTION_REASONS,
          "extension_reasons": request_rules.EXTENSION_REASONS,
          "max_extension": runtime.policy.requests.max_extension,
-         "address_parts": request_rules.ADDRESS_PARTS, **(extra or {})},
+         "address_parts": request_rules.ADDRESS_PARTS,
+         "restriction_reasons": subject_rules.RESTRICTION_REASONS,
+         "lift_reasons": subject_rules.LIFT_REASONS, **(extra or {})},
         status_code=status_code,
     )  # fmt: skip
 
@@ -238,6 +241,53 @@ def rectify(
     return _act(
         request, signed_in, session, runtime, request_id, "rectify", "rectified",
         lambda: requests.rectify(session, ctx, request_id, actor=actor, values=values),
+    )  # fmt: skip
+
+
+@router.post("/admin/requests/{request_id}/restriction")
+def restrict(
+    request: Request, request_id: uuid.UUID, _csrf: CsrfDep, signed_in: StaffDep,
+    session: SessionDep, runtime: RuntimeDep, reason: Field = None,
+) -> Response:  # fmt: skip
+    common.guard(signed_in, SCOPE)
+    if reason not in subject_rules.RESTRICTION_REASONS:
+        errors = {"restriction_reason": "Choose the ground for the restriction."}
+        return _detail(request, signed_in, session, runtime, request_id, errors=errors,
+                       status_code=422)  # fmt: skip
+    ctx, actor = common.requests_context(runtime), pages.actor_of(request, signed_in)
+    return _act(
+        request, signed_in, session, runtime, request_id, "restriction_reason", "restricted",
+        lambda: restriction.apply(session, ctx, request_id, actor=actor, reason=reason),
+    )  # fmt: skip
+
+
+@router.post("/admin/requests/{request_id}/restriction/lift-notice")
+def announce_lift(
+    request: Request, request_id: uuid.UUID, _csrf: CsrfDep, signed_in: StaffDep,
+    session: SessionDep, runtime: RuntimeDep, reason: Field = None,
+) -> Response:  # fmt: skip
+    common.guard(signed_in, SCOPE)
+    if reason not in subject_rules.LIFT_REASONS:
+        errors = {"lift_reason": "Choose why the restriction ends."}
+        return _detail(request, signed_in, session, runtime, request_id, errors=errors,
+                       status_code=422)  # fmt: skip
+    ctx, actor = common.requests_context(runtime), pages.actor_of(request, signed_in)
+    return _act(
+        request, signed_in, session, runtime, request_id, "lift_reason", "lift_announced",
+        lambda: restriction.announce_lift(session, ctx, request_id, actor=actor, reason=reason),
+    )  # fmt: skip
+
+
+@router.post("/admin/requests/{request_id}/restriction/lift")
+def lift(
+    request: Request, request_id: uuid.UUID, _csrf: CsrfDep, signed_in: StaffDep,
+    session: SessionDep, runtime: RuntimeDep,
+) -> Response:  # fmt: skip
+    common.guard(signed_in, SCOPE)
+    ctx, actor = common.requests_context(runtime), pages.actor_of(request, signed_in)
+    return _act(
+        request, signed_in, session, runtime, request_id, "lift", "lifted",
+        lambda: restriction.lift(session, ctx, request_id, actor=actor),
     )  # fmt: skip
 
 

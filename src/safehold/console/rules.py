@@ -85,6 +85,7 @@ ANSWER = {
     "access": "access",
     "objection": "object",
     "rectification": "rectify",
+    "restriction": "restrict",
 }
 NOTICES = {  # ?done=… after an action: a closed list, so no value ever rides in the URL
     "code_sent": "A new code was e-mailed to the person.",
@@ -94,6 +95,9 @@ NOTICES = {  # ?done=… after an action: a closed list, so no value ever rides 
     "erased": "The erasure is done: the certificate is below.",
     "objected": "The objection was carried out.",
     "rectified": "The correction was made and the request completed.",
+    "restricted": "Processing is restricted; recipients and the person are being told.",
+    "lift_announced": "The e-mail telling the person is queued; lift once it is sent.",
+    "lifted": "The restriction is lifted; recipients are being told.",
     "published": "The new policy version was published.",
     "requeued": "The failed deliveries were queued again.",
 }
@@ -113,3 +117,10 @@ def actions(kind: str, status: str, extended: bool) -> frozenset[str]:
     if status in {"received", "verified", "in_progress"} and not extended:
         found.add("extend")
     return frozenset(found)
+
+
+def restriction_actions(lifted: bool) -> frozenset[str]:
+    """The forms for a restriction in force: tell the person of the lift (again, if the
+    e-mail failed), and lift it (the service refuses, with the reason shown next to the
+    button, until the e-mail telling the person has been sent)."""
+    return frozenset() if lifted else frozenset({"lift_notice", "lift"})

@@ -31,6 +31,7 @@ from safehold.policy import Policy
 from safehold.policy.document import RetentionFrom
 from safehold.policy.durations import add_duration
 from safehold.policy.rules import Withheld
+from safehold.requests import restriction
 from safehold.requests import rules as request_rules
 from safehold.requests import service as requests
 from safehold.requests.models import DataRequest
@@ -41,7 +42,7 @@ from safehold.retention.models import LegalHold, RetentionRun
 from safehold.subjects import payments
 from safehold.subjects import rules as subject_rules
 from safehold.subjects import service as subjects
-from safehold.subjects.models import Subject
+from safehold.subjects.models import Restriction, Subject
 
 # --- overview and the requests queue --------------------------------------------------------
 
@@ -90,15 +91,24 @@ class RequestPage:
     overdue: bool
     actions: frozenset[str]
     steps: list[str]
+    restriction: Restriction | None = None
+    lift_notice_status: str | None = None  # the outbox state of the e-mail announcing the lift
 
 
 def request_page(session: Session, request_id: uuid.UUID, now: datetime) -> RequestPage:
     request = requests.get(session, request_id)
+    row = restriction.of_request(session, request.id)
+    notice = session.get(OutboxItem, row.lift_notice_item) if row and row.lift_notice_item else None
+    actions = rules.actions(request.kind, request.status, request.extended_at is not None)
+    if row is not None:
+        actions |= rules.restriction_actions(row.lifted_at is not None)
     return RequestPage(
         request,
         request_rules.is_overdue(request.status, request.deadline_at, now),
-        rules.actions(request.kind, request.status, request.extended_at is not None),
+        actions,
         [s for s in request_rules.STEPS if s in request.progress],
+        row,
+        notice.status if notice is not None else None,
     )
 
 

@@ -62,7 +62,10 @@ REQUEST_WORDS = {
     RequestKind.RECTIFICATION: "correction of inaccurate or incomplete information",
     RequestKind.ERASURE: "deletion of your information",
     RequestKind.OBJECTION: "to object to uses based on our legitimate interests",
-    RequestKind.RESTRICTION: "restriction of processing while a dispute is resolved",
+    RequestKind.RESTRICTION: (
+        "restriction of processing (we then use your information only where the law obliges "
+        "us to, and e-mail you before we lift the restriction)"
+    ),
 }
 CHANNEL_WORDS = {
     NoticeChannel.EMAIL: "e-mail",

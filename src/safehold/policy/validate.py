@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
+from safehold.policy.capabilities import check_capabilities
 from safehold.policy.document import CategoryGroup, IpMode, LawfulBasis, Policy, RecipientRole
 from safehold.policy.durations import can_exceed
 from safehold.policy.issues import PolicyIssue, did_you_mean, line_for
@@ -413,6 +414,7 @@ CHECKS: tuple[Check, ...] = (
     check_changes_and_requests,
     check_minimisation,
     check_event_names,
+    check_capabilities,
 )
 
 

@@ -16,10 +16,12 @@ from safehold.cli_support import fail, out, runtime_or_exit, upgrade_or_exit
 from safehold.comms import service as comms
 from safehold.db import transaction
 from safehold.errors import SafeholdError
-from safehold.requests import export, jobs, rules, service
+from safehold.requests import export, jobs, restriction, rules, service
 from safehold.requests.rules import Kind, Status
 
-app = typer.Typer(help="Data-subject requests: deadlines, erasure.", no_args_is_help=True)
+app = typer.Typer(
+    help="Data-subject requests: deadlines, erasure, restriction.", no_args_is_help=True
+)
 STAFF = Actor("admin", "cli")
 
 
@@ -116,3 +118,54 @@ def export_command(
             out.print(f"wrote {written} bytes to {out_file}", highlight=False)
     except SafeholdError as exc:
         fail(exc.message)
+
+
+def _restriction_step(request_id: str, step: str, reason: str | None = None) -> None:
+    rid = _request_id(request_id)
+    runtime = runtime_or_exit()
+    upgrade_or_exit(runtime)
+    ctx = service.Context(runtime.vault, runtime.policy, runtime.clock, comms.context(runtime))
+    try:
+        with transaction(runtime.sessions) as session:
+            if step == "apply":
+                row = restriction.apply(session, ctx, rid, actor=STAFF, reason=reason or "")
+                said = f"restricted since {row.applied_at.isoformat(timespec='minutes')}"
+            elif step == "notice":
+                restriction.announce_lift(session, ctx, rid, actor=STAFF, reason=reason or "")
+                said = "the person's e-mail is queued; lift once it is sent"
+            else:
+                restriction.lift(session, ctx, rid, actor=STAFF)
+                said = "restriction lifted; recipients are being told"
+    except SafeholdError as exc:
+        allowed = exc.details.get("allowed")
+        fail(exc.message + (f" (one of: {', '.join(allowed)})" if allowed else ""))
+    out.print(said, highlight=False)
+
+
+Reason = Annotated[str, typer.Option("--reason", help="A code from the closed list")]
+
+
+@app.command("restrict")
+def restrict_command(
+    request_id: Annotated[str, typer.Argument(help="The verified restriction request's id")],
+    reason: Reason,
+) -> None:
+    """Restrict processing (Art. 18) on a verified restriction request."""
+    _restriction_step(request_id, "apply", reason)
+
+
+@app.command("lift-notice")
+def lift_notice_command(
+    request_id: Annotated[str, typer.Argument(help="The restriction request's id")],
+    reason: Reason,
+) -> None:
+    """E-mail the person that the restriction will be lifted, and why (Art. 18(3))."""
+    _restriction_step(request_id, "notice", reason)
+
+
+@app.command("lift")
+def lift_command(
+    request_id: Annotated[str, typer.Argument(help="The restriction request's id")],
+) -> None:
+    """Lift the restriction, once the e-mail telling the person has been sent."""
+    _restriction_step(request_id, "lift")

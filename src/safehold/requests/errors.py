@@ -95,3 +95,31 @@ class ExportLinkInvalid(NotFound):
 
 class ExportLinkExpired(Gone):
     code = "export_link_expired"
+
+
+class RestrictionInForce(Conflict):
+    """The person's processing is already restricted (details: request_id of the one in force)."""
+
+    code = "restriction_in_force"
+
+
+class RestrictionNotFound(NotFound):
+    """No restriction was applied on this request."""
+
+    code = "restriction_not_found"
+
+
+class RestrictionLifted(Conflict):
+    code = "restriction_already_lifted"
+
+
+class LiftNotAnnounced(Conflict):
+    """Art. 18(3): the person must be told before the restriction is lifted."""
+
+    code = "restriction_lift_not_announced"
+
+
+class LiftNoticeNotSent(Conflict):
+    """The e-mail telling the person of the lift has not gone out yet (details: status)."""
+
+    code = "restriction_lift_notice_not_sent"

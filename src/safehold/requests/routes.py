@@ -14,7 +14,7 @@ from safehold import ratelimit
 from safehold.access.models import ApiKey
 from safehold.comms import service as comms
 from safehold.deps import ActorDep, RuntimeDep, SessionDep, require_scope
-from safehold.requests import certificate, export, jobs, rules, service
+from safehold.requests import certificate, export, jobs, restriction, rules, service
 from safehold.requests.errors import CertificateNotReady
 from safehold.requests.models import DataRequest
 from safehold.requests.schemas import (
@@ -26,8 +26,11 @@ from safehold.requests.schemas import (
     RejectIn,
     RequestIn,
     RequestOut,
+    RestrictionIn,
+    RestrictionOut,
 )
 from safehold.runtime import Runtime
+from safehold.subjects.models import Restriction
 
 router = APIRouter(prefix="/v1/requests", tags=["data-subject requests"])
 exports = APIRouter(tags=["data-subject requests"])
@@ -181,6 +184,48 @@ def rectify(
     )
     session.commit()
     return request_out(request, runtime)
+
+
+def restriction_out(row: Restriction) -> RestrictionOut:
+    return RestrictionOut(
+        request_id=row.request_id, subject_id=row.subject_id, reason=row.reason,
+        applied_at=row.applied_at, lift_reason=row.lift_reason,
+        lift_notice_at=row.lift_notice_at, lifted_at=row.lifted_at,
+    )  # fmt: skip
+
+
+@router.post("/{request_id}/restriction", summary="Restrict processing (a verified request)")
+def restrict(
+    request_id: uuid.UUID, body: RestrictionIn, session: SessionDep, runtime: RuntimeDep,
+    _key: Writer, actor: ActorDep,
+) -> RestrictionOut:  # fmt: skip
+    row = restriction.apply(session, context(runtime), request_id, actor=actor, reason=body.reason)
+    session.commit()
+    return restriction_out(row)
+
+
+@router.post(
+    "/{request_id}/restriction/lift-notice",
+    summary="E-mail the person that the restriction will be lifted (Art. 18(3))",
+)  # fmt: skip
+def announce_lift(
+    request_id: uuid.UUID, body: RestrictionIn, session: SessionDep, runtime: RuntimeDep,
+    _key: Writer, actor: ActorDep,
+) -> RestrictionOut:  # fmt: skip
+    row = restriction.announce_lift(
+        session, context(runtime), request_id, actor=actor, reason=body.reason
+    )
+    session.commit()
+    return restriction_out(row)
+
+
+@router.post("/{request_id}/restriction/lift", summary="Lift it, once the person was told")
+def lift(
+    request_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, _key: Writer, actor: ActorDep
+) -> RestrictionOut:
+    row = restriction.lift(session, context(runtime), request_id, actor=actor)
+    session.commit()
+    return restriction_out(row)
 
 
 @exports.get(

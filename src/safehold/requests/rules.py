@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from safehold.policy.capabilities import ServedKind
 from safehold.policy.document import Policy, RetentionFrom
 from safehold.policy.durations import add_duration
 from safehold.requests.errors import (
@@ -29,12 +30,9 @@ from safehold.requests.errors import (
     TransitionRefused,
 )
 
-
-class Kind(StrEnum):
-    ERASURE = "erasure"
-    ACCESS = "access"
-    RECTIFICATION = "rectification"
-    OBJECTION = "objection"
+# The request kinds are the capability registry's: the validator refuses a policy offering
+# any other, so what the policy offers and what this service opens cannot drift apart.
+Kind = ServedKind
 
 
 class Status(StrEnum):

@@ -6,17 +6,19 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from safehold.requests.rules import CHANNELS
+from safehold.requests.rules import CHANNELS, Kind
 
 Channel = Literal["api", "email", "phone", "post", "privacy_center"]
 assert set(Channel.__args__) == set(CHANNELS)  # type: ignore[attr-defined]
+KindName = Literal["erasure", "access", "rectification", "objection", "restriction"]
+assert set(KindName.__args__) == set(Kind)  # type: ignore[attr-defined]
 
 
 class RequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     subject_id: uuid.UUID
-    kind: Literal["erasure", "access", "rectification", "objection"]
+    kind: KindName
     channel: Channel = "api"
     purpose: str | None = Field(
         default=None, max_length=64, description="objection only: the purpose objected to"
@@ -81,3 +83,19 @@ class RequestOut(BaseModel):
 
 class CertificateOut(BaseModel):
     certificate: dict[str, Any]
+
+
+class RestrictionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(max_length=32, description="a code from the closed list (docs/requests.md)")
+
+
+class RestrictionOut(BaseModel):
+    request_id: uuid.UUID
+    subject_id: uuid.UUID
+    reason: str
+    applied_at: datetime
+    lift_reason: str | None
+    lift_notice_at: datetime | None
+    lifted_at: datetime | None

@@ -23,8 +23,9 @@ from safehold.access.rules import Actor
 from safehold.analytics import service as analytics
 from safehold.clock import Clock
 from safehold.comms import preferences
+from safehold.comms import rules as comms_rules
 from safehold.comms import service as comms
-from safehold.policy import Policy
+from safehold.policy import Policy, capabilities
 from safehold.requests import links, rules
 from safehold.requests.errors import (
     AlreadyExtended,
@@ -38,6 +39,7 @@ from safehold.requests.errors import (
     ObjectionInvalid,
     ReasonUnknown,
     RequestNotFound,
+    RestrictionInForce,
     WrongKind,
 )
 from safehold.requests.models import DataRequest
@@ -47,7 +49,6 @@ from safehold.subjects import service as subjects
 from safehold.subjects.models import Subject
 from safehold.vault.service import Vault
 
-CODE_KIND = "account_notice"  # comms message kind for the code (communication.service)
 PURPOSE = "legal_obligation"  # answering a data-subject request is the controller's duty
 
 
@@ -59,10 +60,11 @@ class Context:
     comms: comms.Context
 
 
-def _audit(
+def record(
     session: Session, ctx: Context, actor: Actor, action: str, request: DataRequest,
     outcome: str = "ok",
 ) -> None:  # fmt: skip
+    """The audit entry of a step on a request (no categories: the log holds no values)."""
     audit.record(
         session, actor=actor, action=action, subject_id=request.subject_id, categories=[],
         purpose=PURPOSE, outcome=outcome, clock=ctx.clock,
@@ -97,14 +99,17 @@ def create(
     is False, e-mail the one-time code to the account's address. An objection names the
     ``purpose`` objected to; no other kind does."""
     request_kind = Kind(kind)
-    offered = {str(k) for k in ctx.policy.requests.kinds}
-    if str(request_kind) not in offered:
+    if request_kind not in capabilities.offered_kinds(ctx.policy):
         raise KindNotOffered("the policy does not offer this kind of request", details={})
     if request_kind is Kind.OBJECTION:
         rules.objection_effect(ctx.policy, purpose)  # refuses a purpose one cannot object to
     elif purpose is not None:
         raise ObjectionInvalid("only an objection names a purpose", details={"field": "purpose"})
     subject = subjects.get(session, subject_id)  # unknown -> 404, erased -> 410
+    if request_kind is Kind.RESTRICTION and subject.status == subject_rules.RESTRICTED:
+        raise RestrictionInForce(
+            "processing of this person's data is already restricted", details={}
+        )
     if request_kind is Kind.ERASURE:
         # Lock the person's row so two concurrent erasure requests cannot both pass the check.
         session.execute(select(Subject.id).where(Subject.id == subject.id).with_for_update())
@@ -124,7 +129,7 @@ def create(
     )  # fmt: skip
     session.add(request)
     session.flush()
-    _audit(session, ctx, actor, f"request.create.{request_kind}", request)
+    record(session, ctx, actor, f"request.create.{request_kind}", request)
     if send:
         issue_code(session, ctx, request, actor=actor)
     session.flush()
@@ -133,7 +138,8 @@ def create(
 
 def send_code(session: Session, ctx: Context, subject_id: uuid.UUID, code: str) -> uuid.UUID:
     """Queue the e-mail carrying the code to the person's account address (comms outbox,
-    kind ``account_notice``); returns the message id. The worker renders and sends it.
+    kind ``account_notice``, or ``rights_notice`` while the person is restricted: see
+    ``comms.rules.notice_kind``); returns the message id. The worker renders and sends it.
 
     The code is the outbox row's ``{{ secret }}``: held only vault-encrypted until the e-mail
     is sent, never in the message's templates."""
@@ -145,10 +151,12 @@ def send_code(session: Session, ctx: Context, subject_id: uuid.UUID, code: str) 
         f"{int(rules.CODE_TTL.total_seconds() // 60)} minutes. If you did not make this "
         "request, ignore this e-mail and nothing will happen."
     )
+    subject = session.get(Subject, subject_id)
+    kind = comms_rules.notice_kind(subject.status if subject is not None else "active")
     message = comms.enqueue(
-        session, ctx.comms, actor=Actor("system", "requests"), kind=CODE_KIND,
+        session, ctx.comms, actor=Actor("system", "requests"), kind=kind,
         subject_ids=[subject_id], subject="Your verification code", text=text, html=None,
-        secrets={subject_id: code},
+        secrets={subject_id: code}, internal=True,
     )  # fmt: skip
     return message.id
 
@@ -169,7 +177,7 @@ def issue_code(session: Session, ctx: Context, request: DataRequest, *, actor: A
     request.code_attempts = 0
     request.codes_sent += 1
     send_code(session, ctx, request.subject_id, code)
-    _audit(session, ctx, actor, "request.code.send", request)
+    record(session, ctx, actor, "request.code.send", request)
     session.flush()
 
 
@@ -186,12 +194,12 @@ def verify(
     except (CodeMissing, CodeInvalid, CodeExpired, CodeAttemptsExhausted):
         if request.code_hash is not None:
             request.code_attempts += 1
-        _audit(session, ctx, actor, "request.verify", request, outcome="refused")
+        record(session, ctx, actor, "request.verify", request, outcome="refused")
         session.flush()
         raise
     request.status, request.verified_at = str(Status.VERIFIED), ctx.clock.now()
     request.code_hash, request.code_expires_at = None, None  # spent: never usable again
-    _audit(session, ctx, actor, "request.verify", request)
+    record(session, ctx, actor, "request.verify", request)
     session.flush()
     return request
 
@@ -210,7 +218,7 @@ def verify_signed_in(
         **request.progress,
         "verification": {"method": "privacy_center_sign_in", "at": now.isoformat()},
     }
-    _audit(session, ctx, actor, "request.verify.signed_in", request)
+    record(session, ctx, actor, "request.verify.signed_in", request)
     session.flush()
     if request.kind == Kind.OBJECTION:
         return object_to(session, ctx, request.id, actor=actor)
@@ -236,7 +244,7 @@ def extend(
         request.received_at, rules_.deadline, extension, rules_.max_extension
     )
     request.extended_at, request.extension_reason = ctx.clock.now(), reason
-    _audit(session, ctx, actor, "request.extend", request)
+    record(session, ctx, actor, "request.extend", request)
     session.flush()
     return request
 
@@ -252,7 +260,7 @@ def move(
         request.started_at = now
     if target in rules.TERMINAL:
         request.responded_at = now
-    _audit(session, ctx, actor, f"request.{target}", request)
+    record(session, ctx, actor, f"request.{target}", request)
     session.flush()
     return request
 
@@ -310,7 +318,7 @@ class AccessGrant:
     expires_at: datetime
 
 
-def _of_kind(session: Session, request_id: uuid.UUID, kind: Kind) -> DataRequest:
+def of_kind(session: Session, request_id: uuid.UUID, kind: Kind) -> DataRequest:
     request = get(session, request_id, lock=True)
     if request.kind != kind:
         raise WrongKind(
@@ -339,7 +347,7 @@ def fulfil_access(
 ) -> AccessGrant:
     """Make the verified person's data available (Art. 15/20): a signed link that expires
     after :data:`rules.EXPORT_LINK_TTL`. The response date is when the data became available."""
-    request = _of_kind(session, request_id, Kind.ACCESS)
+    request = of_kind(session, request_id, Kind.ACCESS)
     subjects.get(session, request.subject_id)  # erased -> 410: nothing left to give
     move(session, ctx, request, Status.IN_PROGRESS, actor=actor)  # only from verified
     expires_at = (ctx.clock.now() + rules.EXPORT_LINK_TTL).replace(microsecond=0)
@@ -355,7 +363,7 @@ def object_to(
     """Carry out a verified objection (Art. 21): to marketing, an opt-out (pending marketing
     mail skipped at once); to another objectable purpose (``platform_improvement``), the
     person leaves it from this moment (analytics leaves them out, ``decide`` refuses it)."""
-    request = _of_kind(session, request_id, Kind.OBJECTION)
+    request = of_kind(session, request_id, Kind.OBJECTION)
     subject = subjects.get(session, request.subject_id)
     effect = rules.objection_effect(ctx.policy, request.purpose)
     move(session, ctx, request, Status.IN_PROGRESS, actor=actor)
@@ -381,7 +389,7 @@ def rectify(
 ) -> DataRequest:  # fmt: skip
     """Correct the person's data (Art. 16) through ``subjects.service.rectify`` (which tells
     the recipients, Art. 19) and complete the request, recording the field names only."""
-    request = _of_kind(session, request_id, Kind.RECTIFICATION)
+    request = of_kind(session, request_id, Kind.RECTIFICATION)
     names = rules.rectification_fields(values)
     address = {p: values[p] for p in rules.ADDRESS_PARTS} if "street" in values else None
     contact = subject_rules.contact(

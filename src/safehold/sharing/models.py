@@ -64,7 +64,7 @@ class Propagation(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     subject_id: Mapped[uuid.UUID] = mapped_column(index=True)
     recipient_id: Mapped[str] = mapped_column(String(80))
-    event: Mapped[str] = mapped_column(String(16))  # erasure | restriction | rectification
+    event: Mapped[str] = mapped_column(String(16))  # sharing.rules.Event
     categories: Mapped[list[str]]
     state: Mapped[str] = mapped_column(String(16))  # queued | failed | acknowledged
     created_at: Mapped[datetime]

@@ -47,12 +47,11 @@ def _queue(
     event: Event, changed: Iterable[str] | None = None,
 ) -> list[Propagation]:  # fmt: skip
     notices = rules.notices_for(policy, received_by(session, subject_id), event, changed)
-    if event is not Event.RECTIFICATION and notices:
-        # Idempotent: re-running an erasure (a resumed job) or repeating a restriction does
-        # not notify twice while a notice is outstanding; an erasure is only ever sent once.
-        states = [State.QUEUED, State.FAILED]
-        if event is Event.ERASURE:
-            states.append(State.ACKNOWLEDGED)
+    if event in rules.RESTRICTION_EVENTS and notices:
+        notices = [n for n in notices if not _last_word_is(session, subject_id, n, event)]
+    elif event is Event.ERASURE and notices:
+        # Idempotent: re-running an erasure (a resumed job) never notifies twice.
+        states = [State.QUEUED, State.FAILED, State.ACKNOWLEDGED]
         already = set(
             session.scalars(
                 select(Propagation.recipient_id).where(
@@ -89,6 +88,28 @@ def _queue(
     return created
 
 
+def _last_word_is(
+    session: Session, subject_id: uuid.UUID, notice: rules.Notice, event: Event
+) -> bool:
+    """The recipient was last told ``event`` about the person (restrictions and their ends
+    alternate, so the more numerous one is the last) and that notice is still outstanding:
+    repeating it would say nothing new (a restriction applied twice)."""
+    rows = session.execute(
+        select(Propagation.event, Propagation.state).where(
+            Propagation.subject_id == subject_id,
+            Propagation.recipient_id == notice.recipient_id,
+            Propagation.event.in_([e.value for e in rules.RESTRICTION_EVENTS]),
+        )
+    ).all()
+    told = sum(1 for e, _ in rows if e == Event.RESTRICTION) - sum(
+        1 for e, _ in rows if e == Event.RESTRICTION_END
+    )
+    last = Event.RESTRICTION if told > 0 else Event.RESTRICTION_END if rows else None
+    return last is event and any(
+        e == event.value and State(state) in rules.OUTSTANDING for e, state in rows
+    )
+
+
 def notify_erasure(
     session: Session, subject_id: uuid.UUID, *, policy: Policy, clock: Clock, actor: Actor
 ) -> list[Propagation]:
@@ -112,6 +133,17 @@ def notify_restriction(
         subject_id=subject_id,
         event=Event.RESTRICTION,
     )
+
+
+def notify_restriction_end(
+    session: Session, subject_id: uuid.UUID, *, policy: Policy, clock: Clock, actor: Actor
+) -> list[Propagation]:
+    """Queue a notice that the restriction was lifted (``subject.unrestricted``, action
+    ``lift_restriction``) to every recipient that received the person's data."""
+    return _queue(
+        session, policy=policy, clock=clock, actor=actor, subject_id=subject_id,
+        event=Event.RESTRICTION_END,
+    )  # fmt: skip
 
 
 def notify_rectification(

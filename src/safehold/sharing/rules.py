@@ -167,6 +167,7 @@ class Event(StrEnum):
 
     ERASURE = "erasure"
     RESTRICTION = "restriction"
+    RESTRICTION_END = "restriction_end"  # the restriction was lifted: processing may resume
     RECTIFICATION = "rectification"
 
     @property
@@ -174,15 +175,24 @@ class Event(StrEnum):
         return {
             "erasure": "subject.erased",
             "restriction": "subject.restricted",
+            "restriction_end": "subject.unrestricted",
             "rectification": "subject.rectified",
         }[self.value]
 
     @property
     def action(self) -> str:
         """What the recipient is asked to do."""
-        return {"erasure": "erase", "restriction": "restrict", "rectification": "update"}[
-            self.value
-        ]
+        return {
+            "erasure": "erase",
+            "restriction": "restrict",
+            "restriction_end": "lift_restriction",
+            "rectification": "update",
+        }[self.value]
+
+
+# A restriction and its end alternate: a recipient is not told the same one twice in a row
+# while the first is still on its way.
+RESTRICTION_EVENTS = frozenset({Event.RESTRICTION, Event.RESTRICTION_END})
 
 
 @dataclass(frozen=True)

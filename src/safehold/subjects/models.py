@@ -16,7 +16,7 @@ class Subject(Base):
     __tablename__ = "subjects"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    status: Mapped[str] = mapped_column(String(16))  # active | closed | erased
+    status: Mapped[str] = mapped_column(String(16))  # active | closed | restricted | erased
     email_index: Mapped[str | None] = mapped_column(String(64), unique=True)
     phone_index: Mapped[str | None] = mapped_column(String(64), index=True)
     policy_version_shown: Mapped[str] = mapped_column(String(64))
@@ -60,3 +60,25 @@ class PaymentMethod(Base):
     expiry: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
     removed_at: Mapped[datetime | None]
+
+
+class Restriction(Base):
+    """A restriction of processing (GDPR Art. 18), applied by staff on a verified request and
+    in force until lifted. While one is in force the person's status is ``restricted``.
+    No column holds personal data (reasons are codes from closed lists in
+    ``subjects.rules``): like the request log, the record proves what was done."""
+
+    __tablename__ = "restrictions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id"), index=True)
+    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_requests.id"), unique=True)
+    reason: Mapped[str] = mapped_column(String(32))  # rules.RESTRICTION_REASONS
+    applied_at: Mapped[datetime]
+    applied_by: Mapped[str] = mapped_column(String(120))
+    # Art. 18(3): the person is told before the lift; the outbox row of that e-mail.
+    lift_reason: Mapped[str | None] = mapped_column(String(32))  # rules.LIFT_REASONS
+    lift_notice_at: Mapped[datetime | None]
+    lift_notice_item: Mapped[uuid.UUID | None]
+    lifted_at: Mapped[datetime | None]
+    lifted_by: Mapped[str | None] = mapped_column(String(120))

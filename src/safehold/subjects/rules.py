@@ -165,3 +165,31 @@ def contact(
     if address is not None:
         fields[ADDRESS] = {key: address[key].strip() for key in ADDRESS_FIELDS}
     return Contact(fields, norm_email, norm_phone, remove)
+
+
+# --- restriction of processing (GDPR Art. 18) ----------------------------------------------
+
+RESTRICTED = "restricted"
+# Why staff restrict, one code per ground of Art. 18(1); closed lists, so the record (which
+# outlives the person) holds no personal data.
+RESTRICTION_REASONS: dict[str, str] = {
+    "accuracy_contested": "the person contests the accuracy of their data, for the time it "
+    "takes to check it (Art. 18(1)(a))",
+    "unlawful_processing": "the processing is unlawful and the person asks for restriction "
+    "instead of erasure (Art. 18(1)(b))",
+    "legal_claims": "we no longer need the data but the person needs it for legal claims "
+    "(Art. 18(1)(c))",
+    "objection_pending": "the person objected and we are checking whether our grounds "
+    "override theirs (Art. 18(1)(d))",
+}
+LIFT_REASONS: dict[str, str] = {
+    "accuracy_checked": "the accuracy of the data was checked (and corrected where wrong)",
+    "claims_concluded": "the legal claims the data was kept for are concluded",
+    "objection_decided": "the objection was decided",
+    "person_asked": "the person asked us to lift the restriction",
+}
+
+
+def status_after_lift(closed: bool) -> str:
+    """What the account is once a restriction ends: closed if it was closed meanwhile."""
+    return "closed" if closed else "active"

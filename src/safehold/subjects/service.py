@@ -302,6 +302,11 @@ def close(session: Session, ctx: Context, subject_id: uuid.UUID, *, actor: Actor
         subject.status, subject.closed_at = "closed", ctx.clock.now()
         _audit(session, ctx, actor, "subject.close", subject.id, [], WRITE_PURPOSE, "ok")
         session.flush()
+    elif subject.status == rules.RESTRICTED and subject.closed_at is None:
+        # Restricted stays restricted (the stricter state); lifting it leaves it closed.
+        subject.closed_at = ctx.clock.now()
+        _audit(session, ctx, actor, "subject.close", subject.id, [], WRITE_PURPOSE, "ok")
+        session.flush()
     return subject
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from safehold.access import audit
 from safehold.access.rules import Actor
+from safehold.comms import rules as comms_rules
 from safehold.comms import service as comms
 from safehold.requests import rules as codes
 from safehold.requests.errors import CodeInvalid, CodeMissing
@@ -39,7 +40,6 @@ from safehold.web.models import SignInCode
 
 ACTOR = Actor("system", "privacy-center")
 PURPOSE = "service_provision"  # signing a customer in to their account
-CODE_KIND = "account_notice"
 
 
 @dataclass(frozen=True)
@@ -168,9 +168,10 @@ def _mail_code(
     attempt.code_hash = codes.hash_code(_code_key(ctx), attempt.id, code)
     session.flush()
     comms.enqueue(
-        session, ctx.comms, actor=ACTOR, kind=CODE_KIND, subject_ids=[subject.id],
-        subject="Your sign-in code", text=_mail(ctx.subjects.policy.policy.operator),
-        html=None, secrets={subject.id: code},
+        session, ctx.comms, actor=ACTOR, kind=comms_rules.notice_kind(subject.status),
+        subject_ids=[subject.id], subject="Your sign-in code",
+        text=_mail(ctx.subjects.policy.policy.operator), html=None, secrets={subject.id: code},
+        internal=True,
     )  # fmt: skip
     return True
 

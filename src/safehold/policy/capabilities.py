@@ -1,0 +1,117 @@
+"""What Safehold implements of what a policy file can promise — one registry, read both by
+the validator (a policy may not offer what is not here) and by the features that do it (the
+request service opens exactly the kinds registered here), so the two cannot drift apart.
+
+The schema (``document.py``) names everything a policy may *say*; this module names what
+the code *does*. It lives in ``policy/`` because the validator may not import a feature
+package; the request service imports :class:`ServedKind` from here as its own ``Kind``.
+A capability added to the schema before it is built is refused by :func:`check_capabilities`
+with the path of the entry (``requests.kinds[3]``) until it is registered here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from enum import StrEnum
+
+from safehold.policy.document import (
+    LawfulBasis,
+    NoticeChannel,
+    Policy,
+    RequestKind,
+    VerificationMethod,
+)
+
+
+class ServedKind(StrEnum):
+    """The data-subject requests the request service opens, verifies and answers."""
+
+    ERASURE = "erasure"
+    ACCESS = "access"
+    RECTIFICATION = "rectification"
+    OBJECTION = "objection"
+    RESTRICTION = "restriction"
+
+
+# Each request kind a policy may offer -> the request that answers it. ``export`` (Art. 20,
+# a machine-readable copy) is answered by the access request: its download is that JSON file.
+REQUEST_KINDS: Mapping[RequestKind, ServedKind] = {
+    RequestKind.ACCESS: ServedKind.ACCESS,
+    RequestKind.EXPORT: ServedKind.ACCESS,
+    RequestKind.RECTIFICATION: ServedKind.RECTIFICATION,
+    RequestKind.ERASURE: ServedKind.ERASURE,
+    RequestKind.OBJECTION: ServedKind.OBJECTION,
+    RequestKind.RESTRICTION: ServedKind.RESTRICTION,
+}
+# How people are told of a policy change: the e-mail notice (notices.announce) and the
+# pending version with its accept button on /me/policy. Safehold does not run the
+# operator's website, so it cannot put a banner on it.
+NOTICE_CHANNELS: frozenset[NoticeChannel] = frozenset(
+    {NoticeChannel.EMAIL, NoticeChannel.PRIVACY_CENTER}
+)
+VERIFICATION_METHODS: frozenset[VerificationMethod] = frozenset({VerificationMethod.EMAIL_CODE})
+# A restricted person is told by e-mail before the restriction is lifted (Art. 18(3)); while
+# restricted only legal_obligation purposes may use their data, so that e-mail (and the codes
+# they need to make requests) is sent under this purpose, which must use the name and address.
+RESTRICTION_NOTICE_PURPOSE = "legal_obligation"
+RESTRICTION_NOTICE_CATEGORIES = ("account.name", "account.email")
+
+Found = tuple[str, str, str]  # (location, message, fix) as in validate.py
+
+
+def offered_kinds(policy: Policy) -> frozenset[ServedKind]:
+    """The requests a person may open under ``policy`` (kinds Safehold does not implement
+    are refused by the validator, so never reach here; skipped all the same)."""
+    return frozenset(REQUEST_KINDS[k] for k in policy.requests.kinds if k in REQUEST_KINDS)
+
+
+def can_notify_restricted(policy: Policy) -> bool:
+    """Whether the policy's ``legal_obligation`` purpose may e-mail a restricted person."""
+    if RESTRICTION_NOTICE_PURPOSE not in policy.purpose_ids:
+        return False
+    purpose = policy.purpose(RESTRICTION_NOTICE_PURPOSE)
+    return purpose.lawful_basis is LawfulBasis.LEGAL_OBLIGATION and set(
+        RESTRICTION_NOTICE_CATEGORIES
+    ) <= set(purpose.categories)
+
+
+def _unimplemented(
+    section: str, values: tuple[StrEnum, ...], implemented: frozenset[str], what: str
+) -> Iterator[Found]:
+    for index, value in enumerate(values):
+        if value not in implemented:
+            yield (
+                f"{section}[{index}]",
+                f"{what} '{value}' is promised but Safehold does not implement it",
+                f"remove it; Safehold implements {', '.join(sorted(implemented))}",
+            )
+
+
+def check_capabilities(policy: Policy) -> Iterator[Found]:
+    """Refuse any enumerated promise the code cannot keep, at the entry's path."""
+    kinds = frozenset(str(k) for k in REQUEST_KINDS)
+    yield from _unimplemented("requests.kinds", policy.requests.kinds, kinds, "request kind")
+    channels = frozenset(str(c) for c in NOTICE_CHANNELS)
+    yield from _unimplemented("changes.notify", policy.changes.notify, channels, "notice channel")
+    method = policy.requests.verification
+    if method not in VERIFICATION_METHODS:
+        yield (
+            "requests.verification",
+            f"verification method '{method}' is promised but Safehold does not implement it",
+            f"use {', '.join(sorted(VERIFICATION_METHODS))}",
+        )
+    restricting = RequestKind.RESTRICTION in policy.requests.kinds
+    if (
+        restricting
+        and RequestKind.RESTRICTION in REQUEST_KINDS
+        and not can_notify_restricted(policy)
+    ):
+        index = policy.requests.kinds.index(RequestKind.RESTRICTION)
+        yield (
+            f"requests.kinds[{index}]",
+            "restriction is offered but no 'legal_obligation' purpose may use the person's "
+            "name and e-mail address, so they could not be told before it is lifted "
+            "(Art. 18(3))",
+            "declare purpose 'legal_obligation' (basis legal_obligation) with account.name "
+            "and account.email, or stop offering restriction",
+        )
