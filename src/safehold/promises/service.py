@@ -15,6 +15,7 @@ from safehold.promises import (
     erasure_checks,
     integrity_checks,
     record_checks,
+    restriction_checks,
     retention_checks,
 )
 from safehold.promises.models import PromiseRun
@@ -24,6 +25,7 @@ CHECKS: tuple[Check, ...] = (
     *retention_checks.CHECKS,
     *record_checks.CHECKS,
     *acceptance_checks.CHECKS,
+    *restriction_checks.CHECKS,
     *erasure_checks.CHECKS,
     *integrity_checks.CHECKS,
 )

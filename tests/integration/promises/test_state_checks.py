@@ -1,24 +1,30 @@
-"""The promises that depend on which version a person accepted (decision 0022): a disclosure
-the person's accepted version refuses, and a shortened address kept past the accepted
-version's shorter period, are reported; the normal flows leave both held."""
+"""The promises that depend on a person's own state: a disclosure the version they accepted
+refuses, a shortened address kept past that version's shorter period (decision 0022), and a
+use of a restricted person's data for a purpose other than a legal obligation (decision
+0023) are reported; the normal flows leave them held."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import timedelta
 
+import pytest
+
+from safehold.access import audit
 from safehold.clock import FrozenClock
 from safehold.db import transaction
 from safehold.events import jobs as events_jobs
 from safehold.notices import service as notices
 from safehold.notices.cohorts import held_under
+from safehold.requests import restriction
 from safehold.runtime import Runtime
 from safehold.sharing import service as sharing
 from safehold.sharing.models import Disclosure, DisclosureSubject
 from safehold.subjects import service as subjects
+from safehold.subjects.errors import PurposeRefused
 from tests.e2e.test_material_gating import V1, V2
 from tests.integration.promises.test_checks import _event_row, _held, _plant_events, _violated
-from tests.integration.requests.support import STAFF, person
+from tests.integration.requests.support import STAFF, ctx, person, verified
 from tests.integration.retention.test_held_under import _publish
 
 
@@ -93,3 +99,28 @@ def test_an_address_kept_past_the_accepted_shorter_period_is_reported(
             session, runtime.policy, clock.now(), held_under(runtime.book, clock.now())
         )
     _held(runtime, "retention.ip_addresses")
+
+
+def test_a_restricted_persons_data_used_for_a_refused_purpose_is_reported(
+    runtime: Runtime, clock: FrozenClock
+) -> None:
+    sid = person(runtime)
+    rid = verified(runtime, sid, "restriction")
+    with transaction(runtime.sessions) as session:
+        restriction.apply(session, ctx(runtime), rid, actor=STAFF, reason="accuracy_contested")
+    clock.advance(timedelta(minutes=1))
+    sctx = subjects.Context(runtime.vault, runtime.policy, runtime.clock, runtime.book)
+    # The normal flows: a read for the service refused, one for the law allowed.
+    with transaction(runtime.sessions) as session, pytest.raises(PurposeRefused):
+        subjects.read(session, sctx, sid, purpose="service_provision", actor=STAFF)
+    with transaction(runtime.sessions) as session:
+        subjects.read(session, sctx, sid, purpose="legal_obligation", actor=STAFF)
+    _held(runtime, "restriction.only_legal_obligation")
+    with transaction(runtime.sessions) as session:  # planted: a read that went around it
+        audit.record(
+            session, actor=STAFF, action="subject.read", subject_id=sid,
+            categories=["account.email"], purpose="service_provision", outcome="ok", clock=clock,
+        )  # fmt: skip
+    found = _violated(runtime, "restriction.only_legal_obligation")
+    assert found.count == 1
+    assert found.examples[0].startswith("audit entry ")
