@@ -12,6 +12,7 @@ from safehold.access.rules import Actor
 from safehold.comms import service as comms
 from safehold.notices import rules
 from safehold.notices.models import PolicyVersion
+from safehold.policy.document import NoticeChannel
 
 
 def notice_text(version: PolicyVersion) -> tuple[str, str]:
@@ -68,8 +69,13 @@ def _quoted(change: dict[str, object]) -> str:
 
 def announce(
     session: Session, comms_ctx: comms.Context, version: PolicyVersion, *, actor: Actor
-) -> uuid.UUID:
-    """Tell every active account about a new version, as a service update (not marketing)."""
+) -> uuid.UUID | None:
+    """Tell every active account about a new version by e-mail, as a service update (not
+    marketing) — when the policy in force (the one people accepted: ``comms_ctx.policy``)
+    lists e-mail among the ways changes are announced; None when it does not. The privacy
+    center shows every pending version either way (``changes.notify``'s other channel)."""
+    if NoticeChannel.EMAIL not in comms_ctx.policy.changes.notify:
+        return None
     subject, text = notice_text(version)
     message = comms.enqueue(
         session, comms_ctx, actor=actor, kind="service_update", subject_ids=None,
