@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from typing import cast
 
 from safehold.comms import jobs as comms_jobs
+from safehold.policy.durations import add_duration
+from safehold.policy.rules import SWEEP_GRACE
+from safehold.promises import jobs as promise_jobs
+from safehold.retention import jobs as retention_jobs
 from safehold.runtime import Runtime
 from safehold.worker import Job, Worker, registered_jobs
 
 RUNTIME = cast(Runtime, object())  # the fake jobs never touch it
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 class Countdown:
@@ -86,3 +92,16 @@ def test_a_send_group_is_what_the_last_pace_fits_in_the_window() -> None:
     assert comms_jobs.next_group(10, 2.0, 0.25, 50) == 1  # a slow server: one at a time
     assert comms_jobs.next_group(3, 0.0, 0.25, 50) == 50  # too fast to measure: the cap
     assert comms_jobs.next_group(0, 1.0, 0.25, 50) == 50  # nothing sent: nothing learnt
+
+
+def test_retention_and_the_promise_check_are_registered_daily() -> None:
+    """The rendered policy says deletion runs every day (within ``SWEEP_GRACE``): the worker
+    runs the retention job at start and then a day after each idle round; the promise check
+    looks hourly and checks once a day (its own rule, tested in tests/e2e/test_promises.py)."""
+    names = {job.name: job for job in registered_jobs()}
+    assert names["retention.daily"].run is retention_jobs.daily
+    assert names["retention.daily"].interval == 24 * 3600.0
+    grace = add_duration(EPOCH, SWEEP_GRACE) - EPOCH
+    assert grace.total_seconds() == names["retention.daily"].interval
+    assert names["promises.daily"].run is promise_jobs.daily
+    assert names["promises.daily"].interval <= names["retention.daily"].interval
