@@ -8,6 +8,7 @@ the sharing rule ...) live in ``validate.py``. The full reference is docs/policy
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -242,6 +243,14 @@ class RetentionException(_Model):
     legal_basis: Text | None = None
     reason: Text | None = None
     survives_erasure: bool = False
+    # The people the exception's basis applies to: only those of whom one of these
+    # categories is held (invoice records only for people with payment records). Empty:
+    # everyone whose data it covers.
+    only_for_people_with: tuple[Identifier, ...] = ()
+
+    def applies_to(self, held: Collection[str]) -> bool:
+        """Whether the exception keeps anything of a person holding ``held`` categories."""
+        return not self.only_for_people_with or any(c in held for c in self.only_for_people_with)
 
 
 class RetentionRule(_Model):

@@ -247,6 +247,19 @@ def check_retention(policy: Policy) -> Iterator[Found]:
                         "do not declare",
                         f"use one of: {', '.join(sorted(known_fields))}",
                     )
+            if exc.only_for_people_with and not exc.survives_erasure:
+                yield (
+                    f"{here}.only_for_people_with",
+                    f"exception '{exc.id}' limits whom it applies to, but only erasure "
+                    "honours that limit",
+                    "add `survives_erasure: true`, or remove `only_for_people_with`",
+                )
+            for c, category_id in enumerate(exc.only_for_people_with):
+                if category_id not in declared:
+                    yield (
+                        f"{here}.only_for_people_with[{c}]",
+                        *_unknown("category", category_id, declared),
+                    )
             for key in ("legal_basis", "reason"):
                 if getattr(exc, key) is None:
                     yield (

@@ -201,8 +201,13 @@ def _one(
     state = state_of(session, subject, ctx.book, ctx.clock.now())
     decision = decide(ctx.policy, purpose, wanted, state)
     rule, message = decision.refused_rule, decision.refused_message
-    if subject.status == "erased":  # nothing at all, even what a retention exception keeps
-        rule, message = SUBJECT_ERASED, "this person's data has been erased"
+    if subject.status == "erased" and rule is None and disclosure.reference is None:
+        # What an erasure kept goes out only for a legal obligation (the decision refuses
+        # every other purpose) and only against a stated reference.
+        rule, message = (
+            SUBJECT_ERASED,
+            ("this person's data has been erased; what was kept goes out only with a reference"),
+        )
     if rule is not None:
         _audit(session, ctx, actor, subject.id, wanted, purpose, "refused")
         session.add(
