@@ -224,6 +224,9 @@ class Recipient(_Model):
     transfer_safeguard: Text | None = None
     legal_reference_required: bool = False
     notify_on_erasure: bool = True
+    # The e-mail provider: it receives the address (and what a message uses) of every e-mail
+    # Safehold sends, recorded as a delivery to this recipient for its one purpose.
+    delivers_email: bool = False
 
     @property
     def third_country(self) -> bool:
@@ -403,6 +406,11 @@ class Policy(_Model):
             if purpose.id == purpose_id:
                 return purpose
         raise KeyError(purpose_id)
+
+    @property
+    def mail_recipient(self) -> Recipient | None:
+        """The recipient that delivers every e-mail (``delivers_email``), if one is named."""
+        return next((r for r in self.recipients if r.delivers_email), None)
 
     def recipient(self, recipient_id: str) -> Recipient:
         for recipient in self.recipients:

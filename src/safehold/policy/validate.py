@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
+from safehold.policy.delivery import check_mail_delivery
 from safehold.policy.document import CategoryGroup, IpMode, LawfulBasis, Policy, RecipientRole
 from safehold.policy.durations import can_exceed
 from safehold.policy.issues import PolicyIssue, did_you_mean, line_for
@@ -426,6 +427,7 @@ CHECKS: tuple[Check, ...] = (
     check_changes_and_requests,
     check_minimisation,
     check_event_names,
+    check_mail_delivery,
 )
 
 

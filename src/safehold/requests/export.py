@@ -42,6 +42,7 @@ from safehold.requests import holdings, links, service
 from safehold.requests.errors import ExportLinkInvalid
 from safehold.requests.models import DataRequest
 from safehold.requests.rules import Kind, Status
+from safehold.sharing import deliveries
 from safehold.sharing.models import Disclosure, DisclosureSubject
 from safehold.subjects import payments
 from safehold.subjects import service as subjects
@@ -99,18 +100,30 @@ def _cards(session: Session, ctx: service.Context, sid: uuid.UUID) -> list[dict[
     ]  # fmt: skip
 
 
-def _disclosures(session: Session, sid: uuid.UUID) -> list[dict[str, Any]]:
+def _disclosures(session: Session, policy: Policy, sid: uuid.UUID) -> list[dict[str, Any]]:
+    """The disclosure records that sent the person's data, then what processors received in
+    the course of the service (the e-mail provider: ``count`` e-mails, ``first_at`` to ``at``)."""
     rows = session.execute(
         select(Disclosure, DisclosureSubject.categories)
         .join(DisclosureSubject, DisclosureSubject.disclosure_id == Disclosure.id)
         .where(DisclosureSubject.subject_id == sid, DisclosureSubject.outcome == "disclosed")
         .order_by(Disclosure.at, Disclosure.id)
     )
-    return [
-        {"recipient": d.recipient_id, "role": d.recipient_role, "purpose": d.purpose,
-         "categories": list(categories), "at": d.at, "reference": d.reference}
+    disclosed = [
+        {"kind": "disclosure", "recipient": d.recipient_id, "role": d.recipient_role,
+         "purpose": d.purpose, "categories": list(categories), "at": d.at,
+         "first_at": d.at, "count": 1, "reference": d.reference}
         for d, categories in rows
     ]  # fmt: skip
+    roles = {r.id: r.role.value for r in policy.recipients}
+    delivered = [
+        {"kind": "in_service", "recipient": d.recipient_id,
+         "role": roles.get(d.recipient_id, "processor"), "purpose": d.purpose,
+         "categories": list(d.categories), "at": d.last_at, "first_at": d.first_at,
+         "count": d.count, "reference": None}
+        for d in deliveries.deliveries_for(session, sid)
+    ]  # fmt: skip
+    return disclosed + delivered
 
 
 def _counts(held: holdings.Holdings, policy: Policy) -> dict[str, Any]:
@@ -174,7 +187,7 @@ def _head(session: Session, ctx: service.Context, sid: uuid.UUID, action: str) -
     subject = subjects.get(session, sid)  # unknown -> 404, erased -> 410
     values = _values(session, ctx, sid)
     cards = _cards(session, ctx, sid)
-    disclosures = _disclosures(session, sid)
+    disclosures = _disclosures(session, ctx.policy, sid)
     held = holdings.holdings(session, ctx.policy, sid)
     counts = _counts(held, ctx.policy)
     objections = session.scalars(

@@ -229,3 +229,16 @@ def test_an_exception_kept_only_for_some_people_says_for_whom(
                 exc.pop("only_for_people_with", None)
 
     assert "only if we hold" not in render_markdown(edited(default_policy, unlimited))
+
+
+def test_the_email_provider_is_said_to_receive_every_email(
+    default_policy: Policy, markdown: str, edited: Edit
+) -> None:
+    said = "it delivers every e-mail we send you, so with each one it receives your e-mail address"
+    assert markdown.count(said) == 1
+
+    def no_provider(data: dict[str, Any]) -> None:
+        for recipient in data["recipients"]:
+            recipient.pop("delivers_email", None)
+
+    assert said not in render_markdown(edited(default_policy, no_provider))

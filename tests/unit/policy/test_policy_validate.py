@@ -343,3 +343,32 @@ def test_a_limit_on_whom_an_exception_keeps_needs_survives_erasure(issues_for: I
     assert any(
         i.location.endswith("only_for_people_with") and "survives_erasure" in i.fix for i in issues
     ), [str(i) for i in issues]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("    role: processor\n    description: Delivers the e-mails",
+         "    role: authority\n    legal_reference_required: true\n"
+         "    description: Delivers the e-mails", "is not a processor"),
+        ("    categories: [account.email, account.name]\n    country: DE",
+         "    categories: [account.email]\n    country: DE", "account.name"),
+        ("    purposes: [service_provision]\n    categories: [account.email, account.name]\n"
+         "    country: DE",
+         "    purposes: [service_provision, legal_obligation]\n"
+         "    categories: [account.email, account.name]\n    country: DE", "2 purposes"),
+        ("    country: IE\n    agreement: a data processing agreement (GDPR Art. 28)\n"
+         "  # The e-mail provider",
+         "    country: IE\n    agreement: a data processing agreement (GDPR Art. 28)\n"
+         "    delivers_email: true\n  # The e-mail provider", "both deliver every e-mail"),
+    ],
+)  # fmt: skip
+def test_the_email_provider_must_be_one_processor_receiving_what_an_email_carries(
+    issues_for: Issues, old: str, new: str, message: str
+) -> None:
+    text = DEFAULT_POLICY_PATH.read_text()
+    assert text.count(old) == 1, old
+    issues = issues_for(text.replace(old, new))
+    assert any(i.location.endswith("delivers_email") and message in i.message for i in issues), [
+        str(i) for i in issues
+    ]
