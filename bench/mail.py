@@ -17,6 +17,12 @@ over one connection to the same in-process server, so the server's own cost is i
 
 Target (issue 5): at least 0.5 of the bare loop. Both ratios are printed.
 
+The e-mail provider is recorded as a recipient of every e-mail handed to it (issue 17, item
+5: ``sharing.deliveries``, one upsert per send group). Its cost is measured in the same run:
+the same Safehold loop with a copy of the policy that names no provider (nothing recorded),
+interleaved with the others; "with/without" is their ratio (target: at most
+:data:`RECORD_TARGET`, within the noise of a run).
+
     .venv/bin/python -m bench.mail [--messages 1000] [--repeat 3]
 """
 
@@ -43,12 +49,14 @@ from safehold.comms.mail import MailConfig, SmtpMailer, compose
 from safehold.comms.rules import MARKETING
 from safehold.db import transaction
 from safehold.logs import configure_logging
+from safehold.policy import Policy
 from safehold.runtime import Runtime
 from safehold.subjects import rules
 from safehold.subjects import service as subjects
 
 ACTOR = Actor("system", "bench")
 TARGET = 0.5
+RECORD_TARGET = 1.05  # the delivery record may cost at most 5 % of the send
 SUBJECT = "Spring offer for {{ name }}"
 TEXT = "Dear {{ name }},\n\nOur spring offer is here.\n\nThe {{ operator }} team"
 
@@ -93,12 +101,20 @@ def populate(runtime: Runtime, count: int) -> list[uuid.UUID]:
     return ids
 
 
-def safehold_run(runtime: Runtime, port: int, ids: list[uuid.UUID]) -> tuple[float, float]:
+def without_provider(policy: Policy) -> Policy:
+    """The policy with no recipient marked ``delivers_email``: nothing is recorded."""
+    recipients = tuple(r.model_copy(update={"delivers_email": False}) for r in policy.recipients)
+    return policy.model_copy(update={"recipients": recipients})
+
+
+def safehold_run(
+    runtime: Runtime, port: int, ids: list[uuid.UUID], policy: Policy | None = None
+) -> tuple[float, float]:
     """Seconds to enqueue, and seconds from enqueue to the last acceptance."""
     ctx = service.context(runtime)
     ctx = service.Context(
         ctx.vault,
-        ctx.policy,
+        policy or ctx.policy,
         ctx.clock,
         MailConfig("https://safehold.example.com", "news@example.com", "Bench Operator"),
         ctx.book,
@@ -165,18 +181,20 @@ def bare_composing(port: int, count: int) -> float:
 
 def bench(backend: str, count: int, repeat: int) -> None:
     """``repeat`` rounds of the three loops, interleaved; the median of each is printed."""
-    safehold, enqueue, prebuilt, composing = [], [], [], []
+    safehold, unrecorded, enqueue, prebuilt, composing = [], [], [], [], []
     with fresh_runtime(backend) as runtime, smtp_sink() as (port, sink):
         ids = populate(runtime, count)
+        plain = without_provider(runtime.policy)
         for _ in range(repeat):
             sink.accepted.clear()
             enqueue_s, total_s = safehold_run(runtime, port, ids)
             same = list(sink.accepted)
+            unrecorded.append(safehold_run(runtime, port, ids, plain)[1])
             prebuilt.append(bare_prebuilt(port, same))
             composing.append(bare_composing(port, count))
             safehold.append(total_s)
             enqueue.append(enqueue_s)
-            if len(sink.accepted) != 3 * count:
+            if len(sink.accepted) != 4 * count:
                 raise RuntimeError("a loop lost messages")
     total_s = statistics.median(safehold)
     rate = count / total_s
@@ -189,6 +207,15 @@ def bench(backend: str, count: int, repeat: int) -> None:
     print(f"  {label:<40} {rate:>12,.0f} {total_s / count * 1e3:>12.3f}")
     enqueue_ms = statistics.median(enqueue) / count * 1e3
     print(f"  {'  of which enqueue':<40} {'':>12} {enqueue_ms:>12.3f}")
+    plain_s = statistics.median(unrecorded)
+    record = total_s / plain_s
+    verdict = "meets" if record <= RECORD_TARGET else "misses"
+    print(
+        f"  {'safehold, provider not recorded':<40} {count / plain_s:>12,.0f} "
+        f"{plain_s / count * 1e3:>12.3f}"
+    )
+    print(f"  {'  with/without the delivery record':<40} {'':>12} {'':>12} {record:>12.2f}  "
+          f"({verdict} <= {RECORD_TARGET})")  # fmt: skip
     for label, runs in (
         ("bare smtplib, composing", composing),
         ("bare smtplib, pre-built bytes", prebuilt),

@@ -178,7 +178,12 @@ def test_the_whole_journey_from_sign_in_to_the_erasure_certificate(
     page.goto(f"{base}{certificate}")
     expect(page.get_by_role("heading", level=1)).to_have_text("Deletion certificate")
     expect(page.locator("main")).to_contain_text("Nothing readable of the erased data remains.")
-    expect(page.locator("main")).to_contain_text("Invoices must show who was billed.")
+    # never billed: nothing kept for tax law, and the certificate says so (issue 17, item 6)
+    expect(page.locator("main")).to_contain_text("Nothing of your personal data.")
+    expect(page.locator("main")).to_contain_text(
+        "Not kept for you: what our policy keeps for a legal obligation only for people of "
+        "whom we hold payment information."
+    )
     screenshot(page, "me-certificate")
 
 

@@ -23,6 +23,8 @@ from safehold.requests import service as requests
 from safehold.requests.models import DataRequest
 from safehold.requests.routes import context as request_context
 from safehold.runtime import Runtime
+from safehold.subjects import payments
+from safehold.subjects import service as subjects
 from safehold.web import jobs as web_jobs
 from safehold.web import rules as web_rules
 from tests.integration.comms.smtp import SmtpServer
@@ -305,6 +307,15 @@ def test_the_deletion_page_shows_the_plan_before_the_request(
     page = signed_in.get("/me/delete")
     assert "What we would erase" in page.text
     assert "Phone number" in page.text
+    # never billed: nothing is kept for tax law (issue 17, item 6)
+    assert "Invoices must show who was billed." not in page.text
+    sctx = subjects.Context(runtime.vault, runtime.policy, runtime.clock, runtime.book)
+    with transaction(runtime.sessions) as session:
+        payments.add(
+            session, sctx, ada, actor=Actor("api_key", "billing"), processor="example-pay",
+            token="pm_tok_example", brand="visa", last4="4242", exp_month=1, exp_year=2030,
+        )  # fmt: skip
+    page = signed_in.get("/me/delete")
     assert "Invoices must show who was billed." in page.text  # kept, with why and until when
     unticked = post_form(signed_in, "/me/delete", {})
     assert unticked.status_code == 422

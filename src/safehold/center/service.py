@@ -12,20 +12,20 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from safehold.access import audit
 from safehold.access.rules import Actor
 from safehold.center import rules
 from safehold.comms import service as comms
-from safehold.events import history, storage
+from safehold.events import history
 from safehold.events import service as events
-from safehold.events.models import Login, SubjectDevice
+from safehold.events.models import SubjectDevice
 from safehold.notices import rules as notice_rules
 from safehold.notices import service as notices
 from safehold.notices.book import PolicyBook
 from safehold.notices.models import PolicyVersion
+from safehold.requests import holdings
 from safehold.requests import service as requests
 from safehold.runtime import Runtime
 from safehold.sharing import service as sharing
@@ -66,7 +66,8 @@ class CategoryView:
     label: str
     description: str
     values: list[tuple[str, str]]  # (field label, value)
-    count: str | None  # for what is a list of records rather than values
+    held: bool  # anything of this category is stored (requests.holdings)
+    count: str | None  # what is stored, in words, for what is not shown as values
     purposes: list[tuple[str, str, str]]  # (label, lawful basis, description)
     received_by: list[sharing.PersonDisclosure]
     kept_for: str
@@ -78,22 +79,6 @@ class CategoryView:
 class Overview:
     categories: list[CategoryView] = field(default_factory=list)
     refused: str | None = None  # why the values cannot be shown now (the policy's answer)
-
-
-def _counts(session: Session, ctx: Context, sid: uuid.UUID) -> dict[str, str]:
-    """How many records of each observed category the person has (numbers, no values)."""
-    e = storage.EVENTS
-    per_category: dict[str, int] = dict(
-        session.execute(
-            select(e.c.category, func.count()).where(e.c.subject_id == sid).group_by(e.c.category)
-        ).all()
-    )
-    logins = session.scalar(select(func.count()).where(Login.subject_id == sid)) or 0
-    devices = session.scalar(select(func.count()).where(SubjectDevice.subject_id == sid)) or 0
-    out = {str(k): f"{int(v)} recorded events" for k, v in per_category.items()}
-    out[history.login_category(ctx.events)] = f"{int(logins)} sign-ins"
-    out[events.DEVICE_CATEGORY] = f"{int(devices)} devices"
-    return out
 
 
 def _values(
@@ -115,7 +100,7 @@ def _values(
 def overview(session: Session, ctx: Context, sid: uuid.UUID, *, actor: Actor) -> Overview:
     policy = ctx.subjects.policy
     data, refused = _values(session, ctx, sid, actor)
-    counts = _counts(session, ctx, sid)
+    stored = holdings.holdings(session, policy, sid)
     received = sharing.disclosures_for(session, ctx.subjects, sid)
     out = Overview(refused=refused)
     for category in policy.categories:
@@ -128,7 +113,8 @@ def overview(session: Session, ctx: Context, sid: uuid.UUID, *, actor: Actor) ->
         out.categories.append(
             CategoryView(
                 id=category.id, label=category.label, description=category.description,
-                values=values, count=counts.get(category.id),
+                values=values, held=stored.held(category.id),
+                count=holdings.words(stored.counts.get(category.id, {})) or None,
                 purposes=rules.purposes_of(policy, category.id),
                 received_by=[d for d in received if category.id in d.categories],
                 kept_for=rules.retention_words(rule), kept_why=rule.reason,

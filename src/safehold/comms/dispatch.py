@@ -9,7 +9,8 @@ personal data leaves without its audit entry — and no rendered e-mail is ever 
 
 **send** (one transaction per group of up to ``group`` e-mails): lock the rows, look once
 more at what can stop an e-mail at the last moment (the account's status, the marketing
-choice, the suppression list), hand each over, record the outcomes, commit. The rows stay
+choice, the suppression list), hand each over, record the outcomes and what the e-mail
+provider received (``sharing.deliveries``: one aggregated row per person), commit. The rows stay
 locked during the SMTP exchange, and an opt-out waits for that lock
 (:func:`preferences.cancel_pending_marketing`): a withdrawal stops everything not yet handed
 over, and nothing already handed over is reported as stopped.
@@ -42,6 +43,7 @@ from safehold.comms.models import Message, OutboxItem
 from safehold.comms.outbox import Outcome, Report
 from safehold.logs import get_logger
 from safehold.policy.rules import decide
+from safehold.sharing import deliveries
 from safehold.subjects.models import PersonalValue, Subject
 from safehold.subjects.rules import EMAIL
 from safehold.subjects.state import states_of
@@ -213,6 +215,7 @@ def send_group(
         session, (s.email_index for s in standings.values() if s.email_index)
     )
     outcomes: list[Outcome] = []
+    handed: list[tuple[uuid.UUID, tuple[str, ...]]] = []
     broken: MailError | None = None
     for item in live:
         if broken is not None:
@@ -232,5 +235,8 @@ def send_group(
             broken = error if error.connection else None
             continue
         outcomes.append(Outcome(item.item_id, rules.Status.SENT, None))
+        handed.append((item.subject_id, item.categories))
     outbox.record(session, outcomes, now, report)
+    # The provider now holds what it was handed: recorded with the sends, in their commit.
+    deliveries.record_mail(session, ctx.policy, handed, now)
     return broken

@@ -8,6 +8,7 @@ the sharing rule ...) live in ``validate.py``. The full reference is docs/policy
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -223,6 +224,9 @@ class Recipient(_Model):
     transfer_safeguard: Text | None = None
     legal_reference_required: bool = False
     notify_on_erasure: bool = True
+    # The e-mail provider: it receives the address (and what a message uses) of every e-mail
+    # Safehold sends, recorded as a delivery to this recipient for its one purpose.
+    delivers_email: bool = False
 
     @property
     def third_country(self) -> bool:
@@ -242,6 +246,14 @@ class RetentionException(_Model):
     legal_basis: Text | None = None
     reason: Text | None = None
     survives_erasure: bool = False
+    # The people the exception's basis applies to: only those of whom one of these
+    # categories is held (invoice records only for people with payment records). Empty:
+    # everyone whose data it covers.
+    only_for_people_with: tuple[Identifier, ...] = ()
+
+    def applies_to(self, held: Collection[str]) -> bool:
+        """Whether the exception keeps anything of a person holding ``held`` categories."""
+        return not self.only_for_people_with or any(c in held for c in self.only_for_people_with)
 
 
 class RetentionRule(_Model):
@@ -394,6 +406,11 @@ class Policy(_Model):
             if purpose.id == purpose_id:
                 return purpose
         raise KeyError(purpose_id)
+
+    @property
+    def mail_recipient(self) -> Recipient | None:
+        """The recipient that delivers every e-mail (``delivers_email``), if one is named."""
+        return next((r for r in self.recipients if r.delivers_email), None)
 
     def recipient(self, recipient_id: str) -> Recipient:
         for recipient in self.recipients:

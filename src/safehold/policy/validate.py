@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from safehold.policy.capabilities import check_capabilities
+from safehold.policy.delivery import check_mail_delivery
 from safehold.policy.document import CategoryGroup, IpMode, LawfulBasis, Policy, RecipientRole
 from safehold.policy.durations import can_exceed
 from safehold.policy.issues import PolicyIssue, did_you_mean, line_for
@@ -248,6 +249,19 @@ def check_retention(policy: Policy) -> Iterator[Found]:
                         "do not declare",
                         f"use one of: {', '.join(sorted(known_fields))}",
                     )
+            if exc.only_for_people_with and not exc.survives_erasure:
+                yield (
+                    f"{here}.only_for_people_with",
+                    f"exception '{exc.id}' limits whom it applies to, but only erasure "
+                    "honours that limit",
+                    "add `survives_erasure: true`, or remove `only_for_people_with`",
+                )
+            for c, category_id in enumerate(exc.only_for_people_with):
+                if category_id not in declared:
+                    yield (
+                        f"{here}.only_for_people_with[{c}]",
+                        *_unknown("category", category_id, declared),
+                    )
             for key in ("legal_basis", "reason"):
                 if getattr(exc, key) is None:
                     yield (
@@ -415,6 +429,7 @@ CHECKS: tuple[Check, ...] = (
     check_minimisation,
     check_event_names,
     check_capabilities,
+    check_mail_delivery,
 )
 
 

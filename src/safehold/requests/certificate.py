@@ -59,6 +59,8 @@ def build(request: DataRequest, done: dict[str, Any], *, issued_at: datetime) ->
             "address_suppressed": done["suppress_address"]["suppressed"],
         },
         "kept": plan["kept"],
+        # Exceptions the policy keeps through erasure only for some people, not this one.
+        "not_kept": plan.get("not_applicable", []),
         "recipients_notified": done["notify_recipients"]["recipients"],
         "verification": done["verify"],
         "storage": {"sqlite_wal_checkpoint": done.get("wal_checkpoint")},

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from sqlalchemy import ColumnElement, Table, func, or_, select
+from sqlalchemy import ColumnElement, Table, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from safehold.access import audit
@@ -35,18 +35,18 @@ from safehold.db import transaction
 from safehold.events import rules as event_rules
 from safehold.events import storage
 from safehold.events.models import Login, SubjectDevice
-from safehold.events.service import DEVICE_CATEGORY, PERSONAL_FIELD
+from safehold.events.service import PERSONAL_FIELD
 from safehold.notices.models import Acceptance
 from safehold.policy.document import Policy
-from safehold.requests import links, service
+from safehold.requests import holdings, links, service
 from safehold.requests.errors import ExportLinkInvalid
 from safehold.requests.models import DataRequest
 from safehold.requests.rules import Kind, Status
+from safehold.sharing import deliveries
 from safehold.sharing.models import Disclosure, DisclosureSubject
 from safehold.subjects import payments
 from safehold.subjects import service as subjects
 from safehold.subjects.models import PersonalValue
-from safehold.subjects.rules import PAYMENT
 from safehold.vault.errors import DataKeyDestroyed
 
 FORMAT = "safehold-export/1"
@@ -100,33 +100,42 @@ def _cards(session: Session, ctx: service.Context, sid: uuid.UUID) -> list[dict[
     ]  # fmt: skip
 
 
-def _disclosures(session: Session, sid: uuid.UUID) -> list[dict[str, Any]]:
+def _disclosures(session: Session, policy: Policy, sid: uuid.UUID) -> list[dict[str, Any]]:
+    """The disclosure records that sent the person's data, then what processors received in
+    the course of the service (the e-mail provider: ``count`` e-mails, ``first_at`` to ``at``)."""
     rows = session.execute(
         select(Disclosure, DisclosureSubject.categories)
         .join(DisclosureSubject, DisclosureSubject.disclosure_id == Disclosure.id)
         .where(DisclosureSubject.subject_id == sid, DisclosureSubject.outcome == "disclosed")
         .order_by(Disclosure.at, Disclosure.id)
     )
-    return [
-        {"recipient": d.recipient_id, "role": d.recipient_role, "purpose": d.purpose,
-         "categories": list(categories), "at": d.at, "reference": d.reference}
+    disclosed = [
+        {"kind": "disclosure", "recipient": d.recipient_id, "role": d.recipient_role,
+         "purpose": d.purpose, "categories": list(categories), "at": d.at,
+         "first_at": d.at, "count": 1, "reference": d.reference}
         for d, categories in rows
     ]  # fmt: skip
+    roles = {r.id: r.role.value for r in policy.recipients}
+    delivered = [
+        {"kind": "in_service", "recipient": d.recipient_id,
+         "role": roles.get(d.recipient_id, "processor"), "purpose": d.purpose,
+         "categories": list(d.categories), "at": d.last_at, "first_at": d.first_at,
+         "count": d.count, "reference": None}
+        for d in deliveries.deliveries_for(session, sid)
+    ]  # fmt: skip
+    return disclosed + delivered
 
 
-def _counts(session: Session, sid: uuid.UUID) -> dict[str, Any]:
-    e = storage.EVENTS
-    per_category: dict[str, int] = dict(
-        session.execute(
-            select(e.c.category, func.count()).where(e.c.subject_id == sid).group_by(e.c.category)
-        ).all()
-    )
-    logins = session.scalar(select(func.count()).where(Login.subject_id == sid))
-    devices = session.scalar(select(func.count()).where(SubjectDevice.subject_id == sid))
+def _counts(held: holdings.Holdings, policy: Policy) -> dict[str, Any]:
     return {
-        "events": {str(k): int(v) for k, v in sorted(per_category.items())},
-        "logins": int(logins or 0),
-        "devices": int(devices or 0),
+        "events": {
+            category: parts[holdings.EVENTS]
+            for category, parts in sorted(held.counts.items())
+            if holdings.EVENTS in parts
+        },
+        "logins": held.of(holdings.login_category(policy), holdings.LOGINS),
+        "devices": held.total(holdings.DEVICES),
+        "ip_addresses": held.total(holdings.IPS),
     }
 
 
@@ -145,23 +154,16 @@ def _retention(policy: Policy, category: str) -> dict[str, Any]:
 
 
 def _categories(
-    policy: Policy, values: dict[str, dict[str, str]], cards: list[dict[str, Any]],
-    disclosures: list[dict[str, Any]], counts: dict[str, Any], objected: set[str],
+    policy: Policy, values: dict[str, dict[str, str]], held: holdings.Holdings,
+    disclosures: list[dict[str, Any]], objected: set[str],
 ) -> list[dict[str, Any]]:  # fmt: skip
-    login_category = policy.events.category_of(policy.events.login_event) or "usage.login"
-    held_elsewhere = {
-        PAYMENT: bool(cards),
-        login_category: counts["logins"] > 0,
-        DEVICE_CATEGORY: counts["devices"] > 0,
-    }
     out = []
     for category in policy.categories:
         cid = category.id
-        held = bool(values.get(cid)) or held_elsewhere.get(cid, False) or (
-            counts["events"].get(cid, 0) > 0)  # fmt: skip
         out.append({
             "id": cid, "label": category.label, "group": str(category.group),
-            "source": str(category.source), "description": category.description, "held": held,
+            "source": str(category.source), "description": category.description,
+            "held": held.held(cid), "stored": held.counts.get(cid, {}),
             "values": values.get(cid, {}),
             "purposes": [
                 {"id": p.id, "label": p.label, "lawful_basis": str(p.lawful_basis),
@@ -185,15 +187,14 @@ def _head(session: Session, ctx: service.Context, sid: uuid.UUID, action: str) -
     subject = subjects.get(session, sid)  # unknown -> 404, erased -> 410
     values = _values(session, ctx, sid)
     cards = _cards(session, ctx, sid)
-    disclosures = _disclosures(session, sid)
-    counts = _counts(session, sid)
+    disclosures = _disclosures(session, ctx.policy, sid)
+    held = holdings.holdings(session, ctx.policy, sid)
+    counts = _counts(held, ctx.policy)
     objections = session.scalars(
         select(Objection).where(Objection.subject_id == sid).order_by(Objection.objected_at)
     ).all()
     policy = ctx.policy
-    categories = _categories(
-        policy, values, cards, disclosures, counts, {o.purpose for o in objections}
-    )
+    categories = _categories(policy, values, held, disclosures, {o.purpose for o in objections})
     choices = session.scalars(
         select(MarketingChoice)
         .where(MarketingChoice.subject_id == sid)
@@ -358,4 +359,4 @@ def render_html(session: Session, ctx: service.Context, subject_id: uuid.UUID) -
     """The readable summary: per category the values, why they are used, who received them
     and how long they are kept; counts of events, logins and devices (not every row)."""
     head = _head(session, ctx, subject_id, "request.export.html")
-    return _ENV.get_template("export.html.j2").render(export=head)
+    return _ENV.get_template("export.html.j2").render(export=head, words=holdings.words)

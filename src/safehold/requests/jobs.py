@@ -187,6 +187,10 @@ def plan_json(plan: rules.Plan) -> dict[str, Any]:
             for h in plan.kept
         ],
         "partial": plan.partial,
+        "not_applicable": [
+            {"exception": ref, "only_for_people_with": list(needs)}
+            for ref, needs in plan.not_applicable
+        ],
     }
 
 

@@ -270,6 +270,9 @@ class Plan:
     erase_categories: tuple[str, ...]  # categories with something erased
     kept: tuple[Held, ...]
     kept_classes: tuple[str, ...] = field(default=())
+    # Exceptions that would keep data through erasure but whose basis does not apply to this
+    # person (exception id, the categories it needs held): their data is erased.
+    not_applicable: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
 
     def keeps(self, category: str, retention_class: str) -> bool:
         """A stored value is kept only under its own exception or a hold on its category."""
@@ -330,7 +333,7 @@ def plan(
         surviving = [
             exc
             for exc in policy.exceptions_for(category)
-            if exc.survives_erasure and exc.id in classes[category]
+            if exc.survives_erasure and exc.id in classes[category] and exc.applies_to(classes)
         ]
         for exc in surviving:
             keep.add(exc.id)
@@ -339,6 +342,15 @@ def plan(
                      exc.reason or exc.description, exc.legal_basis or "",
                      add_duration(_start(times, exc.from_), exc.period))
             )  # fmt: skip
+    not_applicable = tuple(
+        sorted({
+            (exc.id, exc.only_for_people_with)
+            for category in classes
+            for exc in policy.exceptions_for(category)
+            if exc.survives_erasure and exc.id in classes[category]
+            and not exc.applies_to(classes)
+        })
+    )  # fmt: skip
     all_classes = set().union(*classes.values()) if classes else set()
     kept_pairs = {(h.category, c) for h in kept for c in h.classes}
     return Plan(
@@ -348,6 +360,7 @@ def plan(
         ),
         kept=tuple(kept),
         kept_classes=tuple(sorted(keep)),
+        not_applicable=not_applicable,
     )
 
 

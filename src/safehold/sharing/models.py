@@ -76,3 +76,22 @@ class Propagation(Base):
     last_error: Mapped[str | None] = mapped_column(String(200))
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(120))
+
+
+class ServiceDelivery(Base):
+    """What a processor received of one person in the course of the service, aggregated: one
+    row per (person, recipient, purpose, set of categories) with the first and last time and
+    how many times (the e-mail provider: once per message handed to it). A row per message
+    would grow with every campaign; this stays one or two rows per person, updated in the
+    send transaction (docs/decisions/0025-held-recipients-kept.md). No personal value; no
+    foreign key, like :class:`Disclosure` (it outlives the person's erasure as proof)."""
+
+    __tablename__ = "service_deliveries"
+
+    subject_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    recipient_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(80), primary_key=True)
+    categories: Mapped[str] = mapped_column(String(400), primary_key=True)  # sorted, ","
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    count: Mapped[int] = mapped_column(Integer)

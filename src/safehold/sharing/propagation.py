@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from safehold.access.rules import Actor
 from safehold.clock import Clock
 from safehold.policy import Policy
-from safehold.sharing import rules
+from safehold.sharing import deliveries, rules
 from safehold.sharing.errors import PropagationNotFound, PropagationStateConflict
 from safehold.sharing.models import Disclosure, DisclosureSubject, Propagation
 from safehold.sharing.rules import Event, State, Step
@@ -30,13 +30,14 @@ StatusFilter = Literal["pending", "acknowledged", "all"]
 
 
 def received_by(session: Session, subject_id: uuid.UUID) -> dict[str, set[str]]:
-    """Which categories of the person each recipient has received, over all disclosures."""
+    """Which categories of the person each recipient has received, over all disclosures and
+    what processors received in the course of the service (the e-mail provider)."""
     rows = session.execute(
         select(Disclosure.recipient_id, DisclosureSubject.categories)
         .join(Disclosure, Disclosure.id == DisclosureSubject.disclosure_id)
         .where(DisclosureSubject.subject_id == subject_id, DisclosureSubject.outcome == "disclosed")
     )
-    received: dict[str, set[str]] = {}
+    received = deliveries.received_categories(session, subject_id)
     for recipient_id, categories in rows:
         received.setdefault(recipient_id, set()).update(categories)
     return received

@@ -25,7 +25,7 @@ from safehold.access import audit
 from safehold.access.rules import Actor
 from safehold.policy import Policy
 from safehold.policy.rules import SUBJECT_ERASED, SubjectState, Withheld, content_hash, decide
-from safehold.sharing import rules
+from safehold.sharing import deliveries, rules
 from safehold.sharing.errors import DisclosureNotFound, DisclosureRefused
 from safehold.sharing.models import Disclosure, DisclosureSubject
 from safehold.subjects import payments
@@ -221,8 +221,13 @@ def _one(
     purpose = disclosure.purpose
     decision = decide(ctx.policy, purpose, wanted, state)
     rule, message = decision.refused_rule, decision.refused_message
-    if subject.status == "erased":  # nothing at all, even what a retention exception keeps
-        rule, message = SUBJECT_ERASED, "this person's data has been erased"
+    if subject.status == "erased" and rule is None and disclosure.reference is None:
+        # What an erasure kept goes out only for a legal obligation (the decision refuses
+        # every other purpose) and only against a stated reference.
+        rule, message = (
+            SUBJECT_ERASED,
+            ("this person's data has been erased; what was kept goes out only with a reference"),
+        )
     elif rule is None and (held := _not_accepted(ctx, disclosure, state, wanted)) is not None:
         rule, message = held.rule, held.message
     if rule is not None:
@@ -301,7 +306,7 @@ class PersonDisclosure:
     center: the recipient as the policy describes it, the purpose, the categories, the
     reference and the date."""
 
-    disclosure_id: uuid.UUID
+    disclosure_id: uuid.UUID | None  # None: received in the course of the service
     at: datetime
     recipient_id: str
     recipient_name: str
@@ -313,13 +318,21 @@ class PersonDisclosure:
     reference: str | None
     outcome: str
     rule: str | None
+    count: int = 1  # e-mails handed to the provider, for a delivery
+    first_at: datetime | None = None  # the first of them
+
+
+def _purpose_label(policy: Policy, purpose: str) -> str:
+    return policy.purpose(purpose).label if purpose in policy.purpose_ids else purpose
 
 
 def disclosures_for(
     session: Session, ctx: Context, subject_id: uuid.UUID, *, include_refused: bool = False
 ) -> list[PersonDisclosure]:
     """A person's disclosures, oldest first. By default only those that sent them data;
-    ``include_refused`` adds the attempts the policy refused for them (with the rule)."""
+    ``include_refused`` adds the attempts the policy refused for them (with the rule). Then
+    what processors received in the course of the service (``deliveries``), one line per
+    recipient, purpose and set of categories, dated by the last time."""
     query = (
         select(Disclosure, DisclosureSubject)
         .join(DisclosureSubject, DisclosureSubject.disclosure_id == Disclosure.id)
@@ -329,12 +342,12 @@ def disclosures_for(
     if not include_refused:
         query = query.where(DisclosureSubject.outcome == "disclosed")
     lines: list[PersonDisclosure] = []
+    recipients = ctx.policy.recipient_ids
     for disclosure, person in session.execute(query):
         if person.outcome == "disclosed" and not person.categories:
             continue  # nothing of theirs was held for those categories: nothing went out
         known = disclosure.recipient_id in ctx.policy.recipient_ids
         spec = ctx.policy.recipient(disclosure.recipient_id) if known else None
-        purpose_known = disclosure.purpose in ctx.policy.purpose_ids
         lines.append(
             PersonDisclosure(
                 disclosure_id=disclosure.id,
@@ -344,17 +357,26 @@ def disclosures_for(
                 recipient_role=disclosure.recipient_role,
                 country=spec.country if spec else None,
                 purpose=disclosure.purpose,
-                purpose_label=(
-                    ctx.policy.purpose(disclosure.purpose).label
-                    if purpose_known
-                    else disclosure.purpose
-                ),
+                purpose_label=_purpose_label(ctx.policy, disclosure.purpose),
                 categories=tuple(person.categories),
                 reference=disclosure.reference,
                 outcome=person.outcome,
                 rule=person.rule,
             )
         )
+    for d in deliveries.deliveries_for(session, subject_id):
+        spec = ctx.policy.recipient(d.recipient_id) if d.recipient_id in recipients else None
+        lines.append(
+            PersonDisclosure(
+                disclosure_id=None, at=d.last_at, recipient_id=d.recipient_id,
+                recipient_name=spec.name if spec else d.recipient_id,
+                recipient_role=spec.role.value if spec else "processor",
+                country=spec.country if spec else None, purpose=d.purpose,
+                purpose_label=_purpose_label(ctx.policy, d.purpose), categories=d.categories,
+                reference=None, outcome="disclosed", rule=None, count=d.count,
+                first_at=d.first_at,
+            )
+        )  # fmt: skip
     return lines
 
 

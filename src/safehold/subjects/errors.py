@@ -20,6 +20,13 @@ class SubjectErased(Gone):
     code = "subject_erased"
 
 
+class KeptReadNeedsReference(InvalidInput):
+    """A read of what an erasure kept under a legal obligation names no reference (the
+    case, the authority's request, the audit it answers)."""
+
+    code = "reference_required"
+
+
 class EmailTaken(Conflict):
     code = "email_taken"
 

@@ -82,3 +82,20 @@ class Restriction(Base):
     lift_notice_item: Mapped[uuid.UUID | None]
     lifted_at: Mapped[datetime | None]
     lifted_by: Mapped[str | None] = mapped_column(String(120))
+
+
+class KeptRead(Base):
+    """A read of what an erasure kept, under a legal obligation, with the reference it
+    answers (the audit entry of the same read has no room for one). No personal value: the
+    person by opaque id, the data by category. No foreign key, like the disclosure records:
+    it is the controller's proof of why kept data was opened."""
+
+    __tablename__ = "kept_reads"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    subject_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    purpose: Mapped[str] = mapped_column(String(80))
+    categories: Mapped[list[str]]
+    reference: Mapped[str] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(120))

@@ -102,12 +102,21 @@ def read(
     actor: ActorDep,
     purpose: Annotated[str, Query(max_length=80, description="Why the data is read")],
     categories: Annotated[list[str] | None, Query(max_length=20)] = None,
+    reference: Annotated[
+        str | None,
+        Query(
+            max_length=400,
+            description="Required to read what an erasure kept (purpose legal_obligation): "
+            "the case or request the read answers",
+        ),
+    ] = None,
 ) -> SubjectDataOut:
     access.require_purpose(key, purpose, declared=runtime.policy.purpose_ids)
     ctx = _ctx(runtime)
     view = service.read(
-        session, ctx, subject_id, purpose=purpose, actor=actor, categories=categories
-    )
+        session, ctx, subject_id, purpose=purpose, actor=actor, categories=categories,
+        reference=reference,
+    )  # fmt: skip
     methods = None
     if rules.PAYMENT in view.decision.allowed:
         methods = [PaymentMethodOut.of(v) for v in payments.views(session, ctx, subject_id)]

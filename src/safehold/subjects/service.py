@@ -30,7 +30,7 @@ from safehold.policy.rules import (
     declared_purpose,
 )
 from safehold.sharing import propagation
-from safehold.subjects import reading, rules
+from safehold.subjects import kept, reading, rules
 from safehold.subjects.errors import (
     EmailTaken,
     NoPersonFound,
@@ -202,9 +202,13 @@ def register(
 
 def read(
     session: Session, ctx: Context, subject_id: uuid.UUID, *, purpose: str, actor: Actor,
-    categories: Iterable[str] | None = None,
+    categories: Iterable[str] | None = None, reference: str | None = None,
 ) -> SubjectView:  # fmt: skip
     """The person's data for one purpose: only the categories the decision allows.
+
+    After an erasure only what it kept under a legal basis remains, and only a purpose with
+    the ``legal_obligation`` lawful basis may read it, with a ``reference`` (required, kept
+    with the audit entry in :mod:`safehold.subjects.kept`); any other read answers 410.
 
     One query reads the person, what the decision needs to know about them and the values
     (with their data keys) of the categories the policy lets ``purpose`` use at all; the
@@ -219,12 +223,14 @@ def read(
         raise SubjectNotFound("no person with that id", details={"subject_id": str(subject_id)})
     state, values = found
     person = Person(subject_id, state.account_status)
+    action = "subject.read"
     if person.status == "erased":
-        raise SubjectErased("this person's data has been erased", details={})
+        reference = kept.check(ctx.policy, purpose, reference)
+        action = kept.ACTION
     decision = decide(ctx.policy, purpose, wanted, state)
     if decision.refused:  # the categories asked for, as far as the policy declares them
         asked = [c for c in wanted if c in ctx.policy.category_ids]
-        _audit(session, ctx, actor, "subject.read", person.id, asked, purpose, "refused")
+        _audit(session, ctx, actor, action, person.id, asked, purpose, "refused")
         raise PurposeRefused(
             decision.refused_message or "the policy refuses this purpose",
             details={
@@ -235,7 +241,9 @@ def read(
     view = SubjectView(person, decision)
     view.data, view.erased = _open(ctx.vault, person.id, values, set(decision.allowed))
     outcome = "partial" if decision.withheld else "allowed"
-    _audit(session, ctx, actor, "subject.read", person.id, decision.allowed, purpose, outcome)
+    _audit(session, ctx, actor, action, person.id, decision.allowed, purpose, outcome)
+    if reference is not None and person.status == "erased":
+        kept.record(session, ctx.clock, actor, person.id, purpose, decision.allowed, reference)
     return view
 
 

@@ -27,8 +27,15 @@ def ctx(runtime: Runtime) -> service.Context:
     return routes.context(runtime)
 
 
-def person(runtime: Runtime, tag: str = "Ada", *, card_token: str = "pm_tok_example") -> uuid.UUID:  # noqa: S107 - a fictional processor token
-    """A person with a name, e-mail, phone, address, a card, and a disclosure to a processor."""
+def person(
+    runtime: Runtime,
+    tag: str = "Ada",
+    *,
+    card_token: str = "pm_tok_example",  # noqa: S107 - a fictional processor token
+    card: bool = True,
+) -> uuid.UUID:
+    """A person with a name, e-mail, phone, address, a card (unless ``card`` is false: never
+    billed), and a disclosure to a processor."""
     sctx = subjects.Context(runtime.vault, runtime.policy, runtime.clock, runtime.book)
     with transaction(runtime.sessions) as session:
         subject = subjects.register(
@@ -39,10 +46,11 @@ def person(runtime: Runtime, tag: str = "Ada", *, card_token: str = "pm_tok_exam
                          "country": "GB"},
             ),
         )  # fmt: skip
-        payments.add(
-            session, sctx, subject.id, actor=STAFF, processor="example-pay", token=card_token,
-            brand="visa", last4="4242", exp_month=1, exp_year=2030,
-        )  # fmt: skip
+        if card:
+            payments.add(
+                session, sctx, subject.id, actor=STAFF, processor="example-pay",
+                token=card_token, brand="visa", last4="4242", exp_month=1, exp_year=2030,
+            )  # fmt: skip
         sharing.disclose(
             session, sctx, actor=STAFF, recipient="email_delivery", purpose="service_provision",
             subject_ids=[subject.id], categories=["account.email"], reference=None,

@@ -157,20 +157,25 @@ def test_people_are_decided_one_by_one(session: Session, ctx: Context, person: P
         assert [t[:2] for t in trail(session, who)] == [("disclosure.create", "refused")]
 
 
-def test_a_legal_obligation_reaches_closed_accounts_but_never_erased_ones(
+def test_a_legal_obligation_reaches_closed_accounts_and_only_what_an_erasure_kept(
     session: Session, ctx: Context, person: Person
 ) -> None:
     bo = person("Bo Tumbleweed", status="closed")
     cy = person("Cy Marchbanks", status="erased")
     result = disclose(
-        session, ctx, AUTH, "legal_obligation", [bo, cy], ["account.name", "account.payment"],
-        "Tax audit 2026-17",
+        session, ctx, AUTH, "legal_obligation", [bo, cy],
+        ["account.name", "account.payment", "account.email"], "Tax audit 2026-17",
     )  # fmt: skip
     by_id = {p.subject_id: p for p in result.people}
-    assert by_id[bo].data == {"account.name": {"full_name": "Bo Tumbleweed"}}
+    assert by_id[bo].data["account.name"] == {"full_name": "Bo Tumbleweed"}
     assert by_id[bo].payment_methods is not None
-    assert by_id[cy].outcome == "refused"
-    assert by_id[cy].rule == "subject.erased"
+    # issue 17, item 6: the erased person's kept categories go out for the obligation, with
+    # its reference; a category the erasure did not keep is withheld as erased.
+    assert by_id[cy].outcome == "disclosed"
+    assert set(by_id[cy].data) <= {"account.name"}
+    assert ("account.email", "subject.erased") in [(w.category, w.rule) for w in by_id[cy].withheld]
+    other = disclose(session, ctx, PAY, "service_provision", [cy], ["account.name"])
+    assert [(p.outcome, p.rule) for p in other.people] == [("refused", "subject.erased")]
 
 
 def test_a_person_can_see_who_received_their_data_and_why(

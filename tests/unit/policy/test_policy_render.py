@@ -212,3 +212,33 @@ def test_a_recipient_outside_the_eea_is_named_with_its_safeguard(default_policy:
         "standard contractual clauses (2021/914)."
     ) in section
     assert "**Country:** DE." not in section
+
+
+def test_an_exception_kept_only_for_some_people_says_for_whom(
+    default_policy: Policy, markdown: str, edited: Edit
+) -> None:
+    assert (
+        "kept for 10 years after it is collected, only if we hold your payment information."
+        in markdown
+    )
+    assert "but only if we hold your payment information; otherwise it is deleted" in markdown
+
+    def unlimited(data: dict[str, Any]) -> None:
+        for rule in data["retention"]:
+            for exc in rule.get("exceptions", []):
+                exc.pop("only_for_people_with", None)
+
+    assert "only if we hold" not in render_markdown(edited(default_policy, unlimited))
+
+
+def test_the_email_provider_is_said_to_receive_every_email(
+    default_policy: Policy, markdown: str, edited: Edit
+) -> None:
+    said = "it delivers every e-mail we send you, so with each one it receives your e-mail address"
+    assert markdown.count(said) == 1
+
+    def no_provider(data: dict[str, Any]) -> None:
+        for recipient in data["recipients"]:
+            recipient.pop("delivers_email", None)
+
+    assert said not in render_markdown(edited(default_policy, no_provider))

@@ -315,3 +315,60 @@ def test_retention_class_splits_fields_kept_longer() -> None:
     assert policy.retention_class("account.payment", "processor_token") == "payment"
     assert policy.retention_class("account.name", "full_name") == "invoice_records"
     assert policy.retention_class("account.email", "email") == "account_contact"
+
+
+def test_an_exception_limited_to_people_with_an_undeclared_category_is_refused(
+    issues_for: Issues,
+) -> None:
+    text = DEFAULT_POLICY_PATH.read_text()
+    broken = text.replace(
+        "only_for_people_with: [account.payment]", "only_for_people_with: [account.invoice]"
+    )
+    assert broken != text
+    issues = issues_for(broken)
+    found = [i for i in issues if i.location.endswith("only_for_people_with[0]")]
+    assert found, [str(i) for i in issues]
+    assert "account.invoice" in found[0].message
+    assert found[0].line is not None
+
+
+def test_a_limit_on_whom_an_exception_keeps_needs_survives_erasure(issues_for: Issues) -> None:
+    text = DEFAULT_POLICY_PATH.read_text()
+    broken = text.replace(
+        "        survives_erasure: true\n        # Only people who were billed",
+        "        # Only people who were billed",
+    )
+    assert broken != text
+    issues = issues_for(broken)
+    assert any(
+        i.location.endswith("only_for_people_with") and "survives_erasure" in i.fix for i in issues
+    ), [str(i) for i in issues]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("    role: processor\n    description: Delivers the e-mails",
+         "    role: authority\n    legal_reference_required: true\n"
+         "    description: Delivers the e-mails", "is not a processor"),
+        ("    categories: [account.email, account.name]\n    country: DE",
+         "    categories: [account.email]\n    country: DE", "account.name"),
+        ("    purposes: [service_provision]\n    categories: [account.email, account.name]\n"
+         "    country: DE",
+         "    purposes: [service_provision, legal_obligation]\n"
+         "    categories: [account.email, account.name]\n    country: DE", "2 purposes"),
+        ("    country: IE\n    agreement: a data processing agreement (GDPR Art. 28)\n"
+         "  # The e-mail provider",
+         "    country: IE\n    agreement: a data processing agreement (GDPR Art. 28)\n"
+         "    delivers_email: true\n  # The e-mail provider", "both deliver every e-mail"),
+    ],
+)  # fmt: skip
+def test_the_email_provider_must_be_one_processor_receiving_what_an_email_carries(
+    issues_for: Issues, old: str, new: str, message: str
+) -> None:
+    text = DEFAULT_POLICY_PATH.read_text()
+    assert text.count(old) == 1, old
+    issues = issues_for(text.replace(old, new))
+    assert any(i.location.endswith("delivers_email") and message in i.message for i in issues), [
+        str(i) for i in issues
+    ]

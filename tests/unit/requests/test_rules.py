@@ -214,3 +214,15 @@ def test_a_typed_code_is_its_digits_without_spaces_or_nothing() -> None:
     assert rules.typed_code("12a45678") is None
     assert rules.typed_code("123456789") is None
     assert rules.typed_code(None) is None
+
+
+def test_invoice_records_are_kept_only_for_people_with_payment_information() -> None:
+    never_billed = {k: v for k, v in STORED.items() if k != "account.payment"}
+    plan = rules.plan(POLICY, never_billed, [], TIMES)
+    assert plan.kept == ()
+    assert "invoice_records" in plan.erase_classes
+    assert {"account.name", "account.address"} <= set(plan.erase_categories)
+    assert plan.not_applicable == (("invoice_records", ("account.payment",)),)
+    billed = rules.plan(POLICY, STORED, [], TIMES)
+    assert billed.not_applicable == ()
+    assert billed.keeps("account.name", "invoice_records")
