@@ -13,7 +13,7 @@ from safehold.promises.rules import MAX_EXAMPLES, Check, Context, Finding
 from safehold.requests import rules as request_rules
 from safehold.requests.models import DataRequest
 from safehold.sharing import rules as sharing_rules
-from safehold.sharing.models import Disclosure, DisclosureSubject
+from safehold.sharing.models import Disclosure, DisclosureSubject, ServiceDelivery
 
 BATCH = 1000
 
@@ -48,7 +48,7 @@ def disclosures_outside_policy(ctx: Context) -> Finding:
     """Each disclosure, judged by the published version it was made under (its policy hash;
     the loaded policy when that version was never published): a recipient, purpose or
     category it did not allow, a missing legal reference, or a person's share wider than the
-    disclosure's own categories."""
+    disclosure's own categories. And each in-service delivery (the e-mail provider)."""
     found = Finding()
     by_hash = {v.content_hash: v.policy for v in map(ctx.book.version, ctx.book.seqs()) if v}
     unpublished = 0
@@ -78,12 +78,27 @@ def disclosures_outside_policy(ctx: Context) -> Finding:
     ):
         if not set(row[1]) <= set(row[2]):
             found.add([row[0]])
+    for sid, recipient, purpose, categories in ctx.session.execute(
+        select(ServiceDelivery.subject_id, ServiceDelivery.recipient_id,
+               ServiceDelivery.purpose, ServiceDelivery.categories)
+    ):  # fmt: skip
+        if not _delivery_allowed(ctx, recipient, purpose, categories.split(",")):
+            found.add([f"delivery to {recipient} of {sid}"])
     if unpublished:
         found.notes.append(
             f"{unpublished} disclosure(s) made under a policy never published as a version "
             "were judged by the loaded policy"
         )
     return found
+
+
+def _delivery_allowed(ctx: Context, recipient: str, purpose: str, categories: list[str]) -> bool:
+    """A processor's in-service delivery (the e-mail provider), judged by the loaded policy:
+    the rows keep no policy hash (they aggregate many sendings)."""
+    if recipient not in ctx.policy.recipient_ids:
+        return False
+    spec = ctx.policy.recipient(recipient)
+    return purpose in spec.purposes and set(categories) <= set(spec.categories)
 
 
 def requests_past_deadline(ctx: Context) -> Finding:

@@ -26,7 +26,8 @@ from safehold.requests import jobs as request_jobs
 from safehold.requests.models import DataRequest
 from safehold.retention import jobs as retention_jobs
 from safehold.runtime import Runtime
-from safehold.sharing.models import Disclosure
+from safehold.sharing import deliveries
+from safehold.sharing.models import Disclosure, ServiceDelivery
 from safehold.subjects import service as subjects
 from safehold.subjects.models import PersonalValue, Subject
 from tests.integration.requests.support import STAFF, ctx, open_request, person, verified
@@ -244,3 +245,20 @@ def test_a_card_number_anywhere_in_the_database_is_reported_by_its_column(
         session.execute(update(Disclosure).values(reference="card 4111 1111 1111 1111"))
     found = _violated(runtime, "carddata.none_stored", "disclosures.reference")
     assert "4111" not in " ".join(found.examples + found.notes)
+
+
+def test_an_in_service_delivery_the_policy_does_not_allow_is_reported(runtime: Runtime) -> None:
+    sid = person(runtime)
+    with transaction(runtime.sessions) as session:  # the normal flow: two e-mails handed over
+        deliveries.record_mail(
+            session, runtime.policy, [(sid, ["account.email"]), (sid, ["account.email"])],
+            runtime.clock.now(),
+        )  # fmt: skip
+    _held(runtime, "sharing.within_policy")
+    with transaction(runtime.sessions) as session:  # planted: the provider got usage data
+        session.add(ServiceDelivery(
+            subject_id=sid, recipient_id="email_delivery", purpose="service_provision",
+            categories="account.email,usage.action", first_at=runtime.clock.now(),
+            last_at=runtime.clock.now(), count=1,
+        ))  # fmt: skip
+    _violated(runtime, "sharing.within_policy", f"delivery to email_delivery of {sid}")
