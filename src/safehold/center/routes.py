@@ -14,6 +14,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from safehold import ratelimit
+from safehold.analytics.errors import ObjectionNotFound
 from safehold.center import actions, rules, service
 from safehold.deps import RuntimeDep, SessionDep
 from safehold.requests.errors import ErasureAlreadyOpen
@@ -29,6 +30,8 @@ DONE = {
     "details": "Your details are corrected. Services that received them are being told.",
     "marketing": "Your marketing choice is saved and applies from now on.",
     "policy": "Thank you: your acceptance of the policy in force is recorded.",
+    "objected": "Your objection is recorded and applies from now on.",
+    "withdrawn": "Your objection is withdrawn: this use applies to you again from now on.",
     "erasure": "Your deletion request is confirmed. Keep the certificate link below: once "
     "your data is erased you cannot sign in any more, and the link will show what was done.",
 }
@@ -258,3 +261,49 @@ def accept_policy(
     service.accept_policy(session, ctx, _sid(person), actor=pages.actor_of(request, person))
     session.commit()
     return pages.redirect("/me/policy?done=policy")
+
+
+def _objections_page(
+    request: Request, session: SessionDep, runtime: RuntimeDep, person: SignedIn,
+    errors: dict[str, str], status_code: int = 200,
+) -> HTMLResponse:  # fmt: skip
+    choices = service.objections(session, service.context(runtime), _sid(person))
+    return _page(
+        request, "objections", {"choices": choices, "errors": errors, "here": "objections"},
+        status_code=status_code,
+    )  # fmt: skip
+
+
+@router.get("/me/objections", response_class=HTMLResponse)
+def objections_page(
+    request: Request, person: PersonDep, session: SessionDep, runtime: RuntimeDep
+) -> HTMLResponse:
+    return _objections_page(request, session, runtime, person, {})
+
+
+@router.post("/me/objections", response_class=HTMLResponse)
+def object_or_withdraw(
+    request: Request, _csrf: CsrfDep, person: PersonDep, session: SessionDep,
+    runtime: RuntimeDep, purpose: Field = None, action: Field = None,
+) -> Response:  # fmt: skip
+    """``action`` ``object`` opens an objection request (answered at once), ``withdraw``
+    ends the objection in force; a purpose not offered here is shown as a form error."""
+    ctx = service.context(runtime)
+    if purpose not in service.objectable(ctx) or action not in {"object", "withdraw"}:
+        errors = {"purpose": "Choose one of the uses listed on this page."}
+        return _objections_page(request, session, runtime, person, errors, status_code=422)
+    assert purpose is not None
+    actor = pages.actor_of(request, person)
+    with ratelimit.attempt(runtime, (OPEN, str(_sid(person)))):
+        if action == "object":
+            actions.object_to(session, ctx, _sid(person), actor=actor, purpose=purpose)
+        else:
+            try:
+                actions.withdraw_objection(session, ctx, _sid(person), actor=actor, purpose=purpose)
+            except ObjectionNotFound:  # withdrawn meanwhile (another tab): nothing to do
+                session.rollback()
+                return pages.redirect("/me/objections")
+        session.commit()
+    return pages.redirect(
+        f"/me/objections?done={'objected' if action == 'object' else 'withdrawn'}"
+    )

@@ -192,7 +192,12 @@ def _head(session: Session, ctx: service.Context, sid: uuid.UUID, action: str) -
     ).all()
     policy = ctx.policy
     categories = _categories(
-        policy, values, cards, disclosures, counts, {o.purpose for o in objections}
+        policy,
+        values,
+        cards,
+        disclosures,
+        counts,
+        {o.purpose for o in objections if o.withdrawn_at is None},
     )
     choices = session.scalars(
         select(MarketingChoice)
@@ -229,7 +234,10 @@ def _head(session: Session, ctx: service.Context, sid: uuid.UUID, action: str) -
             {"policy_version": f"v{a.version_seq}", "method": a.method, "channel": a.channel,
              "at": a.at} for a in acceptances
         ],
-        "objections": [{"purpose": o.purpose, "at": o.objected_at} for o in objections],
+        "objections": [
+            {"purpose": o.purpose, "at": o.objected_at, "withdrawn_at": o.withdrawn_at}
+            for o in objections
+        ],
         "requests": [
             {"id": r.id, "kind": r.kind, "purpose": r.purpose, "channel": r.channel,
              "status": r.status, "received_at": r.received_at, "deadline_at": r.deadline_at,
