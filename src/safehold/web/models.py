@@ -64,8 +64,10 @@ class EmailChange(Base):
 
     The address is held vault-encrypted under the person's ``account.email`` key (erasure
     makes it unreadable) and as its blind index (to refuse another account's address); the
-    code as its keyed hash, like a sign-in code. One open change per person: asking again
-    replaces it. Rows go when confirmed, replaced, expired (``purge_expired``) or erased."""
+    code as its keyed hash, like a sign-in code. One change per person waits: asking again
+    replaces it (the replaced row loses its address and its code stops working). A row keeps
+    counting against the hourly limit until ``purge_expired`` removes it an hour after it was
+    made; erasure removes the person's rows at once."""
 
     __tablename__ = "web_email_changes"
     __table_args__ = (Index("ix_web_email_changes_subject_created", "subject_id", "created_at"),)
@@ -78,4 +80,4 @@ class EmailChange(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    used_at: Mapped[datetime | None]  # confirmed (kept until purged: it counts for the limit)
+    used_at: Mapped[datetime | None]  # confirmed (its address then emptied)
