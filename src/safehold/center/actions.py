@@ -21,7 +21,6 @@ from safehold.analytics import service as analytics
 from safehold.center import rules
 from safehold.center.errors import CertificateLinkExpired, CertificateLinkInvalid
 from safehold.center.service import Context
-from safehold.policy.durations import add_duration
 from safehold.requests import links, preview
 from safehold.requests import rules as request_rules
 from safehold.requests import service as requests
@@ -131,10 +130,8 @@ class RequestRow:
 
 
 def certificate_path(ctx: Context, request: DataRequest) -> str:
-    expires_at = add_duration(request.received_at, rules.CERTIFICATE_LINK_TTL)
-    key = rules.certificate_key(ctx.requests.vault.provider.index_key())
-    token = links.make_token(key, request.id, expires_at.replace(microsecond=0))
-    return f"/me/requests/{request.id}/certificate?link={token}"
+    index_key = ctx.requests.vault.provider.index_key()
+    return links.certificate_path(index_key, request.id, request.received_at)
 
 
 def _download(ctx: Context, request: DataRequest, now: datetime) -> tuple[str, datetime] | None:

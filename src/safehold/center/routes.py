@@ -46,8 +46,9 @@ DONE = {
     "policy": "Thank you: your acceptance of the policy in force is recorded.",
     "objected": "Your objection is recorded and applies from now on.",
     "withdrawn": "Your objection is withdrawn: this use applies to you again from now on.",
-    "erasure": "Your deletion request is confirmed. Keep the certificate link below: once "
-    "your data is erased you cannot sign in any more, and the link will show what was done.",
+    "erasure": "Your deletion request is confirmed, and we are e-mailing you the confirmation "
+    "with the certificate link below. Keep it: once your data is erased you cannot sign in "
+    "any more, and the link will show what was done.",
 }
 
 
