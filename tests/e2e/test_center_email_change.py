@@ -87,11 +87,13 @@ def test_a_new_address_takes_effect_only_with_the_code_sent_to_it(
     assert "was changed on" in done[0]
     with runtime.sessions() as session:
         made = session.scalars(select(DataRequest.kind).where(DataRequest.subject_id == ada)).all()
-        sealed = session.scalars(
-            select(OutboxItem.sealed_recipient).where(OutboxItem.subject_id == ada)
+        sealed = session.execute(
+            select(OutboxItem.sealed_recipient, OutboxItem.recipient_index).where(
+                OutboxItem.subject_id == ada
+            )
         ).all()
     assert made == ["rectification", "rectification"]  # the address, then the email
-    assert all(s is None for s in sealed)  # delivered: no address kept on the outbox rows
+    assert all(s == (None, None) for s in sealed)  # delivered: no address nor its index kept
     assert audited(runtime, ada, "subject.email_change.request")
     assert audited(runtime, ada, "subject.email_change.confirm")
     signed_in.post("/me/sign-out", data={}, follow_redirects=False)
@@ -162,3 +164,33 @@ def test_the_service_sends_at_most_five_codes_an_hour_and_replaces_the_waiting_o
         with pytest.raises(RateLimited):
             email_change.request_change(session, ctx, ada, actor=actor, new=NEW, old=OLD)
         session.rollback()
+
+
+def test_erasure_removes_a_waiting_change_and_its_undelivered_mail_addresses(
+    signed_in: TestClient, runtime: Runtime, ada: uuid.UUID
+) -> None:
+    from safehold.access.rules import Actor
+    from safehold.requests import jobs as erasure
+    from safehold.requests import service as requests
+    from safehold.requests.routes import context as request_context
+
+    answer = post_form(signed_in, "/me/details", {**MINE, "email": NEW})
+    assert answer.status_code == 303  # the code and the notice are queued, not yet sent
+    ctx = request_context(runtime)
+    with runtime.sessions() as session:
+        made = requests.create(
+            session, ctx, actor=Actor("subject", str(ada)), subject_id=ada, kind="erasure",
+            channel="privacy_center", made_by="subject", send=False,
+        )  # fmt: skip
+        requests.verify_signed_in(session, ctx, made, actor=Actor("subject", str(ada)))
+        session.commit()
+    erasure.erase(runtime.sessions, ctx, made.id)
+    with runtime.sessions() as session:
+        assert not session.scalars(select(EmailChange)).all()
+        left = session.execute(
+            select(OutboxItem.sealed_recipient, OutboxItem.recipient_index).where(
+                OutboxItem.subject_id == ada
+            )
+        ).all()
+    assert left
+    assert all(row == (None, None) for row in left)

@@ -85,7 +85,8 @@ class OutboxItem(Base):
     sealed_secret: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     # Where to send instead of the account's address (a new address being confirmed, the old
     # one being told of a change): vault-encrypted like the secret, with its blind index for
-    # the suppression list; NULL for every ordinary row and once the delivery is settled.
+    # the suppression list; NULL for every ordinary row, once the delivery is settled, and
+    # at the person's erasure.
     sealed_recipient: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     recipient_index: Mapped[str | None] = mapped_column(String(64), default=None)
 

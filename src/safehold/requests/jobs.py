@@ -255,6 +255,12 @@ def _delete_rows(run: Run) -> dict[str, Any]:
     )
     accepted = session.execute(delete(Acceptance).where(Acceptance.subject_id == subject.id))
     signed_in = web_sessions.end_all_for(session, subject.id)  # privacy-center sessions, codes
+    session.execute(  # e-mails to another address not settled yet: its index goes too
+        update(OutboxItem)
+        .where(OutboxItem.subject_id == subject.id, OutboxItem.recipient_index.is_not(None))
+        .values(recipient_index=None, sealed_recipient=None)
+        .execution_options(synchronize_session=False)
+    )
     session.flush()
     return {
         "personal_values": values,
