@@ -361,15 +361,16 @@ def object_or_withdraw(
         return _objections_page(request, session, runtime, person, errors, status_code=422)
     assert purpose is not None
     actor = pages.actor_of(request, person)
-    with ratelimit.attempt(runtime, (OPEN, str(_sid(person)))):
-        if action == "object":
+    if action == "object":  # a request: counted like every request opened here
+        with ratelimit.attempt(runtime, (OPEN, str(_sid(person)))):
             actions.object_to(session, ctx, _sid(person), actor=actor, purpose=purpose)
-        else:
-            try:
-                actions.withdraw_objection(session, ctx, _sid(person), actor=actor, purpose=purpose)
-            except ObjectionNotFound:  # withdrawn meanwhile (another tab): nothing to do
-                session.rollback()
-                return pages.redirect("/me/objections")
+            session.commit()
+    else:  # not a request: ending one's own objection is never limited
+        try:
+            actions.withdraw_objection(session, ctx, _sid(person), actor=actor, purpose=purpose)
+        except ObjectionNotFound:  # withdrawn meanwhile (another tab): nothing to do
+            session.rollback()
+            return pages.redirect("/me/objections")
         session.commit()
     return pages.redirect(
         f"/me/objections?done={'objected' if action == 'object' else 'withdrawn'}"
