@@ -7,7 +7,7 @@ set) with first/last time and a count. ``kept_reads``: each ``legal_obligation``
 erased person's kept data, with its reference.
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-08
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 import safehold.db
 
 revision: str = "0021"
-down_revision: str | None = "0019"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

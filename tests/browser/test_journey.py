@@ -1,6 +1,7 @@
 """One whole journey in Chromium: a person signs in to the privacy center with the code the
-real SMTP sink received, corrects their e-mail address, opts out of marketing, downloads
-their data and asks for deletion; a staff member carries the erasure out from the console;
+real SMTP sink received, corrects their e-mail address (confirmed with the code sent to the
+new one), opts out of marketing, objects to platform improvement, downloads their data and
+asks for deletion; a staff member carries the erasure out from the console;
 the person then reads the certificate. Screenshots of each page go to
 test-output/screenshots/ (and /me at phone width)."""
 
@@ -30,6 +31,7 @@ from tests.integration.comms.smtp import SmtpServer
 EMAIL = "wren.halloway@example.com"
 NEW_EMAIL = "wren.h@example.net"
 CODE = re.compile(r"sign in to the privacy center is (\d{8})")
+CHANGE_CODE = re.compile(r"new sign-in address of your account at .+ is (\d{8})\.")
 
 
 @pytest.fixture
@@ -65,13 +67,15 @@ def staff_key(runtime: Runtime) -> str:
         ).token  # fmt: skip
 
 
-def mailed_code(runtime: Runtime, smtp: SmtpServer) -> str:
+def mailed_code(
+    runtime: Runtime, smtp: SmtpServer, to: str = EMAIL, code: re.Pattern[str] = CODE
+) -> str:
     drain_outbox(runtime)
-    messages = smtp.inbox.to(EMAIL)
-    assert messages, "the sign-in code did not reach the SMTP sink"
+    messages = smtp.inbox.to(to)
+    assert messages, "the code did not reach the SMTP sink"
     body = messages[-1].get_body(preferencelist=("plain",))
     assert body is not None
-    found = CODE.search(body.get_content())
+    found = code.search(body.get_content())
     assert found, "the e-mail carries no code"
     return found.group(1)
 
@@ -114,7 +118,14 @@ def test_the_whole_journey_from_sign_in_to_the_erasure_certificate(
     screenshot(page, "me-details-error")
     page.get_by_label("E-mail address").fill(NEW_EMAIL)
     page.get_by_role("button", name="Save my details").click()
-    expect(page.get_by_role("status")).to_contain_text("Your details are corrected")
+    expect(page.get_by_role("status")).to_contain_text("We sent a code to your new e-mail")
+    expect(page.get_by_label("E-mail address")).to_have_value(EMAIL)  # not before the code
+    screenshot(page, "me-details-confirm")
+    page.get_by_label("Code from the e-mail").fill(
+        mailed_code(live_runtime, smtp, NEW_EMAIL, CHANGE_CODE)
+    )
+    page.get_by_role("button", name="Confirm the new address").click()
+    expect(page.get_by_role("status")).to_contain_text("Your new e-mail address is confirmed")
     expect(page.get_by_label("E-mail address")).to_have_value(NEW_EMAIL)
     screenshot(page, "me-details")
 
@@ -124,6 +135,16 @@ def test_the_whole_journey_from_sign_in_to_the_erasure_certificate(
     page.get_by_role("button", name="Save my choice").click()
     expect(page.locator("main")).to_contain_text("Right now you do not receive marketing")
     screenshot(page, "me-marketing")
+
+    # Object to platform improvement (Art. 21), then withdraw and object again.
+    page.get_by_role("link", name="Object to a use").click()
+    page.get_by_role("button", name="I object to this use").click()
+    expect(page.get_by_role("status")).to_contain_text("Your objection is recorded")
+    page.get_by_role("button", name="Withdraw my objection").click()
+    expect(page.get_by_role("status")).to_contain_text("Your objection is withdrawn")
+    page.get_by_role("button", name="I object to this use").click()
+    expect(page.locator("main")).to_contain_text("You object to this use")
+    screenshot(page, "me-objections")
 
     page.get_by_role("link", name="Devices and sign-ins").click()
     expect(page.get_by_role("heading", name="Recent sign-ins")).to_be_visible()
@@ -154,7 +175,8 @@ def test_the_whole_journey_from_sign_in_to_the_erasure_certificate(
     assert certificate
     assert "/certificate?link=" in certificate
     page.get_by_role("link", name="My requests").click()
-    expect(page.locator("tbody tr")).to_have_count(3)  # rectification, access, erasure
+    # the address, two objections, access, erasure
+    expect(page.locator("tbody tr")).to_have_count(5)
     screenshot(page, "me-requests")
     page.get_by_role("link", name="Policy", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("The privacy policy and you")

@@ -84,6 +84,43 @@ def test_objection_is_recorded_and_refuses_the_purpose(
         assert decision.refused_rule == "purposes.platform_improvement.objection"
 
 
+def test_an_objection_is_withdrawn_by_delete_and_the_purpose_applies_again(
+    client: TestClient, runtime: Runtime, make_key: MakeKey
+) -> None:
+    from safehold.subjects import service as subjects
+
+    with runtime.sessions() as session:
+        (person,) = people(session, 1)
+        session.commit()
+    key = bearer(make_key(["subjects:write"], ["service_provision"]))
+    url = f"/v1/subjects/{person}/objections"
+    first = client.post(url, json={"purpose": "platform_improvement"}, headers=key)
+    assert first.status_code == 201, first.text
+    gone = client.delete(f"{url}/platform_improvement", headers=key)
+    assert gone.status_code == 200, gone.text
+    assert gone.json()["id"] == first.json()["id"]
+    assert gone.json()["withdrawn_at"] is not None
+    with runtime.sessions() as session:
+        state = subjects.state_of(session, subjects.get(session, person))
+        assert "platform_improvement" not in state.objected
+    again = client.delete(f"{url}/platform_improvement", headers=key)
+    assert again.status_code == 404
+    assert again.json()["error"]["code"] == "analytics.objection_not_found"
+    wrong = client.delete(f"{url}/service_provision", headers=key)
+    assert wrong.status_code == 422
+    assert wrong.json()["error"]["code"] == "analytics.not_objectable"
+    reopened = client.post(url, json={"purpose": "platform_improvement"}, headers=key)
+    assert reopened.status_code == 201
+    assert reopened.json()["id"] != first.json()["id"]  # a new objection, the old one kept
+    assert reopened.json()["withdrawn_at"] is None
+    with runtime.sessions() as session:
+        actions = session.scalars(
+            select(AuditEntry.action).where(AuditEntry.subject_id == person)
+        ).all()
+    assert actions.count("subject.object") == 2
+    assert actions.count("subject.object.withdraw") == 1
+
+
 @pytest.mark.parametrize(
     "query",
     [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from safehold.errors import Conflict, InvalidInput
+from safehold.errors import Conflict, InvalidInput, NotFound
 
 
 class PeriodNotFinal(Conflict):
@@ -15,3 +15,9 @@ class RangeTooLong(InvalidInput):
 
 class NotObjectable(InvalidInput):
     code = "analytics.not_objectable"
+
+
+class ObjectionNotFound(NotFound):
+    """No objection to that purpose is in force for the person (nothing to withdraw)."""
+
+    code = "analytics.objection_not_found"

@@ -1,32 +1,44 @@
 """The analytics feature's tables. None of them holds a person's id except ``objections``
-(who objected to what, and when): roll-ups are keyed by day, grain and cell only."""
+(who objected to what, from when until when): roll-ups are keyed by day, grain and cell only."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safehold.db import Base
 
 
 class Objection(Base):
-    """A person's objection to a purpose (GDPR Art. 21), in force from ``objected_at``.
+    """A person's objection to a purpose (GDPR Art. 21), in force from ``objected_at`` until
+    ``withdrawn_at`` (NULL: still in force).
 
-    One per person and purpose: objecting again keeps the first time. ``state_of`` reads it
-    (so ``decide`` refuses the purpose), and the roll-ups leave out the person's events from
-    that moment on."""
+    A history, not a flag (decision 0024): withdrawing closes the open row, objecting again
+    after that opens a new one, and at most one row per person and purpose is open (the
+    partial unique index). ``state_of`` reads the open rows (so ``decide`` refuses the
+    purpose), and the roll-ups leave out the person's events from each ``objected_at`` up to
+    its ``withdrawn_at``."""
 
     __tablename__ = "objections"
-    __table_args__ = (UniqueConstraint("subject_id", "purpose"),)
+    __table_args__ = (
+        Index("ix_objections_subject_id_purpose", "subject_id", "purpose"),
+        Index(
+            "ux_objections_open", "subject_id", "purpose", unique=True,
+            sqlite_where=text("withdrawn_at IS NULL"),
+            postgresql_where=text("withdrawn_at IS NULL"),
+        ),
+    )  # fmt: skip
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
     purpose: Mapped[str] = mapped_column(String(64))
     objected_at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(120))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(default=None)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(120), default=None)
 
 
 class Rollup(Base):

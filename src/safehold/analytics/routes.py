@@ -1,5 +1,5 @@
 """HTTP: the k-anonymous reports (``analytics:read``, purpose ``platform_improvement``) and
-recording a person's objection (``subjects:write``)."""
+recording or withdrawing a person's objection (``subjects:write``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy.orm import Session
 
 from safehold.access import service as access
@@ -15,6 +15,7 @@ from safehold.access.models import ApiKey
 from safehold.access.rules import Actor
 from safehold.analytics import render, reports, rules, service
 from safehold.analytics.errors import NotObjectable
+from safehold.analytics.models import Objection
 from safehold.analytics.schemas import ObjectionIn, ObjectionOut, ReportOut, RowOut
 from safehold.deps import ActorDep, RuntimeDep, SessionDep, require_scope
 from safehold.errors import InvalidInput
@@ -120,6 +121,19 @@ def month_table(
     return _answer(report, format, "error_rate" if kind == "errors" else "people")
 
 
+def _objection_out(objection: Objection) -> ObjectionOut:
+    return ObjectionOut(
+        id=objection.id, subject_id=objection.subject_id, purpose=objection.purpose,
+        objected_at=objection.objected_at, withdrawn_at=objection.withdrawn_at,
+    )  # fmt: skip
+
+
+def _objectable(runtime: Runtime, purpose: str) -> None:
+    policy = runtime.policy
+    if purpose not in policy.purpose_ids or not policy.purpose(purpose).objectable:
+        raise NotObjectable("that purpose is not one a person can object to", details={})
+
+
 @router.post("/v1/subjects/{subject_id}/objections", status_code=201,
              summary="Record a person's objection to a purpose")  # fmt: skip
 def object_to(
@@ -127,15 +141,29 @@ def object_to(
     key: Writer, actor: ActorDep,
 ) -> ObjectionOut:  # fmt: skip
     access.require_purpose(key, subjects.WRITE_PURPOSE, declared=runtime.policy.purpose_ids)
-    policy = runtime.policy
-    if body.purpose not in policy.purpose_ids or not policy.purpose(body.purpose).objectable:
-        raise NotObjectable("that purpose is not one a person can object to", details={})
+    _objectable(runtime, body.purpose)
     subject = subjects.get(session, subject_id)
     objection = service.record_objection(
         session, subject_id=subject.id, purpose=body.purpose, actor=actor, clock=runtime.clock
     )
     session.commit()
-    return ObjectionOut(
-        id=objection.id, subject_id=objection.subject_id, purpose=objection.purpose,
-        objected_at=objection.objected_at,
-    )  # fmt: skip
+    return _objection_out(objection)
+
+
+@router.delete("/v1/subjects/{subject_id}/objections/{purpose}",
+               summary="Withdraw a person's objection to a purpose")  # fmt: skip
+def withdraw(
+    subject_id: uuid.UUID, purpose: Annotated[str, Path(max_length=80)], session: SessionDep,
+    runtime: RuntimeDep, key: Writer, actor: ActorDep,
+) -> ObjectionOut:  # fmt: skip
+    """The objection in force ends now (404 ``analytics.objection_not_found`` when there is
+    none); it stays in the person's history, and what happened while it was in force stays
+    out of the reports."""
+    access.require_purpose(key, subjects.WRITE_PURPOSE, declared=runtime.policy.purpose_ids)
+    _objectable(runtime, purpose)
+    subject = subjects.get(session, subject_id)
+    objection = service.withdraw_objection(
+        session, subject_id=subject.id, purpose=purpose, actor=actor, clock=runtime.clock
+    )
+    session.commit()
+    return _objection_out(objection)

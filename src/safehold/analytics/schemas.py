@@ -38,3 +38,6 @@ class ObjectionOut(BaseModel):
     subject_id: uuid.UUID
     purpose: str
     objected_at: datetime
+    withdrawn_at: datetime | None = Field(
+        default=None, description="when the objection was withdrawn (null: still in force)"
+    )

@@ -2,7 +2,8 @@
 
 A day is built from the month partitions (``events``) and the login history (``logins``):
 only people's events (no anonymous devices, no bots), never those of restricted or erased
-people, and never an event at or after the person's objection to ``platform_improvement``.
+people, and never an event while the person's objection to ``platform_improvement`` was in
+force (from ``objected_at``, up to ``withdrawn_at`` when it was withdrawn).
 Rebuilding a day replaces its rows, so building is idempotent; a day built long enough after
 it ended is final and is not rebuilt again (its numbers survive erasure and expiry).
 Services flush, never commit.
@@ -17,12 +18,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select
+from sqlalchemy import ColumnElement, and_, delete, exists, or_, select
 from sqlalchemy.orm import Session
 
 from safehold.access import audit
 from safehold.access.rules import Actor
 from safehold.analytics import rules
+from safehold.analytics.errors import ObjectionNotFound
 from safehold.analytics.models import Objection, Rollup, RollupDay
 from safehold.clock import Clock
 from safehold.events import storage
@@ -44,19 +46,45 @@ class Context:
 
 
 def objected_purposes(session: Session, subject_id: uuid.UUID) -> frozenset[str]:
-    """The purposes a person has objected to (read by ``subjects.service.state_of``)."""
-    rows = session.scalars(select(Objection.purpose).where(Objection.subject_id == subject_id))
+    """The purposes a person objects to now: their open objections."""
+    rows = session.scalars(
+        select(Objection.purpose).where(
+            Objection.subject_id == subject_id, Objection.withdrawn_at.is_(None)
+        )
+    )
     return frozenset(rows)
+
+
+def open_objection(session: Session, subject_id: uuid.UUID, purpose: str) -> Objection | None:
+    """The person's objection to ``purpose`` in force now, if any."""
+    return session.scalar(
+        select(Objection).where(
+            Objection.subject_id == subject_id,
+            Objection.purpose == purpose,
+            Objection.withdrawn_at.is_(None),
+        )
+    )
+
+
+def history(session: Session, subject_id: uuid.UUID) -> list[Objection]:
+    """Every objection the person made, open or withdrawn, oldest first."""
+    return list(
+        session.scalars(
+            select(Objection)
+            .where(Objection.subject_id == subject_id)
+            .order_by(Objection.objected_at, Objection.id)
+        )
+    )
 
 
 def record_objection(
     session: Session, *, subject_id: uuid.UUID, purpose: str, actor: Actor, clock: Clock
 ) -> Objection:
     """Record that the person objects to ``purpose`` from now on (the caller has checked the
-    purpose is objectable and the person exists). Objecting again keeps the first time."""
-    existing = session.scalar(
-        select(Objection).where(Objection.subject_id == subject_id, Objection.purpose == purpose)
-    )
+    purpose is objectable and the person exists). Objecting while an objection is in force
+    keeps it (and its first time); objecting after a withdrawal opens a new one."""
+    session.execute(select(Subject.id).where(Subject.id == subject_id).with_for_update())
+    existing = open_objection(session, subject_id, purpose)
     if existing is not None:
         return existing
     objection = Objection(
@@ -70,6 +98,28 @@ def record_objection(
     audit.record(
         session, actor=actor, action="subject.object", subject_id=subject_id, categories=(),
         purpose=purpose, outcome="ok", clock=clock,
+    )  # fmt: skip
+    session.flush()
+    return objection
+
+
+def withdraw_objection(
+    session: Session, *, subject_id: uuid.UUID, purpose: str, actor: Actor, clock: Clock
+) -> Objection:
+    """End the person's objection to ``purpose`` now (:class:`ObjectionNotFound` when none
+    is in force). The row stays, closed: the purpose applies again from this moment, and the
+    roll-ups keep leaving out what happened while it was in force."""
+    session.execute(select(Subject.id).where(Subject.id == subject_id).with_for_update())
+    objection = open_objection(session, subject_id, purpose)
+    if objection is None:
+        raise ObjectionNotFound(
+            "the person has no objection to this purpose in force", details={"purpose": purpose}
+        )
+    objection.withdrawn_at = clock.now()
+    objection.withdrawn_by = str(actor)[:120]
+    audit.record(
+        session, actor=actor, action="subject.object.withdraw", subject_id=subject_id,
+        categories=(), purpose=purpose, outcome="ok", clock=clock,
     )  # fmt: skip
     session.flush()
     return objection
@@ -96,12 +146,15 @@ def _add(acc: Acc, grain: str, cell: tuple[str, ...], person: int, error: bool) 
 
 
 def _not_objected(subject_col: Any, time_col: Any) -> ColumnElement[bool]:
-    objected = (
-        select(Objection.objected_at)
-        .where(Objection.subject_id == subject_col, Objection.purpose == rules.PURPOSE)
-        .scalar_subquery()
+    """No objection to ``platform_improvement`` of the person was in force at ``time_col``:
+    each objection covers [objected_at, withdrawn_at), open-ended while not withdrawn."""
+    covering = exists().where(
+        Objection.subject_id == subject_col,
+        Objection.purpose == rules.PURPOSE,
+        Objection.objected_at <= time_col,
+        or_(Objection.withdrawn_at.is_(None), time_col < Objection.withdrawn_at),
     )
-    return or_(objected.is_(None), time_col < objected)
+    return ~covering
 
 
 def _scan(session: Session, ctx: Context, first: date, last: date) -> dict[date, Acc]:

@@ -1,4 +1,4 @@
-"""The requests a person makes in the privacy center: correct, download, delete.
+"""The requests a person makes in the privacy center: correct, download, delete, object.
 
 Each is a data-subject request like one staff open (``requests.service.create`` with
 ``made_by="subject"``, channel ``privacy_center``, no code e-mailed), verified by the
@@ -17,12 +17,12 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from safehold.access.rules import Actor
+from safehold.analytics import service as analytics
 from safehold.center import rules
 from safehold.center.errors import CertificateLinkExpired, CertificateLinkInvalid
 from safehold.center.service import Context
 from safehold.comms import rules as comms_rules
 from safehold.comms.models import OutboxItem
-from safehold.policy.durations import add_duration
 from safehold.requests import links, preview, restriction
 from safehold.requests import rules as request_rules
 from safehold.requests import service as requests
@@ -32,12 +32,33 @@ from safehold.requests.rules import Kind, Status
 from safehold.subjects import rules as subject_rules
 
 
-def _open(session: Session, ctx: Context, sid: uuid.UUID, kind: Kind, actor: Actor) -> DataRequest:
+def _open(
+    session: Session, ctx: Context, sid: uuid.UUID, kind: Kind, actor: Actor,
+    purpose: str | None = None,
+) -> DataRequest:  # fmt: skip
     request = requests.create(
         session, ctx.requests, actor=actor, subject_id=sid, kind=str(kind),
-        channel=rules.CHANNEL, made_by="subject", send=False,
+        channel=rules.CHANNEL, made_by="subject", send=False, purpose=purpose,
     )  # fmt: skip
     return requests.verify_signed_in(session, ctx.requests, request, actor=actor)
+
+
+def object_to(
+    session: Session, ctx: Context, sid: uuid.UUID, *, actor: Actor, purpose: str
+) -> DataRequest:
+    """An objection request (Art. 21), carried out at once by ``verify_signed_in``: from
+    this moment the purpose is refused for the person and the reports leave them out."""
+    return _open(session, ctx, sid, Kind.OBJECTION, actor, purpose)
+
+
+def withdraw_objection(
+    session: Session, ctx: Context, sid: uuid.UUID, *, actor: Actor, purpose: str
+) -> None:
+    """End the objection in force (``ObjectionNotFound`` when there is none): the purpose
+    applies again from now on; what happened while it was in force stays left out."""
+    analytics.withdraw_objection(
+        session, subject_id=sid, purpose=purpose, actor=actor, clock=ctx.requests.clock
+    )
 
 
 def correct(
@@ -150,10 +171,8 @@ class RequestRow:
 
 
 def certificate_path(ctx: Context, request: DataRequest) -> str:
-    expires_at = add_duration(request.received_at, rules.CERTIFICATE_LINK_TTL)
-    key = rules.certificate_key(ctx.requests.vault.provider.index_key())
-    token = links.make_token(key, request.id, expires_at.replace(microsecond=0))
-    return f"/me/requests/{request.id}/certificate?link={token}"
+    index_key = ctx.requests.vault.provider.index_key()
+    return links.certificate_path(index_key, request.id, request.received_at)
 
 
 def _download(ctx: Context, request: DataRequest, now: datetime) -> tuple[str, datetime] | None:

@@ -14,11 +14,23 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from safehold import ratelimit
-from safehold.center import actions, rules, service
+from safehold.analytics.errors import ObjectionNotFound
+from safehold.center import actions, email_change, rules, service
 from safehold.deps import RuntimeDep, SessionDep
-from safehold.requests.errors import ErasureAlreadyOpen, RestrictionInForce
+from safehold.errors import RateLimited
+from safehold.requests import rules as request_rules
+from safehold.requests.errors import (
+    CodeAttemptsExhausted,
+    CodeExpired,
+    CodeInvalid,
+    CodeMissing,
+    ErasureAlreadyOpen,
+    RestrictionInForce,
+)
 from safehold.subjects.errors import EmailTaken
 from safehold.web import pages
+from safehold.web.auth import CODE_ERRORS
+from safehold.web.models import EmailChange
 from safehold.web.pages import CsrfDep, PersonDep
 from safehold.web.sessions import SignedIn
 
@@ -27,12 +39,19 @@ Field = Annotated[str | None, Form()]
 OPEN = "requests.open.subject"  # the same limit as requests opened through the API
 DONE = {
     "details": "Your details are corrected. Services that received them are being told.",
+    "email_code": "We sent a code to your new e-mail address: type it below to confirm it. "
+    "Your current address keeps working until then, and we told it about the change.",
+    "email": "Your new e-mail address is confirmed: sign in with it from now on. We told "
+    "your previous address.",
     "marketing": "Your marketing choice is saved and applies from now on.",
     "policy": "Thank you: your acceptance of the policy in force is recorded.",
     "restriction": "Your request to restrict processing is confirmed. Our staff decide it "
     "before the date below.",
-    "erasure": "Your deletion request is confirmed. Keep the certificate link below: once "
-    "your data is erased you cannot sign in any more, and the link will show what was done.",
+    "objected": "Your objection is recorded and applies from now on.",
+    "withdrawn": "Your objection is withdrawn: this use applies to you again from now on.",
+    "erasure": "Your deletion request is confirmed, and we are e-mailing you the confirmation "
+    "with the certificate link below. Keep it: once your data is erased you cannot sign in "
+    "any more, and the link will show what was done.",
 }
 
 
@@ -64,11 +83,12 @@ def overview(
 
 def _details_page(
     request: Request, values: dict[str, str], errors: dict[str, str], status_code: int = 200,
-    refused: str | None = None,
+    refused: str | None = None, change: EmailChange | None = None,
 ) -> HTMLResponse:  # fmt: skip
     return _page(
         request, "details",
-        {"values": values, "errors": errors, "refused": refused, "here": "details"},
+        {"values": values, "errors": errors, "refused": refused, "here": "details",
+         "change": change},
         status_code=status_code,
     )  # fmt: skip
 
@@ -80,8 +100,9 @@ def details_page(
     ctx = service.context(runtime)
     actor = pages.actor_of(request, person)
     values, refused = service.current_details(session, ctx, _sid(person), actor=actor)
+    change = email_change.pending(session, ctx, _sid(person))
     session.commit()
-    return _details_page(request, values, {}, refused=refused)
+    return _details_page(request, values, {}, refused=refused, change=change)
 
 
 @router.post("/me/details", response_class=HTMLResponse)
@@ -104,15 +125,65 @@ def correct_details(
         session.commit()
         return _page(request, "details", {"values": shown, "errors": {}, "here": "details",
                                           "unchanged": True})  # fmt: skip
-    with ratelimit.attempt(runtime, (OPEN, str(_sid(person)))):
-        try:
-            actions.correct(session, ctx, _sid(person), actor=actor, values=checked.values)
-        except EmailTaken:
-            session.rollback()
-            message = "Another account already uses this e-mail address."
-            return _details_page(request, shown, {"email": message}, status_code=422)
-        session.commit()
-    return pages.redirect("/me/details?done=details")
+    others = {k: v for k, v in checked.values.items() if k != "email"}
+    new_email = checked.values.get("email")
+    try:
+        with ratelimit.attempt(runtime, (OPEN, str(_sid(person)))):
+            try:
+                if others:  # everything but the sign-in address changes at once
+                    actions.correct(session, ctx, _sid(person), actor=actor, values=others)
+                if new_email is not None:  # that one waits for the code sent to it
+                    email_change.request_change(
+                        session, ctx, _sid(person), actor=actor, new=new_email,
+                        old=current["email"],
+                    )  # fmt: skip
+            except EmailTaken:
+                session.rollback()
+                message = "Another account already uses this e-mail address."
+                return _details_page(request, shown, {"email": message}, status_code=422)
+            session.commit()
+    except RateLimited as exc:  # the requests opened here, or the codes sent: per hour
+        session.rollback()
+        wait = max(1, exc.retry_after // 60)
+        message = f"Too many changes in the last hour. Try again in {wait} minutes."
+        field = "email" if new_email is not None else "name"
+        return _details_page(request, shown, {field: message}, status_code=429)
+    return pages.redirect(f"/me/details?done={'email_code' if new_email else 'details'}")
+
+
+@router.post("/me/details/email", response_class=HTMLResponse)
+def confirm_email(
+    request: Request, _csrf: CsrfDep, person: PersonDep, session: SessionDep,
+    runtime: RuntimeDep, code: Field = None,
+) -> Response:  # fmt: skip
+    """The code e-mailed to the new address: right, the address becomes the account's (a
+    rectification request, like any correction here); wrong, the try counts."""
+    ctx = service.context(runtime)
+    actor = pages.actor_of(request, person)
+    sid = _sid(person)
+    current, _ = service.current_details(session, ctx, sid, actor=actor)
+
+    def again(message: str, status_code: int) -> HTMLResponse:
+        change = email_change.pending(session, ctx, sid)
+        session.commit()  # the read's audit entry, a counted try
+        return _details_page(request, current, {"code": message}, status_code, change=change)
+
+    digits = request_rules.typed_code(code)
+    if digits is None:
+        return again("Type the 8 digits of the code.", 422)
+    # Guessing is bounded by the change itself: 5 tries per code, 5 codes per hour.
+    try:
+        new = email_change.confirm_change(
+            session, ctx, sid, actor=actor, code=digits, old=current["email"]
+        )
+        actions.correct(session, ctx, sid, actor=actor, values={"email": new})
+    except (CodeInvalid, CodeExpired, CodeAttemptsExhausted, CodeMissing) as exc:
+        return again(CODE_ERRORS[type(exc)], 422)
+    except EmailTaken:  # taken by another account since the code was sent
+        session.rollback()
+        return again("Another account uses this e-mail address now.", 422)
+    session.commit()
+    return pages.redirect("/me/details?done=email")
 
 
 @router.get("/me/marketing", response_class=HTMLResponse)
@@ -286,3 +357,50 @@ def accept_policy(
     service.accept_policy(session, ctx, _sid(person), actor=pages.actor_of(request, person))
     session.commit()
     return pages.redirect("/me/policy?done=policy")
+
+
+def _objections_page(
+    request: Request, session: SessionDep, runtime: RuntimeDep, person: SignedIn,
+    errors: dict[str, str], status_code: int = 200,
+) -> HTMLResponse:  # fmt: skip
+    choices = service.objections(session, service.context(runtime), _sid(person))
+    return _page(
+        request, "objections", {"choices": choices, "errors": errors, "here": "objections"},
+        status_code=status_code,
+    )  # fmt: skip
+
+
+@router.get("/me/objections", response_class=HTMLResponse)
+def objections_page(
+    request: Request, person: PersonDep, session: SessionDep, runtime: RuntimeDep
+) -> HTMLResponse:
+    return _objections_page(request, session, runtime, person, {})
+
+
+@router.post("/me/objections", response_class=HTMLResponse)
+def object_or_withdraw(
+    request: Request, _csrf: CsrfDep, person: PersonDep, session: SessionDep,
+    runtime: RuntimeDep, purpose: Field = None, action: Field = None,
+) -> Response:  # fmt: skip
+    """``action`` ``object`` opens an objection request (answered at once), ``withdraw``
+    ends the objection in force; a purpose not offered here is shown as a form error."""
+    ctx = service.context(runtime)
+    if purpose not in service.objectable(ctx) or action not in {"object", "withdraw"}:
+        errors = {"purpose": "Choose one of the uses listed on this page."}
+        return _objections_page(request, session, runtime, person, errors, status_code=422)
+    assert purpose is not None
+    actor = pages.actor_of(request, person)
+    if action == "object":  # a request: counted like every request opened here
+        with ratelimit.attempt(runtime, (OPEN, str(_sid(person)))):
+            actions.object_to(session, ctx, _sid(person), actor=actor, purpose=purpose)
+            session.commit()
+    else:  # not a request: ending one's own objection is never limited
+        try:
+            actions.withdraw_objection(session, ctx, _sid(person), actor=actor, purpose=purpose)
+        except ObjectionNotFound:  # withdrawn meanwhile (another tab): nothing to do
+            session.rollback()
+            return pages.redirect("/me/objections")
+        session.commit()
+    return pages.redirect(
+        f"/me/objections?done={'objected' if action == 'object' else 'withdrawn'}"
+    )

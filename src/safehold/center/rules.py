@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from safehold import keys
 from safehold.policy.document import Policy, RetentionAction, RetentionFrom, RetentionRule
 from safehold.policy.render import period_words
+from safehold.requests import links
 from safehold.subjects import rules as subject_rules
 from safehold.subjects.errors import ConfusableEmail, InvalidEmail, InvalidPhone
 
@@ -25,12 +25,9 @@ PURPOSE = "service_provision"
 CHANNEL = "privacy_center"  # requests, marketing choices and acceptances made here
 RECENT_LOGINS = 20  # sign-ins listed on the devices page
 
-# An erasure's certificate outlives the person (they cannot sign in after it), so the
-# person keeps a signed link to it. It works as long as the request log can hold the
-# certificate: the longest deadline (one month plus the two-month extension) plus the
-# log's 24 months (requests.rules.REQUEST_LOG_RETENTION).
-CERTIFICATE_LINK_TTL = "P27M"
-_CERTIFICATE_INFO = b"safehold/center/certificate-link/v1"
+# The signed certificate link (requests.links.certificate_path) outlives the sign-in.
+CERTIFICATE_LINK_TTL = links.CERTIFICATE_LINK_TTL
+certificate_key = links.certificate_key
 
 MAX_NAME = 200
 MAX_FIELD = 200  # characters in any one field of the form
@@ -53,12 +50,6 @@ STATUS_WORDS = {
     "partially_completed": "Done in part (see the certificate)",
     "rejected": "Refused",
 }
-
-
-def certificate_key(index_key: bytes) -> bytes:
-    """The MAC key of certificate links: its own HKDF label, so an export link (same token
-    format, another key) can never open a certificate, nor the reverse."""
-    return keys.derive(index_key, _CERTIFICATE_INFO)
 
 
 def retention_words(rule: RetentionRule) -> str:

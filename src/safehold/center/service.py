@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from safehold.access import audit
 from safehold.access.rules import Actor
+from safehold.analytics import service as analytics
 from safehold.center import rules
 from safehold.comms import service as comms
 from safehold.events import history
@@ -242,3 +243,47 @@ def accept_policy(session: Session, ctx: Context, sid: uuid.UUID, *, actor: Acto
         session, actor=actor, action="policy.accept.privacy_center", subject_id=sid,
         categories=[], purpose=rules.PURPOSE, outcome="ok", clock=ctx.subjects.clock,
     )  # fmt: skip
+
+
+# --- /me/objections -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObjectionChoice:
+    """A purpose the person may object to here, and where their objection stands."""
+
+    purpose: str
+    label: str
+    description: str
+    basis: str
+    since: datetime | None  # the objection in force since (None: not objecting now)
+    history: list[tuple[datetime, datetime | None]]  # (objected, withdrawn) oldest first
+
+
+def objectable(ctx: Context) -> list[str]:
+    """The purposes the policy lets a person object to (Art. 21: every purpose based on
+    legitimate interests must be, the validator says so), except marketing, whose opt-out
+    is its own page."""
+    return [p.id for p in ctx.subjects.policy.purposes if p.objectable and not p.is_marketing]
+
+
+def objections(session: Session, ctx: Context, sid: uuid.UUID) -> list[ObjectionChoice]:
+    """Each objectable purpose with the person's objections to it. Objections are facts
+    about the person's choices, not personal data values: listing them is not an audited
+    read (like the request log)."""
+    policy = ctx.subjects.policy
+    made = analytics.history(session, sid)
+    out = []
+    for pid in objectable(ctx):
+        purpose = policy.purpose(pid)
+        mine = [o for o in made if o.purpose == pid]
+        open_ = next((o for o in mine if o.withdrawn_at is None), None)
+        out.append(
+            ObjectionChoice(
+                purpose=pid, label=purpose.label, description=purpose.description,
+                basis=str(purpose.lawful_basis).replace("_", " "),
+                since=open_.objected_at if open_ else None,
+                history=[(o.objected_at, o.withdrawn_at) for o in mine],
+            )
+        )  # fmt: skip
+    return out

@@ -64,6 +64,7 @@ class Prepared:
     categories: tuple[str, ...]
     recipient: str
     email: bytes  # the composed message
+    recipient_index: str | None = None  # the row's own address's blind index, if it has one
 
 
 @functools.lru_cache(maxsize=32)  # compiled templates of the campaigns in flight
@@ -111,7 +112,11 @@ def prepare(
     subject_ids = {i.subject_id for i in items}
     people = {p.id: p for p in session.scalars(select(Subject).where(Subject.id.in_(subject_ids)))}
     kinds = suppression.kinds_by_index(
-        session, (p.email_index for p in people.values() if p.email_index)
+        session,
+        [
+            *(p.email_index for p in people.values() if p.email_index),
+            *(i.recipient_index for i in items if i.recipient_index),
+        ],
     )
     stored: dict[uuid.UUID, list[PersonalValue]] = {}
     for row in session.scalars(
@@ -139,7 +144,8 @@ def prepare(
         categories = tuple(wanted)
         actor = Actor("system", f"outbox@{worker}"[:120], request_id=str(message.id))
         decision = decide(ctx.policy, item.purpose, categories, states[person.id])
-        blocked = rules.suppression_reason(kinds.get(person.email_index or "", ()), item.purpose)
+        index = item.recipient_index or person.email_index or ""
+        blocked = rules.suppression_reason(kinds.get(index, ()), item.purpose)
         status, reason = service.verdict(decision, blocked)
         if status is not rules.Status.QUEUED:
             if decision.refused or decision.withheld:
@@ -149,6 +155,7 @@ def prepare(
         try:
             values = _values(session, ctx, person.id, wanted, stored.get(person.id, []))
             secret = service.open_secret(session, ctx, item)
+            own_address = service.open_recipient(session, ctx, item)
         except DataKeyDestroyed:
             reads.append((actor, person.id, categories, item.purpose, "erased"))
             outcomes.append(Outcome(item.id, rules.Status.SKIPPED, "vault.erased"))
@@ -173,12 +180,17 @@ def prepare(
         except templating.RenderFailed:
             outcomes.append(Outcome(item.id, rules.Status.FAILED, "template.render_failed"))
             continue
-        recipient = values[(EMAIL, "email")]
+        recipient = own_address or values[(EMAIL, "email")]
         email = mail.compose(
             ctx.mail, rendered, to=recipient, message_id=item.mail_message_id, date=now,
             unsubscribe_token=unsubscribe,
         )  # fmt: skip
-        out.append(Prepared(item.id, person.id, item.purpose, categories, recipient, email))
+        out.append(
+            Prepared(
+                item.id, person.id, item.purpose, categories, recipient, email,
+                item.recipient_index,
+            )
+        )  # fmt: skip
     del held_keys
     outbox.record(session, outcomes, now, report)
     accesses = [
@@ -212,7 +224,11 @@ def send_group(
     live = [p for p in group if p.item_id in attempts]
     standings = preferences.standings(session, {p.subject_id for p in live})
     kinds = suppression.kinds_by_index(
-        session, (s.email_index for s in standings.values() if s.email_index)
+        session,
+        [
+            *(s.email_index for s in standings.values() if s.email_index),
+            *(p.recipient_index for p in live if p.recipient_index),
+        ],
     )
     outcomes: list[Outcome] = []
     handed: list[tuple[uuid.UUID, tuple[str, ...]]] = []
@@ -222,7 +238,7 @@ def send_group(
             outcomes.append(outbox.failure(item.item_id, attempts[item.item_id], broken, now))
             continue
         standing = standings.get(item.subject_id)
-        index = standing.email_index if standing else None
+        index = item.recipient_index or (standing.email_index if standing else None)
         status, reason = _last_look(item, standing, kinds.get(index or "", set()), ctx)
         if status is not rules.Status.QUEUED:
             outcomes.append(Outcome(item.item_id, status, reason))

@@ -20,6 +20,7 @@ from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr
+from pathlib import Path
 from typing import Protocol
 
 from safehold.comms.templating import Rendered, text_to_html
@@ -42,6 +43,8 @@ class MailConfig:
     mail_from: str
     from_name: str
     unsubscribe_mailto: str | None = None
+    # Where the console mail backend keeps its copies (None: the SMTP backend keeps none).
+    copies: Path | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, operator: str) -> MailConfig:
@@ -50,6 +53,7 @@ class MailConfig:
             mail_from=settings.mail_from,
             from_name=operator,
             unsubscribe_mailto=settings.mail_unsubscribe_mailto,
+            copies=settings.data_dir / "mail" if settings.mail_backend == "console" else None,
         )
 
     def link(self, path_or_url: str) -> str:

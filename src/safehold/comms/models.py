@@ -83,6 +83,12 @@ class OutboxItem(Base):
     # The recipient's ``{{ secret }}``, vault-encrypted under their ``account.email`` key and
     # bound to this row; NULL once the row is sent, failed for good, skipped or suppressed.
     sealed_secret: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    # Where to send instead of the account's address (a new address being confirmed, the old
+    # one being told of a change): vault-encrypted like the secret, with its blind index for
+    # the suppression list; NULL for every ordinary row, once the delivery is settled, and
+    # at the person's erasure.
+    sealed_recipient: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    recipient_index: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class Suppression(Base):

@@ -125,7 +125,8 @@ def record(session: Session, outcomes: Sequence[Outcome], now: datetime, report:
     """Write the outcomes of rows this transaction holds: one ``UPDATE … WHERE id IN (…)``
     per distinct outcome (usually a single one: every e-mail of the group sent), not one
     statement per row. A row whose delivery is settled (anything but queued again) loses its
-    sealed secret in the same statement."""
+    sealed secret, its sealed recipient address and that address's blind index in the same
+    statement."""
     if not outcomes:
         return
     groups: dict[tuple[rules.Status, str | None, datetime | None], list[uuid.UUID]] = {}
@@ -147,6 +148,8 @@ def record(session: Session, outcomes: Sequence[Outcome], now: datetime, report:
         }
         if status is not rules.Status.QUEUED:
             values["sealed_secret"] = None
+            values["sealed_recipient"] = None
+            values["recipient_index"] = None
         for start in range(0, len(ids), IN_CHUNK):
             session.execute(
                 update(OutboxItem)

@@ -40,7 +40,7 @@ from safehold.subjects import service as subjects
 from safehold.subjects.models import Subject
 from safehold.subjects.rules import EMAIL
 from safehold.subjects.service import state_of
-from safehold.vault.service import Vault
+from safehold.vault.service import EMAIL_INDEX, Vault
 
 CHUNK = 500  # ids per IN (…) list and rows per INSERT
 
@@ -164,6 +164,32 @@ def seal_secret(
     return ctx.vault.encrypt(session, subject_id, klass, EMAIL, secret_field(item_id), secret)
 
 
+def recipient_field(item_id: uuid.UUID) -> str:
+    """The vault field a row's sealed recipient address is encrypted as."""
+    return f"outbox_recipient#{item_id}"
+
+
+def seal_recipient(
+    session: Session, ctx: Context, subject_id: uuid.UUID, item_id: uuid.UUID, address: str
+) -> bytes:
+    """Encrypt the address a row goes to instead of the account's (a new address being
+    confirmed, the old one being told): under the person's ``account.email`` key, like the
+    secret, so erasing the person makes it unreadable."""
+    klass = ctx.policy.retention_class(EMAIL, "email")
+    return ctx.vault.encrypt(session, subject_id, klass, EMAIL, recipient_field(item_id), address)
+
+
+def open_recipient(session: Session, ctx: Context, item: OutboxItem) -> str | None:
+    """The row's own recipient address (None: the account's address); ``DataKeyDestroyed``
+    once the person's key is shredded."""
+    if item.sealed_recipient is None:
+        return None
+    klass = ctx.policy.retention_class(EMAIL, "email")
+    return ctx.vault.decrypt(
+        session, item.subject_id, klass, EMAIL, recipient_field(item.id), item.sealed_recipient
+    )
+
+
 def open_secret(session: Session, ctx: Context, item: OutboxItem) -> str | None:
     """The row's secret in plain text (None if it has none); raises the vault's
     ``DataKeyDestroyed`` once the person's key is shredded."""
@@ -179,6 +205,7 @@ def enqueue(
     session: Session, ctx: Context, *, actor: Actor, kind: str,
     subject_ids: Sequence[uuid.UUID] | None, subject: str, text: str, html: str | None,
     secrets: Mapping[uuid.UUID, str] | None = None, internal: bool = False,
+    addresses: Mapping[uuid.UUID, str] | None = None,
 ) -> Message:  # fmt: skip
     """Submit a message: to ``subject_ids``, or (None) to every active account.
 
@@ -193,6 +220,10 @@ def enqueue(
     ``{{ secret }}``: each queued row keeps its recipient's value vault-encrypted, and the
     worker drops it once the row is sent, failed for good, skipped or suppressed. The value
     is never written to the message.
+
+    With ``addresses`` (recipient -> address) those recipients' e-mails go to that address
+    instead of the account's: sealed on the row like a secret (dropped once the delivery is
+    settled), with its blind index, which the suppression list is checked against.
     """
     purpose = purpose_of(kind, ctx.policy, internal=internal)
     now = ctx.clock.now()
@@ -213,9 +244,14 @@ def enqueue(
     people = _audience(session, subject_ids)
     if secrets is not None and set(secrets) != set(people):
         raise ValueError("secrets must name exactly the message's recipients")
+    addresses = addresses or {}
+    if not set(addresses) <= set(people):
+        raise ValueError("addresses must name recipients of the message")
+    own_index = {p: ctx.vault.index(EMAIL_INDEX, a) for p, a in addresses.items()}
     standings = preferences.standings(session, people)
     suppressed = suppression.kinds_by_index(
-        session, (s.email_index for s in standings.values() if s.email_index)
+        session,
+        [*(s.email_index for s in standings.values() if s.email_index), *own_index.values()],
     )
     session.add(message)
     session.flush()
@@ -223,7 +259,7 @@ def enqueue(
     for person in people:
         standing = standings[person]
         decision = decide(ctx.policy, purpose, categories, standing.state())
-        kinds = suppressed.get(standing.email_index or "", set())
+        kinds = suppressed.get(own_index.get(person) or standing.email_index or "", set())
         status, reason = verdict(decision, rules.suppression_reason(kinds, purpose))
         item_id = uuid.uuid4()
         rows.append(
@@ -247,6 +283,12 @@ def enqueue(
                     if secrets is not None and status is rules.Status.QUEUED
                     else None
                 ),
+                "sealed_recipient": (
+                    seal_recipient(session, ctx, person, item_id, addresses[person])
+                    if person in addresses and status is rules.Status.QUEUED
+                    else None
+                ),
+                "recipient_index": own_index.get(person),
             }
         )
     for start in range(0, len(rows), CHUNK):

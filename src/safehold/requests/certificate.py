@@ -57,6 +57,12 @@ def build(request: DataRequest, done: dict[str, Any], *, issued_at: datetime) ->
             "logins_deleted": evts["logins"],
             "devices_deleted": evts["devices"],
             "address_suppressed": done["suppress_address"]["suppressed"],
+            # None: the mail backend keeps no copies (SMTP); else the copies deleted
+            "mail_copies_deleted": (
+                done["delete_mail_copies"]["deleted"]
+                if done.get("delete_mail_copies", {}).get("kept_by_backend")
+                else None
+            ),
         },
         "kept": plan["kept"],
         # Exceptions the policy keeps through erasure only for some people, not this one.

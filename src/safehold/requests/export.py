@@ -194,7 +194,9 @@ def _head(session: Session, ctx: service.Context, sid: uuid.UUID, action: str) -
         select(Objection).where(Objection.subject_id == sid).order_by(Objection.objected_at)
     ).all()
     policy = ctx.policy
-    categories = _categories(policy, values, held, disclosures, {o.purpose for o in objections})
+    categories = _categories(
+        policy, values, held, disclosures, {o.purpose for o in objections if o.withdrawn_at is None}
+    )
     choices = session.scalars(
         select(MarketingChoice)
         .where(MarketingChoice.subject_id == sid)
@@ -230,7 +232,10 @@ def _head(session: Session, ctx: service.Context, sid: uuid.UUID, action: str) -
             {"policy_version": f"v{a.version_seq}", "method": a.method, "channel": a.channel,
              "at": a.at} for a in acceptances
         ],
-        "objections": [{"purpose": o.purpose, "at": o.objected_at} for o in objections],
+        "objections": [
+            {"purpose": o.purpose, "at": o.objected_at, "withdrawn_at": o.withdrawn_at}
+            for o in objections
+        ],
         "requests": [
             {"id": r.id, "kind": r.kind, "purpose": r.purpose, "channel": r.channel,
              "status": r.status, "received_at": r.received_at, "deadline_at": r.deadline_at,

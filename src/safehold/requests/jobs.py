@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from safehold.access import audit
 from safehold.access.rules import Actor
-from safehold.comms import suppression
-from safehold.comms.models import MarketingChoice
+from safehold.comms import mailers, suppression
+from safehold.comms.models import MarketingChoice, OutboxItem
 from safehold.db import reading_connection, transaction
 from safehold.events import history as events
 from safehold.notices.models import Acceptance
@@ -259,6 +259,12 @@ def _delete_rows(run: Run) -> dict[str, Any]:
     )
     accepted = session.execute(delete(Acceptance).where(Acceptance.subject_id == subject.id))
     signed_in = web_sessions.end_all_for(session, subject.id)  # privacy-center sessions, codes
+    session.execute(  # e-mails to another address not settled yet: its index goes too
+        update(OutboxItem)
+        .where(OutboxItem.subject_id == subject.id, OutboxItem.recipient_index.is_not(None))
+        .values(recipient_index=None, sealed_recipient=None)
+        .execution_options(synchronize_session=False)
+    )
     session.flush()
     return {
         "personal_values": values,
@@ -275,6 +281,16 @@ def _delete_events(run: Run) -> dict[str, Any]:
     subject = run.subject
     gone = events.erase(session, subject.id)
     return {"events": gone.events, "logins": gone.logins, "devices": gone.devices}
+
+
+def _delete_mail_copies(run: Run) -> dict[str, Any]:
+    """The console mail backend's copies of the e-mails sent to the person (kept in the
+    data directory the certificate vouches for); the SMTP backend keeps none."""
+    folder = run.ctx.comms.mail.copies
+    if folder is None:
+        return {"kept_by_backend": False, "deleted": 0}
+    rows = run.session.scalars(select(OutboxItem.id).where(OutboxItem.subject_id == run.subject.id))
+    return {"kept_by_backend": True, "deleted": mailers.erase_copies(folder, rows)}
 
 
 def _close(run: Run) -> dict[str, Any]:
@@ -354,6 +370,7 @@ STEPS: dict[str, Step] = {
     "shred": _shred,
     "delete_rows": _delete_rows,
     "delete_events": _delete_events,
+    "delete_mail_copies": _delete_mail_copies,
     "close_subject": _close,
     "verify": _verify,
     "certificate": _certificate,

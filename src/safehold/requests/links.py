@@ -17,9 +17,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from safehold import keys
+from safehold.policy.durations import add_duration
 from safehold.requests.errors import ExportLinkExpired, ExportLinkInvalid
 
 HKDF_INFO = b"safehold/requests/export-link/v1"
+# An erasure's certificate outlives the person (they cannot sign in after it), so the person
+# keeps a signed link to it: on the page that confirms the request, in the e-mail that
+# confirms it, and on /me/requests. It works as long as the request log can hold the
+# certificate: the longest deadline (one month plus the two-month extension) plus the log's
+# 24 months (rules.REQUEST_LOG_RETENTION). Its own HKDF label (the privacy center's, where
+# it began), so an export link can never open a certificate, nor the reverse.
+CERTIFICATE_LINK_TTL = "P27M"
+CERTIFICATE_HKDF_INFO = b"safehold/center/certificate-link/v1"
 MAC_BYTES = 16  # 128-bit tag
 _CONTEXT = b"safehold/export-link/v1\x00"
 _BODY_BYTES = 16 + 8  # request id, expiry (seconds since the epoch, big-endian)
@@ -70,3 +79,16 @@ def read_token(key: bytes, token: str, now: datetime) -> Link:
             "this download link has expired: ask for a new copy of your data", details={}
         )
     return Link(uuid.UUID(bytes=body[:16]), expires_at)
+
+
+def certificate_key(index_key: bytes) -> bytes:
+    """The MAC key of certificate links."""
+    return keys.derive(index_key, CERTIFICATE_HKDF_INFO)
+
+
+def certificate_path(index_key: bytes, request_id: uuid.UUID, received_at: datetime) -> str:
+    """The privacy-center page of an erasure's certificate, opened by this link without a
+    sign-in until :data:`CERTIFICATE_LINK_TTL` after the request was received."""
+    expires_at = add_duration(received_at, CERTIFICATE_LINK_TTL).replace(microsecond=0)
+    token = make_token(certificate_key(index_key), request_id, expires_at)
+    return f"/me/requests/{request_id}/certificate?link={token}"

@@ -373,6 +373,7 @@ STEPS = (
     "shred",
     "delete_rows",
     "delete_events",
+    "delete_mail_copies",
     "close_subject",
     "verify",
     "certificate",

@@ -26,7 +26,7 @@ from safehold.comms import preferences
 from safehold.comms import rules as comms_rules
 from safehold.comms import service as comms
 from safehold.policy import Policy, capabilities
-from safehold.requests import links, rules
+from safehold.requests import links, mails, rules
 from safehold.requests.errors import (
     AlreadyExtended,
     CodeAttemptsExhausted,
@@ -200,8 +200,15 @@ def verify(
     request.status, request.verified_at = str(Status.VERIFIED), ctx.clock.now()
     request.code_hash, request.code_expires_at = None, None  # spent: never usable again
     record(session, ctx, actor, "request.verify", request)
+    _confirm_by_mail(session, ctx, request)
     session.flush()
     return request
+
+
+def _confirm_by_mail(session: Session, ctx: Context, request: DataRequest) -> None:
+    """A verified erasure request is confirmed by e-mail, with its certificate link."""
+    if request.kind == Kind.ERASURE:
+        mails.erasure_received(session, ctx.comms, request)
 
 
 def verify_signed_in(
@@ -219,6 +226,7 @@ def verify_signed_in(
         "verification": {"method": "privacy_center_sign_in", "at": now.isoformat()},
     }
     record(session, ctx, actor, "request.verify.signed_in", request)
+    _confirm_by_mail(session, ctx, request)
     session.flush()
     if request.kind == Kind.OBJECTION:
         return object_to(session, ctx, request.id, actor=actor)

@@ -68,6 +68,7 @@ def _statement(n_categories: int) -> Select[Any]:
         .where(
             OBJECTIONS.c.subject_id == SUBJECTS.c.id,
             OBJECTIONS.c.purpose == bindparam("purpose"),
+            OBJECTIONS.c.withdrawn_at.is_(None),
         )
         .correlate(SUBJECTS)
         .exists()
@@ -128,7 +129,11 @@ def person_where(
     is such a person, so a look-up takes as long either way (None: nobody)."""
     objected = (
         select(Objection.id)
-        .where(Objection.subject_id == Subject.id, Objection.purpose == purpose)
+        .where(
+            Objection.subject_id == Subject.id,
+            Objection.purpose == purpose,
+            Objection.withdrawn_at.is_(None),
+        )
         .correlate(Subject)
         .exists()
     )

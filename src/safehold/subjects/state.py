@@ -75,7 +75,9 @@ def states_of(
         for row in session.execute(select(*columns).where(Subject.id.in_(chunk))):
             facts[row[0]] = (row[1], int(row[2] or 0) if pending_too else 0)
         for sid, purpose in session.execute(
-            select(Objection.subject_id, Objection.purpose).where(Objection.subject_id.in_(chunk))
+            select(Objection.subject_id, Objection.purpose).where(
+                Objection.subject_id.in_(chunk), Objection.withdrawn_at.is_(None)
+            )
         ):
             objected[sid].add(purpose)
     versions = book.facts() if pending_too and book is not None else ()

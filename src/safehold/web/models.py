@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safehold.db import Base
@@ -56,3 +56,28 @@ class SignInCode(Base):
     handled_at: Mapped[datetime | None]  # when the worker looked the address up
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     used_at: Mapped[datetime | None]
+
+
+class EmailChange(Base):
+    """A new sign-in address a person asked for in the privacy center, not yet confirmed
+    (decision 0024). It takes effect only when the code e-mailed to it is entered.
+
+    The address is held vault-encrypted under the person's ``account.email`` key (erasure
+    makes it unreadable) and as its blind index (to refuse another account's address); the
+    code as its keyed hash, like a sign-in code. One change per person waits: asking again
+    replaces it (the replaced row loses its address and its code stops working). A row keeps
+    counting against the hourly limit until ``purge_expired`` removes it an hour after it was
+    made; erasure removes the person's rows at once."""
+
+    __tablename__ = "web_email_changes"
+    __table_args__ = (Index("ix_web_email_changes_subject_created", "subject_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
+    sealed_address: Mapped[bytes] = mapped_column(LargeBinary)
+    address_index: Mapped[str] = mapped_column(String(64))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None]  # confirmed (its address then emptied)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from safehold.access.models import ApiKey
 from safehold.subjects.models import Subject
 from safehold.web import rules
-from safehold.web.models import SignInCode, WebSession
+from safehold.web.models import EmailChange, SignInCode, WebSession
 from safehold.web.rules import Kind
 
 
@@ -97,16 +97,22 @@ def end(session: Session, token: str | None) -> None:
 
 
 def end_all_for(session: Session, subject_id: uuid.UUID) -> int:
-    """Sign a person out everywhere and drop their codes (used by erasure)."""
+    """Sign a person out everywhere and drop their codes and unconfirmed address changes
+    (used by erasure)."""
     ended = session.execute(delete(WebSession).where(WebSession.subject_id == subject_id))
     session.execute(delete(SignInCode).where(SignInCode.subject_id == subject_id))
+    session.execute(delete(EmailChange).where(EmailChange.subject_id == subject_id))
     session.flush()
     return int(getattr(ended, "rowcount", 0) or 0)
 
 
 def purge_expired(session: Session, *, now: datetime) -> int:
-    """Remove sessions past their absolute end and codes past their expiry."""
+    """Remove sessions past their absolute end, and codes and address changes past their
+    expiry once the hour they count against has passed too."""
     gone = session.execute(delete(WebSession).where(WebSession.expires_at <= now))
     session.execute(delete(SignInCode).where(SignInCode.expires_at <= now))
+    session.execute(
+        delete(EmailChange).where(EmailChange.created_at <= now - rules.SIGN_IN_CODE_WINDOW)
+    )
     session.flush()
     return int(getattr(gone, "rowcount", 0) or 0)

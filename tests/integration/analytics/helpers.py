@@ -54,12 +54,26 @@ def store(session: Session, ids: list[uuid.UUID], events: list[Raw]) -> None:
     session.flush()
 
 
-def object_(session: Session, subject_id: uuid.UUID, at: datetime) -> None:
-    session.add(Objection(id=uuid.uuid4(), subject_id=subject_id,
-                          purpose=rules.PURPOSE, objected_at=at, actor="test"))  # fmt: skip
+Window = tuple[datetime, datetime | None]  # objected at, withdrawn at (None: still in force)
+
+
+def object_(
+    session: Session, subject_id: uuid.UUID, at: datetime, withdrawn_at: datetime | None = None
+) -> None:
+    session.add(Objection(id=uuid.uuid4(), subject_id=subject_id, purpose=rules.PURPOSE,
+                          objected_at=at, actor="test", withdrawn_at=withdrawn_at))  # fmt: skip
     session.flush()
 
 
-def counted(events: list[Raw], objected: dict[int, datetime]) -> list[Raw]:
-    """The brute-force rule: an event counts unless its person objected at or before it."""
-    return [e for e in events if e.person not in objected or e.at < objected[e.person]]
+def objecting(objected: dict[int, Window], person: int, at: datetime) -> bool:
+    """The brute-force rule: the person's objection covered ``at`` (from its time, up to but
+    not including its withdrawal)."""
+    if person not in objected:
+        return False
+    start, end = objected[person]
+    return start <= at and (end is None or at < end)
+
+
+def counted(events: list[Raw], objected: dict[int, Window]) -> list[Raw]:
+    """An event counts unless the person's objection was in force when it happened."""
+    return [e for e in events if not objecting(objected, e.person, e.at)]

@@ -18,13 +18,22 @@ from sqlalchemy.orm import Session
 
 from safehold.access.rules import Actor
 from safehold.analytics import reports, rules, service
-from safehold.analytics.errors import PeriodNotFinal
+from safehold.analytics.errors import ObjectionNotFound, PeriodNotFinal
 from safehold.analytics.models import Rollup
 from safehold.clock import FrozenClock
 from safehold.events.models import Login
 from safehold.policy import load_policy
 from tests.conftest import DEFAULT_POLICY
-from tests.integration.analytics.helpers import KEY, Raw, counted, object_, people, store
+from tests.integration.analytics.helpers import (
+    KEY,
+    Raw,
+    Window,
+    counted,
+    object_,
+    objecting,
+    people,
+    store,
+)
 
 ACTOR = Actor("admin", "test")
 FEB = date(2026, 2, 1)
@@ -56,7 +65,14 @@ raw_events = st.lists(
 )
 objections = st.dictionaries(
     st.integers(0, 24),
-    st.builds(lambda h: datetime(2026, 2, 1, tzinfo=UTC) + timedelta(hours=h), st.integers(0, 80)),
+    st.builds(
+        lambda h, w: (
+            datetime(2026, 2, 1, tzinfo=UTC) + timedelta(hours=h),
+            None if w is None else datetime(2026, 2, 1, tzinfo=UTC) + timedelta(hours=h + w),
+        ),
+        st.integers(0, 80),
+        st.none() | st.integers(1, 40),  # withdrawn that many hours later, or still in force
+    ),
     max_size=6,
 )
 
@@ -65,12 +81,12 @@ def _ctx(at: datetime = LATER) -> service.Context:
     return service.Context(POLICY, FrozenClock(at), KEY)
 
 
-def _setup(session: Session, events: list[Raw], objected: dict[int, datetime]) -> list[object]:
+def _setup(session: Session, events: list[Raw], objected: dict[int, Window]) -> list[object]:
     ids = people(session, 25)
     if events:
         store(session, ids, events)
-    for person, at in objected.items():
-        object_(session, ids[person], at)
+    for person, (at, withdrawn) in objected.items():
+        object_(session, ids[person], at, withdrawn)
     service.build_days(session, _ctx(), rules.month_days(FEB))
     return ids
 
@@ -121,7 +137,7 @@ def _check_days(report: reports.Report, k: int, truth: Callable[[date], set[int]
 )
 @given(events=raw_events, objected=objections, k=st.integers(2, 6))
 def test_reports_release_only_k_people_and_match_a_recount(
-    session: Session, events: list[Raw], objected: dict[int, datetime], k: int
+    session: Session, events: list[Raw], objected: dict[int, Window], k: int
 ) -> None:
     nested = session.begin_nested()
     try:
@@ -154,6 +170,48 @@ def test_objector_is_left_out_from_the_moment_of_objection(session: Session) -> 
     assert rows['["channel.play"]'].events == 12  # before the objection: counted
     assert rows['["vod.play"]'].events == 11  # after it: not
     assert rules.people(rules.load(rows['["vod.play"]'].people)) == 11
+
+
+def test_a_withdrawn_objection_leaves_out_only_its_window(session: Session) -> None:
+    """Objected at 10:00, withdrawn at 14:00 through the service: the events of 09:00 and
+    15:00 count, the one of 12:00 does not; objecting again at 16:00 opens a new window."""
+    ids = people(session, 1)
+    day = datetime(2026, 2, 2, tzinfo=UTC)
+    hours = (9, 12, 15, 17)
+    store(session, ids, [Raw(0, f"n{h}", day + timedelta(hours=h), PLATFORMS[0]) for h in hours])
+    for verb, hour in (("object", 10), ("withdraw", 14), ("object", 16)):
+        clock = FrozenClock(day + timedelta(hours=hour))
+        record = service.record_objection if verb == "object" else service.withdraw_objection
+        record(session, subject_id=ids[0], purpose=rules.PURPOSE, actor=ACTOR, clock=clock)
+    assert [o.withdrawn_at is None for o in service.history(session, ids[0])] == [False, True]
+    assert service.objected_purposes(session, ids[0]) == {rules.PURPOSE}
+    service.build_days(session, _ctx(), [date(2026, 2, 2)])
+    cells = set(
+        session.scalars(
+            select(Rollup.cell).where(Rollup.period == "day", Rollup.grain == rules.NAME)
+        )
+    )
+    assert cells == {'["n9"]', '["n15"]'}
+
+
+def test_withdrawing_without_an_objection_in_force_is_refused(session: Session) -> None:
+    ids = people(session, 1)
+    clock = FrozenClock(LATER)
+    with pytest.raises(ObjectionNotFound):
+        service.withdraw_objection(
+            session, subject_id=ids[0], purpose=rules.PURPOSE, actor=ACTOR, clock=clock
+        )
+    service.record_objection(
+        session, subject_id=ids[0], purpose=rules.PURPOSE, actor=ACTOR, clock=clock
+    )
+    service.withdraw_objection(
+        session, subject_id=ids[0], purpose=rules.PURPOSE, actor=ACTOR, clock=clock
+    )
+    with pytest.raises(ObjectionNotFound):  # twice: the second finds nothing in force
+        service.withdraw_objection(
+            session, subject_id=ids[0], purpose=rules.PURPOSE, actor=ACTOR, clock=clock
+        )
+    assert service.objected_purposes(session, ids[0]) == frozenset()
 
 
 def test_rebuilding_a_day_replaces_it_and_roll_ups_outlive_the_events(session: Session) -> None:
@@ -212,7 +270,7 @@ sign_ins = st.lists(
 )
 @given(logins=sign_ins, objected=objections, k=st.integers(2, 6))
 def test_people_signed_in_per_day_release_only_k_and_match_a_recount(
-    session: Session, logins: list[tuple[int, datetime]], objected: dict[int, datetime], k: int
+    session: Session, logins: list[tuple[int, datetime]], objected: dict[int, Window], k: int
 ) -> None:
     nested = session.begin_nested()
     try:
@@ -223,8 +281,8 @@ def test_people_signed_in_per_day_release_only_k_and_match_a_recount(
             for who, at in logins
         )  # fmt: skip
         session.flush()
-        for person, at in objected.items():
-            object_(session, ids[person], at)
+        for person, (at, withdrawn) in objected.items():
+            object_(session, ids[person], at, withdrawn)
         service.build_days(session, _ctx(), rules.month_days(FEB))
         report = reports.signed_in_people(
             session, k=k, period="day", first=FEB, last=date(2026, 2, 3), actor=ACTOR,
@@ -232,7 +290,7 @@ def test_people_signed_in_per_day_release_only_k_and_match_a_recount(
         )  # fmt: skip
         _check_days(report, k, lambda day: {
             who for who, at in logins
-            if at.date() == day and not (who in objected and at >= objected[who])
+            if at.date() == day and not objecting(objected, who, at)
         })  # fmt: skip
     finally:
         nested.rollback()

@@ -41,3 +41,22 @@ def test_the_backend_is_chosen_by_the_setting(tmp_path: Path) -> None:
     assert isinstance(mailers.mailer_for(Settings(data_dir=tmp_path)), mail.SmtpMailer)
     console = mailers.mailer_for(Settings(data_dir=tmp_path, mail_backend="console"))
     assert isinstance(console, mailers.ConsoleMailer)
+
+
+def test_copies_are_named_after_their_outbox_row_and_erased_by_it(tmp_path: Path) -> None:
+    import uuid
+
+    mine, other = uuid.uuid4(), uuid.uuid4()
+    mailer = mailers.ConsoleMailer(tmp_path / "mail", Console(file=io.StringIO(), width=100))
+    mailer.connect()
+    for item in (mine, other):
+        raw = mail.compose(
+            CONFIG, Rendered("Hello", "Dear Wren Example.", None), to="wren@example.com",
+            message_id=f"<{item.hex}@example.com>", date=datetime(2026, 11, 26, tzinfo=UTC),
+            unsubscribe_token=None,
+        )  # fmt: skip
+        mailer.send(raw, sender="privacy@example.com", recipient="wren@example.com")
+    assert {p.name for p in (tmp_path / "mail").iterdir()} == {f"{mine.hex}.eml",
+                                                                f"{other.hex}.eml"}  # fmt: skip
+    assert mailers.erase_copies(tmp_path / "mail", [mine, uuid.uuid4()]) == 1
+    assert [p.name for p in (tmp_path / "mail").iterdir()] == [f"{other.hex}.eml"]
