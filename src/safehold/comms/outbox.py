@@ -31,6 +31,7 @@ class Report:
     skipped: int = 0
     suppressed: int = 0
     cancelled: int = 0  # stopped by an opt-out or a suppression while claimed
+    keys_destroyed: int = 0  # rows' own data keys destroyed with their settlement
     errors: dict[str, int] = field(default_factory=dict)
 
     def count(self, status: rules.Status, reason: str | None = None) -> None:
@@ -48,6 +49,7 @@ class Report:
     def add(self, other: Report) -> None:
         for name in ("claimed", "sent", "retrying", "failed", "skipped", "suppressed", "cancelled"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.keys_destroyed += other.keys_destroyed
         for reason, count in other.errors.items():
             self.errors[reason] = self.errors.get(reason, 0) + count
 
@@ -154,7 +156,9 @@ def record(session: Session, outcomes: Sequence[Outcome], now: datetime, report:
             values["recipient_index"] = None
         for start in range(0, len(ids), IN_CHUNK):
             if settled:  # a row with its own data key loses it with its sealed values
-                sealing.destroy_row_keys(session, ids[start : start + IN_CHUNK])
+                report.keys_destroyed += sealing.destroy_row_keys(
+                    session, ids[start : start + IN_CHUNK]
+                )
             session.execute(
                 update(OutboxItem)
                 .where(OutboxItem.id.in_(ids[start : start + IN_CHUNK]))

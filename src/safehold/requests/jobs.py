@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from safehold.access import audit
@@ -27,7 +27,7 @@ from safehold.access.rules import Actor
 from safehold.comms import mailers, suppression
 from safehold.comms import service as comms
 from safehold.comms.models import MarketingChoice, OutboxItem
-from safehold.db import reading_connection, transaction
+from safehold.db import checkpoint_wal, transaction
 from safehold.events import history as events
 from safehold.notices.models import Acceptance
 from safehold.requests import certificate, mails, preview, rules, service
@@ -139,17 +139,7 @@ def _checkpoint(sessions: sessionmaker[Session], request_id: uuid.UUID) -> None:
     """SQLite: move the WAL into the database file and truncate it, so the deleted rows'
     old page images leave no copy in the log (``secure_delete`` zeroes them in the file).
     The outcome is recorded for the certificate."""
-    bind = sessions.kw.get("bind")
-    outcome: dict[str, Any]
-    if not isinstance(bind, Engine):
-        outcome = {"done": False, "why": "the session is not bound to an engine"}
-    elif bind.dialect.name != "sqlite":
-        outcome = {"done": False, "why": "PostgreSQL: dead rows go at VACUUM (operations.md)"}
-    else:
-        with reading_connection(bind) as conn:  # outside any write transaction
-            busy, log_frames, moved = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
-            conn.commit()
-        outcome = {"done": busy == 0, "log_frames": log_frames, "checkpointed": moved}
+    outcome = checkpoint_wal(sessions)  # outside any write transaction
     with transaction(sessions) as session:
         request = _locked(session, request_id)
         request.progress = {**request.progress, "wal_checkpoint": outcome}
