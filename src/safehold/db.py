@@ -175,6 +175,21 @@ def reading_connection(engine: Engine) -> Connection:
     return engine.connect().execution_options(**{SQLITE_READ_ONLY: True})
 
 
+def checkpoint_wal(sessions: sessionmaker[Session]) -> dict[str, Any]:
+    """SQLite: move the WAL into the database file and truncate it, so deleted rows' old page
+    images leave no copy in the log (``secure_delete`` zeroes them in the file). Run outside
+    any transaction, after the deletions committed. Returns what happened."""
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, Engine):
+        return {"done": False, "why": "the session is not bound to an engine"}
+    if bind.dialect.name != "sqlite":
+        return {"done": False, "why": "PostgreSQL: dead rows go at VACUUM (operations.md)"}
+    with reading_connection(bind) as conn:
+        busy, log_frames, moved = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        conn.commit()
+    return {"done": busy == 0, "log_frames": log_frames, "checkpointed": moved}
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""

@@ -200,8 +200,11 @@ def test_the_whole_journey_from_sign_in_to_the_erasure_certificate(
     page.goto(f"{base}{certificate}")
     expect(page.get_by_role("heading", level=1)).to_have_text("Deletion certificate")
     expect(page.locator("main")).to_contain_text("Nothing readable of the erased data remains.")
-    # never billed: nothing kept for tax law, and the certificate says so (issue 17, item 6)
-    expect(page.locator("main")).to_contain_text("Nothing of your personal data.")
+    # never billed: nothing kept for tax law, and the certificate says so (issue 17, item 6);
+    # kept only: the address, for the e-mail that says the erasure was done (decision 0028)
+    expect(page.locator("main table")).to_contain_text(
+        "only to send you the e-mail that says this deletion was carried out"
+    )
     expect(page.locator("main")).to_contain_text(
         "Not kept for you: what our policy keeps for a legal obligation only for people of "
         "whom we hold payment information."

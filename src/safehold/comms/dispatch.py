@@ -22,6 +22,7 @@ import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,9 +31,11 @@ from safehold.access import audit
 from safehold.access.rules import Actor
 from safehold.comms import (
     mail,
+    mailers,
     outbox,
     preferences,
     rules,
+    sealing,
     service,
     suppression,
     templating,
@@ -65,6 +68,7 @@ class Prepared:
     recipient: str
     email: bytes  # the composed message
     recipient_index: str | None = None  # the row's own address's blind index, if it has one
+    own_key: bool = False  # sealed under the row's own key: an erased person's last e-mail
 
 
 @functools.lru_cache(maxsize=32)  # compiled templates of the campaigns in flight
@@ -143,7 +147,15 @@ def prepare(
         wanted = compiled.personal_fields
         categories = tuple(wanted)
         actor = Actor("system", f"outbox@{worker}"[:120], request_id=str(message.id))
-        decision = decide(ctx.policy, item.purpose, categories, states[person.id])
+        own_key = message.kind in rules.OWN_KEY_KINDS
+        if own_key and (stop := _own_key_stop(item, now)) is not None:
+            outcomes.append(Outcome(item.id, rules.Status.SKIPPED, stop))
+            continue
+        decision = (
+            sealing.decide_own_address(ctx.policy, item.purpose, states[person.id])
+            if own_key
+            else decide(ctx.policy, item.purpose, categories, states[person.id])
+        )
         index = item.recipient_index or person.email_index or ""
         blocked = rules.suppression_reason(kinds.get(index, ()), item.purpose)
         status, reason = service.verdict(decision, blocked)
@@ -153,9 +165,16 @@ def prepare(
             outcomes.append(Outcome(item.id, status, reason))
             continue
         try:
-            values = _values(session, ctx, person.id, wanted, stored.get(person.id, []))
-            secret = service.open_secret(session, ctx, item)
-            own_address = service.open_recipient(session, ctx, item)
+            # A row with its own key uses nothing of the account: only its own address.
+            values = (
+                {}
+                if own_key
+                else _values(session, ctx, person.id, wanted, stored.get(person.id, []))
+            )
+            secret = service.open_secret(session, ctx, item, own_key=own_key)
+            own_address = service.open_recipient(session, ctx, item, own_key=own_key)
+            if own_address is None and own_key:
+                raise DataKeyDestroyed("the row's own address is gone", details={})
         except DataKeyDestroyed:
             reads.append((actor, person.id, categories, item.purpose, "erased"))
             outcomes.append(Outcome(item.id, rules.Status.SKIPPED, "vault.erased"))
@@ -180,7 +199,7 @@ def prepare(
         except templating.RenderFailed:
             outcomes.append(Outcome(item.id, rules.Status.FAILED, "template.render_failed"))
             continue
-        recipient = own_address or values[(EMAIL, "email")]
+        recipient = own_address if own_address is not None else values[(EMAIL, "email")]
         email = mail.compose(
             ctx.mail, rendered, to=recipient, message_id=item.mail_message_id, date=now,
             unsubscribe_token=unsubscribe,
@@ -188,7 +207,7 @@ def prepare(
         out.append(
             Prepared(
                 item.id, person.id, item.purpose, categories, recipient, email,
-                item.recipient_index,
+                item.recipient_index, own_key,
             )
         )  # fmt: skip
     del held_keys
@@ -201,6 +220,16 @@ def prepare(
     return out
 
 
+def _own_key_stop(item: OutboxItem, now: datetime) -> str | None:
+    """Why a row with its own key stops before anything is read: still held (its sender —
+    the erasure — never released it), or older than the bound on keeping its address."""
+    if item.reason == rules.HELD:
+        return rules.HELD_EXPIRED
+    if now >= item.created_at + rules.OWN_KEY_TTL:
+        return rules.OWN_KEY_EXPIRED
+    return None
+
+
 def _last_look(
     item: Prepared, standing: preferences.Standing | None, kinds: set[str], ctx: service.Context
 ) -> tuple[rules.Status, str | None]:
@@ -208,7 +237,11 @@ def _last_look(
     (Pending policy acceptance was decided in prepare, moments earlier.)"""
     if standing is None:
         return rules.Status.SKIPPED, "subject.erased"
-    decision = decide(ctx.policy, item.purpose, item.categories, standing.state())
+    decision = (
+        sealing.decide_own_address(ctx.policy, item.purpose, standing.state())
+        if item.own_key
+        else decide(ctx.policy, item.purpose, item.categories, standing.state())
+    )
     return service.verdict(decision, rules.suppression_reason(kinds, item.purpose))
 
 
@@ -255,4 +288,9 @@ def send_group(
     outbox.record(session, outcomes, now, report)
     # The provider now holds what it was handed: recorded with the sends, in their commit.
     deliveries.record_mail(session, ctx.policy, handed, now)
+    if ctx.mail.copies is not None:  # the console backend: no copy outlives an erased person
+        sent = {o.item_id for o in outcomes if o.status is rules.Status.SENT}
+        mailers.erase_copies(
+            ctx.mail.copies, [p.item_id for p in live if p.own_key and p.item_id in sent]
+        )
     return broken

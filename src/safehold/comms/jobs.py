@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from safehold.comms import dispatch, mailers, outbox, service
 from safehold.comms.mail import Mailer, MailError
 from safehold.comms.outbox import Report
-from safehold.db import transaction
+from safehold.db import checkpoint_wal, transaction
 from safehold.logs import get_logger
 from safehold.runtime import Runtime
 
@@ -59,7 +59,7 @@ def deliver(
         with transaction(sessions) as session:
             outbox.defer(session, ids, token, error, ctx.clock.now(), report)
         log.warning("smtp_unavailable", reason=error.code, deferred=len(ids))
-        return report
+        return _after(sessions, report)
     with transaction(sessions) as session:
         prepared = dispatch.prepare(session, ctx, ids, token, worker=worker, report=report)
     start = 0
@@ -80,6 +80,15 @@ def deliver(
             dispatch.send_group(session, ctx, mailer, chunk, token, report)
         start += len(chunk)
         group = next_group(len(chunk), time.monotonic() - began, window, max_group)
+    return _after(sessions, report)
+
+
+def _after(sessions: sessionmaker[Session], report: Report) -> Report:
+    """A round that destroyed rows' own data keys (an erased person's completion e-mail,
+    settled) checkpoints SQLite's WAL, as the erasure does: no old page image of the key or
+    the sealed address stays in the log."""
+    if report.keys_destroyed:
+        checkpoint_wal(sessions)
     return report
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from safehold.comms import rules
+from safehold.comms import rules, sealing
 from safehold.comms.mail import MailError
 from safehold.comms.models import OutboxItem
 
@@ -31,6 +31,7 @@ class Report:
     skipped: int = 0
     suppressed: int = 0
     cancelled: int = 0  # stopped by an opt-out or a suppression while claimed
+    keys_destroyed: int = 0  # rows' own data keys destroyed with their settlement
     errors: dict[str, int] = field(default_factory=dict)
 
     def count(self, status: rules.Status, reason: str | None = None) -> None:
@@ -48,6 +49,7 @@ class Report:
     def add(self, other: Report) -> None:
         for name in ("claimed", "sent", "retrying", "failed", "skipped", "suppressed", "cancelled"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.keys_destroyed += other.keys_destroyed
         for reason, count in other.errors.items():
             self.errors[reason] = self.errors.get(reason, 0) + count
 
@@ -126,7 +128,8 @@ def record(session: Session, outcomes: Sequence[Outcome], now: datetime, report:
     per distinct outcome (usually a single one: every e-mail of the group sent), not one
     statement per row. A row whose delivery is settled (anything but queued again) loses its
     sealed secret, its sealed recipient address and that address's blind index in the same
-    statement."""
+    statement, and its own data key, if it has one (:func:`sealing.destroy_row_keys`), in
+    the same transaction."""
     if not outcomes:
         return
     groups: dict[tuple[rules.Status, str | None, datetime | None], list[uuid.UUID]] = {}
@@ -146,11 +149,16 @@ def record(session: Session, outcomes: Sequence[Outcome], now: datetime, report:
             "claim_token": None,
             "updated_at": now,
         }
-        if status is not rules.Status.QUEUED:
+        settled = status is not rules.Status.QUEUED
+        if settled:
             values["sealed_secret"] = None
             values["sealed_recipient"] = None
             values["recipient_index"] = None
         for start in range(0, len(ids), IN_CHUNK):
+            if settled:  # a row with its own data key loses it with its sealed values
+                report.keys_destroyed += sealing.destroy_row_keys(
+                    session, ids[start : start + IN_CHUNK]
+                )
             session.execute(
                 update(OutboxItem)
                 .where(OutboxItem.id.in_(ids[start : start + IN_CHUNK]))

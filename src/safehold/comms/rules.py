@@ -30,7 +30,32 @@ KINDS: dict[str, str] = {
 # 12, 18(3)). Never offered to API clients (``POST /v1/messages`` refuses it).
 RIGHTS = RESTRICTION_NOTICE_PURPOSE
 RIGHTS_NOTICE = "rights_notice"
-INTERNAL_KINDS: dict[str, str] = {RIGHTS_NOTICE: RIGHTS}
+# The e-mail that tells a person their erasure is complete (decision 0028): queued by the
+# erasure before it shreds the address, sent to an erased person under the legal obligation
+# to answer their request (Art. 12(3)), to the address sealed on the row under a data key of
+# the row's own (:func:`row_key_class`), which is destroyed once the delivery is settled.
+ERASURE_COMPLETED = "erasure_completed"
+INTERNAL_KINDS: dict[str, str] = {RIGHTS_NOTICE: RIGHTS, ERASURE_COMPLETED: RIGHTS}
+# Kinds whose rows keep their recipient (and secret) under the row's own data key, not the
+# person's ``account.email`` key: they outlive the person's other data, and only that long.
+OWN_KEY_KINDS = frozenset({ERASURE_COMPLETED})
+# A row with its own key is held back (queued, with this reason) until its sender releases
+# it; claimed while still held — its sender never finished — it is skipped with HELD_EXPIRED.
+HELD = "outbox.held"
+HELD_EXPIRED = "outbox.held_expired"
+# However its delivery goes, a row with its own key is settled (skipped, OWN_KEY_EXPIRED) and
+# its key destroyed when it is first claimed past this age: the bound on how long the address
+# is kept, which the erasure certificate states. Longer than the whole retry schedule.
+OWN_KEY_TTL = timedelta(days=7)
+OWN_KEY_EXPIRED = "outbox.own_key_expired"
+
+
+def row_key_class(item_hex: str) -> str:
+    """The "retention class" of a row's own data key: named after the row, so settling the
+    row names exactly the key to destroy (``data_keys.retention_class`` is 64 characters)."""
+    return f"outbox.{item_hex}"
+
+
 ACCOUNT_NOTICE = "account_notice"
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from safehold.access import audit
 from safehold.access.rules import Actor
 from safehold.clock import Clock
-from safehold.comms import preferences, rules, suppression, templating
+from safehold.comms import preferences, rules, sealing, suppression, templating
 from safehold.comms.errors import (
     MessageNotFound,
     PurposeNotDeclared,
@@ -32,6 +32,10 @@ from safehold.comms.errors import (
 )
 from safehold.comms.mail import MailConfig
 from safehold.comms.models import MarketingChoice, Message, OutboxItem
+from safehold.comms.sealing import (  # re-exported: callers open a row's sealed values here
+    open_recipient as open_recipient,
+)
+from safehold.comms.sealing import open_secret as open_secret
 from safehold.notices.book import PolicyBook
 from safehold.policy import Policy
 from safehold.policy.rules import Decision, content_hash, decide, purpose_rule
@@ -150,55 +154,16 @@ def _audience(session: Session, subject_ids: Sequence[uuid.UUID] | None) -> list
     return wanted
 
 
-def secret_field(item_id: uuid.UUID) -> str:
-    """The vault field a row's secret is encrypted as: it binds the ciphertext to the row."""
-    return f"outbox_secret#{item_id}"
-
-
-def seal_secret(
-    session: Session, ctx: Context, subject_id: uuid.UUID, item_id: uuid.UUID, secret: str
-) -> bytes:
-    """Encrypt a row's secret under the person's ``account.email`` data key: erasing the
-    person (or that class expiring) makes it unreadable."""
-    klass = ctx.policy.retention_class(EMAIL, "email")
-    return ctx.vault.encrypt(session, subject_id, klass, EMAIL, secret_field(item_id), secret)
-
-
-def recipient_field(item_id: uuid.UUID) -> str:
-    """The vault field a row's sealed recipient address is encrypted as."""
-    return f"outbox_recipient#{item_id}"
-
-
-def seal_recipient(
-    session: Session, ctx: Context, subject_id: uuid.UUID, item_id: uuid.UUID, address: str
-) -> bytes:
-    """Encrypt the address a row goes to instead of the account's (a new address being
-    confirmed, the old one being told): under the person's ``account.email`` key, like the
-    secret, so erasing the person makes it unreadable."""
-    klass = ctx.policy.retention_class(EMAIL, "email")
-    return ctx.vault.encrypt(session, subject_id, klass, EMAIL, recipient_field(item_id), address)
-
-
-def open_recipient(session: Session, ctx: Context, item: OutboxItem) -> str | None:
-    """The row's own recipient address (None: the account's address); ``DataKeyDestroyed``
-    once the person's key is shredded."""
-    if item.sealed_recipient is None:
+def _seal(
+    session: Session, ctx: Context, person: uuid.UUID, item_id: uuid.UUID,
+    values: Mapping[uuid.UUID, str] | None, queued: bool, own_key: bool, *,
+    recipient: bool = False,
+) -> bytes | None:  # fmt: skip
+    """A queued row's sealed secret (or address), if the message gives it one."""
+    if values is None or person not in values or not queued:
         return None
-    klass = ctx.policy.retention_class(EMAIL, "email")
-    return ctx.vault.decrypt(
-        session, item.subject_id, klass, EMAIL, recipient_field(item.id), item.sealed_recipient
-    )
-
-
-def open_secret(session: Session, ctx: Context, item: OutboxItem) -> str | None:
-    """The row's secret in plain text (None if it has none); raises the vault's
-    ``DataKeyDestroyed`` once the person's key is shredded."""
-    if item.sealed_secret is None:
-        return None
-    klass = ctx.policy.retention_class(EMAIL, "email")
-    return ctx.vault.decrypt(
-        session, item.subject_id, klass, EMAIL, secret_field(item.id), item.sealed_secret
-    )
+    field = sealing.recipient_field(item_id) if recipient else sealing.secret_field(item_id)
+    return sealing.seal(session, ctx, person, item_id, field, values[person], own_key=own_key)
 
 
 def enqueue(
@@ -224,8 +189,15 @@ def enqueue(
     With ``addresses`` (recipient -> address) those recipients' e-mails go to that address
     instead of the account's: sealed on the row like a secret (dropped once the delivery is
     settled), with its blind index, which the suppression list is checked against.
+
+    A kind of :data:`rules.OWN_KEY_KINDS` (internal only) needs an address for every
+    recipient and templates without personal variables; its secrets and addresses are
+    sealed under each row's own data key, and its rows are *held* (queued with reason
+    :data:`rules.HELD`) until :func:`release` — or, never released, skipped when claimed
+    :data:`rules.OWN_KEY_TTL` later.
     """
     purpose = purpose_of(kind, ctx.policy, internal=internal)
+    own_key = kind in rules.OWN_KEY_KINDS
     now = ctx.clock.now()
     message = Message(
         id=uuid.uuid4(),
@@ -247,6 +219,8 @@ def enqueue(
     addresses = addresses or {}
     if not set(addresses) <= set(people):
         raise ValueError("addresses must name recipients of the message")
+    if own_key and (set(addresses) != set(people) or compiled.variables & {"name", "email"}):
+        raise ValueError("a message with its own keys needs every address, and no personal data")
     own_index = {p: ctx.vault.index(EMAIL_INDEX, a) for p, a in addresses.items()}
     standings = preferences.standings(session, people)
     suppressed = suppression.kinds_by_index(
@@ -258,10 +232,17 @@ def enqueue(
     rows = []
     for person in people:
         standing = standings[person]
-        decision = decide(ctx.policy, purpose, categories, standing.state())
+        decision = (
+            sealing.decide_own_address(ctx.policy, purpose, standing.state())
+            if own_key
+            else decide(ctx.policy, purpose, categories, standing.state())
+        )
         kinds = suppressed.get(own_index.get(person) or standing.email_index or "", set())
         status, reason = verdict(decision, rules.suppression_reason(kinds, purpose))
         item_id = uuid.uuid4()
+        queued = status is rules.Status.QUEUED
+        if own_key and queued:
+            reason = rules.HELD
         rows.append(
             {
                 "id": item_id,
@@ -271,24 +252,18 @@ def enqueue(
                 "status": str(status),
                 "reason": reason,
                 "attempts": 0,
-                "next_attempt_at": now,
+                "next_attempt_at": now + rules.OWN_KEY_TTL if own_key else now,
                 "claim_token": None,
                 "claimed_by": None,
                 "mail_message_id": rules.message_id(item_id.hex, ctx.mail.mail_from),
                 "sent_at": None,
                 "created_at": now,
                 "updated_at": now,
-                "sealed_secret": (
-                    seal_secret(session, ctx, person, item_id, secrets[person])
-                    if secrets is not None and status is rules.Status.QUEUED
-                    else None
+                "sealed_secret": _seal(session, ctx, person, item_id, secrets, queued, own_key),
+                "sealed_recipient": _seal(
+                    session, ctx, person, item_id, addresses, queued, own_key, recipient=True
                 ),
-                "sealed_recipient": (
-                    seal_recipient(session, ctx, person, item_id, addresses[person])
-                    if person in addresses and status is rules.Status.QUEUED
-                    else None
-                ),
-                "recipient_index": own_index.get(person),
+                "recipient_index": own_index.get(person) if queued or not own_key else None,
             }
         )
     for start in range(0, len(rows), CHUNK):
@@ -305,6 +280,23 @@ def enqueue(
     )
     session.flush()
     return message
+
+
+def release(session: Session, message_id: uuid.UUID, *, clock: Clock) -> int:
+    """Make a held message's rows due now (its sender finished what the e-mail reports).
+    Rows no longer held — expired, or already released — are left as they are."""
+    now = clock.now()
+    result = session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.message_id == message_id,
+            OutboxItem.status == rules.Status.QUEUED,
+            OutboxItem.reason == rules.HELD,
+        )
+        .values(reason=None, next_attempt_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 @dataclass

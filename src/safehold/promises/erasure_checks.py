@@ -1,17 +1,24 @@
 """After an erasure, only what the person's certificate lists as kept may remain: every other
 personal value, data key, card, event, sign-in, device, marketing choice, policy acceptance
-and privacy-center session of theirs is a violation."""
+and privacy-center session of theirs is a violation.
+
+The address kept for the completion e-mail (decision 0028) is accepted exactly as the
+certificate states it: its own data key, only while that e-mail's outbox row is still
+pending and only until the date given; any other sealed value on an erased person's outbox
+rows, or that key once the row is settled or the date is past, is a violation."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
-from safehold.comms.models import MarketingChoice
+from safehold.comms import rules as comms_rules
+from safehold.comms.models import MarketingChoice, OutboxItem
 from safehold.events import rules as event_rules
 from safehold.events import storage
 from safehold.events.models import Login, SubjectDevice
@@ -27,9 +34,11 @@ from safehold.web.models import WebSession
 
 @dataclass
 class Kept:
-    """What one person's certificate says was kept: (category, class) pairs."""
+    """What one person's certificate says was kept: (category, class) pairs, and the
+    completion e-mail's key (its class -> the outbox row and the date it ends)."""
 
     pairs: set[tuple[str, str]] = field(default_factory=set)
+    for_mail: dict[str, tuple[uuid.UUID, datetime]] = field(default_factory=dict)
 
     @property
     def categories(self) -> set[str]:
@@ -56,12 +65,44 @@ def certificates(ctx: Context) -> dict[uuid.UUID, Kept]:
     )
     for sid, certificate in rows:
         if sid in kept:
-            kept[sid].pairs |= _pairs(certificate.get("kept", []))
+            entries = certificate.get("kept", [])
+            kept[sid].pairs |= _pairs(e for e in entries if e.get("kind") != MAIL_KIND)
+            kept[sid].for_mail |= {
+                str(c): (uuid.UUID(str(e["ref"])), datetime.fromisoformat(str(e["until"])))
+                for e in entries
+                if e.get("kind") == MAIL_KIND
+                for c in e.get("classes", [])
+            }
     return kept
+
+
+MAIL_KIND = "completion_mail"
 
 
 def _pairs(kept: Iterable[dict[str, Any]]) -> set[tuple[str, str]]:
     return {(str(k["category"]), str(c)) for k in kept for c in k.get("classes", [])}
+
+
+def _mail_rows(ctx: Context, chunk: list[uuid.UUID]) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+    """Erased people's outbox rows still pending, and the people with a sealed value on any
+    row other than those (a value that should have gone at erasure or at settlement)."""
+    pending: set[uuid.UUID] = set()
+    sealed: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    for item_id, sid, status in ctx.session.execute(
+        select(OutboxItem.id, OutboxItem.subject_id, OutboxItem.status).where(
+            OutboxItem.subject_id.in_(chunk),
+            or_(OutboxItem.sealed_recipient.isnot(None), OutboxItem.sealed_secret.isnot(None)),
+        )
+    ):
+        sealed.add((item_id, sid))
+        if status in comms_rules.PENDING:
+            pending.add(item_id)
+    return pending, {sid for item_id, sid in sealed if item_id not in pending}
+
+
+def _mail_key_ok(kept: Kept, klass: str, pending: set[uuid.UUID], now: datetime) -> bool:
+    row = kept.for_mail.get(klass)
+    return row is not None and row[0] in pending and now < row[1]
 
 
 def _in_chunks(ids: list[uuid.UUID], size: int = 500) -> Iterable[list[uuid.UUID]]:
@@ -85,10 +126,14 @@ def beyond_certificate(ctx: Context) -> Finding:
         ):  # fmt: skip
             if (category, klass) not in people[sid].pairs:
                 bad.add(sid)
+        pending, sealed_beyond = _mail_rows(ctx, chunk)
+        bad |= sealed_beyond
         for sid, klass in session.execute(
             select(DataKey.subject_id, DataKey.retention_class).where(DataKey.subject_id.in_(chunk))
         ):
-            if klass not in people[sid].classes:
+            if klass not in people[sid].classes and not _mail_key_ok(
+                people[sid], klass, pending, ctx.now
+            ):
                 bad.add(sid)
         for sid, token in session.execute(
             select(PaymentMethod.subject_id, PaymentMethod.token).where(

@@ -25,7 +25,28 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def build(request: DataRequest, done: dict[str, Any], *, issued_at: datetime) -> dict[str, Any]:
+def completion_mail_kept(done: dict[str, Any], reason: str) -> list[dict[str, Any]]:
+    """The address kept for the completion e-mail (decision 0028), as a ``kept`` entry: under
+    its own key class, until that e-mail is settled and at the latest ``until``."""
+    queued = done.get("queue_completion_mail", {})
+    if not queued.get("queued"):
+        return []
+    return [
+        {
+            "category": "account.email",
+            "classes": [queued["key_class"]],
+            "kind": "completion_mail",
+            "ref": queued["item_id"],
+            "reason": reason,
+            "legal_basis": "legal_obligation",
+            "until": queued["until"],
+        }
+    ]
+
+
+def build(
+    request: DataRequest, done: dict[str, Any], *, issued_at: datetime, kept_for_mail: str = ""
+) -> dict[str, Any]:
     plan, rows, evts = done["plan"], done["delete_rows"], done["delete_events"]
     shredded = done["shred"]["destroyed"]
     erased = [
@@ -64,7 +85,7 @@ def build(request: DataRequest, done: dict[str, Any], *, issued_at: datetime) ->
                 else None
             ),
         },
-        "kept": plan["kept"],
+        "kept": [*plan["kept"], *completion_mail_kept(done, kept_for_mail)],
         # Exceptions the policy keeps through erasure only for some people, not this one.
         "not_kept": plan.get("not_applicable", []),
         "recipients_notified": done["notify_recipients"]["recipients"],

@@ -19,17 +19,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from safehold.access import audit
 from safehold.access.rules import Actor
 from safehold.comms import mailers, suppression
+from safehold.comms import service as comms
 from safehold.comms.models import MarketingChoice, OutboxItem
-from safehold.db import reading_connection, transaction
+from safehold.db import checkpoint_wal, transaction
 from safehold.events import history as events
 from safehold.notices.models import Acceptance
-from safehold.requests import certificate, preview, rules, service
+from safehold.requests import certificate, mails, preview, rules, service
 from safehold.requests.errors import ErasureRunning, NotAnErasure
 from safehold.requests.models import DataRequest
 from safehold.requests.rules import Kind, Status
@@ -138,17 +139,7 @@ def _checkpoint(sessions: sessionmaker[Session], request_id: uuid.UUID) -> None:
     """SQLite: move the WAL into the database file and truncate it, so the deleted rows'
     old page images leave no copy in the log (``secure_delete`` zeroes them in the file).
     The outcome is recorded for the certificate."""
-    bind = sessions.kw.get("bind")
-    outcome: dict[str, Any]
-    if not isinstance(bind, Engine):
-        outcome = {"done": False, "why": "the session is not bound to an engine"}
-    elif bind.dialect.name != "sqlite":
-        outcome = {"done": False, "why": "PostgreSQL: dead rows go at VACUUM (operations.md)"}
-    else:
-        with reading_connection(bind) as conn:  # outside any write transaction
-            busy, log_frames, moved = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
-            conn.commit()
-        outcome = {"done": busy == 0, "log_frames": log_frames, "checkpointed": moved}
+    outcome = checkpoint_wal(sessions)  # outside any write transaction
     with transaction(sessions) as session:
         request = _locked(session, request_id)
         request.progress = {**request.progress, "wal_checkpoint": outcome}
@@ -220,6 +211,17 @@ def _suppress(run: Run) -> dict[str, Any]:
     return {"suppressed": True}
 
 
+def _queue_completion_mail(run: Run) -> dict[str, Any]:
+    """Before the address is shredded: the e-mail that will say the erasure was carried out,
+    held until the certificate is issued, its address under a key of its own."""
+    return mails.erasure_completed(run.session, run.ctx.comms, run.request)
+
+
+def _completion_row(done: dict[str, Any]) -> uuid.UUID | None:
+    queued = done.get("queue_completion_mail", {})
+    return uuid.UUID(queued["item_id"]) if queued.get("queued") else None
+
+
 def _shred(run: Run) -> dict[str, Any]:
     session = run.session
     ctx = run.ctx
@@ -259,9 +261,14 @@ def _delete_rows(run: Run) -> dict[str, Any]:
     )
     accepted = session.execute(delete(Acceptance).where(Acceptance.subject_id == subject.id))
     signed_in = web_sessions.end_all_for(session, subject.id)  # privacy-center sessions, codes
-    session.execute(  # e-mails to another address not settled yet: its index goes too
+    completion = _completion_row(done)
+    session.execute(  # e-mails to another address not settled yet (but the completion e-mail)
         update(OutboxItem)
-        .where(OutboxItem.subject_id == subject.id, OutboxItem.recipient_index.is_not(None))
+        .where(
+            OutboxItem.subject_id == subject.id,
+            OutboxItem.recipient_index.is_not(None),
+            *([OutboxItem.id != completion] if completion is not None else []),
+        )
         .values(recipient_index=None, sealed_recipient=None)
         .execution_options(synchronize_session=False)
     )
@@ -355,18 +362,25 @@ def _certificate(run: Run) -> dict[str, Any]:
     target = Status.PARTIALLY_COMPLETED if partial else Status.COMPLETED
     rules.check_transition(request.status, target)
     request.certificate = {
-        **certificate.build(request, done, issued_at=now),
+        **certificate.build(request, done, issued_at=now, kept_for_mail=mails.KEPT_REASON),
         "outcome": str(target),
     }
     request.lease_until = None
     service.move(session, ctx, request, target, actor=SYSTEM)
-    return {"issued_at": _iso(now)}
+    queued = done.get("queue_completion_mail", {})
+    released = (
+        comms.release(session, uuid.UUID(queued["message_id"]), clock=ctx.clock)
+        if queued.get("queued")
+        else 0
+    )
+    return {"issued_at": _iso(now), "completion_mail_released": released}
 
 
 STEPS: dict[str, Step] = {
     "plan": _plan,
     "notify_recipients": _notify,
     "suppress_address": _suppress,
+    "queue_completion_mail": _queue_completion_mail,
     "shred": _shred,
     "delete_rows": _delete_rows,
     "delete_events": _delete_events,

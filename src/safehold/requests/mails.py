@@ -7,17 +7,32 @@ after the erasure the person cannot sign in any more, and the link opens the cer
 without a sign-in. The link is the outbox row's sealed ``{{ secret }}`` (a bearer link is
 not written into the message's templates, which the ``messages`` table keeps); the worker
 renders it like a code and drops it once the e-mail is sent.
+
+Its completion is e-mailed too (decision 0028): before the erasure shreds the address, it
+queues :func:`erasure_completed` — the address sealed on the row under the row's own data key
+(``comms.rules.OWN_KEY_KINDS``), held until the certificate is issued (``comms.release``),
+destroyed when the delivery is settled or at the latest ``OWN_KEY_TTL`` after it was queued.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from safehold.access import audit
 from safehold.access.rules import Actor
+from safehold.comms import rules as comms_rules
 from safehold.comms import service as comms
+from safehold.comms.errors import PurposeNotDeclared
+from safehold.comms.models import OutboxItem
 from safehold.policy.durations import add_duration
 from safehold.requests import links
 from safehold.requests.models import DataRequest
+from safehold.subjects.models import PersonalValue
+from safehold.subjects.rules import EMAIL
+from safehold.vault.errors import DataKeyDestroyed
 
 KIND = "account_notice"  # about the person's own account: communication.service
 ACTOR = Actor("system", "requests")
@@ -48,3 +63,78 @@ def erasure_received(session: Session, ctx: comms.Context, request: DataRequest)
         text=_erasure_text(policy.policy.operator, str(policy.controller.email), request),
         html=None, secrets={request.subject_id: ctx.mail.link(path)},
     )  # fmt: skip
+
+
+COMPLETED_SUBJECT = "Your deletion request has been carried out"
+KEPT_REASON = (
+    "Your e-mail address, only to send you the e-mail that says this deletion was carried out, "
+    "with the link to this certificate. Its key is destroyed as soon as that e-mail is sent "
+    "or has failed for good, and at the latest on the date shown."
+)
+
+
+def _completed_text(operator: str, request: DataRequest) -> str:
+    return (
+        "Hello,\n\n"
+        f"The deletion of your personal data at {operator} that you asked for on "
+        f"{request.received_at:%Y-%m-%d} (reference {str(request.id)[:8]}) has been carried "
+        "out.\n\n"
+        "This link opens the certificate of what was erased, and what was kept and why, "
+        "without signing in:\n"
+        "{{ secret }}\n\n"
+        "We kept your address only to send you this e-mail; it is deleted once it is sent."
+    )
+
+
+def _address(session: Session, ctx: comms.Context, request: DataRequest) -> str | None:
+    row = session.scalars(
+        select(PersonalValue).where(
+            PersonalValue.subject_id == request.subject_id,
+            PersonalValue.category == EMAIL,
+            PersonalValue.field == "email",
+        )
+    ).first()
+    if row is None:
+        return None
+    return ctx.vault.decrypt(
+        session, row.subject_id, row.retention_class, EMAIL, row.field, row.ciphertext
+    )
+
+
+def erasure_completed(session: Session, ctx: comms.Context, request: DataRequest) -> dict[str, Any]:
+    """Queue, held, the e-mail that says the erasure is complete, to the person's address
+    read now (before the shred) and sealed under the row's own key. Returns what the
+    erasure's progress records — never the address: the row, its key's class and the date
+    by which the key is destroyed whatever happens; or why nothing was queued."""
+    try:
+        address = _address(session, ctx, request)
+    except DataKeyDestroyed:  # an erasure begun before this step existed, resumed past its shred
+        return {"queued": False, "why": "address_already_erased"}
+    if address is None:
+        return {"queued": False, "why": "no_address"}
+    path = links.certificate_path(ctx.vault.provider.index_key(), request.id, request.received_at)
+    try:
+        message = comms.enqueue(
+            session, ctx, actor=ACTOR, kind=comms_rules.ERASURE_COMPLETED,
+            subject_ids=[request.subject_id], subject=COMPLETED_SUBJECT,
+            text=_completed_text(ctx.policy.policy.operator, request), html=None,
+            secrets={request.subject_id: ctx.mail.link(path)}, internal=True,
+            addresses={request.subject_id: address},
+        )  # fmt: skip
+    except PurposeNotDeclared:
+        return {"queued": False, "why": "no_legal_obligation_purpose"}
+    item = session.scalars(select(OutboxItem).where(OutboxItem.message_id == message.id)).one()
+    audit.record(
+        session, actor=ACTOR, action="request.erasure.completion_mail",
+        subject_id=request.subject_id, categories=[EMAIL], purpose=comms_rules.RIGHTS,
+        outcome="ok", clock=ctx.clock,
+    )  # fmt: skip
+    if item.status != comms_rules.Status.QUEUED:
+        return {"queued": False, "why": item.reason or item.status}
+    return {
+        "queued": True,
+        "message_id": str(message.id),
+        "item_id": str(item.id),
+        "key_class": comms_rules.row_key_class(item.id.hex),
+        "until": (item.created_at + comms_rules.OWN_KEY_TTL).isoformat(),
+    }

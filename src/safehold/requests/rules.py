@@ -370,6 +370,7 @@ STEPS = (
     "plan",
     "notify_recipients",
     "suppress_address",
+    "queue_completion_mail",
     "shred",
     "delete_rows",
     "delete_events",

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from safehold.access.models import AuditEntry
 from safehold.clock import FrozenClock
@@ -30,6 +30,7 @@ from safehold.sharing import deliveries
 from safehold.sharing.models import Disclosure, ServiceDelivery
 from safehold.subjects import service as subjects
 from safehold.subjects.models import PersonalValue, Subject
+from safehold.vault.models import DataKey
 from tests.integration.requests.support import STAFF, ctx, open_request, person, verified
 
 
@@ -225,6 +226,51 @@ def test_data_of_an_erased_person_beyond_the_certificate_is_reported(runtime: Ru
             retention_class="account_contact", ciphertext=b"\x00" * 40,
             updated_at=runtime.clock.now(), updated_by="test"))  # fmt: skip
     _violated(runtime, "erasure.only_what_the_certificate_keeps", str(sid))
+
+
+def _completion(runtime: Runtime, sid: uuid.UUID) -> tuple[uuid.UUID, str, datetime]:
+    """The erasure's completion e-mail row, its key class and the certificate's date."""
+    request_jobs.erase(runtime.sessions, ctx(runtime), verified(runtime, sid))
+    with runtime.sessions() as session:
+        cert = session.scalars(select(DataRequest.certificate).where(
+            DataRequest.subject_id == sid, DataRequest.kind == "erasure")).one()  # fmt: skip
+    (entry,) = [k for k in cert["kept"] if k["kind"] == "completion_mail"]
+    return uuid.UUID(entry["ref"]), entry["classes"][0], datetime.fromisoformat(entry["until"])
+
+
+def test_the_completion_mail_key_is_accepted_only_while_the_mail_is_pending(
+    runtime: Runtime, clock: FrozenClock
+) -> None:
+    check = "erasure.only_what_the_certificate_keeps"
+    sid = person(runtime)
+    item_id, klass, until = _completion(runtime, sid)
+    _held(runtime, check)  # the key the certificate lists, its e-mail not yet sent
+    clock.set(until)  # type: ignore[attr-defined]
+    _violated(runtime, check, str(sid))  # past the date the certificate gives
+    clock.set(until - timedelta(seconds=1))  # type: ignore[attr-defined]
+    with transaction(runtime.sessions) as session:  # the row settled, its key planted back
+        wrapped = session.get(DataKey, (sid, klass)).wrapped_key  # type: ignore[union-attr]
+        session.execute(update(OutboxItem).where(OutboxItem.id == item_id).values(
+            status="sent", sealed_recipient=None, sealed_secret=None, recipient_index=None,
+        ))  # fmt: skip
+    _violated(runtime, check, str(sid))
+    with transaction(runtime.sessions) as session:  # key gone, but a sealed value left on the row
+        session.execute(
+            delete(DataKey).where(DataKey.subject_id == sid, DataKey.retention_class == klass)
+        )
+        session.execute(update(OutboxItem).where(OutboxItem.id == item_id).values(
+            sealed_recipient=wrapped))  # fmt: skip
+    _violated(runtime, check, str(sid))
+    with transaction(runtime.sessions) as session:
+        session.execute(update(OutboxItem).where(OutboxItem.id == item_id).values(
+            sealed_recipient=None))  # fmt: skip
+    _held(runtime, check)
+    with transaction(runtime.sessions) as session:  # an address under that class as a value
+        session.add(PersonalValue(
+            subject_id=sid, category="account.email", field="email", retention_class=klass,
+            ciphertext=b"\x00" * 40, updated_at=runtime.clock.now(), updated_by="test",
+        ))  # fmt: skip
+    _violated(runtime, check, str(sid))
 
 
 def test_an_altered_audit_entry_is_reported(runtime: Runtime) -> None:

@@ -118,7 +118,10 @@ def test_a_person_never_billed_has_nothing_kept_for_tax_law_and_the_certificate_
     runtime: Runtime,
 ) -> None:
     sid, cert = _erased(runtime, card=False)
-    assert cert["kept"] == []
+    # Only the address for the completion e-mail, under its own key (decision 0028).
+    assert [(k["category"], k["kind"]) for k in cert["kept"]] == [
+        ("account.email", "completion_mail")
+    ]
     assert cert["not_kept"] == [
         {"exception": "invoice_records", "only_for_people_with": ["account.payment"]}
     ]
