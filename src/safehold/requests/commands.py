@@ -88,7 +88,8 @@ def extend_command(
     except SafeholdError as exc:
         allowed = exc.details.get("allowed")
         fail(
-            f"{exc.message} [{exc.code}]" + (f" (one of: {', '.join(allowed)})" if allowed else "")
+            f"{exc.message} (code {exc.code})"
+            + (f" (one of: {', '.join(allowed)})" if allowed else "")
         )
     out.print(f"{said}; the person's e-mail is queued", highlight=False)
 
