@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # and that endpoint's own body limit, in place of max_request_bytes.
     events_max_batch: int = Field(default=1_000, ge=1, le=100_000)
     events_max_request_bytes: int = Field(default=8_388_608, ge=1024)
+    # Analytics (docs/analytics.md): days after a day ends before its roll-up is final and
+    # reports release it; an event arriving later still reopens the day.
+    analytics_grace_days: int = Field(default=7, ge=1, le=90)
     # Key-encryption keys from the environment ("v1:<base64>,…;index:<base64>", see
     # docs/vault.md); unset means the key file under the data dir, created on first run.
     kek: str | None = Field(default=None, repr=False)

@@ -28,7 +28,7 @@ from tests.browser.conftest import screenshot
 from tests.conftest import DEFAULT_POLICY
 from tests.integration.requests.support import open_request, person
 
-NOW = datetime(2026, 3, 4, 12, tzinfo=UTC)  # February 2026 is final: its reports exist
+NOW = datetime(2026, 3, 9, 12, tzinfo=UTC)  # February is final (7-day grace): its reports exist
 PAGES = {
     "overview": "/admin",
     "queue": "/admin/requests",

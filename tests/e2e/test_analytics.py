@@ -27,7 +27,7 @@ def test_reports_are_k_anonymous_audited_and_come_as_json_csv_svg(
         events += [Raw(12, "vod.play", at, PLATFORM), Raw(13, "app.error", at, PLATFORM)]
         store(session, ids, events)
         session.commit()
-    runtime.clock.set(datetime(2026, 3, 3, tzinfo=UTC))  # type: ignore[attr-defined]
+    runtime.clock.set(datetime(2026, 3, 9, tzinfo=UTC))  # type: ignore[attr-defined]
     while jobs.run(runtime):
         pass
     key = bearer(make_key(["analytics:read"], ["platform_improvement"]))

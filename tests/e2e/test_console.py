@@ -278,12 +278,21 @@ def test_the_analytics_page_never_shows_a_suppressed_cells_number(
         session.commit()
     clock = runtime.clock
     assert isinstance(clock, FrozenClock)
-    clock.set(datetime(2026, 3, 3, tzinfo=UTC))
+    clock.set(datetime(2026, 3, 3, tzinfo=UTC))  # February's last days in their grace period
     while analytics_jobs.run(runtime):
         pass
     staff(client, make_key, ["analytics:read"], ["platform_improvement"])
+    early = client.get("/admin/analytics?month=2026-02").text
+    assert "February 2026 is not final yet" in early
+    assert "(7 days after it ended, and once any data that arrived late for it is counted)" in early
+    assert "Events per action" not in early
+    clock.set(datetime(2026, 3, 9, tzinfo=UTC))  # 7 days after February ended: final
+    while analytics_jobs.run(runtime):
+        pass
+    staff(client, make_key, ["analytics:read"], ["platform_improvement"])  # a new sign-in
     page = client.get("/admin/analytics?month=2026-02")
     assert page.status_code == 200, page.text[:400]
+    assert "Events per action" in page.text
     active, logins = page.text.split("Logins per day", 1)  # two tables keyed by day
     rows = {r.split("</th>")[0].split(">")[-1]: r for r in active.split("<tr>")[1:]}
     assert 'class="suppressed">suppressed' in rows["2026-02-11"]  # said, without a number

@@ -71,3 +71,16 @@ class RollupDay(Base):
     built_at: Mapped[datetime]
     final: Mapped[bool]
     events: Mapped[int] = mapped_column(Integer)
+
+
+class LateEvent(Base):
+    """An event or sign-in stored after its day had ended (an offline set-top box, a
+    backfill), written by ingestion in the batch's transaction, until the roll-ups have
+    counted it. Its day is not final while it is here (``late.open_days``); the next
+    roll-up takes it in (``late.claim``) and deletes it. Holds no person id."""
+
+    __tablename__ = "analytics_late_events"
+
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # or the login's id
+    day: Mapped[date] = mapped_column(index=True)  # the UTC day it happened on
+    claimed: Mapped[bool]  # taken by the roll-up now running (rolled back with it)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from safehold.access import audit
 from safehold.access.rules import Actor
-from safehold.analytics import rules
+from safehold.analytics import late, rules
 from safehold.analytics.errors import PeriodNotFinal, RangeTooLong
 from safehold.analytics.models import Rollup, RollupDay
 from safehold.clock import Clock
@@ -74,13 +74,15 @@ def _audit(
 
 
 def _final_days(session: Session, first: date, last: date) -> set[date]:
-    return set(
+    """Days built final and not reopened by a late event since (late.py)."""
+    final = set(
         session.scalars(
             select(RollupDay.day).where(
                 RollupDay.day >= first, RollupDay.day <= last, RollupDay.final.is_(True)
             )
         )
     )
+    return final - late.open_days(session, first, last) if final else final
 
 
 def _buckets(period: Period, first: date, last: date) -> list[tuple[date, date]]:
@@ -161,15 +163,17 @@ def _people_series(
 
 
 def table(
-    session: Session, *, k: int, kind: TableKind, month: date, actor: Actor, clock: Clock
-) -> Report:
+    session: Session, *, k: int, kind: TableKind, month: date, actor: Actor, clock: Clock,
+    grace: timedelta = rules.GRACE_PERIOD,
+) -> Report:  # fmt: skip
     """A cross-tabulation of one calendar month, with small cells folded into "(other)"."""
     grain, parent, categories = TABLES[kind]
     days = rules.month_days(month)
     if len(_final_days(session, days[0], days[-1])) < len(days):
         raise PeriodNotFinal(
-            "this month's roll-ups are not final yet; ask again after it has ended",
-            details={"final_after_days": rules.FINAL_AFTER.days},
+            "this month's roll-ups are not final yet: every day of it must be past its grace "
+            "period for late data, with the late events for it counted",
+            details={"final_after_days": grace.days},
         )
     cells = [
         rules.Cell(rules.cell_values(r.cell), rules.load(r.people), r.events, r.errors)

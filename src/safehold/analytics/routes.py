@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from safehold.access import service as access
 from safehold.access.models import ApiKey
 from safehold.access.rules import Actor
-from safehold.analytics import render, reports, rules, service
+from safehold.analytics import jobs, render, reports, rules, service
 from safehold.analytics.errors import NotObjectable
 from safehold.analytics.models import Objection
 from safehold.analytics.schemas import ObjectionIn, ObjectionOut, ReportOut, RowOut
@@ -115,7 +115,7 @@ def month_table(
     access.require_purpose(key, rules.PURPOSE, declared=runtime.policy.purpose_ids)
     report = reports.table(
         session, k=runtime.policy.analytics.k_anonymity, kind=kind, month=_month(month),
-        actor=actor, clock=runtime.clock,
+        actor=actor, clock=runtime.clock, grace=jobs.grace(runtime),
     )  # fmt: skip
     session.commit()
     return _answer(report, format, "error_rate" if kind == "errors" else "people")

@@ -21,8 +21,15 @@ from typing import Any
 PURPOSE = "platform_improvement"
 LG_K = 12  # 4,096 registers: about 1.6% standard error in HLL mode; exact below ~380 people
 BOUND_STDEVS = 3  # a cell is released only if its lower bound at 3 std devs reaches k
-FINAL_AFTER = timedelta(days=1)  # a day's roll-up is final once built this long after it ended
-REBUILD_EVERY = timedelta(hours=1)  # a day not final yet is rebuilt at most this often
+# A day's roll-up is final once built this long after it ended (the grace period for late
+# data; SAFEHOLD_ANALYTICS_GRACE_DAYS). Events that come later still reopen it (late.py).
+GRACE_PERIOD = timedelta(days=7)
+# A day is rebuilt at most this often while it is still receiving its own day's events, and
+# once more when this long has passed after it ended: every batch received during the day
+# has committed by then (a request is bounded far below an hour), and anything later is a
+# late event (late.py) that reopens the day by itself.
+REBUILD_EVERY = timedelta(hours=1)
+SETTLE = timedelta(hours=1)
 OTHER = "(other)"  # the label of folded cells; ua-parser's own "Other" never collides
 
 # The grains a day is rolled up by, and the names of their key fields.
@@ -127,10 +134,27 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def is_final(day: date, built_at: datetime) -> bool:
-    """A day built long enough after it ended: late events no longer change it, so reports
-    may release it (and will release the same numbers every time)."""
-    return built_at >= day_bounds(day)[1] + FINAL_AFTER
+def is_final(day: date, built_at: datetime, grace: timedelta = GRACE_PERIOD) -> bool:
+    """A day built long enough after it ended: reports may release it, and only a late
+    event (which reopens it) changes it again."""
+    return built_at >= day_bounds(day)[1] + grace
+
+
+def needs_build(
+    day: date, built_at: datetime | None, final: bool, now: datetime,
+    grace: timedelta = GRACE_PERIOD,
+) -> bool:  # fmt: skip
+    """Whether the worker should (re)build ``day`` now, late events aside (those reopen
+    their day whatever this says): never built; built before its own day's events had all
+    come in and not within the last ``REBUILD_EVERY``; or due to become final."""
+    if built_at is None:
+        return True
+    if final:
+        return False
+    end = day_bounds(day)[1]
+    if now >= end + grace:
+        return True  # the build that makes it final
+    return built_at < end + SETTLE and now - built_at > REBUILD_EVERY
 
 
 # The days a report may cover: Python's calendar less its first and last year, so the day

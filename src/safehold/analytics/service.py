@@ -5,8 +5,9 @@ only people's events (no anonymous devices, no bots), never those of restricted 
 people, and never an event while the person's objection to ``platform_improvement`` was in
 force (from ``objected_at``, up to ``withdrawn_at`` when it was withdrawn).
 Rebuilding a day replaces its rows, so building is idempotent; a day built long enough after
-it ended is final and is not rebuilt again (its numbers survive erasure and expiry).
-Services flush, never commit.
+it ended (the grace period) is final and is not rebuilt again (its numbers survive erasure
+and expiry) — but an event that arrives later for it (``late.py``) reopens it, and the next
+round adds that event to its rows without recounting the rest. Services flush, never commit.
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, and_, delete, exists, or_, select
 from sqlalchemy.orm import Session
 
 from safehold.access import audit
 from safehold.access.rules import Actor
-from safehold.analytics import rules
+from safehold.analytics import late, rules
 from safehold.analytics.errors import ObjectionNotFound
 from safehold.analytics.models import Objection, Rollup, RollupDay
 from safehold.clock import Clock
@@ -40,6 +41,7 @@ class Context:
     policy: Policy
     clock: Clock
     person_key: bytes  # rules.person_key(vault index key)
+    grace: timedelta = rules.GRACE_PERIOD  # after a day ends, until its roll-up is final
 
 
 # --- objections -----------------------------------------------------------------------------
@@ -157,8 +159,18 @@ def _not_objected(subject_col: Any, time_col: Any) -> ColumnElement[bool]:
     return ~covering
 
 
-def _scan(session: Session, ctx: Context, first: date, last: date) -> dict[date, Acc]:
-    """One pass over the events and logins of ``first``..``last``, cut into days."""
+Take = Literal["all", "late"]  # a full rebuild, or only this round's claimed late events
+
+
+def _taken(take: Take, event_id: Any) -> ColumnElement[bool]:
+    return late.claimed(event_id) if take == "late" else late.settled(event_id)
+
+
+def _scan(
+    session: Session, ctx: Context, first: date, last: date, take: Take = "all"
+) -> dict[date, Acc]:
+    """One pass over the events and logins of ``first``..``last``, cut into days: all of
+    them but late events claimed after this round began, or (``late``) only those claimed."""
     start, end = rules.day_bounds(first)[0], rules.day_bounds(last)[1]
     e = storage.EVENTS
     event_rows = session.execute(
@@ -180,6 +192,7 @@ def _scan(session: Session, ctx: Context, first: date, last: date) -> dict[date,
             e.c.is_bot.is_(False),
             Subject.status.notin_(EXCLUDED_STATUSES),
             _not_objected(e.c.subject_id, e.c.occurred_at),
+            _taken(take, e.c.event_id),
         )
     )
     hashes: dict[uuid.UUID, int] = {}
@@ -204,6 +217,7 @@ def _scan(session: Session, ctx: Context, first: date, last: date) -> dict[date,
             Login.logged_in_at < end,
             Subject.status.notin_(EXCLUDED_STATUSES),
             _not_objected(Login.subject_id, Login.logged_in_at),
+            _taken(take, Login.id),
         )
     )
     for sid, at in login_rows:
@@ -214,32 +228,89 @@ def _scan(session: Session, ctx: Context, first: date, last: date) -> dict[date,
 
 
 def build_days(session: Session, ctx: Context, days: Iterable[date]) -> int:
-    """(Re)build the roll-ups of ``days`` (one scan per month), replace their rows, refresh
-    their months' roll-ups; returns the events and logins counted."""
+    """(Re)build the roll-ups of ``days`` (one scan per month), refresh their months'
+    roll-ups; returns the events and logins counted. A day not final yet is rebuilt whole
+    (its rows replaced); a final day only takes in its late events, added to its rows, so
+    what it counted of people erased or data expired since stays counted."""
     wanted = sorted(set(days))
     if not wanted:
         return 0
     now = ctx.clock.now()
+    late.claim(session, wanted)
+    final = set(
+        session.scalars(
+            select(RollupDay.day)
+            .where(RollupDay.day.in_(wanted), RollupDay.final.is_(True))
+            .with_for_update()  # two workers never add the same late events twice
+        )
+    )
     by_month: dict[date, list[date]] = defaultdict(list)
     for day in wanted:
         by_month[rules.month_start(day)].append(day)
     counted = 0
     for month, month_days in sorted(by_month.items()):
-        scanned = _scan(session, ctx, month_days[0], month_days[-1])
-        session.execute(delete(Rollup).where(Rollup.period == "day", Rollup.start.in_(month_days)))
-        session.execute(delete(RollupDay).where(RollupDay.day.in_(month_days)))
-        for day in month_days:
-            acc = scanned.get(day, {})
-            total = sum(v.events for (g, _), v in acc.items() if g == rules.ALL)
-            counted += total
-            session.add_all(_rows("day", day, acc))
-            session.add(
-                RollupDay(day=day, built_at=now, final=rules.is_final(day, now), events=total)
-            )
+        whole = [d for d in month_days if d not in final]
+        if whole:
+            counted += _replace(session, ctx, whole, now)
+        added = [d for d in month_days if d in final]
+        if added:
+            counted += _add_late(session, ctx, added, now)
         session.flush()
         _build_month(session, month)
+    late.forget(session)
     session.flush()
     return counted
+
+
+def _replace(session: Session, ctx: Context, days: list[date], now: datetime) -> int:
+    """Rebuild ``days`` (of one month) whole."""
+    scanned = _scan(session, ctx, days[0], days[-1])
+    session.execute(delete(Rollup).where(Rollup.period == "day", Rollup.start.in_(days)))
+    session.execute(delete(RollupDay).where(RollupDay.day.in_(days)))
+    counted = 0
+    for day in days:
+        acc = scanned.get(day, {})
+        total = _total(acc)
+        counted += total
+        session.add_all(_rows("day", day, acc))
+        final = rules.is_final(day, now, ctx.grace)
+        session.add(RollupDay(day=day, built_at=now, final=final, events=total))
+    return counted
+
+
+def _add_late(session: Session, ctx: Context, days: list[date], now: datetime) -> int:
+    """Add the claimed late events of final ``days`` (of one month) to their rows: counts
+    added, sketches merged (a person already counted that day is not counted twice)."""
+    scanned = _scan(session, ctx, days[0], days[-1], take="late")
+    counted = 0
+    for day in days:
+        acc = scanned.get(day, {})
+        rows = {
+            (r.grain, r.cell): r
+            for r in session.scalars(
+                select(Rollup).where(Rollup.period == "day", Rollup.start == day)
+            )
+        }
+        for (grain, cell), slot in sorted(acc.items()):
+            row = rows.get((grain, cell))
+            if row is None:
+                session.add(_rows("day", day, {(grain, cell): slot})[0])
+                continue
+            row.events += slot.events
+            row.errors += slot.errors
+            row.people = rules.dump(
+                rules.merge((rules.load(row.people), rules.new_sketch(slot.people)))
+            )
+        total = _total(acc)
+        counted += total
+        built = session.get(RollupDay, day)
+        assert built is not None  # final days are built days
+        built.built_at, built.events = now, built.events + total
+    return counted
+
+
+def _total(acc: Acc) -> int:
+    return sum(v.events for (g, _), v in acc.items() if g == rules.ALL)
 
 
 def _rows(period: str, start: date, acc: Acc) -> list[Rollup]:
@@ -283,46 +354,49 @@ def _build_month(session: Session, month: date) -> None:
     )
 
 
-def pending_days(session: Session, now: datetime) -> list[date]:
-    """Days up to today that may hold events or logins and need building: never built, or
-    built more than ``rules.REBUILD_EVERY`` ago and not final yet (late events). From the
-    first month that has a partition or a login on."""
+def pending_days(session: Session, now: datetime, grace: timedelta = rules.GRACE_PERIOD) -> list[
+    date
+]:  # fmt: skip
+    """Days up to today that need building (``rules.needs_build``), and every day reopened
+    by late events, oldest first. From the first month that has a partition or a login on."""
     firsts = list(storage.months(session)[:1])
     first_login = session.scalar(select(Login.logged_in_at).order_by(Login.logged_in_at).limit(1))
     if first_login is not None:
         firsts.append(rules.month_start(first_login.date()))
+    reopened = late.days_with_late(session)
     if not firsts:
-        return []
-    fresh = now - rules.REBUILD_EVERY
-    done = set(
-        session.scalars(
-            select(RollupDay.day).where(or_(RollupDay.final.is_(True), RollupDay.built_at > fresh))
+        return sorted(reopened)
+    built = {
+        day: (built_at, final)
+        for day, built_at, final in session.execute(
+            select(RollupDay.day, RollupDay.built_at, RollupDay.final)
         )
-    )
+    }
     day, out = min(firsts), []
     while day <= now.date():
-        if day not in done:
+        built_at, final = built.get(day, (None, False))
+        if day in reopened or rules.needs_build(day, built_at, final, now, grace):
             out.append(day)
         day = date.fromordinal(day.toordinal() + 1)
-    return out
+    return sorted(set(out) | reopened)
 
 
 def rollup_month(session: Session, ctx: Context, month: date) -> int:
-    """Aggregate-then-delete: build every not-yet-final day of ``month`` before the
-    retention run drops its partition (``events.jobs.drop_expired_months(before_drop=…)``).
-    Final days are left as they are."""
+    """Aggregate-then-delete: build every not-yet-final day of ``month``, and take in the
+    late events of its final ones, before the retention run drops its partition
+    (``events.jobs.drop_expired_months(before_drop=…)``)."""
+    days = rules.month_days(month)
     final = set(
         session.scalars(
-            select(RollupDay.day).where(
-                and_(RollupDay.final.is_(True), RollupDay.day.in_(rules.month_days(month)))
-            )
+            select(RollupDay.day).where(and_(RollupDay.final.is_(True), RollupDay.day.in_(days)))
         )
     )
-    return build_days(session, ctx, [d for d in rules.month_days(month) if d not in final])
+    reopened = late.open_days(session, days[0], days[-1])
+    return build_days(session, ctx, [d for d in days if d not in final or d in reopened])
 
 
 def build_pending(session: Session, ctx: Context, *, max_days: int, now: datetime) -> int:
     """Build up to ``max_days`` pending days (oldest first); returns the days built."""
-    days = pending_days(session, now)[:max_days]
+    days = pending_days(session, now, ctx.grace)[:max_days]
     build_days(session, ctx, days)
     return len(days)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -133,8 +133,9 @@ def _platforms(session: Session, month: date, k: int, actor: Actor, clock: Clock
 
 
 def sections(
-    session: Session, *, month: date, k: int, actor: Actor, clock: Clock
-) -> tuple[list[Section], list[str]]:
+    session: Session, *, month: date, k: int, actor: Actor, clock: Clock,
+    grace: timedelta = analytics_rules.GRACE_PERIOD,
+) -> tuple[list[Section], list[str]]:  # fmt: skip
     """Every section the month has, and why any other is missing (the month not final)."""
     out = [
         _series(session, month, k, actor, clock, name="active", title="Active people per day",
@@ -161,6 +162,8 @@ def sections(
     except PeriodNotFinal:
         missing.append(
             f"{month:%B %Y} is not final yet: the logins, compatibility and actions reports "
-            "appear once every day of the month is final (a day after it ended)."
+            "appear once every day of the month is final ("
+            f"{grace.days} day{'s' if grace.days != 1 else ''} after it ended, and once any "
+            "data that arrived late for it is counted)."
         )
     return out, missing

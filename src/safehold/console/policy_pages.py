@@ -10,6 +10,7 @@ from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from safehold.access import service as access
+from safehold.analytics import jobs as analytics_jobs
 from safehold.analytics import rules as analytics_rules
 from safehold.comms import service as comms
 from safehold.console import charts, common, rules, service
@@ -145,7 +146,12 @@ def analytics(
     shown = chosen or rules.previous_month(now.date())
     k = runtime.policy.analytics.k_anonymity
     found, missing = charts.sections(
-        session, month=shown, k=k, actor=pages.actor_of(request, signed_in), clock=runtime.clock
+        session,
+        month=shown,
+        k=k,
+        actor=pages.actor_of(request, signed_in),
+        clock=runtime.clock,
+        grace=analytics_jobs.grace(runtime),
     )
     session.commit()  # each report's audit entry
     return common.page(

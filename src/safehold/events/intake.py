@@ -80,6 +80,8 @@ class _Batch:
         self.names: dict[str, _Name | None] = {}
         self.devices: dict[tuple[str | None, tuple[tuple[str, str], ...] | None], Device] = {}
         self.addresses: dict[str, str | ValueError | None] = {}
+        # What the maintenance round would clear: never written for a backdated event.
+        self.ip_expiry = rules.IpExpiry.of(policy, received_at)
 
     def name(self, name: str) -> _Name | None:
         """The event name's rules, or None when the policy does not allow it."""
@@ -201,6 +203,7 @@ def _check(memo: _Batch, event: EventIn) -> Pending | Refusal:
         where = "context.ip" if event.context else "batch context.ip"
         problem = {"location": where, "problem": "not an IP address", "type": "ip_address"}
         return refuse(Reason.INVALID_EVENT, fields=[problem])
+    ip = memo.ip_expiry.keep(ip, occurred_at)
     personal_class = found.personal_class if split.personal else None
     return Pending(-1, event, _NIL, found.category, found.signs_in, personal_class,
                    occurred_at, split, device, ip)  # fmt: skip

@@ -3,9 +3,10 @@
 * :func:`ensure_ahead` — partitions for this month and the next ones, before they are needed
   (ingestion also creates them on demand, and always keeps next month's ready);
 * :func:`expire_ips` — shortened addresses after the ``network.ip`` period, whole addresses
-  (``events.ip.mode: full``) after their own shorter period; for people still handled under
-  a version with a shorter ``network.ip`` period (a material change they have not accepted,
-  decision 0022), after that one;
+  (``events.ip.mode: full``) after their own shorter period, cleared up to the next round
+  ahead (``rules.IP_EXPIRY_AHEAD``); ingestion applies the same rule (``rules.IpExpiry``);
+  for people still handled under a version with a shorter ``network.ip`` period (a
+  material change they have not accepted, decision 0022), after that one;
 * :func:`drop_expired_months` — a whole month at once when its events are past retention;
 * :func:`prune_receipts` — idempotency receipts of events too old to be accepted again.
 """
@@ -49,13 +50,13 @@ def _shape(
 def expire_ips(
     session: Session, policy: Policy, now: datetime, held: Sequence[HeldUnder] = ()
 ) -> int:
-    """Clear addresses past their period, in events and in the login history; for the people
-    of each ``held`` group with a shorter ``network.ip`` period, past that one too."""
-    prefix_cutoff = rules.retention_cutoff(now, policy.retention_rule_for(NETWORK_CATEGORY).period)
-    full = policy.events.ip.full
-    whole_cutoff = rules.retention_cutoff(now, full.period) if full is not None else prefix_cutoff
+    """Clear addresses past their period, in events and in the login history: whatever
+    ``rules.IpExpiry.of(policy, now).keep`` would drop (ingestion never stores those); for
+    the people of each ``held`` group with a shorter ``network.ip`` period, past that one too
+    (with the same look-ahead)."""
+    expiry = rules.IpExpiry.of(policy, now)
     cleared = 0
-    for cutoff, whole in ((prefix_cutoff, False), (whole_cutoff, True)):
+    for cutoff, whole in ((expiry.prefix_cutoff, False), (expiry.whole_cutoff, True)):
         cleared += storage.for_each_month(
             session,
             lambda t, cutoff=cutoff, whole=whole: (
@@ -75,7 +76,8 @@ def expire_ips(
     for group in held:
         span = group.spans.get(NETWORK_CATEGORY)
         if span is not None:
-            cleared += _expire_group_ips(session, rules.retention_cutoff(now, span[0]), group)
+            cutoff = rules.IpExpiry.at(now, span[0], None).prefix_cutoff
+            cleared += _expire_group_ips(session, cutoff, group)
     return cleared
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -124,12 +125,21 @@ def touch_people(session: Session, known: Iterable[Pending]) -> None:
     )
 
 
+@dataclass
+class Linked:
+    """What sign-ins linked: per person, the categories of anonymous events that became
+    theirs, and those events (id, time) — a person's now, so counted by the roll-ups."""
+
+    categories: dict[uuid.UUID, set[str]] = field(default_factory=dict)
+    events: list[tuple[uuid.UUID, datetime]] = field(default_factory=list)
+
+
 def link_devices(
     session: Session, ctx: Context, signs_in: Sequence[Pending], now: datetime
-) -> dict[uuid.UUID, set[str]]:
-    """Link (login) or unlink (logout) anonymous ids; returns, per person, the categories
-    of anonymous events that became theirs."""
-    claimed: dict[uuid.UUID, set[str]] = {}
+) -> Linked:
+    """Link (login) or unlink (logout) anonymous ids, claiming the anonymous events before
+    each sign-in."""
+    linked = Linked()
     for p in sorted(signs_in, key=lambda p: p.occurred_at):
         anonymous_id, subject_id = p.event.anonymous_id, p.subject_id
         if anonymous_id is None or subject_id is None:
@@ -153,18 +163,20 @@ def link_devices(
                 set_={"subject_id": subject_id, "linked_at": now},
             )
         )
-        if _claim_anonymous(session, index, subject_id, p.occurred_at):
-            claimed.setdefault(subject_id, set()).add(ACTION_CATEGORY)
-    return claimed
+        moved = _claim_anonymous(session, index, subject_id, p.occurred_at)
+        if moved:
+            linked.categories.setdefault(subject_id, set()).add(ACTION_CATEGORY)
+            linked.events.extend(moved)
+    return linked
 
 
 def _claim_anonymous(
     session: Session, index: str, subject_id: uuid.UUID, signed_in_at: datetime
-) -> int:
+) -> list[tuple[uuid.UUID, datetime]]:
     """Give the person the device's anonymous events from just before the sign-in, and
-    count their devices; returns how many events became theirs."""
+    count their devices; returns the events (id, time) that became theirs."""
     since = signed_in_at - rules.ANONYMOUS_LINK_WINDOW
-    moved = storage.for_each_month(
+    moved = storage.returned_each_month(
         session,
         lambda t: (
             update(t)
@@ -175,11 +187,12 @@ def _claim_anonymous(
                 t.c.occurred_at <= signed_in_at,
             )
             .values(subject_id=subject_id, anonymous_index=None)
+            .returning(t.c.event_id, t.c.occurred_at)
         ),
         since=since,
     )
     if not moved:
-        return 0
+        return []
     e = storage.EVENTS
     spans = session.execute(
         select(
@@ -201,7 +214,7 @@ def _claim_anonymous(
         device = Device(kind, os_family, os_major, browser, browser_major)
         seen += [(subject_id, device, first), (subject_id, device, last)]
     upsert_devices(session, seen)
-    return moved
+    return [(row[0], row[1]) for row in moved]
 
 
 def record_logins(

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from safehold.policy.document import EventKind, IpMode, IpRules
+from safehold.policy.document import EventKind, IpMode, IpRules, Policy
 from safehold.policy.durations import add_duration
 
 MAX_PROPERTIES_BYTES = 4_096  # compact JSON of one event's properties
@@ -26,6 +26,11 @@ LATEST_TIME = datetime.max.replace(tzinfo=UTC)
 ANONYMOUS_LINK_WINDOW = timedelta(hours=24)  # events before a sign-in that it claims
 PARTITION_PREFIX = "events_"
 IP_CACHE_SIZE = 65_536  # addresses remembered minimised (ipaddress parsing is slow)
+# How far ahead of "now" addresses are treated as expired: the events maintenance round runs
+# hourly (``jobs.MAINTENANCE_SECONDS``), so it clears what would pass its period before the
+# next round, with a margin for the round itself. Ingestion applies the same look-ahead.
+IP_EXPIRY_AHEAD = timedelta(hours=1, minutes=5)
+NETWORK_CATEGORY = "network.ip"  # the category whose period shortened addresses are kept for
 
 
 class Reason(StrEnum):
@@ -232,6 +237,47 @@ def _minimised(address: str, mode: str, ipv4_prefix: int, ipv6_prefix: int) -> s
 
 def is_whole_address(stored: str) -> bool:
     return "/" not in stored
+
+
+@dataclass(frozen=True, slots=True)
+class IpExpiry:
+    """Which stored addresses are past their retention, as seen :data:`IP_EXPIRY_AHEAD`
+    after a moment: shortened ones after the ``network.ip`` period, whole ones
+    (``events.ip.mode: full``) after their own period. The maintenance round clears what
+    :meth:`keep` would drop; ingestion stores only what it keeps, so a backdated event's
+    address is never written at all once it is past its period."""
+
+    prefix_cutoff: datetime  # shortened addresses of events at or before this are expired
+    whole_cutoff: datetime  # the same for whole addresses
+
+    @classmethod
+    def at(cls, moment: datetime, prefix_period: str, whole_period: str | None) -> IpExpiry:
+        # Rounded up to the minute: errs on the side of clearing, and the bisections are
+        # cached for every batch of that minute.
+        ahead = (moment + IP_EXPIRY_AHEAD).replace(second=0, microsecond=0) + timedelta(minutes=1)
+        prefix = retention_cutoff(ahead, prefix_period)
+        whole = retention_cutoff(ahead, whole_period) if whole_period is not None else prefix
+        return cls(prefix, whole)
+
+    @classmethod
+    def of(cls, policy: Policy, moment: datetime) -> IpExpiry:
+        """The policy's periods: ``network.ip``'s, and the whole addresses' own (if any).
+        A policy without the ``network.ip`` category may keep no address at all."""
+        if NETWORK_CATEGORY not in policy.category_ids:
+            return cls(LATEST_TIME, LATEST_TIME)
+        full = policy.events.ip.full
+        return cls.at(
+            moment,
+            policy.retention_rule_for(NETWORK_CATEGORY).period,
+            full.period if full is not None else None,
+        )
+
+    def keep(self, stored: str | None, occurred_at: datetime) -> str | None:
+        """``stored`` if it may still be kept for an event of ``occurred_at``, else None."""
+        if stored is None:
+            return None
+        cutoff = self.whole_cutoff if is_whole_address(stored) else self.prefix_cutoff
+        return None if occurred_at <= cutoff else stored
 
 
 # --- month partitions -------------------------------------------------------------------

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from safehold.access import audit
 from safehold.access.rules import Actor
+from safehold.analytics import late
 from safehold.clock import Clock
 from safehold.events import intake, people, rules, storage
 from safehold.events.intake import PERSONAL_FIELD as PERSONAL_FIELD  # re-exported
@@ -200,8 +201,11 @@ def _store(
     people.record_logins(session, ctx, signs_in, device_ids)
     linked = people.link_devices(session, ctx, signs_in, now)
     people.touch_people(session, known)
+    # People's events of a day that had already ended reopen it for the roll-ups.
+    counted = [(p.event_id, p.occurred_at) for p in known if not (p.device and p.device.is_bot)]
+    late.record(session, late.late_days(now, counted + linked.events))
     session.flush()  # everything but the audit entries, whose head-row lock lasts to commit
-    _audit(session, ctx, known, linked, actor)
+    _audit(session, ctx, known, linked.categories, actor)
 
 
 def _data_keys(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import uuid
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import date, datetime
 from typing import Any
@@ -215,14 +215,30 @@ def for_each_month(
     """Run an UPDATE or DELETE built for a table over every month (from ``since`` on):
     once on the parent with PostgreSQL (which prunes partitions), per month table on SQLite.
     Returns the rows affected."""
+    return sum(_rowcount(session, statement) for statement in _each_month(session, build, since))
+
+
+def returned_each_month(
+    session: Session, build: Callable[[Table], Update | Delete], *, since: datetime | None = None
+) -> list[tuple[Any, ...]]:
+    """:func:`for_each_month` for a statement with RETURNING: the rows it returned."""
+    return [
+        tuple(row)
+        for statement in _each_month(session, build, since)
+        for row in session.execute(statement)
+    ]
+
+
+def _each_month(
+    session: Session, build: Callable[[Table], Update | Delete], since: datetime | None
+) -> Iterator[Update | Delete]:
     if not _is_sqlite(session):
-        return _rowcount(session, build(EVENTS))
+        yield build(EVENTS)
+        return
     first = rules.month_start(since) if since is not None else None
-    return sum(
-        _rowcount(session, build(month_table(rules.partition_name(month))))
-        for month in months(session)
-        if first is None or month >= first
-    )
+    for month in months(session):
+        if first is None or month >= first:
+            yield build(month_table(rules.partition_name(month)))
 
 
 def _rowcount(session: Session, statement: Update | Delete) -> int:

@@ -56,6 +56,11 @@ VERIFICATION_METHODS: frozenset[VerificationMethod] = frozenset({VerificationMet
 RESTRICTION_NOTICE_PURPOSE = "legal_obligation"
 RESTRICTION_NOTICE_CATEGORIES = ("account.name", "account.email")
 
+# The categories a new account cannot be created without: what registration
+# (``subjects.schemas.RegisterIn``) requires. A category the policy calls ``required`` is
+# published as "required to create and maintain your account", so only these may be.
+REGISTRATION_REQUIRED: frozenset[str] = frozenset({"account.name", "account.email"})
+
 Found = tuple[str, str, str]  # (location, message, fix) as in validate.py
 
 
@@ -100,6 +105,16 @@ def check_capabilities(policy: Policy) -> Iterator[Found]:
             f"verification method '{method}' is promised but Safehold does not implement it",
             f"use {', '.join(sorted(VERIFICATION_METHODS))}",
         )
+    for index, category in enumerate(policy.categories):
+        if category.required and category.id not in REGISTRATION_REQUIRED:
+            yield (
+                f"categories[{index}].required",
+                f"'{category.id}' is published as required to create and maintain an account, "
+                "but Safehold creates accounts without it",
+                f"set required: false (only {', '.join(sorted(REGISTRATION_REQUIRED))} are "
+                "required at registration); say what happens without it in the purpose's "
+                "'consequence'",
+            )
     restricting = RequestKind.RESTRICTION in policy.requests.kinds
     if (
         restricting

@@ -21,6 +21,7 @@ from safehold.policy.document import RetentionFrom
 from safehold.policy.rules import SWEEP_GRACE
 from safehold.promises.rules import MAX_EXAMPLES, Check, Context, Finding
 from safehold.retention import rules as retention_rules
+from safehold.retention.classes import unapplied
 from safehold.retention.common import active_holds
 from safehold.subjects.models import PersonalValue, Subject
 from safehold.vault.models import DataKey
@@ -134,41 +135,54 @@ def usage_rows_past_retention(ctx: Context) -> Finding:
 
 def values_past_retention(ctx: Context) -> Finding:
     """Personal values and data keys: a ``collected`` class row by row; a whole-person class
-    (after closure, after last activity) for people whose period ended. Erased people's data is
-    the erasure check's business; a value a hold keeps is not overdue."""
+    (after closure, after last activity) for people whose period ended; an exception kept
+    only for people with some data (``only_for_people_with``) by its own rule's period for
+    the others. Erased people's data is the erasure check's business; a value a hold keeps is
+    not overdue."""
     found = Finding()
-    for klass in retention_rules.class_rules(ctx.policy):
-        cutoff = _cutoff(ctx, klass.period)
-        held = _held_pairs(ctx, set(klass.categories))
-        not_held = (
-            not_(tuple_(PersonalValue.subject_id, PersonalValue.category).in_(held))
-            if held else PersonalValue.subject_id.isnot(None)
-        )  # fmt: skip
-        of_class = PersonalValue.retention_class == klass.retention_class
-        if klass.start is RetentionFrom.COLLECTED:
-            query = select(PersonalValue.subject_id).where(
-                of_class, PersonalValue.updated_at <= cutoff, not_held
-            )
-            _count_into(ctx.session, found, query)
-            continue
-        start = (
-            Subject.closed_at if klass.start is RetentionFrom.ACCOUNT_CLOSED
-            else Subject.last_activity_at
-        )  # fmt: skip
-        held_people = {s for s, _ in held}
-        has_data = or_(
-            exists().where(PersonalValue.subject_id == Subject.id, of_class, not_held),
-            exists().where(
-                DataKey.subject_id == Subject.id, DataKey.retention_class == klass.retention_class
-            ),
-        )
-        query = select(Subject.id).where(
-            Subject.status != "erased", start.isnot(None), start <= cutoff, has_data
-        )
-        if held_people:
-            query = query.where(Subject.id.not_in(held_people))
-        _count_into(ctx.session, found, query)
+    for base in retention_rules.class_rules(ctx.policy):
+        for klass, only in ((base, None), *unapplied(ctx.policy, base)):
+            _class_overdue(ctx, found, klass, only)
     return found
+
+
+def _class_overdue(
+    ctx: Context, found: Finding, klass: retention_rules.ClassRule, only: Select[Any] | None
+) -> None:
+    cutoff = _cutoff(ctx, klass.period)
+    held = _held_pairs(ctx, set(klass.categories))
+    not_held = (
+        not_(tuple_(PersonalValue.subject_id, PersonalValue.category).in_(held))
+        if held else PersonalValue.subject_id.isnot(None)
+    )  # fmt: skip
+    of_class = PersonalValue.retention_class == klass.retention_class
+    if klass.start is RetentionFrom.COLLECTED:
+        query = select(PersonalValue.subject_id).where(
+            of_class, PersonalValue.updated_at <= cutoff, not_held
+        )
+        if only is not None:
+            query = query.where(PersonalValue.subject_id.in_(only))
+        _count_into(ctx.session, found, query)
+        return
+    start = (
+        Subject.closed_at if klass.start is RetentionFrom.ACCOUNT_CLOSED
+        else Subject.last_activity_at
+    )  # fmt: skip
+    held_people = {s for s, _ in held}
+    has_data = or_(
+        exists().where(PersonalValue.subject_id == Subject.id, of_class, not_held),
+        exists().where(
+            DataKey.subject_id == Subject.id, DataKey.retention_class == klass.retention_class
+        ),
+    )
+    query = select(Subject.id).where(
+        Subject.status != "erased", start.isnot(None), start <= cutoff, has_data
+    )
+    if held_people:
+        query = query.where(Subject.id.not_in(held_people))
+    if only is not None:
+        query = query.where(Subject.id.in_(only))
+    _count_into(ctx.session, found, query)
 
 
 def _count_into(session: Session, found: Finding, query: Select[Any]) -> None:

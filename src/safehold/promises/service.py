@@ -14,6 +14,7 @@ from safehold.promises import (
     acceptance_checks,
     erasure_checks,
     integrity_checks,
+    procedure_checks,
     record_checks,
     restriction_checks,
     retention_checks,
@@ -27,6 +28,7 @@ CHECKS: tuple[Check, ...] = (
     *acceptance_checks.CHECKS,
     *restriction_checks.CHECKS,
     *erasure_checks.CHECKS,
+    *procedure_checks.CHECKS,
     *integrity_checks.CHECKS,
 )
 

@@ -6,11 +6,11 @@ People still handled under a version with a shorter period for a class get that 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, exists, or_, select
+from sqlalchemy import ColumnElement, Select, exists, not_, or_, select
 from sqlalchemy.orm import Session
 
 from safehold.db import transaction
@@ -45,7 +45,11 @@ def sweep_classes(env: Env, on_unit: Callable[[str], None] | None = None) -> Non
         whole = klass.start is not RetentionFrom.COLLECTED
         for category in klass.categories:  # every class is reported, also with nothing due
             env.report.line(category, klass.retention_class, _action(whole))
-        for rule, only in ((klass, None), *_held_classes(env, klass)):
+        for rule, only in (
+            (klass, None),
+            *_held_classes(env, klass),
+            *unapplied(env.policy, klass),
+        ):
             if rule.start is RetentionFrom.COLLECTED:
                 _sweep_collected(env, rule, only)
             else:
@@ -72,6 +76,33 @@ def _held_classes(
                 span = other
         if span is not None:
             yield replace(klass, period=span[0], start=span[1]), group.members
+
+
+def without_any(categories: Sequence[str]) -> Select[uuid.UUID]:
+    """The people who hold nothing of ``categories`` (no value, and for payment no card)."""
+    holds = [
+        exists().where(
+            PersonalValue.subject_id == Subject.id, PersonalValue.category.in_(categories)
+        )
+    ]
+    if PAYMENT in categories:
+        holds.append(exists().where(PaymentMethod.subject_id == Subject.id))
+    return select(Subject.id).where(not_(or_(*holds)))
+
+
+def unapplied(
+    policy: Policy, klass: rules.ClassRule
+) -> Iterator[tuple[rules.ClassRule, Select[uuid.UUID]]]:
+    """An exception kept only for people with some data (``only_for_people_with``, e.g.
+    invoice records only for people with payment information) keeps nothing of the others:
+    for them its class ends with its own rule's period, like the rest of the rule's data."""
+    if not klass.is_exception:
+        return
+    for rule in policy.retention:
+        for exc in rule.exceptions:
+            if exc.id == klass.retention_class and exc.only_for_people_with:
+                ends = replace(klass, period=rule.period, start=rule.from_)
+                yield ends, without_any(exc.only_for_people_with)
 
 
 def _action(whole: bool) -> str:

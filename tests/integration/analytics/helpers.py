@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from safehold.analytics import rules
+from safehold.analytics import late, rules
 from safehold.analytics.models import Objection
 from safehold.events import storage
 from safehold.subjects.models import Subject
@@ -37,7 +37,10 @@ def people(session: Session, n: int) -> list[uuid.UUID]:
     return ids
 
 
-def store(session: Session, ids: list[uuid.UUID], events: list[Raw]) -> None:
+def store(
+    session: Session, ids: list[uuid.UUID], events: list[Raw]
+) -> list[tuple[uuid.UUID, datetime]]:
+    """Write ``events`` into their month partitions; returns each one's (id, time)."""
     storage.ensure_months(session, {rules.month_start(e.at.date()) for e in events}, AT)
     rows = []
     for e in events:
@@ -51,6 +54,16 @@ def store(session: Session, ids: list[uuid.UUID], events: list[Raw]) -> None:
             "is_bot": False, "ip": None,
         })  # fmt: skip
     storage.insert_rows(session, rows)
+    session.flush()
+    return [(row["event_id"], row["occurred_at"]) for row in rows]
+
+
+def arrive_late(
+    session: Session, ids: list[uuid.UUID], events: list[Raw], received_at: datetime
+) -> None:
+    """Store ``events`` as a batch received at ``received_at`` would: with the late-event
+    rows ingestion writes for those of an earlier day (``analytics.late``)."""
+    late.record(session, late.late_days(received_at, store(session, ids, events)))
     session.flush()
 
 

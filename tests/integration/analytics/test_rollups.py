@@ -37,7 +37,7 @@ from tests.integration.analytics.helpers import (
 
 ACTOR = Actor("admin", "test")
 FEB = date(2026, 2, 1)
-LATER = datetime(2026, 3, 5, tzinfo=UTC)  # February is final by then
+LATER = datetime(2026, 3, 10, tzinfo=UTC)  # February is final by then (7-day grace)
 NAMES = ("channel.play", "guide.browse", "app.error", "vod.play")
 PLATFORMS = (
     ("smart_tv", "Tizen", "5", "Samsung Internet", "2"),
@@ -241,15 +241,21 @@ def test_a_month_not_final_is_refused(session: Session) -> None:
                       clock=_ctx().clock)  # fmt: skip
 
 
-def test_pending_days_skip_final_and_fresh_days(session: Session) -> None:
+def test_pending_days_follow_the_day_then_the_grace_period(session: Session) -> None:
     ids = people(session, 1)
     store(session, ids, [Raw(0, "app.error", datetime(2026, 2, 27, tzinfo=UTC), PLATFORMS[0])])
     now = datetime(2026, 3, 1, 6, tzinfo=UTC)
     assert service.build_pending(session, _ctx(now), max_days=100, now=now) == 29  # Feb 1…Mar 1
-    # Feb 28 and Mar 1 are not final yet, but were just built: nothing is due for an hour.
+    # Feb 22…Mar 1 are not final yet (7-day grace), but were just built: nothing is due.
     assert service.pending_days(session, now) == []
     later = now + rules.REBUILD_EVERY + timedelta(seconds=1)
-    assert service.pending_days(session, later) == [date(2026, 2, 28), date(2026, 3, 1)]
+    # Feb 28 was built after its own events were all in: only a late event reopens it now.
+    # Mar 1 (today) is still receiving its events: rebuilt hourly.
+    assert service.pending_days(session, later) == [date(2026, 3, 1)]
+    # Feb 22's grace ends on Mar 2: its final build is due then (and Mar 2's first).
+    next_day = datetime(2026, 3, 2, 0, 1, tzinfo=UTC)
+    due = [date(2026, 2, 22), date(2026, 3, 1), date(2026, 3, 2)]
+    assert service.pending_days(session, next_day) == due
 
 
 sign_ins = st.lists(

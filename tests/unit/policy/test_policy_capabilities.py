@@ -9,9 +9,10 @@ from collections.abc import Callable
 import pytest
 
 from safehold.policy import Policy, PolicyIssue, capabilities, check_policy, parse_policy
-from safehold.policy.document import RequestKind
+from safehold.policy.document import RecipientRole, RequestKind
 from safehold.policy.issues import PolicyFileError
 from safehold.requests import rules as request_rules
+from safehold.subjects.schemas import RegisterIn
 
 Issues = Callable[[str], list[PolicyIssue]]
 LineOf = Callable[[str, str], int]
@@ -88,3 +89,36 @@ def test_every_kind_the_schema_knows_is_implemented() -> None:
     request's machine-readable download)."""
     assert set(capabilities.REQUEST_KINDS) == set(RequestKind)
     assert capabilities.REQUEST_KINDS[RequestKind.EXPORT] is request_rules.Kind.ACCESS
+
+
+def test_only_what_registration_requires_may_be_published_as_required(
+    minimal_text: str, issues_for: Issues
+) -> None:
+    required = {name for name, field in RegisterIn.model_fields.items() if field.is_required()} - {
+        "marketing_opt_in"
+    }  # a choice asked at sign-up, not a category of data
+    assert {f"account.{name}" for name in required} == capabilities.REGISTRATION_REQUIRED
+    policy = parse_policy(minimal_text)
+    index = next(i for i, c in enumerate(policy.categories) if c.id not in
+                 capabilities.REGISTRATION_REQUIRED)  # fmt: skip
+    category = policy.categories[index].id
+    text = minimal_text.replace(
+        f"  - id: {category}\n", f"  - id: {category}\n    required: true\n", 1
+    )
+    found = [i for i in issues_for(text) if i.location == f"categories[{index}].required"]
+    assert len(found) == 1
+    assert "Safehold creates accounts without it" in found[0].message
+
+
+@pytest.mark.parametrize("role", ["buyer", "third_party", "controller", "partner"])
+def test_a_recipient_can_only_be_a_processor_or_an_authority(
+    minimal_text: str, issues_for: Issues, role: str
+) -> None:
+    """ "We do not sell it": no recipient can be declared that is not a processor acting on
+    our instructions or an authority with a legal reference, and nothing goes to anyone the
+    policy does not name (sharing.rules.check_request)."""
+    assert {r.value for r in RecipientRole} == {"processor", "authority"}
+    text = minimal_text.replace("    role: processor\n", f"    role: {role}\n", 1)
+    assert text != minimal_text
+    found = [i for i in issues_for(text) if i.location.endswith(".role")]
+    assert len(found) == 1

@@ -221,7 +221,11 @@ def test_an_exception_kept_only_for_some_people_says_for_whom(
         "kept for 10 years after it is collected, only if we hold your payment information."
         in markdown
     )
-    assert "but only if we hold your payment information; otherwise it is deleted" in markdown
+    assert (
+        "It is kept only if we hold your payment information; otherwise it is deleted with the "
+        "rest, when the rule's own period ends. This is kept even if you ask for deletion, "
+        "with the same condition."
+    ) in markdown
 
     def unlimited(data: dict[str, Any]) -> None:
         for rule in data["retention"]:
