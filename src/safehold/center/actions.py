@@ -165,6 +165,7 @@ class RequestRow:
     status: str
     overdue: bool
     rejection: str | None
+    extension: str | None  # why the deadline was extended, in the person's words
     certificate: str | None  # a signed link (erasures: it outlives the sign-in)
     download: str | None  # a live export link
     download_expires_at: datetime | None
@@ -202,6 +203,7 @@ def my_requests(session: Session, ctx: Context, sid: uuid.UUID) -> list[RequestR
                 status=rules.STATUS_WORDS.get(r.status, r.status),
                 overdue=request_rules.is_overdue(r.status, r.deadline_at, now),
                 rejection=request_rules.REJECTION_REASONS.get(r.rejection_reason or ""),
+                extension=request_rules.EXTENSION_WORDS.get(r.extension_reason or ""),
                 certificate=certificate_path(ctx, r) if r.kind == Kind.ERASURE else None,
                 download=download[0] if download else None,
                 download_expires_at=download[1] if download else None,

@@ -23,6 +23,7 @@ from safehold.requests import certificate, jobs, restriction
 from safehold.requests import rules as request_rules
 from safehold.requests import service as requests
 from safehold.requests.errors import CertificateNotReady
+from safehold.requests.extension import extend as extend_deadline
 from safehold.requests.rules import Kind, Status
 from safehold.runtime import Runtime
 from safehold.subjects import rules as subject_rules
@@ -157,7 +158,7 @@ def extend(
     wanted = (extension or "").strip().upper() or runtime.policy.requests.max_extension
     return _act(
         request, signed_in, session, runtime, request_id, "extension", "extended",
-        lambda: requests.extend(session, ctx, request_id, actor=actor, reason=reason,
+        lambda: extend_deadline(session, ctx, request_id, actor=actor, reason=reason,
                                 extension=wanted),
     )  # fmt: skip
 

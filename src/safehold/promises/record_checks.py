@@ -1,5 +1,6 @@
 """Promises about what was done with people's data, read off the records: marketing after an
-opt-out, disclosures the policy did not allow, requests answered late."""
+opt-out, disclosures the policy did not allow, requests answered late, deadlines extended too
+late or without telling the person."""
 
 from __future__ import annotations
 
@@ -118,6 +119,34 @@ def requests_past_deadline(ctx: Context) -> Finding:
     return found
 
 
+def extensions_told_in_time(ctx: Context) -> Finding:
+    """An extended request whose extension was made after its first deadline, has no first
+    deadline recorded, or has no e-mail to the person queued for it (the outbox row the
+    request names, for that person, queued no later than the first deadline)."""
+    notice = and_(
+        OutboxItem.id == DataRequest.extension_notice_item,
+        OutboxItem.subject_id == DataRequest.subject_id,
+        OutboxItem.created_at <= DataRequest.first_deadline_at,
+    )
+    query = (
+        select(DataRequest.id)
+        .outerjoin(OutboxItem, notice)
+        .where(
+            DataRequest.extended_at.isnot(None),
+            or_(
+                DataRequest.first_deadline_at.is_(None),
+                DataRequest.extended_at > DataRequest.first_deadline_at,
+                OutboxItem.id.is_(None),
+            ),
+        )
+    )
+    found = Finding()
+    count = ctx.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if count:
+        found.add(ctx.session.scalars(query.order_by(DataRequest.id).limit(MAX_EXAMPLES)), count)
+    return found
+
+
 CHECKS = (
     Check("marketing.after_opt_out",
           "No marketing e-mail is sent after the person opted out.", marketing_after_opt_out),
@@ -127,4 +156,7 @@ CHECKS = (
     Check("requests.deadlines",
           "Every request is answered within its deadline (or its extension).",
           requests_past_deadline),
+    Check("requests.extension_told",
+          "A deadline is extended only within the first period, and the person is told the "
+          "new deadline and the reason.", extensions_told_in_time),
 )  # fmt: skip

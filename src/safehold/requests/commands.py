@@ -1,4 +1,5 @@
-"""`safehold requests …`: the request log for staff, running an erasure, writing an export."""
+"""`safehold requests …`: the request log for staff, extending a deadline, running an erasure,
+writing an export, restricting processing."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from safehold.cli_support import fail, out, runtime_or_exit, upgrade_or_exit
 from safehold.comms import service as comms
 from safehold.db import transaction
 from safehold.errors import SafeholdError
-from safehold.requests import export, jobs, restriction, rules, service
+from safehold.requests import export, extension, jobs, restriction, rules, service
 from safehold.requests.rules import Kind, Status
 
 app = typer.Typer(
@@ -58,6 +59,39 @@ def _request_id(raw: str) -> uuid.UUID:
         return uuid.UUID(raw)
     except ValueError:
         fail("that is not a request id")
+
+
+@app.command("extend")
+def extend_command(
+    request_id: Annotated[str, typer.Argument(help="The request id")],
+    reason: Annotated[
+        str, typer.Option("--reason", help=f"One of: {', '.join(rules.EXTENSION_REASONS)}")
+    ],
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="ISO 8601 duration (default: the policy's max_extension)"),
+    ] = None,
+) -> None:
+    """Extend an open request's deadline once, before it passes; the person is e-mailed the
+    new deadline and the reason."""
+    rid = _request_id(request_id)
+    runtime = runtime_or_exit()
+    upgrade_or_exit(runtime)
+    ctx = service.Context(runtime.vault, runtime.policy, runtime.clock, comms.context(runtime))
+    wanted = (by or "").strip().upper() or runtime.policy.requests.max_extension
+    try:
+        with transaction(runtime.sessions) as session:
+            request = extension.extend(
+                session, ctx, rid, actor=STAFF, reason=reason, extension=wanted
+            )
+            said = f"new deadline {request.deadline_at.isoformat(timespec='minutes')}"
+    except SafeholdError as exc:
+        allowed = exc.details.get("allowed")
+        fail(
+            f"{exc.message} (code {exc.code})"
+            + (f" (one of: {', '.join(allowed)})" if allowed else "")
+        )
+    out.print(f"{said}; the person's e-mail is queued", highlight=False)
 
 
 @app.command("erase")

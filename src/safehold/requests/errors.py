@@ -43,6 +43,13 @@ class AlreadyExtended(Conflict):
     code = "request_already_extended"
 
 
+class ExtensionTooLate(Conflict):
+    """Art. 12(3): the person is told of an extension within the first period; once the
+    first deadline has passed it is too late (details: deadline_at)."""
+
+    code = "extension_too_late"
+
+
 class CodeLimitReached(Conflict):
     code = "verification_code_limit"
 

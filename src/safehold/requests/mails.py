@@ -1,4 +1,5 @@
-"""E-mails about a person's own request (issue 17 item 11, decision 0024).
+"""E-mails about a person's own request (issue 17 item 11, decision 0024; the extension
+notice, decision 0029).
 
 An erasure request is confirmed by e-mail once it is verified — made in the privacy center,
 or verified with the code staff sent — and the e-mail carries the signed certificate link
@@ -16,6 +17,7 @@ destroyed when the delivery is settled or at the latest ``OWN_KEY_TTL`` after it
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy import select
@@ -28,7 +30,7 @@ from safehold.comms import service as comms
 from safehold.comms.errors import PurposeNotDeclared
 from safehold.comms.models import OutboxItem
 from safehold.policy.durations import add_duration
-from safehold.requests import links
+from safehold.requests import links, rules
 from safehold.requests.models import DataRequest
 from safehold.subjects.models import PersonalValue
 from safehold.subjects.rules import EMAIL
@@ -138,3 +140,36 @@ def erasure_completed(session: Session, ctx: comms.Context, request: DataRequest
         "key_class": comms_rules.row_key_class(item.id.hex),
         "until": (item.created_at + comms_rules.OWN_KEY_TTL).isoformat(),
     }
+
+
+REQUESTS_PAGE = "/me/requests"
+
+
+def _extension_text(operator: str, request: DataRequest, link: str) -> str:
+    assert request.first_deadline_at is not None  # set by the extension before this
+    assert request.extension_reason is not None
+    return (
+        "Hello {{ name }},\n\n"
+        f"We need more time to answer your request about your personal data at {operator}, "
+        f"received on {request.received_at:%Y-%m-%d} (reference {str(request.id)[:8]}). "
+        f"We had until {request.first_deadline_at:%Y-%m-%d}; we will now answer by "
+        f"{request.deadline_at:%Y-%m-%d}.\n\n"
+        f"Why: {rules.EXTENSION_WORDS[request.extension_reason]}\n\n"
+        "The law allows us to extend the deadline once (GDPR Art. 12(3)). You can follow your "
+        f"request in the privacy center, under My requests: {link}"
+    )
+
+
+def extension_notice(
+    session: Session, ctx: comms.Context, request: DataRequest, account_status: str
+) -> uuid.UUID:
+    """Queue the e-mail telling the person the new deadline and the reason; the id of their
+    outbox row. Sent as a rights notice while the person is restricted (answering them is a
+    legal obligation), otherwise as an account notice, like the verification code."""
+    message = comms.enqueue(
+        session, ctx, actor=ACTOR, kind=comms_rules.notice_kind(account_status),
+        subject_ids=[request.subject_id], subject="We need more time to answer your request",
+        text=_extension_text(ctx.policy.policy.operator, request, ctx.mail.link(REQUESTS_PAGE)),
+        html=None, internal=True,
+    )  # fmt: skip
+    return session.scalars(select(OutboxItem.id).where(OutboxItem.message_id == message.id)).one()

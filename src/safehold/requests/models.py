@@ -33,6 +33,10 @@ class DataRequest(Base):
     deadline_at: Mapped[datetime]
     extended_at: Mapped[datetime | None]
     extension_reason: Mapped[str | None] = mapped_column(String(32))  # rules.EXTENSION_REASONS
+    # Set by the extension: the deadline it started from (the first one), and the outbox row
+    # of the e-mail telling the person the new deadline and the reason (decision 0029).
+    first_deadline_at: Mapped[datetime | None]
+    extension_notice_item: Mapped[uuid.UUID | None]
     verified_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     responded_at: Mapped[datetime | None]  # the response date (a terminal state reached)

@@ -14,7 +14,7 @@ from safehold import ratelimit
 from safehold.access.models import ApiKey
 from safehold.comms import service as comms
 from safehold.deps import ActorDep, RuntimeDep, SessionDep, require_scope
-from safehold.requests import certificate, export, jobs, restriction, rules, service
+from safehold.requests import certificate, export, extension, jobs, restriction, rules, service
 from safehold.requests.errors import CertificateNotReady
 from safehold.requests.models import DataRequest
 from safehold.requests.schemas import (
@@ -121,12 +121,15 @@ def verify(
     return request_out(request, runtime)
 
 
-@router.post("/{request_id}/extension", summary="Extend the deadline once, with a reason")
+@router.post(
+    "/{request_id}/extension",
+    summary="Extend the deadline once, with a reason, before it passes; e-mails the person",
+)
 def extend(
     request_id: uuid.UUID, body: ExtendIn, session: SessionDep, runtime: RuntimeDep,
     _key: Writer, actor: ActorDep,
 ) -> RequestOut:  # fmt: skip
-    request = service.extend(
+    request = extension.extend(
         session, context(runtime), request_id, actor=actor, reason=body.reason,
         extension=body.extension,
     )  # fmt: skip

@@ -73,6 +73,11 @@ EXTENSION_REASONS: dict[str, str] = {
     "complexity": "the request is complex (Art. 12(3))",
     "number_of_requests": "of the number of requests received (Art. 12(3))",
 }
+# The same reasons in the words the person reads: the extension e-mail and /me "My requests".
+EXTENSION_WORDS: dict[str, str] = {
+    "complexity": "Your request is complex, and answering it fully takes us longer.",
+    "number_of_requests": "We received many requests at the same time as yours.",
+}
 
 # The one-time code sent to the account's e-mail address.
 CODE_DIGITS = 8

@@ -1,5 +1,5 @@
 """Use cases for data-subject requests: open one, send and check the one-time code (or take
-the privacy center's sign-in as the proof), extend the deadline once, reject, answer an
+the privacy center's sign-in as the proof), reject, answer an
 access, objection or rectification request, list (overdue) requests.
 
 The same functions serve staff (an API key acting on the person's behalf) and, later, the
@@ -28,7 +28,6 @@ from safehold.comms import service as comms
 from safehold.policy import Policy, capabilities
 from safehold.requests import links, mails, rules
 from safehold.requests.errors import (
-    AlreadyExtended,
     CodeAttemptsExhausted,
     CodeExpired,
     CodeInvalid,
@@ -123,7 +122,8 @@ def create(
         channel=channel,
         made_by=made_by, actor=str(actor), status=str(Status.RECEIVED), received_at=now,
         deadline_at=rules.deadline(now, ctx.policy.requests.deadline), extended_at=None,
-        extension_reason=None, verified_at=None, started_at=None, responded_at=None,
+        extension_reason=None, first_deadline_at=None, extension_notice_item=None,
+        verified_at=None, started_at=None, responded_at=None,
         rejection_reason=None, code_hash=None, code_expires_at=None, code_attempts=0,
         codes_sent=0, progress={}, lease_until=None, certificate=None,
     )  # fmt: skip
@@ -230,30 +230,6 @@ def verify_signed_in(
     session.flush()
     if request.kind == Kind.OBJECTION:
         return object_to(session, ctx, request.id, actor=actor)
-    return request
-
-
-def extend(
-    session: Session, ctx: Context, request_id: uuid.UUID, *, actor: Actor, reason: str,
-    extension: str,
-) -> DataRequest:  # fmt: skip
-    """The one extension Art. 12(3) allows, with a reason from the closed list."""
-    request = get(session, request_id, lock=True)
-    if Status(request.status) in rules.TERMINAL:
-        raise AlreadyExtended("the request is already answered", details={})
-    if request.extended_at is not None:
-        raise AlreadyExtended("the deadline was already extended once", details={})
-    if reason not in rules.EXTENSION_REASONS:
-        raise ReasonUnknown(
-            "unknown extension reason", details={"allowed": sorted(rules.EXTENSION_REASONS)}
-        )
-    rules_ = ctx.policy.requests
-    request.deadline_at = rules.extended_deadline(
-        request.received_at, rules_.deadline, extension, rules_.max_extension
-    )
-    request.extended_at, request.extension_reason = ctx.clock.now(), reason
-    record(session, ctx, actor, "request.extend", request)
-    session.flush()
     return request
 
 

@@ -13,7 +13,7 @@ from safehold.comms import jobs
 from safehold.comms.mail import SmtpMailer
 from safehold.comms.models import Message, OutboxItem
 from safehold.db import transaction
-from safehold.requests import rules, service
+from safehold.requests import extension, rules, service
 from safehold.requests.errors import (
     CodeAttemptsExhausted,
     CodeExpired,
@@ -197,14 +197,14 @@ def test_extension_once_with_a_listed_reason_and_overdue_listing(
     rid = open_request(runtime, sid, kind="access")
     received = load(runtime, rid).received_at
     with transaction(runtime.sessions) as session:
-        service.extend(
+        extension.extend(
             session, ctx(runtime), rid, actor=STAFF, reason="complexity", extension="P1M"
         )
     request = load(runtime, rid)
     assert request.deadline_at == rules.deadline(rules.deadline(received, "P1M"), "P1M")
     assert request.extension_reason == "complexity"
     with pytest.raises(Exception, match="already extended"), transaction(runtime.sessions) as s:
-        service.extend(s, ctx(runtime), rid, actor=STAFF, reason="complexity", extension="P1D")
+        extension.extend(s, ctx(runtime), rid, actor=STAFF, reason="complexity", extension="P1D")
     with runtime.sessions() as session:
         assert service.overdue_count(session, clock.now()) == 0
         clock.set(request.deadline_at + timedelta(minutes=1))

@@ -226,3 +226,10 @@ def test_invoice_records_are_kept_only_for_people_with_payment_information() -> 
     billed = rules.plan(POLICY, STORED, [], TIMES)
     assert billed.not_applicable == ()
     assert billed.keeps("account.name", "invoice_records")
+
+
+def test_every_extension_reason_has_a_sentence_for_the_person() -> None:
+    assert set(rules.EXTENSION_WORDS) == set(rules.EXTENSION_REASONS)
+    for reason, sentence in rules.EXTENSION_WORDS.items():
+        assert sentence.endswith("."), reason
+        assert "Art." not in sentence  # plain words: the legal reference is in the e-mail's text
