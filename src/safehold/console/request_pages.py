@@ -9,12 +9,13 @@ next to the form that caused it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from safehold.access.rules import Actor
 from safehold.console import common, rules, service
 from safehold.console.common import Field
 from safehold.deps import RuntimeDep, SessionDep
@@ -110,6 +111,28 @@ def _act(
     return pages.redirect(f"/admin/requests/{request_id}?done={done}")
 
 
+Act = Callable[[requests.Context, Actor, str], object]
+
+
+def _with_reason(
+    request: Request, signed_in: SignedIn, session: SessionDep, runtime: Runtime,
+    request_id: uuid.UUID, reason: str | None, *, allowed: Collection[str], field: str,
+    ask: str, done: str, action: Act, refusal_field: str | None = None,
+) -> Response:  # fmt: skip
+    """An action that needs a reason code from a closed list: a missing or unknown one is
+    the page again with ``ask`` next to ``field`` (422); otherwise :func:`_act`, whose
+    refusal is shown next to ``refusal_field`` (default ``field``)."""
+    common.guard(signed_in, SCOPE)
+    if reason is None or reason not in allowed:
+        return _detail(request, signed_in, session, runtime, request_id, errors={field: ask},
+                       status_code=422)  # fmt: skip
+    ctx, actor = common.requests_context(runtime), pages.actor_of(request, signed_in)
+    return _act(
+        request, signed_in, session, runtime, request_id, refusal_field or field, done,
+        lambda: action(ctx, actor, reason),
+    )  # fmt: skip
+
+
 @router.post("/admin/requests/{request_id}/code")
 def send_code(
     request: Request, request_id: uuid.UUID, _csrf: CsrfDep, signed_in: StaffDep,
@@ -149,17 +172,13 @@ def extend(
     request: Request, request_id: uuid.UUID, _csrf: CsrfDep, signed_in: StaffDep,
     session: SessionDep, runtime: RuntimeDep, reason: Field = None, extension: Field = None,
 ) -> Response:  # fmt: skip
-    common.guard(signed_in, SCOPE)
-    if reason not in request_rules.EXTENSION_REASONS:
-        errors = {"extension_reason": "Choose the reason for the extension."}
-        return _detail(request, signed_in, session, runtime, request_id, errors=errors,
-                       status_code=422)  # fmt: skip
-    ctx, actor = common.requests_context(runtime), pages.actor_of(request, signed_in)
     wanted = (extension or "").strip().upper() or runtime.policy.requests.max_extension
-    return _act(
-        request, signed_in, session, runtime, request_id, "extension", "extended",
-        lambda: extend_deadline(session, ctx, request_id, actor=actor, reason=reason,
-                                extension=wanted),
+    return _with_reason(
+        request, signed_in, session, runtime, request_id, reason,
+        allowed=request_rules.EXTENSION_REASONS, field="extension_reason",
+        ask="Choose the reason for the extension.", done="extended", refusal_field="extension",
+        action=lambda ctx, actor, why: extend_deadline(
+            session, ctx, request_id, actor=actor, reason=why, extension=wanted),
     )  # fmt: skip
 
 
@@ -168,15 +187,12 @@ def reject(
     request: Request, request_id: uuid.UUID, _csrf: CsrfDep, signed_in: StaffDep,
     session: SessionDep, runtime: RuntimeDep, reason: Field = None,
 ) -> Response:  # fmt: skip
-    common.guard(signed_in, SCOPE)
-    if reason not in request_rules.REJECTION_REASONS:
-        errors = {"rejection_reason": "Choose the reason for the rejection."}
-        return _detail(request, signed_in, session, runtime, request_id, errors=errors,
-                       status_code=422)  # fmt: skip
-    ctx, actor = common.requests_context(runtime), pages.actor_of(request, signed_in)
-    return _act(
-        request, signed_in, session, runtime, request_id, "rejection_reason", "rejected",
-        lambda: requests.reject(session, ctx, request_id, actor=actor, reason=reason),
+    return _with_reason(
+        request, signed_in, session, runtime, request_id, reason,
+        allowed=request_rules.REJECTION_REASONS, field="rejection_reason",
+        ask="Choose the reason for the rejection.", done="rejected",
+        action=lambda ctx, actor, why: requests.reject(
+            session, ctx, request_id, actor=actor, reason=why),
     )  # fmt: skip
 
 
@@ -250,15 +266,12 @@ def restrict(
     request: Request, request_id: uuid.UUID, _csrf: CsrfDep, signed_in: StaffDep,
     session: SessionDep, runtime: RuntimeDep, reason: Field = None,
 ) -> Response:  # fmt: skip
-    common.guard(signed_in, SCOPE)
-    if reason not in subject_rules.RESTRICTION_REASONS:
-        errors = {"restriction_reason": "Choose the ground for the restriction."}
-        return _detail(request, signed_in, session, runtime, request_id, errors=errors,
-                       status_code=422)  # fmt: skip
-    ctx, actor = common.requests_context(runtime), pages.actor_of(request, signed_in)
-    return _act(
-        request, signed_in, session, runtime, request_id, "restriction_reason", "restricted",
-        lambda: restriction.apply(session, ctx, request_id, actor=actor, reason=reason),
+    return _with_reason(
+        request, signed_in, session, runtime, request_id, reason,
+        allowed=subject_rules.RESTRICTION_REASONS, field="restriction_reason",
+        ask="Choose the ground for the restriction.", done="restricted",
+        action=lambda ctx, actor, why: restriction.apply(
+            session, ctx, request_id, actor=actor, reason=why),
     )  # fmt: skip
 
 
@@ -267,15 +280,12 @@ def announce_lift(
     request: Request, request_id: uuid.UUID, _csrf: CsrfDep, signed_in: StaffDep,
     session: SessionDep, runtime: RuntimeDep, reason: Field = None,
 ) -> Response:  # fmt: skip
-    common.guard(signed_in, SCOPE)
-    if reason not in subject_rules.LIFT_REASONS:
-        errors = {"lift_reason": "Choose why the restriction ends."}
-        return _detail(request, signed_in, session, runtime, request_id, errors=errors,
-                       status_code=422)  # fmt: skip
-    ctx, actor = common.requests_context(runtime), pages.actor_of(request, signed_in)
-    return _act(
-        request, signed_in, session, runtime, request_id, "lift_reason", "lift_announced",
-        lambda: restriction.announce_lift(session, ctx, request_id, actor=actor, reason=reason),
+    return _with_reason(
+        request, signed_in, session, runtime, request_id, reason,
+        allowed=subject_rules.LIFT_REASONS, field="lift_reason",
+        ask="Choose why the restriction ends.", done="lift_announced",
+        action=lambda ctx, actor, why: restriction.announce_lift(
+            session, ctx, request_id, actor=actor, reason=why),
     )  # fmt: skip
 
 
