@@ -47,7 +47,7 @@ def test_the_demo_database_holds_every_promise_and_a_planted_violation_exits_1(
     assert runner.invoke(app, ["demo", "--subjects", "4", "--days", "3"]).exit_code == 0
     held = runner.invoke(app, ["promises", "check", "--format", "json"])
     assert held.exit_code == 0, held.output
-    report = json.loads(held.output[held.output.index("{") :])
+    report = json.loads(held.stdout)  # the report alone: log lines go to stderr
     assert report["violated"] == 0
     assert [c["id"] for c in report["checks"]] == list(service.check_ids())
     assert all(c["held"] and c["count"] == 0 for c in report["checks"])
