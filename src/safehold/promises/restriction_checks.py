@@ -11,11 +11,9 @@ from sqlalchemy import and_, func, or_, select
 from safehold.access.models import AuditEntry
 from safehold.comms.models import OutboxItem
 from safehold.policy.document import LawfulBasis
-from safehold.promises.rules import MAX_EXAMPLES, Check, Context, Finding
+from safehold.promises.rules import MAX_EXAMPLES, USED, Check, Context, Finding
 from safehold.sharing.models import Disclosure, DisclosureSubject
 from safehold.subjects.models import Restriction
-
-USED = ("ok", "partial", "disclosed")  # audit outcomes under which data was used
 
 
 def _legal(ctx: Context) -> list[str]:

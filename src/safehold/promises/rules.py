@@ -13,6 +13,7 @@ from safehold.notices.book import PolicyBook
 from safehold.policy import Policy
 
 MAX_EXAMPLES = 5  # ids shown per violated check
+USED = ("ok", "partial", "disclosed")  # audit outcomes under which data was used
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from safehold.promises import (
     record_checks,
     restriction_checks,
     retention_checks,
+    use_checks,
 )
 from safehold.promises.models import PromiseRun
 from safehold.promises.rules import Check, Context, Result, result, violations
@@ -27,6 +28,7 @@ CHECKS: tuple[Check, ...] = (
     *record_checks.CHECKS,
     *acceptance_checks.CHECKS,
     *restriction_checks.CHECKS,
+    *use_checks.CHECKS,
     *erasure_checks.CHECKS,
     *procedure_checks.CHECKS,
     *integrity_checks.CHECKS,
