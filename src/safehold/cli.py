@@ -80,7 +80,10 @@ def serve(
     events_jobs.ensure_ahead(runtime.sessions, runtime.clock.now())  # event partitions
     with transaction(runtime.sessions) as session:
         first = notices.ensure_first_version(
-            session, source=settings.policy_path.read_text(encoding="utf-8"), clock=runtime.clock
+            session,
+            source=settings.policy_path.read_text(encoding="utf-8"),
+            clock=runtime.clock,
+            site=settings.base_url,
         )
         runtime.book.load(session)
     if first.content_hash != content_hash(load_policy(settings.policy_path)):

@@ -73,3 +73,19 @@ def test_a_recipient_outside_the_eea_needs_its_safeguard_which_the_policy_names(
         "**Country:** US, outside the European Economic Area: the transfer relies on EU "
         "Standard Contractual Clauses (2021/914)."
     ) in text
+
+
+def test_the_posted_policy_links_to_the_pages_safehold_serves(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    """The policy's own paths (`requests.privacy_center: /me`, `changes.posted_at: /policy`)
+    are pages Safehold serves, so the posted text links them under SAFEHOLD_BASE_URL, not
+    under the controller's website — on the page and in the version that was published."""
+    page = client.get("/policy").text
+    assert f'href="{BASE_URL}/me"' in page
+    assert f'href="{BASE_URL}/policy"' in page
+    assert 'href="https://example.com/me"' not in page
+    assert client.post("/v1/policy/versions", json={"source": V1}, headers=admin).status_code == 201
+    text = client.get("/v1/policy/versions/1").json()["text_markdown"]
+    assert f"posted at [{BASE_URL}/policy]({BASE_URL}/policy)" in text
+    assert f"({BASE_URL}/me)" in text

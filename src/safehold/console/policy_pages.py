@@ -106,6 +106,7 @@ def publish(
         published = notices.publish(
             session, source=text, source_name="the submitted policy", effective_at=effective_at,
             requested_class=wanted, clock=runtime.clock, actor=actor,
+            site=runtime.settings.base_url,
         )  # fmt: skip
     except SafeholdError as exc:
         session.rollback()

@@ -83,7 +83,7 @@ def publish(
     published = service.publish(
         session, source=body.source, source_name="the submitted policy",
         effective_at=body.effective_at, requested_class=body.change_class,
-        clock=runtime.clock, actor=actor,
+        clock=runtime.clock, actor=actor, site=runtime.settings.base_url,
     )  # fmt: skip
     if published.previous is not None:  # the first version has nobody to tell yet
         announce(session, comms.context(runtime), published.version, actor=actor)

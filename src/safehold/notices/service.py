@@ -71,6 +71,7 @@ def publish(
     requested_class: str | None,
     clock: Clock,
     actor: Actor,
+    site: str | None = None,
 ) -> Published:
     try:
         policy = parse_policy(source, source_name)
@@ -112,7 +113,7 @@ def publish(
         )
     version = PolicyVersion(
         seq=(previous.seq + 1) if previous else 1, content_hash=digest, source=source,
-        rendered_md=render_markdown(policy), change_class=change_class, changes=changes,
+        rendered_md=render_markdown(policy, site=site), change_class=change_class, changes=changes,
         needs_acceptance=needs if change_class == rules.MATERIAL else [],
         effective_at=effective, published_at=now, published_by=str(actor),
     )  # fmt: skip
@@ -121,7 +122,9 @@ def publish(
     return Published(version, previous)
 
 
-def ensure_first_version(session: Session, *, source: str, clock: Clock) -> PolicyVersion:
+def ensure_first_version(
+    session: Session, *, source: str, clock: Clock, site: str | None = None
+) -> PolicyVersion:
     """On a database with no published version, publish the policy file as v1, in force
     now — so every person can be linked to the version they were shown."""
     current = latest(session)
@@ -129,7 +132,7 @@ def ensure_first_version(session: Session, *, source: str, clock: Clock) -> Poli
         return current
     return publish(
         session, source=source, source_name="the policy file", effective_at=None,
-        requested_class=None, clock=clock, actor=Actor("system", "first-start"),
+        requested_class=None, clock=clock, actor=Actor("system", "first-start"), site=site,
     ).version  # fmt: skip
 
 

@@ -111,7 +111,7 @@ def publish(
             published = notices.publish(
                 session, source=file.read_text(encoding="utf-8"), source_name=str(file),
                 effective_at=_when(effective), requested_class="material" if material else None,
-                clock=runtime.clock, actor=Actor("admin", "cli"),
+                clock=runtime.clock, actor=Actor("admin", "cli"), site=runtime.settings.base_url,
             )  # fmt: skip
             version = published.version
             if published.previous is not None:

@@ -113,9 +113,11 @@ def period_words(period: str, start: RetentionFrom) -> str:
     return f"{duration_in_words(period)} {start.words}"
 
 
-def absolute_url(policy: Policy, path_or_url: str) -> str:
+def absolute_url(policy: Policy, path_or_url: str, site: str | None = None) -> str:
+    """A path (``/me``, ``/policy``) is a page Safehold serves: under ``site`` (the
+    deployment's ``SAFEHOLD_BASE_URL``) when known, else under the controller's website."""
     if path_or_url.startswith("/"):
-        return policy.controller.website.rstrip("/") + path_or_url
+        return (site or policy.controller.website).rstrip("/") + path_or_url
     return path_or_url
 
 
@@ -129,6 +131,7 @@ class _Views:
     """Lookups the templates need, bound to one policy."""
 
     policy: Policy
+    site: str | None = None
 
     def categories_in(self, group: CategoryGroup) -> list[Category]:
         return [c for c in self.policy.categories if c.group == group]
@@ -144,7 +147,7 @@ class _Views:
         return join_words(md_text(label) for label in labels)
 
     def url(self, path_or_url: str) -> str:
-        return md_link(absolute_url(self.policy, path_or_url))
+        return md_link(absolute_url(self.policy, path_or_url, self.site))
 
 
 def _lookup(key: object, mapping: dict[Any, str]) -> str:
@@ -187,22 +190,23 @@ def _environment() -> jinja2.Environment:
 _ENV = _environment()
 
 
-def _context(policy: Policy) -> dict[str, Any]:
+def _context(policy: Policy, site: str | None) -> dict[str, Any]:
     kept = [
         (rule, exc) for rule in policy.retention for exc in rule.exceptions if exc.survives_erasure
     ]
     return {
         "p": policy,
-        "v": _Views(policy),
+        "v": _Views(policy, site),
         "kept_after_erasure": kept,
         "notified_recipients": [r for r in policy.recipients if r.notify_on_erasure],
-        "policy_url": absolute_url(policy, policy.changes.posted_at),
+        "policy_url": absolute_url(policy, policy.changes.posted_at, site),
     }
 
 
-def render_markdown(policy: Policy) -> str:
-    """The complete policy as Markdown, covering the seed's five sections."""
-    text = _ENV.get_template("policy.md.j2").render(_context(policy))
+def render_markdown(policy: Policy, *, site: str | None = None) -> str:
+    """The complete policy as Markdown, covering the seed's five sections; ``site``: where
+    the deployment serves its pages (the links to ``/me`` and ``/policy``)."""
+    text = _ENV.get_template("policy.md.j2").render(_context(policy, site))
     text = _BLOCK_START.sub("\n\n", text)  # headings, rules and tables stand apart
     return _BLANK_RUNS.sub("\n\n", text).strip() + "\n"
 
@@ -213,9 +217,9 @@ class Heading:
     text: str
 
 
-def html_body(policy: Policy) -> tuple[str, list[Heading]]:
+def html_body(policy: Policy, *, site: str | None = None) -> tuple[str, list[Heading]]:
     """The policy as an HTML fragment (for a page of the web app) and its h2 headings."""
-    return _markdown_to_html(render_markdown(policy))
+    return _markdown_to_html(render_markdown(policy, site=site))
 
 
 def _markdown_to_html(source: str) -> tuple[str, list[Heading]]:

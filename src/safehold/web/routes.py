@@ -29,7 +29,7 @@ def home(request: Request, runtime: RuntimeDep) -> HTMLResponse:
 def _policy_page(
     request: Request, runtime: Runtime, shown: Policy, label: str | None
 ) -> HTMLResponse:
-    body, toc = html_body(shown)
+    body, toc = html_body(shown, site=runtime.settings.base_url)
     current = runtime.book.in_force(runtime.clock.now())
     return TEMPLATES.TemplateResponse(
         request,
