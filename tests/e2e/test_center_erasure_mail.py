@@ -34,6 +34,9 @@ LINK = re.compile(r"(https://\S+/me/requests/[0-9a-f-]{36}/certificate\?link=[A-
 def test_the_deletion_request_is_confirmed_by_mail_with_a_link_that_outlives_the_account(
     signed_in: TestClient, runtime: Runtime, smtp: SmtpServer, ada: uuid.UUID
 ) -> None:
+    before = signed_in.get("/me/delete").text
+    assert "Your e-mail address, only to send you the e-mail that says the deletion" in before
+    assert "at the latest 7 days after the deletion started" in before
     answer = post_form(signed_in, "/me/delete", {"confirm": "yes"})
     assert answer.status_code == 303
     assert "we are e-mailing you the confirmation" in signed_in.get(answer.headers["location"]).text
@@ -52,6 +55,7 @@ def test_the_deletion_request_is_confirmed_by_mail_with_a_link_that_outlives_the
         made = session.scalars(select(DataRequest).where(DataRequest.subject_id == ada)).one()
     assert f"/me/requests/{made.id}/" in link
     assert f"reference {str(made.id)[:8]}" in text
+    assert "When the deletion is done we e-mail you once more, with this link" in text
     cert = erasure.erase(runtime.sessions, request_context(runtime), made.id)
     assert cert["erased"]["mail_copies_deleted"] is None  # SMTP: the backend keeps no copies
     signed_in.cookies.clear()  # the account is gone: no sign-in is possible any more

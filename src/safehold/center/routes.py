@@ -18,6 +18,7 @@ from safehold.analytics.errors import ObjectionNotFound
 from safehold.center import actions, email_change, rules, service
 from safehold.deps import RuntimeDep, SessionDep
 from safehold.errors import RateLimited
+from safehold.requests import mails
 from safehold.requests import rules as request_rules
 from safehold.requests.errors import (
     CodeAttemptsExhausted,
@@ -253,7 +254,10 @@ def _delete_page(
     link = actions.certificate_path(ctx, plan.open_request) if plan.open_request else None
     return _page(
         request, "delete",
-        {"plan": plan, "errors": errors, "certificate": link, "here": "delete"},
+        {"plan": plan, "errors": errors, "certificate": link, "here": "delete",
+         "completion_mail_days": (
+             mails.completion_mail_days() if mails.completion_mail_offered(runtime.policy) else None
+         )},
         status_code=status_code,
     )  # fmt: skip
 

@@ -29,6 +29,7 @@ from safehold.comms import rules as comms_rules
 from safehold.comms import service as comms
 from safehold.comms.errors import PurposeNotDeclared
 from safehold.comms.models import OutboxItem
+from safehold.policy import Policy
 from safehold.policy.durations import add_duration
 from safehold.requests import links, rules
 from safehold.requests.models import DataRequest
@@ -40,8 +41,16 @@ KIND = "account_notice"  # about the person's own account: communication.service
 ACTOR = Actor("system", "requests")
 
 
-def _erasure_text(ctx_operator: str, controller: str, request: DataRequest) -> str:
+def _erasure_text(
+    ctx_operator: str, controller: str, request: DataRequest, *, completion_mail: bool
+) -> str:
     until = add_duration(request.received_at, links.CERTIFICATE_LINK_TTL)
+    completion = (
+        "When the deletion is done we e-mail you once more, with this link; we keep your "
+        "address only for that e-mail.\n\n"
+        if completion_mail
+        else ""
+    )
     return (
         "Hello {{ name }},\n\n"
         f"We received your request to delete your personal data at {ctx_operator} on "
@@ -51,6 +60,7 @@ def _erasure_text(ctx_operator: str, controller: str, request: DataRequest) -> s
         "the certificate of what was erased, and what was kept and why, without signing in, "
         f"until {until:%Y-%m-%d}; until the deletion is done it says so:\n"
         "{{ secret }}\n\n"
+        f"{completion}"
         f"If you did not ask for this, write to us at once: {controller}."
     )
 
@@ -62,7 +72,10 @@ def erasure_received(session: Session, ctx: comms.Context, request: DataRequest)
     comms.enqueue(
         session, ctx, actor=ACTOR, kind=KIND, subject_ids=[request.subject_id],
         subject="We received your request to delete your data",
-        text=_erasure_text(policy.policy.operator, str(policy.controller.email), request),
+        text=_erasure_text(
+            policy.policy.operator, str(policy.controller.email), request,
+            completion_mail=completion_mail_offered(policy),
+        ),
         html=None, secrets={request.subject_id: ctx.mail.link(path)},
     )  # fmt: skip
 
@@ -101,6 +114,19 @@ def _address(session: Session, ctx: comms.Context, request: DataRequest) -> str 
     return ctx.vault.decrypt(
         session, row.subject_id, row.retention_class, EMAIL, row.field, row.ciphertext
     )
+
+
+def completion_mail_offered(policy: Policy) -> bool:
+    """Whether an erasure can end with the completion e-mail: it goes out under the legal
+    obligation purpose, which must be allowed to use the e-mail address."""
+    if comms_rules.RIGHTS not in policy.purpose_ids:
+        return False
+    return EMAIL in policy.purpose(comms_rules.RIGHTS).categories
+
+
+def completion_mail_days() -> int:
+    """How long the address is kept at most for that e-mail, in whole days."""
+    return comms_rules.OWN_KEY_TTL.days
 
 
 def erasure_completed(session: Session, ctx: comms.Context, request: DataRequest) -> dict[str, Any]:
