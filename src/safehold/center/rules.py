@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from safehold import wording
 from safehold.policy.document import Policy, RetentionAction, RetentionFrom, RetentionRule
-from safehold.policy.render import period_words
 from safehold.requests import links
 from safehold.subjects import rules as subject_rules
 from safehold.subjects.errors import ConfusableEmail, InvalidEmail, InvalidPhone
@@ -59,12 +59,12 @@ def retention_words(rule: RetentionRule) -> str:
         if rule.action is RetentionAction.DELETE
         else "then deleted once counted into anonymous statistics"
     )
-    return f"{period_words(rule.period, rule.from_)}, {then}"
+    return f"{wording.period(rule.period, rule.from_)}, {then}"
 
 
 def retention_words_of(period: str, start: RetentionFrom) -> str:
     """ "10 years after it is collected"."""
-    return period_words(period, start)
+    return wording.period(period, start)
 
 
 def purposes_of(policy: Policy, category: str) -> list[tuple[str, str, str]]:

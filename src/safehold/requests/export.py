@@ -27,6 +27,7 @@ import jinja2
 from sqlalchemy import ColumnElement, Table, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from safehold import wording
 from safehold.access import audit
 from safehold.access.rules import Actor
 from safehold.analytics.models import Objection
@@ -58,6 +59,7 @@ _ENV = jinja2.Environment(
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
+wording.install(_ENV)  # the same words as /me
 _DEVICE_FIELDS = ("device_type", "os_family", "os_major", "browser_family", "browser_major")
 
 
@@ -364,4 +366,8 @@ def render_html(session: Session, ctx: service.Context, subject_id: uuid.UUID) -
     """The readable summary: per category the values, why they are used, who received them
     and how long they are kept; counts of events, logins and devices (not every row)."""
     head = _head(session, ctx, subject_id, "request.export.html")
-    return _ENV.get_template("export.html.j2").render(export=head, words=holdings.words)
+    names = {r.id: r.name for r in ctx.policy.recipients}
+    purposes = {p.id: p.label for p in ctx.policy.purposes}
+    return _ENV.get_template("export.html.j2").render(
+        export=head, words=holdings.words, recipients=names, purposes=purposes
+    )

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from safehold import wording
 from safehold.events import storage
 from safehold.events.models import Login, SubjectDevice
 from safehold.events.service import DEVICE_CATEGORY, NETWORK_CATEGORY
@@ -49,7 +50,7 @@ _WORDS = {
 
 def words(parts: dict[str, int]) -> str:
     """ "12 sign-ins, 3 shortened IP addresses (…)": a category's records in words."""
-    return ", ".join(f"{n} {_WORDS[kind][0 if n == 1 else 1]}" for kind, n in parts.items() if n)
+    return ", ".join(wording.count(n, *_WORDS[kind]) for kind, n in parts.items() if n)
 
 
 @dataclass(frozen=True)

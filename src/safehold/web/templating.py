@@ -8,9 +8,12 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
+from safehold import wording
+
 _PACKAGE = Path(__file__).parent.parent
 TEMPLATES = Jinja2Templates(
     directory=[_PACKAGE / "web" / "templates", _PACKAGE / "center" / "templates",
                _PACKAGE / "console" / "templates"]
 )  # fmt: skip
+wording.install(TEMPLATES.env)  # counts, periods, days and ids in words, as in the export
 STATIC_DIR = Path(__file__).parent / "static"

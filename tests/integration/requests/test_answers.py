@@ -4,6 +4,7 @@ streams, objections reach analytics and marketing, a correction logs field names
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import timedelta
 
@@ -95,7 +96,14 @@ def test_an_access_request_yields_a_complete_streamed_export(
     assert "ada@example.com" in page
     assert "<script" not in page
     assert "style=" not in page
-    assert "5 event(s)" in page
+    # issue 20, item 10: the summary speaks as /me does (safehold.wording), never in ISO
+    # durations, "(s)" plurals or the policy's ids
+    assert "5 recorded events" in page
+    assert "1 sign-in and 1 device" in page or "1 sign-in and 0 devices" in page
+    assert "days after the account is closed" in page
+    assert not re.search(r"\bP\d+[YMWD]\b|\(s\)|email_delivery|service_provision", page)
+    mailer = next(r.name for r in runtime.policy.recipients if r.id == "email_delivery")
+    assert mailer in page
 
 
 def test_the_download_link_expires_and_cannot_be_forged(
