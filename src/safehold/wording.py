@@ -45,9 +45,11 @@ def day(moment: datetime | date) -> str:
     return moment.strftime("%Y-%m-%d")
 
 
-def label(raw: str) -> str:
-    """One of Safehold's ids (a device type, a choice, a channel) in words."""
-    return _LABELS.get(raw, raw.replace("_", " "))
+def label(raw: str, capital: bool = False) -> str:
+    """One of Safehold's ids (a device type, a choice, a channel) in words; ``capital``
+    raises the first letter only ("Smart TV", where Jinja's ``capitalize`` gives "Smart tv")."""
+    words = _LABELS.get(raw, raw.replace("_", " "))
+    return words[:1].upper() + words[1:] if capital else words
 
 
 def install(env: jinja2.Environment) -> None:

@@ -44,3 +44,8 @@ def test_the_filters_are_installed_in_a_template_environment() -> None:
     wording.install(env)
     page = env.from_string('{{ n | count("device") }}; {{ p | period("last_activity") }}')
     assert page.render(n=1, p="P2Y") == "1 device; 2 years after your last activity"
+
+
+def test_a_label_may_start_a_sentence_without_losing_its_capitals() -> None:
+    assert wording.label("smart_tv", capital=True) == "Smart TV"
+    assert wording.label("smartphone", capital=True) == "Smartphone"

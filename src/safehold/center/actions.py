@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from safehold.access.rules import Actor
@@ -29,6 +30,7 @@ from safehold.requests import service as requests
 from safehold.requests.errors import ExportLinkExpired, ExportLinkInvalid, RequestNotFound
 from safehold.requests.models import DataRequest
 from safehold.requests.rules import Kind, Status
+from safehold.sharing.models import Propagation
 from safehold.subjects import rules as subject_rules
 
 
@@ -61,13 +63,26 @@ def withdraw_objection(
     )
 
 
+@dataclass(frozen=True)
+class Corrected:
+    """A correction carried out, and the recipients told of it (Art. 19): the page says
+    "we are telling the services that received them" only when there are some."""
+
+    request: DataRequest
+    told: list[str]  # recipient ids, each queued one notice by this correction
+
+
 def correct(
     session: Session, ctx: Context, sid: uuid.UUID, *, actor: Actor, values: dict[str, str]
-) -> DataRequest:
+) -> Corrected:
     """A rectification request, answered at once (``EmailTaken`` when the new address is
     another account's: the caller rolls back and says so next to the field)."""
+    notices = select(Propagation.id, Propagation.recipient_id).where(Propagation.subject_id == sid)
+    before = {row.id for row in session.execute(notices)}
     request = _open(session, ctx, sid, Kind.RECTIFICATION, actor)
-    return requests.rectify(session, ctx.requests, request.id, actor=actor, values=values)
+    done = requests.rectify(session, ctx.requests, request.id, actor=actor, values=values)
+    told = {row.recipient_id for row in session.execute(notices) if row.id not in before}
+    return Corrected(done, sorted(told))
 
 
 def export(session: Session, ctx: Context, sid: uuid.UUID, *, actor: Actor) -> requests.AccessGrant:

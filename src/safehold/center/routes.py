@@ -39,7 +39,10 @@ router = APIRouter(include_in_schema=False)
 Field = Annotated[str | None, Form()]
 OPEN = "requests.open.subject"  # the same limit as requests opened through the API
 DONE = {
-    "details": "Your details are corrected. Services that received them are being told.",
+    "details": "Your details are corrected. No other service received them, so there is "
+    "nobody else to tell.",
+    "details_told": "Your details are corrected. The services that received them are being "
+    "told of the correction.",
     "email_code": "We sent a code to your new e-mail address: type it below to confirm it. "
     "Your current address keeps working until then, and we told it about the change.",
     "email": "Your new e-mail address is confirmed: sign in with it from now on. We told "
@@ -131,8 +134,9 @@ def correct_details(
     try:
         with ratelimit.attempt(runtime, (OPEN, str(_sid(person)))):
             try:
-                if others:  # everything but the sign-in address changes at once
-                    actions.correct(session, ctx, _sid(person), actor=actor, values=others)
+                told = bool(others) and bool(  # everything but the address at once
+                    actions.correct(session, ctx, _sid(person), actor=actor, values=others).told
+                )
                 if new_email is not None:  # that one waits for the code sent to it
                     email_change.request_change(
                         session, ctx, _sid(person), actor=actor, new=new_email,
@@ -149,7 +153,8 @@ def correct_details(
         message = f"Too many changes in the last hour. Try again in {wait} minutes."
         field = "email" if new_email is not None else "name"
         return _details_page(request, shown, {field: message}, status_code=429)
-    return pages.redirect(f"/me/details?done={'email_code' if new_email else 'details'}")
+    done = "email_code" if new_email else "details_told" if told else "details"
+    return pages.redirect(f"/me/details?done={done}")
 
 
 @router.post("/me/details/email", response_class=HTMLResponse)
