@@ -61,7 +61,7 @@ def test_a_correction_nobody_received_says_nobody_is_told(
     )
     assert answer.status_code == 303, answer.text
     page = signed_in.get(answer.headers["location"]).text
-    assert "Your details are corrected. No other service received them" in page
+    assert "Your details are corrected.</p>" in page
     assert "being told" not in page
     with runtime.sessions() as session:
         assert not session.scalars(select(Propagation).where(Propagation.subject_id == ada)).all()

@@ -39,8 +39,7 @@ router = APIRouter(include_in_schema=False)
 Field = Annotated[str | None, Form()]
 OPEN = "requests.open.subject"  # the same limit as requests opened through the API
 DONE = {
-    "details": "Your details are corrected. No other service received them, so there is "
-    "nobody else to tell.",
+    "details": "Your details are corrected.",  # no recipient to tell (Art. 19)
     "details_told": "Your details are corrected. The services that received them are being "
     "told of the correction.",
     "email_code": "We sent a code to your new e-mail address: type it below to confirm it. "
