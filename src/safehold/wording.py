@@ -13,6 +13,7 @@ import jinja2
 
 from safehold.policy.document import RetentionFrom
 from safehold.policy.durations import duration_in_words
+from safehold.policy.render import join_words
 
 # Ids whose words are not the id with spaces (``smart_tv`` is not "smart tv").
 _LABELS = {
@@ -52,6 +53,11 @@ def label(raw: str, capital: bool = False) -> str:
     return words[:1].upper() + words[1:] if capital else words
 
 
+def listed(items: list[str]) -> str:
+    """["a", "b", "c"] -> "a, b and c" (the published policy's way of listing)."""
+    return join_words(items)
+
+
 def install(env: jinja2.Environment) -> None:
-    """The filters ``count``, ``period``, ``day`` and ``label`` for ``env``'s templates."""
-    env.filters.update(count=count, period=period, day=day, label=label)
+    """The filters ``count``, ``period``, ``day``, ``label`` and ``listed`` for ``env``."""
+    env.filters.update(count=count, period=period, day=day, label=label, listed=listed)

@@ -49,3 +49,10 @@ def test_the_filters_are_installed_in_a_template_environment() -> None:
 def test_a_label_may_start_a_sentence_without_losing_its_capitals() -> None:
     assert wording.label("smart_tv", capital=True) == "Smart TV"
     assert wording.label("smartphone", capital=True) == "Smartphone"
+
+
+def test_a_list_reads_as_the_published_policy_lists() -> None:
+    assert wording.listed(["Name"]) == "Name"
+    assert wording.listed(["Name", "E-mail address", "Phone number"]) == (
+        "Name, E-mail address and Phone number"
+    )

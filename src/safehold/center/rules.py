@@ -67,13 +67,33 @@ def retention_words_of(period: str, start: RetentionFrom) -> str:
     return wording.period(period, start)
 
 
-def purposes_of(policy: Policy, category: str) -> list[tuple[str, str, str]]:
-    """(label, lawful basis, description) of each purpose that may use the category."""
+@dataclass(frozen=True)
+class PurposeWords:
+    """A purpose as /me tells it once, with the kinds of information it uses (labels)."""
+
+    id: str
+    label: str
+    basis: str
+    description: str
+    uses: list[str]
+
+
+def purposes_in_words(policy: Policy) -> list[PurposeWords]:
+    """Each purpose of the policy once, in the policy's order, with what it uses."""
+    labels = {c.id: c.label for c in policy.categories}
     return [
-        (p.label, str(p.lawful_basis).replace("_", " "), p.description)
+        PurposeWords(
+            p.id, p.label, wording.label(str(p.lawful_basis)), p.description,
+            [labels[c] for c in p.categories if c in labels],
+        )
         for p in policy.purposes
-        if category in p.categories
-    ]
+    ]  # fmt: skip
+
+
+def purposes_of(policy: Policy, category: str) -> list[tuple[str, str]]:
+    """(id, label) of each purpose that may use the category: what /me names beside it,
+    linking to the purpose's one description."""
+    return [(p.id, p.label) for p in policy.purposes if category in p.categories]
 
 
 @dataclass

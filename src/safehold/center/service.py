@@ -69,7 +69,7 @@ class CategoryView:
     values: list[tuple[str, str]]  # (field label, value)
     held: bool  # anything of this category is stored (requests.holdings)
     count: str | None  # what is stored, in words, for what is not shown as values
-    purposes: list[tuple[str, str, str]]  # (label, lawful basis, description)
+    purposes: list[tuple[str, str]]  # (purpose id, label): described once, in Overview
     received_by: list[sharing.PersonDisclosure]
     kept_for: str
     kept_why: str
@@ -79,6 +79,7 @@ class CategoryView:
 @dataclass
 class Overview:
     categories: list[CategoryView] = field(default_factory=list)
+    purposes: list[rules.PurposeWords] = field(default_factory=list)  # each once
     refused: str | None = None  # why the values cannot be shown now (the policy's answer)
 
 
@@ -103,7 +104,7 @@ def overview(session: Session, ctx: Context, sid: uuid.UUID, *, actor: Actor) ->
     data, refused = _values(session, ctx, sid, actor)
     stored = holdings.holdings(session, policy, sid)
     received = sharing.disclosures_for(session, ctx.subjects, sid)
-    out = Overview(refused=refused)
+    out = Overview(refused=refused, purposes=rules.purposes_in_words(policy))
     for category in policy.categories:
         rule = policy.retention_rule_for(category.id)
         labels = {f.name: f.label for f in category.fields}
