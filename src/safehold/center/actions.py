@@ -73,14 +73,18 @@ class Corrected:
 
 
 def correct(
-    session: Session, ctx: Context, sid: uuid.UUID, *, actor: Actor, values: dict[str, str]
-) -> Corrected:
+    session: Session, ctx: Context, sid: uuid.UUID, *, actor: Actor, values: dict[str, str],
+    remove: tuple[str, ...] = (),
+) -> Corrected:  # fmt: skip
     """A rectification request, answered at once (``EmailTaken`` when the new address is
-    another account's: the caller rolls back and says so next to the field)."""
+    another account's: the caller rolls back and says so next to the field); ``remove``
+    deletes the phone number or postal address in the same request."""
     notices = select(Propagation.id, Propagation.recipient_id).where(Propagation.subject_id == sid)
     before = {row.id for row in session.execute(notices)}
     request = _open(session, ctx, sid, Kind.RECTIFICATION, actor)
-    done = requests.rectify(session, ctx.requests, request.id, actor=actor, values=values)
+    done = requests.rectify(
+        session, ctx.requests, request.id, actor=actor, values=values, remove=remove
+    )
     told = {row.recipient_id for row in session.execute(notices) if row.id not in before}
     return Corrected(done, sorted(told))
 

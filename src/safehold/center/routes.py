@@ -124,7 +124,7 @@ def correct_details(
     if checked.errors:
         session.commit()  # the read of what is held (to compare) stays in the audit log
         return _details_page(request, shown, checked.errors, status_code=422)
-    if not checked.values:
+    if not checked.values and not checked.removed:
         session.commit()
         return _page(request, "details", {"values": shown, "errors": {}, "here": "details",
                                           "unchanged": True})  # fmt: skip
@@ -133,9 +133,12 @@ def correct_details(
     try:
         with ratelimit.attempt(runtime, (OPEN, str(_sid(person)))):
             try:
-                told = bool(others) and bool(  # everything but the address at once
-                    actions.correct(session, ctx, _sid(person), actor=actor, values=others).told
-                )
+                told = bool(others or checked.removed) and bool(  # all but the address at once
+                    actions.correct(
+                        session, ctx, _sid(person), actor=actor, values=others,
+                        remove=tuple(checked.removed),
+                    ).told
+                )  # fmt: skip
                 if new_email is not None:  # that one waits for the code sent to it
                     email_change.request_change(
                         session, ctx, _sid(person), actor=actor, new=new_email,

@@ -103,6 +103,7 @@ class Checked:
 
     values: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)  # "phone", "address": emptied to delete
 
 
 def _clean(raw: str | None) -> str:
@@ -111,8 +112,8 @@ def _clean(raw: str | None) -> str:
 
 def check_details(form: Mapping[str, str | None], current: Mapping[str, str]) -> Checked:
     """Compare what the person typed with what is held (``current``: field -> value) and
-    say, next to each field, what is wrong. An empty phone or address where one is held is
-    refused: a correction replaces a value, it does not delete it."""
+    say, next to each field, what is wrong. An emptied phone or address where one is held is
+    removed (``removed``): optional details, deleted by the same rectification request."""
     out = Checked()
     typed = {name: _clean(form.get(name)) for name in FIELDS}
     for name, value in typed.items():
@@ -128,6 +129,8 @@ def check_details(form: Mapping[str, str | None], current: Mapping[str, str]) ->
     _check_phone(typed["phone"], typed["country"] or current.get("country"), current, out)
     for failed in out.errors:
         out.values.pop(failed, None)
+    if out.errors:
+        out.removed.clear()
     return out
 
 
@@ -150,9 +153,7 @@ def _check_email(email: str, current: Mapping[str, str], out: Checked) -> None:
 def _check_phone(phone: str, region: str | None, current: Mapping[str, str], out: Checked) -> None:
     if not phone:
         if current.get("phone"):
-            out.errors.setdefault(
-                "phone", "Type the new number. To remove your number, write to us."
-            )
+            out.removed.append("phone")
         return
     try:
         normal = subject_rules.normalise_phone(phone, region or None)
@@ -169,7 +170,7 @@ def _check_address(typed: Mapping[str, str], current: Mapping[str, str], out: Ch
     parts = {p: typed[p] for p in ADDRESS_PARTS}
     if not any(parts.values()):
         if any(current.get(p) for p in ADDRESS_PARTS):
-            out.errors.setdefault("street", "Fill in your address. To remove it, write to us.")
+            out.removed.append("address")
         return
     missing = [p for p in ADDRESS_PARTS if not parts[p]]
     if missing:

@@ -175,6 +175,25 @@ def objection_effect(policy: Policy, purpose: str | None) -> str:
     return LEAVE_PURPOSE
 
 
+# The optional details a person may have deleted by a rectification request (the name and
+# the sign-in address are needed for the account: they can only be corrected).
+REMOVABLE: dict[str, str] = {"phone": "account.phone", "address": "account.address"}
+
+
+def removal_fields(remove: Iterable[str], values: Mapping[str, str]) -> list[str]:
+    """The details to delete, checked: known ones only, and none also given a new value."""
+    gone = sorted(set(remove))
+    unknown = [g for g in gone if g not in REMOVABLE]
+    both = [g for g in gone if g in values or (g == "address" and "street" in values)]
+    if unknown or both:
+        raise RectificationInvalid(
+            "only the phone number and the postal address can be removed, and not also "
+            "corrected in the same request",
+            details={"removable": sorted(REMOVABLE), "unknown": len(unknown), "both": both},
+        )
+    return gone
+
+
 def rectification_fields(values: Mapping[str, str]) -> tuple[str, ...]:
     """The field names a correction touches, checked: known names only, and an address in
     full (its four parts go together). The values themselves are never looked at here."""

@@ -369,16 +369,19 @@ def object_to(
 
 def rectify(
     session: Session, ctx: Context, request_id: uuid.UUID, *, actor: Actor,
-    values: dict[str, str],
+    values: dict[str, str], remove: tuple[str, ...] = (),
 ) -> DataRequest:  # fmt: skip
     """Correct the person's data (Art. 16) through ``subjects.service.rectify`` (which tells
-    the recipients, Art. 19) and complete the request, recording the field names only."""
+    the recipients, Art. 19) and complete the request, recording the field names only.
+    ``remove`` names optional details to delete instead (:data:`rules.REMOVABLE`: the phone
+    number, the postal address): the same request, the recipients told the same way."""
     request = of_kind(session, request_id, Kind.RECTIFICATION)
-    names = rules.rectification_fields(values)
+    gone = rules.removal_fields(remove, values)
+    names = rules.rectification_fields(values) if values or not gone else ()
     address = {p: values[p] for p in rules.ADDRESS_PARTS} if "street" in values else None
     contact = subject_rules.contact(
         name=values.get("name"), email=values.get("email"), phone=values.get("phone"),
-        address=address,
+        address=address, remove=tuple(rules.REMOVABLE[g] for g in gone),
     )  # fmt: skip
     move(session, ctx, request, Status.IN_PROGRESS, actor=actor)
     source = "person" if request.made_by == "subject" else "operator"
@@ -386,6 +389,8 @@ def rectify(
         session, subjects.Context(ctx.vault, ctx.policy, ctx.clock), request.subject_id,
         actor=actor, source=source, contact=contact,
     )  # fmt: skip
-    categories = sorted({rules.RECTIFIABLE[n] for n in names})
-    return _answered(session, ctx, request, actor=actor, step="rectification",
-                     record={"fields": list(names), "categories": categories})  # fmt: skip
+    categories = sorted({rules.RECTIFIABLE[n] for n in names} | set(contact.removed))
+    record: dict[str, object] = {"fields": list(names), "categories": categories}
+    if gone:
+        record["removed"] = gone
+    return _answered(session, ctx, request, actor=actor, step="rectification", record=record)

@@ -41,9 +41,23 @@ def test_each_wrong_field_has_its_own_message_and_is_not_corrected() -> None:
     assert checked.values == {}
 
 
-def test_a_correction_never_deletes_a_held_value() -> None:
+def test_an_emptied_phone_or_address_is_removed_and_nothing_else_is() -> None:
+    """Issue 20, item 11: the optional details can be removed, not only replaced."""
     checked = rules.check_details(form(phone=""), HELD)
-    assert "write to us" in checked.errors["phone"]
+    assert (checked.values, checked.errors, checked.removed) == ({}, {}, ["phone"])
+    address = {"street": "2 Imaginary Road", "postal_code": "EX1 1EX", "city": "Exampleton",
+               "country": "GB"}  # fmt: skip
+    emptied = dict.fromkeys(address, "")
+    checked = rules.check_details(form(**emptied), {**HELD, **address})
+    assert (checked.values, checked.errors, checked.removed) == ({}, {}, ["address"])
+    nothing_held = rules.check_details(form(phone=""), {**HELD, "phone": ""})
+    assert nothing_held.removed == []
+
+
+def test_a_removal_waits_for_the_rest_of_the_form_to_be_right() -> None:
+    checked = rules.check_details(form(phone="", name=" "), HELD)
+    assert checked.removed == []
+    assert set(checked.errors) == {"name"}
 
 
 def test_an_address_is_corrected_whole_with_a_country_code() -> None:
