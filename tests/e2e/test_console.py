@@ -28,6 +28,7 @@ from safehold.subjects import service as subjects
 from tests.conftest import DEFAULT_POLICY
 from tests.e2e.conftest import MakeKey
 from tests.integration.analytics.helpers import Raw, people, store
+from tests.integration.requests import support
 from tests.integration.requests.support import code_sent, open_request, person
 from tests.unit.policy.bombs import ALIAS_BOMB
 
@@ -154,6 +155,30 @@ def test_the_queue_is_by_deadline_and_marks_overdue_requests(
     assert f"/admin/requests/{old}" not in only.text
     home = client.get("/admin")
     assert re.search(r'class="figure">1</span> overdue', home.text)
+
+
+def test_the_queue_opens_on_the_open_requests_and_lists_the_finished_ones_on_demand(
+    client: TestClient, runtime: Runtime, make_key: MakeKey
+) -> None:
+    waiting = open_request(runtime, person(runtime, "Ines"), "access")
+    finished = open_request(runtime, person(runtime, "Jona"), "erasure")
+    with transaction(runtime.sessions) as session:
+        requests.reject(session, support.ctx(runtime), finished, actor=support.STAFF,
+                        reason="duplicate")  # fmt: skip
+    staff(client, make_key)
+    first = client.get("/admin/requests")
+    assert f"/admin/requests/{waiting}" in first.text
+    assert f"/admin/requests/{finished}" not in first.text
+    assert re.search(r'<option value="open" selected>', first.text)
+    every = client.get("/admin/requests?status=any")
+    assert f"/admin/requests/{waiting}" in every.text
+    assert f"/admin/requests/{finished}" in every.text
+    assert re.search(r'<option value="any" selected>', every.text)
+    rejected = client.get("/admin/requests?status=rejected")
+    assert f"/admin/requests/{finished}" in rejected.text
+    assert f"/admin/requests/{waiting}" not in rejected.text
+    unknown = client.get("/admin/requests?status=nonsense")  # treated as the default
+    assert f"/admin/requests/{finished}" not in unknown.text
 
 
 def test_a_request_is_verified_and_erased_from_its_page(

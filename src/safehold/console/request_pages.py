@@ -51,9 +51,9 @@ def queue(
     status: str | None = None, kind: str | None = None,
 ) -> HTMLResponse:  # fmt: skip
     common.guard(signed_in, SCOPE)
-    status = status if status in set(Status) else None
+    status, statuses = rules.queue_filter(status)
     kind = kind if kind in set(Kind) else None
-    rows = service.queue(session, runtime.clock.now(), status=status, kind=kind)
+    rows = service.queue(session, runtime.clock.now(), statuses=statuses, kind=kind)
     return common.page(
         request, signed_in, "console/queue.html",
         {"rows": rows, "status": status, "kind": kind, "statuses": list(Status),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from safehold.access.rules import purpose_allowed
+from safehold.requests.rules import OPEN, Status
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,21 @@ FAILURES_SHOWN = 25  # newest failed deliveries on the messages page
 EXPIRIES_SHOWN = 6  # event months and account periods listed as "next expiries"
 POLICY_UPLOAD_MAX = 500_000  # bytes, as the API's limit: a policy file is a few kilobytes
 MAX_FILTER = 80  # characters of an audit filter (an action name)
+
+
+# The queue's status filter: the open requests (what staff must still answer) unless asked
+# for every request or one status.
+QUEUE_OPEN, QUEUE_ANY = "open", "any"
+
+
+def queue_filter(choice: str | None) -> tuple[str, list[str] | None]:
+    """The filter shown as chosen and the statuses it lists (``None``: all); anything
+    unknown, or nothing, is the open requests."""
+    if choice == QUEUE_ANY:
+        return QUEUE_ANY, None
+    if choice in set(Status):
+        return str(choice), [str(choice)]
+    return QUEUE_OPEN, sorted(OPEN)
 
 
 def nav(scopes: Iterable[str]) -> list[Page]:
