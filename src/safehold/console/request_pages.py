@@ -73,7 +73,7 @@ def _detail(
         {"view": view, "r": view.request, "errors": errors or {}, "notice": notice,
          "rejection_reasons": request_rules.REJECTION_REASONS,
          "extension_reasons": request_rules.EXTENSION_REASONS,
-         "max_extension": runtime.policy.requests.max_extension,
+         "extension_choices": rules.extension_choices(runtime.policy.requests.max_extension),
          "address_parts": request_rules.ADDRESS_PARTS,
          "restriction_reasons": subject_rules.RESTRICTION_REASONS,
          "lift_reasons": subject_rules.LIFT_REASONS, **(extra or {})},
@@ -172,7 +172,12 @@ def extend(
     request: Request, request_id: uuid.UUID, _csrf: CsrfDep, signed_in: StaffDep,
     session: SessionDep, runtime: RuntimeDep, reason: Field = None, extension: Field = None,
 ) -> Response:  # fmt: skip
-    wanted = (extension or "").strip().upper() or runtime.policy.requests.max_extension
+    common.guard(signed_in, SCOPE)
+    wanted = (extension or "").strip()
+    if wanted not in rules.extension_choices(runtime.policy.requests.max_extension):
+        ask = {"extension": "Choose how long to extend the deadline by."}
+        return _detail(request, signed_in, session, runtime, request_id, errors=ask,
+                       status_code=422)  # fmt: skip
     return _with_reason(
         request, signed_in, session, runtime, request_id, reason,
         allowed=request_rules.EXTENSION_REASONS, field="extension_reason",
