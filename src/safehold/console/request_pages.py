@@ -16,11 +16,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from safehold.access.rules import Actor
+from safehold.center import actions as center_actions
+from safehold.center import service as center
 from safehold.console import common, rules, service
 from safehold.console.common import Field
 from safehold.deps import RuntimeDep, SessionDep
 from safehold.errors import SafeholdError
-from safehold.requests import certificate, jobs, restriction
+from safehold.requests import certificate, jobs, mails, restriction
 from safehold.requests import rules as request_rules
 from safehold.requests import service as requests
 from safehold.requests.errors import CertificateNotReady
@@ -68,6 +70,13 @@ def _detail(
 ) -> HTMLResponse:  # fmt: skip
     view = service.request_page(session, request_id, runtime.clock.now())
     notice = rules.NOTICES.get(request.query_params.get("done", ""))
+    if "erase" in view.actions and view.request.status != Status.IN_PROGRESS:
+        # the very plan the person was shown on /me/delete, as it stands now
+        plan = center_actions.erasure_preview(session, center.context(runtime),
+                                              view.request.subject_id)  # fmt: skip
+        mail_days = mails.completion_mail_days() if mails.completion_mail_offered(
+            runtime.policy) else None  # fmt: skip
+        extra = {"plan": plan, "completion_mail_days": mail_days, **(extra or {})}
     return common.page(
         request, signed_in, "console/request.html",
         {"view": view, "r": view.request, "errors": errors or {}, "notice": notice,
@@ -204,9 +213,14 @@ def reject(
 @router.post("/admin/requests/{request_id}/erasure")
 def erase(
     request: Request, request_id: uuid.UUID, _csrf: CsrfDep, signed_in: StaffDep,
-    session: SessionDep, runtime: RuntimeDep,
+    session: SessionDep, runtime: RuntimeDep, confirm: Field = None,
 ) -> Response:  # fmt: skip
+    """Only once the staff member has ticked that they checked the plan on the page."""
     common.guard(signed_in, SCOPE)
+    if confirm != "yes":
+        ask = {"confirm": "Tick the box to confirm the plan above before carrying it out."}
+        return _detail(request, signed_in, session, runtime, request_id, errors=ask,
+                       status_code=422)  # fmt: skip
     ctx, actor = common.requests_context(runtime), pages.actor_of(request, signed_in)
     session.commit()  # the job owns its transactions (one per step): hold nothing meanwhile
     return _act(
