@@ -194,6 +194,12 @@ def test_the_whole_journey_from_sign_in_to_the_erasure_certificate(
     desk.get_by_role("button", name="Sign in").click()
     desk.goto(f"{base}/admin/requests")
     desk.locator("table").get_by_role("link", name=re.compile("^Erasure request")).click()
+    # staff see the plan the person saw, and confirm it before it is carried out
+    expect(desk.locator("form ul.plan-erased")).to_be_visible()
+    screenshot(desk, "console-erasure-plan")
+    desk.get_by_role("button", name="Carry out the erasure").click()
+    expect(desk.get_by_role("alert")).to_contain_text("Tick the box to confirm the plan")
+    desk.get_by_label("I have checked this plan").check()
     desk.get_by_role("button", name="Carry out the erasure").click()
     expect(desk.locator("main")).to_contain_text("completed")
     staff.close()

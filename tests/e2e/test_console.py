@@ -4,6 +4,7 @@ and the analytics page's small cells."""
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,7 @@ from safehold.subjects import service as subjects
 from tests.conftest import DEFAULT_POLICY
 from tests.e2e.conftest import MakeKey
 from tests.integration.analytics.helpers import Raw, people, store
+from tests.integration.requests import support
 from tests.integration.requests.support import code_sent, open_request, person
 from tests.unit.policy.bombs import ALIAS_BOMB
 
@@ -156,6 +158,30 @@ def test_the_queue_is_by_deadline_and_marks_overdue_requests(
     assert re.search(r'class="figure">1</span> overdue', home.text)
 
 
+def test_the_queue_opens_on_the_open_requests_and_lists_the_finished_ones_on_demand(
+    client: TestClient, runtime: Runtime, make_key: MakeKey
+) -> None:
+    waiting = open_request(runtime, person(runtime, "Ines"), "access")
+    finished = open_request(runtime, person(runtime, "Jona"), "erasure")
+    with transaction(runtime.sessions) as session:
+        requests.reject(session, support.ctx(runtime), finished, actor=support.STAFF,
+                        reason="duplicate")  # fmt: skip
+    staff(client, make_key)
+    first = client.get("/admin/requests")
+    assert f"/admin/requests/{waiting}" in first.text
+    assert f"/admin/requests/{finished}" not in first.text
+    assert re.search(r'<option value="open" selected>', first.text)
+    every = client.get("/admin/requests?status=any")
+    assert f"/admin/requests/{waiting}" in every.text
+    assert f"/admin/requests/{finished}" in every.text
+    assert re.search(r'<option value="any" selected>', every.text)
+    rejected = client.get("/admin/requests?status=rejected")
+    assert f"/admin/requests/{finished}" in rejected.text
+    assert f"/admin/requests/{waiting}" not in rejected.text
+    unknown = client.get("/admin/requests?status=nonsense")  # treated as the default
+    assert f"/admin/requests/{finished}" not in unknown.text
+
+
 def test_a_request_is_verified_and_erased_from_its_page(
     client: TestClient, runtime: Runtime, make_key: MakeKey
 ) -> None:
@@ -179,13 +205,29 @@ def test_a_request_is_verified_and_erased_from_its_page(
     page = client.get(ok.headers["location"])
     assert "verified" in page.text
     assert re.search(r"<button[^>]*>Carry out the erasure</button>", page.text)
-    done = post(client, url, f"{url}/erasure", {})
+    # the plan the person saw on /me/delete, before anything is done
+    text = html.unescape(page.text)
+    plan = text[text.index("The erasure plan") : text.index("Carry out the erasure</button>")]
+    labels = {c.id: c.label for c in runtime.policy.categories}
+    assert f"<li>{labels['account.email']}</li>" in plan
+    unticked = post(client, url, f"{url}/erasure", {})
+    assert unticked.status_code == 422
+    assert 'id="f-confirm-error"' in unticked.text
+    assert "Tick the box to confirm the plan" in unticked.text
+    with runtime.sessions() as session:
+        assert requests.get(session, rid).status == "verified"  # nothing was carried out
+    done = post(client, url, f"{url}/erasure", {"confirm": "yes"})
     assert done.status_code == 303, done.text
     finished = client.get(done.headers["location"])
     assert f"{url}/certificate.json" in finished.text
     cert = client.get(f"{url}/certificate.json")
     assert cert.status_code == 200
     assert cert.json()["request_id"] == str(rid)
+    kept = [k for k in cert.json()["kept"] if k["kind"] != "completion_mail"]
+    assert kept, "the card is kept for the tax rule: the plan had something to show"
+    for item in kept:  # what was kept is what the plan said would be, with its reason
+        assert labels[item["category"]] in plan
+        assert item["reason"] in plan
     assert client.get(f"{url}/certificate").status_code == 200
     with runtime.sessions() as session:
         entries = session.scalars(select(AuditEntry).where(AuditEntry.subject_id == sid)).all()

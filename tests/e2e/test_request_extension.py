@@ -105,6 +105,32 @@ def test_past_the_first_deadline_the_api_and_the_console_refuse(
     )  # fmt: skip
 
 
+def test_the_console_offers_the_extension_in_words_and_refuses_anything_else(
+    client: TestClient, runtime: Runtime, make_key: MakeKey, ada: uuid.UUID
+) -> None:
+    rid = open_request(runtime, ada, "access")
+    first = load(runtime, rid).deadline_at
+    staff(client, make_key)
+    url = f"/admin/requests/{rid}"
+    page = html.unescape(client.get(url).text)
+    assert '<option value="P1M">1 month</option>' in page
+    assert '<option value="P2M">2 months (the longest allowed)</option>' in page
+    assert "ISO 8601" not in page
+    # one way of writing the articles: "Art.", never lower-cased by the page
+    assert "(art. " not in page
+    assert "Because the request is complex (Art. 12(3))" in page
+    assert "The request is manifestly unfounded (Art. 12(5))" in page
+    for wrong in ("", "P3M", "P1Y", "two months"):
+        refused = post(client, url, f"{url}/extend", {"reason": "complexity", "extension": wrong})
+        assert refused.status_code == 422
+        assert 'id="f-extension-error"' in refused.text
+        assert "Choose how long to extend the deadline by." in refused.text
+    assert load(runtime, rid).extended_at is None
+    done = post(client, url, f"{url}/extend", {"reason": "complexity", "extension": "P1M"})
+    assert done.status_code == 303, done.text
+    assert load(runtime, rid).deadline_at == rules.deadline(first, "P1M")
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in [k for k in os.environ if k.startswith("SAFEHOLD_") and "TEST" not in k]:

@@ -16,11 +16,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from safehold.access.rules import Actor
+from safehold.center import actions as center_actions
+from safehold.center import service as center
 from safehold.console import common, rules, service
 from safehold.console.common import Field
 from safehold.deps import RuntimeDep, SessionDep
 from safehold.errors import SafeholdError
-from safehold.requests import certificate, jobs, restriction
+from safehold.requests import certificate, jobs, mails, restriction
 from safehold.requests import rules as request_rules
 from safehold.requests import service as requests
 from safehold.requests.errors import CertificateNotReady
@@ -51,9 +53,9 @@ def queue(
     status: str | None = None, kind: str | None = None,
 ) -> HTMLResponse:  # fmt: skip
     common.guard(signed_in, SCOPE)
-    status = status if status in set(Status) else None
+    status, statuses = rules.queue_filter(status)
     kind = kind if kind in set(Kind) else None
-    rows = service.queue(session, runtime.clock.now(), status=status, kind=kind)
+    rows = service.queue(session, runtime.clock.now(), statuses=statuses, kind=kind)
     return common.page(
         request, signed_in, "console/queue.html",
         {"rows": rows, "status": status, "kind": kind, "statuses": list(Status),
@@ -68,12 +70,19 @@ def _detail(
 ) -> HTMLResponse:  # fmt: skip
     view = service.request_page(session, request_id, runtime.clock.now())
     notice = rules.NOTICES.get(request.query_params.get("done", ""))
+    if "erase" in view.actions and view.request.status != Status.IN_PROGRESS:
+        # the very plan the person was shown on /me/delete, as it stands now
+        plan = center_actions.erasure_preview(session, center.context(runtime),
+                                              view.request.subject_id)  # fmt: skip
+        mail_days = mails.completion_mail_days() if mails.completion_mail_offered(
+            runtime.policy) else None  # fmt: skip
+        extra = {"plan": plan, "completion_mail_days": mail_days, **(extra or {})}
     return common.page(
         request, signed_in, "console/request.html",
         {"view": view, "r": view.request, "errors": errors or {}, "notice": notice,
          "rejection_reasons": request_rules.REJECTION_REASONS,
          "extension_reasons": request_rules.EXTENSION_REASONS,
-         "max_extension": runtime.policy.requests.max_extension,
+         "extension_choices": rules.extension_choices(runtime.policy.requests.max_extension),
          "address_parts": request_rules.ADDRESS_PARTS,
          "restriction_reasons": subject_rules.RESTRICTION_REASONS,
          "lift_reasons": subject_rules.LIFT_REASONS, **(extra or {})},
@@ -172,7 +181,12 @@ def extend(
     request: Request, request_id: uuid.UUID, _csrf: CsrfDep, signed_in: StaffDep,
     session: SessionDep, runtime: RuntimeDep, reason: Field = None, extension: Field = None,
 ) -> Response:  # fmt: skip
-    wanted = (extension or "").strip().upper() or runtime.policy.requests.max_extension
+    common.guard(signed_in, SCOPE)
+    wanted = (extension or "").strip()
+    if wanted not in rules.extension_choices(runtime.policy.requests.max_extension):
+        ask = {"extension": "Choose how long to extend the deadline by."}
+        return _detail(request, signed_in, session, runtime, request_id, errors=ask,
+                       status_code=422)  # fmt: skip
     return _with_reason(
         request, signed_in, session, runtime, request_id, reason,
         allowed=request_rules.EXTENSION_REASONS, field="extension_reason",
@@ -199,9 +213,14 @@ def reject(
 @router.post("/admin/requests/{request_id}/erasure")
 def erase(
     request: Request, request_id: uuid.UUID, _csrf: CsrfDep, signed_in: StaffDep,
-    session: SessionDep, runtime: RuntimeDep,
+    session: SessionDep, runtime: RuntimeDep, confirm: Field = None,
 ) -> Response:  # fmt: skip
+    """Only once the staff member has ticked that they checked the plan on the page."""
     common.guard(signed_in, SCOPE)
+    if confirm != "yes":
+        ask = {"confirm": "Tick the box to confirm the plan above before carrying it out."}
+        return _detail(request, signed_in, session, runtime, request_id, errors=ask,
+                       status_code=422)  # fmt: skip
     ctx, actor = common.requests_context(runtime), pages.actor_of(request, signed_in)
     session.commit()  # the job owns its transactions (one per step): hold nothing meanwhile
     return _act(

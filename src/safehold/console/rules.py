@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from safehold.access.rules import purpose_allowed
+from safehold.policy.durations import can_exceed, duration_in_words
+from safehold.requests.rules import OPEN, Status
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,35 @@ FAILURES_SHOWN = 25  # newest failed deliveries on the messages page
 EXPIRIES_SHOWN = 6  # event months and account periods listed as "next expiries"
 POLICY_UPLOAD_MAX = 500_000  # bytes, as the API's limit: a policy file is a few kilobytes
 MAX_FILTER = 80  # characters of an audit filter (an action name)
+
+
+# The queue's status filter: the open requests (what staff must still answer) unless asked
+# for every request or one status.
+QUEUE_OPEN, QUEUE_ANY = "open", "any"
+
+
+def queue_filter(choice: str | None) -> tuple[str, list[str] | None]:
+    """The filter shown as chosen and the statuses it lists (``None``: all); anything
+    unknown, or nothing, is the open requests."""
+    if choice == QUEUE_ANY:
+        return QUEUE_ANY, None
+    if choice in set(Status):
+        return str(choice), [str(choice)]
+    return QUEUE_OPEN, sorted(OPEN)
+
+
+# How long a deadline extension may be, offered in words (the value posted is the ISO
+# duration); the policy's ``max_extension`` is always one of the choices.
+EXTENSION_STEPS = ("P1M", "P2M")
+
+
+def extension_choices(max_extension: str) -> dict[str, str]:
+    """ISO duration -> its words, shortest first: the steps the policy allows, then its
+    longest, e.g. ``P2M`` -> {"P1M": "1 month", "P2M": "2 months (the longest allowed)"}."""
+    allowed = [step for step in EXTENSION_STEPS if not can_exceed(step, max_extension)]
+    choices = {step: duration_in_words(step) for step in allowed if step != max_extension}
+    choices[max_extension] = f"{duration_in_words(max_extension)} (the longest allowed)"
+    return choices
 
 
 def nav(scopes: Iterable[str]) -> list[Page]:

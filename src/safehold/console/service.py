@@ -72,12 +72,11 @@ class QueueRow:
 
 
 def queue(
-    session: Session, now: datetime, *, status: str | None, kind: str | None
+    session: Session, now: datetime, *, statuses: list[str] | None, kind: str | None
 ) -> list[QueueRow]:
-    """Requests by deadline, soonest first, each marked overdue or not."""
-    found = requests.listing(
-        session, now=now, status=[status] if status else None, limit=rules.QUEUE_LIMIT
-    )
+    """Requests in ``statuses`` (``None``: any) by deadline, soonest first, each marked
+    overdue or not."""
+    found = requests.listing(session, now=now, status=statuses, limit=rules.QUEUE_LIMIT)
     return [
         QueueRow(r, request_rules.is_overdue(r.status, r.deadline_at, now))
         for r in found
