@@ -17,6 +17,7 @@ from safehold.app import create_app
 from safehold.cli_support import (
     describe_database,
     fail,
+    listening_socket_or_exit,
     out,
     runtime_or_exit,
     settings_or_exit,
@@ -65,7 +66,8 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (SAFEHOLD_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (SAFEHOLD_PORT)")] = None,
     demo: Annotated[
-        bool, typer.Option(help="Fill a new, empty embedded database with fictional people")
+        bool,
+        typer.Option(help="Fill an embedded database that holds no one yet with fictional people"),
     ] = True,
     jobs: Annotated[
         bool | None,
@@ -74,6 +76,8 @@ def serve(
 ) -> None:
     """Apply migrations and serve the API, the pages and the metrics."""
     settings = settings_or_exit()
+    bind_host, bind_port = host or settings.host, port or settings.port
+    listener = listening_socket_or_exit(bind_host, bind_port)  # before anything is created
     configure_logging(settings.log_format, settings.log_level)
     runtime = runtime_or_exit(settings)
     upgrade_or_exit(runtime)
@@ -106,7 +110,6 @@ def serve(
                 ),
                 highlight=False,
             )
-    bind_host, bind_port = host or settings.host, port or settings.port
     out.print(
         f"Safehold on http://{bind_host}:{bind_port}  (API docs /docs, policy /v1/policy)\n"
         f"database {describe_database(settings)}, policy {settings.policy_path}",
@@ -118,15 +121,16 @@ def serve(
         )
     if settings.is_embedded if jobs is None else jobs:
         worker.jobs_in_background(runtime)
-    if settings.is_embedded and created is not None and demo:  # a brand-new demo database
-        events_commands.seed_in_background(bind_host, bind_port, created.token)
-    uvicorn.run(
+    if settings.is_embedded and demo and events_commands.demo_pending(runtime):
+        events_commands.seed_in_background(runtime, bind_host, bind_port)
+    config = uvicorn.Config(
         create_app(runtime), host=bind_host, port=bind_port, log_config=None,
         # Forwarded headers only from the proxies named (uvicorn's own default believes any
         # from 127.0.0.1): the client address is what the per-client rate limits count.
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=settings.trusted_proxies,
     )  # fmt: skip
+    uvicorn.Server(config).run(sockets=[listener])
 
 
 @db_app.command()

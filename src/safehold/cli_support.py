@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import NoReturn
 
 import typer
@@ -15,7 +16,7 @@ from safehold.runtime import Runtime, build_runtime
 from safehold.vault.errors import KeyProviderError
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # a failure is one line, however narrow
 
 EXIT_CONFIG = 2
 
@@ -55,3 +56,21 @@ def upgrade_or_exit(runtime: Runtime) -> None:
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
         fail(f"cannot use the database {describe_database(runtime.settings)}: {reason}")
+
+
+def listening_socket_or_exit(host: str, port: int) -> socket.socket:
+    """Bind the server's socket before anything else happens: a busy port is a one-line
+    error while nothing — database, admin key, demo — has been created yet."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        fail(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; nothing was created. "
+            "Choose another port with --port or SAFEHOLD_PORT"
+        )
+    sock.set_inheritable(True)
+    return sock
