@@ -19,6 +19,7 @@ from safehold.cli_support import (
     fail,
     listening_socket_or_exit,
     out,
+    policy_note,
     runtime_or_exit,
     settings_or_exit,
     upgrade_or_exit,
@@ -83,19 +84,18 @@ def serve(
     upgrade_or_exit(runtime)
     events_jobs.ensure_ahead(runtime.sessions, runtime.clock.now())  # event partitions
     with transaction(runtime.sessions) as session:
-        first = notices.ensure_first_version(
+        notices.ensure_first_version(
             session,
             source=settings.policy_path.read_text(encoding="utf-8"),
             clock=runtime.clock,
             site=settings.base_url,
         )
         runtime.book.load(session)
-    if first.content_hash != content_hash(load_policy(settings.policy_path)):
-        out.print(
-            f"note: {settings.policy_path} differs from the published {first.label} (latest); "
-            "publish it with 'safehold policy publish'",
-            highlight=False,
-        )
+    file_hash = content_hash(load_policy(settings.policy_path))
+    note = policy_note(
+        runtime.book, path=settings.policy_path, file_hash=file_hash, now=runtime.clock.now()
+    )
+    out.print(note, highlight=False, markup=False, soft_wrap=True)
     if settings.is_embedded:
         with transaction(runtime.sessions) as session:
             created = access.ensure_bootstrap_key(
@@ -112,7 +112,7 @@ def serve(
             )
     out.print(
         f"Safehold on http://{bind_host}:{bind_port}  (API docs /docs, policy /v1/policy)\n"
-        f"database {describe_database(settings)}, policy {settings.policy_path}",
+        f"database {describe_database(settings)}",
         highlight=False,
     )
     if settings.mail_backend == "console":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+from datetime import datetime
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -11,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from safehold import migrate
 from safehold.config import Settings, SettingsError, load_settings
+from safehold.notices.book import PolicyBook
 from safehold.policy import PolicyFileError
 from safehold.runtime import Runtime, build_runtime
 from safehold.vault.errors import KeyProviderError
@@ -74,3 +77,32 @@ def listening_socket_or_exit(host: str, port: int) -> socket.socket:
         )
     sock.set_inheritable(True)
     return sock
+
+
+def policy_note(book: PolicyBook, *, path: Path, file_hash: str, now: datetime) -> str:
+    """What `serve` says about the policy at start: the version in force, and how the
+    SAFEHOLD_POLICY file relates to the published versions. The file is read only to publish
+    v1 on a new database; after that the versions in the database are the policy."""
+    current = book.in_force(now)
+    if current is None:  # no version in force yet (v1 is published at start, so rare)
+        return f"policy: {path} (no version published yet)"
+    seq = current.facts.seq
+    lines = [f"policy in force: v{seq}"]
+    upcoming = [v for v in book.facts() if v.seq > seq and v.effective_at > now]
+    lines += [f"v{v.seq} takes effect {v.effective_at:%Y-%m-%d %H:%M} UTC" for v in upcoming]
+    same = [s for s in book.seqs() if (v := book.version(s)) and v.content_hash == file_hash]
+    if seq in same:
+        lines.append(f"{path} (SAFEHOLD_POLICY) is the text of v{seq}")
+    elif same:
+        lines.append(
+            f"{path} (SAFEHOLD_POLICY) is the text of v{same[-1]}, an earlier version: the file "
+            "is read only to publish v1 on a new database; publishing it again would bring "
+            f"v{same[-1]}'s rules back"
+        )
+    else:
+        lines.append(
+            f"{path} (SAFEHOLD_POLICY) matches no published version: the file is read only to "
+            f"publish v1 on a new database; 'safehold policy publish {path}' would make it the "
+            f"next version, replacing v{book.seqs()[-1]}'s rules"
+        )
+    return "\n".join(lines)
