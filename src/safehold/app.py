@@ -28,6 +28,7 @@ from safehold.retention.routes import router as holds_router
 from safehold.runtime import Runtime
 from safehold.sharing.routes import router as sharing_router
 from safehold.subjects.routes import router as subjects_router
+from safehold.web import apidocs
 from safehold.web.auth import router as sign_in_router
 from safehold.web.routes import router as web_router
 from safehold.web.security import SecurityHeaders
@@ -42,7 +43,10 @@ privacy policy true by construction. Authenticate with an API key:
 
 
 def create_app(runtime: Runtime) -> FastAPI:
-    app = FastAPI(title="Safehold", version=__version__, description=DESCRIPTION)
+    app = FastAPI(
+        title="Safehold", version=__version__, description=DESCRIPTION,
+        docs_url=None, redoc_url=None,  # /docs is ours: offline assets, strict CSP (apidocs)
+    )  # fmt: skip
     app.state.runtime = runtime
     handlers.install(app)
     handlers.document_errors(app)  # every error status in /openapi.json, one shape
@@ -57,6 +61,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         metrics=HttpMetrics(runtime.registry),
     )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    apidocs.install(app)  # /docs: Swagger UI from a PyPI package, no CDN
 
     app.include_router(ops_router)  # /healthz /readyz /metrics
     app.include_router(policy_router)  # /v1/policy

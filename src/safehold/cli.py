@@ -17,7 +17,9 @@ from safehold.app import create_app
 from safehold.cli_support import (
     describe_database,
     fail,
+    listening_socket_or_exit,
     out,
+    policy_note,
     runtime_or_exit,
     settings_or_exit,
     upgrade_or_exit,
@@ -65,7 +67,8 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (SAFEHOLD_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (SAFEHOLD_PORT)")] = None,
     demo: Annotated[
-        bool, typer.Option(help="Fill a new, empty embedded database with fictional people")
+        bool,
+        typer.Option(help="Fill an embedded database that holds no one yet with fictional people"),
     ] = True,
     jobs: Annotated[
         bool | None,
@@ -74,24 +77,25 @@ def serve(
 ) -> None:
     """Apply migrations and serve the API, the pages and the metrics."""
     settings = settings_or_exit()
+    bind_host, bind_port = host or settings.host, port or settings.port
+    listener = listening_socket_or_exit(bind_host, bind_port)  # before anything is created
     configure_logging(settings.log_format, settings.log_level)
     runtime = runtime_or_exit(settings)
     upgrade_or_exit(runtime)
     events_jobs.ensure_ahead(runtime.sessions, runtime.clock.now())  # event partitions
     with transaction(runtime.sessions) as session:
-        first = notices.ensure_first_version(
+        notices.ensure_first_version(
             session,
             source=settings.policy_path.read_text(encoding="utf-8"),
             clock=runtime.clock,
             site=settings.base_url,
         )
         runtime.book.load(session)
-    if first.content_hash != content_hash(load_policy(settings.policy_path)):
-        out.print(
-            f"note: {settings.policy_path} differs from the published {first.label} (latest); "
-            "publish it with 'safehold policy publish'",
-            highlight=False,
-        )
+    file_hash = content_hash(load_policy(settings.policy_path))
+    note = policy_note(
+        runtime.book, path=settings.policy_path, file_hash=file_hash, now=runtime.clock.now()
+    )
+    out.print(note, highlight=False, markup=False, soft_wrap=True)
     if settings.is_embedded:
         with transaction(runtime.sessions) as session:
             created = access.ensure_bootstrap_key(
@@ -106,10 +110,9 @@ def serve(
                 ),
                 highlight=False,
             )
-    bind_host, bind_port = host or settings.host, port or settings.port
     out.print(
         f"Safehold on http://{bind_host}:{bind_port}  (API docs /docs, policy /v1/policy)\n"
-        f"database {describe_database(settings)}, policy {settings.policy_path}",
+        f"database {describe_database(settings)}",
         highlight=False,
     )
     if settings.mail_backend == "console":
@@ -118,15 +121,16 @@ def serve(
         )
     if settings.is_embedded if jobs is None else jobs:
         worker.jobs_in_background(runtime)
-    if settings.is_embedded and created is not None and demo:  # a brand-new demo database
-        events_commands.seed_in_background(bind_host, bind_port, created.token)
-    uvicorn.run(
+    if settings.is_embedded and demo and events_commands.demo_pending(runtime):
+        events_commands.seed_in_background(runtime, bind_host, bind_port)
+    config = uvicorn.Config(
         create_app(runtime), host=bind_host, port=bind_port, log_config=None,
         # Forwarded headers only from the proxies named (uvicorn's own default believes any
         # from 127.0.0.1): the client address is what the per-client rate limits count.
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=settings.trusted_proxies,
     )  # fmt: skip
+    uvicorn.Server(config).run(sockets=[listener])
 
 
 @db_app.command()

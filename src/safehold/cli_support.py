@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+from datetime import datetime
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -10,12 +13,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from safehold import migrate
 from safehold.config import Settings, SettingsError, load_settings
+from safehold.notices.book import PolicyBook
 from safehold.policy import PolicyFileError
 from safehold.runtime import Runtime, build_runtime
 from safehold.vault.errors import KeyProviderError
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # a failure is one line, however narrow
 
 EXIT_CONFIG = 2
 
@@ -55,3 +59,50 @@ def upgrade_or_exit(runtime: Runtime) -> None:
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
         fail(f"cannot use the database {describe_database(runtime.settings)}: {reason}")
+
+
+def listening_socket_or_exit(host: str, port: int) -> socket.socket:
+    """Bind the server's socket before anything else happens: a busy port is a one-line
+    error while nothing — database, admin key, demo — has been created yet."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        fail(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; nothing was created. "
+            "Choose another port with --port or SAFEHOLD_PORT"
+        )
+    sock.set_inheritable(True)
+    return sock
+
+
+def policy_note(book: PolicyBook, *, path: Path, file_hash: str, now: datetime) -> str:
+    """What `serve` says about the policy at start: the version in force, and how the
+    SAFEHOLD_POLICY file relates to the published versions. The file is read only to publish
+    v1 on a new database; after that the versions in the database are the policy."""
+    current = book.in_force(now)
+    if current is None:  # no version in force yet (v1 is published at start, so rare)
+        return f"policy: {path} (no version published yet)"
+    seq = current.facts.seq
+    lines = [f"policy in force: v{seq}"]
+    upcoming = [v for v in book.facts() if v.seq > seq and v.effective_at > now]
+    lines += [f"v{v.seq} takes effect {v.effective_at:%Y-%m-%d %H:%M} UTC" for v in upcoming]
+    same = [s for s in book.seqs() if (v := book.version(s)) and v.content_hash == file_hash]
+    if seq in same:
+        lines.append(f"{path} (SAFEHOLD_POLICY) is the text of v{seq}")
+    elif same:
+        lines.append(
+            f"{path} (SAFEHOLD_POLICY) is the text of v{same[-1]}, an earlier version: the file "
+            "is read only to publish v1 on a new database; publishing it again would bring "
+            f"v{same[-1]}'s rules back"
+        )
+    else:
+        lines.append(
+            f"{path} (SAFEHOLD_POLICY) matches no published version: the file is read only to "
+            f"publish v1 on a new database; 'safehold policy publish {path}' would make it the "
+            f"next version, replacing v{book.seqs()[-1]}'s rules"
+        )
+    return "\n".join(lines)

@@ -40,3 +40,22 @@ def test_the_policy_is_usable_on_a_phone(browser, live_server: str) -> None:  # 
     screenshot(phone, "policy-phone")
     context.close()
     assert overflow is False
+
+
+def test_the_api_explorer_works_offline_under_the_strict_csp(page: Page, live_server: str) -> None:
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    elsewhere: list[str] = []
+    page.on(
+        "request",
+        lambda r: None if r.url.startswith((live_server, "data:")) else elsewhere.append(r.url),
+    )
+    page.goto(f"{live_server}/docs")
+    expect(page.get_by_role("heading", name="Safehold")).to_be_visible()
+    expect(page.locator(".opblock-summary-path", has_text="/v1/keys/me").first).to_be_visible()
+    page.locator(".opblock-summary", has_text="/v1/keys/me").first.click()
+    expect(page.get_by_role("button", name="Try it out").first).to_be_visible()
+    shot = screenshot(page, "api-docs")
+    assert shot.stat().st_size > 10_000
+    assert elsewhere == []  # nothing from a CDN: it works without internet
+    assert errors == []  # a CSP violation would be a console error

@@ -214,3 +214,50 @@ def test_publish_refuses_a_broken_file_with_its_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["policy", "publish", str(broken)])
     assert result.exit_code == 2
     assert "broken.yaml:" in result.output
+
+
+def test_the_start_note_names_the_version_in_force_and_what_the_file_is(tmp_path: Path) -> None:
+    from safehold.cli_support import policy_note
+    from safehold.config import load_settings
+    from safehold.db import transaction
+    from safehold.policy import load_policy
+    from safehold.policy.rules import content_hash
+    from safehold.runtime import build_runtime
+
+    assert runner.invoke(app, ["policy", "publish", str(DEFAULT_POLICY)]).exit_code == 0
+    newer = tmp_path / "newer.yaml"
+    newer.write_text(DEFAULT_POLICY.read_text().replace("period: P13M", "period: P12M"))
+    assert runner.invoke(app, ["policy", "publish", str(newer)]).exit_code == 0  # v2, now
+    runtime = build_runtime(load_settings())
+
+    def note() -> str:
+        with transaction(runtime.sessions) as session:
+            runtime.book.load(session)
+        return policy_note(
+            runtime.book, path=DEFAULT_POLICY, now=runtime.clock.now(),
+            file_hash=content_hash(load_policy(DEFAULT_POLICY)),
+        )  # fmt: skip
+
+    said = note()  # the default file, while v2 (from another file) is in force
+    assert said.startswith("policy in force: v2\n")
+    assert "is the text of v1, an earlier version" in said
+    assert "publishing it again would bring v1's rules back" in said
+    later = tmp_path / "later.yaml"
+    later.write_text(DEFAULT_POLICY.read_text().replace("period: P13M", "period: P11M"))
+    scheduled = ["policy", "publish", str(later), "--effective", "2099-01-01"]
+    assert runner.invoke(app, scheduled).exit_code == 0
+    assert "v3 takes effect 2099-01-01 00:00 UTC" in note()
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(DEFAULT_POLICY.read_text().replace("period: P13M", "period: P10M"))
+    unknown = policy_note(
+        runtime.book, path=edited, now=runtime.clock.now(),
+        file_hash=content_hash(load_policy(edited)),
+    )  # fmt: skip
+    assert "matches no published version" in unknown
+    assert "would make it the next version, replacing v3's rules" in unknown
+    same = policy_note(
+        runtime.book, path=newer, now=runtime.clock.now(),
+        file_hash=content_hash(load_policy(newer)),
+    )  # fmt: skip
+    assert same.endswith("(SAFEHOLD_POLICY) is the text of v2")
+    runtime.close()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 import string
 
+import pytest
 from fastapi.testclient import TestClient
 
 from safehold.app import create_app
@@ -176,3 +178,12 @@ def test_card_data_is_refused_on_any_endpoint_without_echo(client: TestClient) -
         assert_error(response.json(), "card_data_refused")
         assert "4242" not in response.text
         assert "123" not in response.text
+
+
+def test_readiness_probes_log_no_alembic_lines(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        for _ in range(3):
+            assert client.get("/readyz").status_code == 200
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("alembic")] == []

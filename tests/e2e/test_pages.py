@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from safehold.web.security import CSP
+
 
 def test_the_policy_page_shows_the_five_sections(client: TestClient) -> None:
     page = client.get("/policy")
@@ -29,8 +31,20 @@ def test_pages_carry_strict_security_headers(client: TestClient) -> None:
     assert headers["x-content-type-options"] == "nosniff"
 
 
-def test_the_api_explorer_keeps_its_own_headers(client: TestClient) -> None:
-    assert "content-security-policy" not in client.get("/docs").headers
+def test_the_api_explorer_is_served_from_here_under_the_strict_csp(client: TestClient) -> None:
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert docs.headers["content-security-policy"] == CSP
+    assert "<script>" not in docs.text  # the start-up script is a file: script-src 'self'
+    assert "http" not in docs.text  # no CDN: every asset from this origin
+    for asset in ("/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css"):
+        answer = client.get(asset)
+        assert answer.status_code == 200
+        assert len(answer.content) > 100_000
+    assert client.get("/static/api-docs.js").status_code == 200
+    # only the two files the page loads; ReDoc (inline styles) is not served
+    assert client.get("/docs/assets/redoc.standalone.js").status_code == 404
+    assert client.get("/redoc").status_code == 404
     assert client.get("/v1/policy").headers["x-content-type-options"] == "nosniff"
 
 

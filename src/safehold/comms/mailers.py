@@ -23,7 +23,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from rich.console import Console
-from rich.panel import Panel
+from rich.text import Text
 
 from safehold.comms.mail import Mailer, SmtpMailer
 from safehold.config import Settings
@@ -50,14 +50,13 @@ class ConsoleMailer:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as file:
                 file.write(message)
-            self.out.print(
-                Panel(
-                    str(text).strip(),
-                    title=f"e-mail to {recipient}: {parsed['subject']}",
-                    subtitle="development mail backend: not sent",
-                    expand=False,
-                )
-            )
+            # Between two rules, not in a panel, and never wrapped by us (soft_wrap): a panel
+            # re-flows the text to the console's width — 80 columns when the output is a
+            # file or a pipe — which breaks every link. The terminal wraps long lines softly.
+            self.out.rule(Text("e-mail — development mail backend: not sent"), align="left")
+            head = f"To: {recipient}\nSubject: {parsed['subject']}\n\n"
+            self.out.print(Text(head + str(text).strip()), soft_wrap=True)
+            self.out.rule()
 
     def close(self) -> None:
         return None

@@ -25,6 +25,7 @@ from safehold.db import transaction
 from safehold.events import demo, jobs, rules, storage
 from safehold.logs import configure_logging
 from safehold.runtime import Runtime
+from safehold.subjects.models import Subject
 
 app = typer.Typer(help="Usage events: month partitions and their retention.", no_args_is_help=True)
 DEMO_SCOPES = ("events:write", "subjects:write")
@@ -165,18 +166,34 @@ def _fill_here(subjects: int, days: int, step: Callable[[int, int], None]) -> de
     runtime = runtime_or_exit()
     configure_logging(runtime.settings.log_format, "warning")  # no access log under the bar
     upgrade_or_exit(runtime)
-    with transaction(runtime.sessions) as session:
-        created = access.create_key(
-            session, name="demo", scopes=list(DEMO_SCOPES), purposes=list(DEMO_PURPOSES),
-            known_purposes=runtime.policy.purpose_ids, clock=runtime.clock,
-            actor=Actor("admin", "cli"),
-        )  # fmt: skip
+    created = _demo_key(runtime, Actor("admin", "cli"))
     try:
         with _serving(runtime) as base_url:
             return fill(base_url, created.token, subjects=subjects, days=days, progress=step)
     finally:
-        with transaction(runtime.sessions) as session:
-            access.revoke_key(session, created.key.id, clock=runtime.clock)
+        _revoke(runtime, created)
+
+
+def _demo_key(runtime: Runtime, actor: Actor) -> access.CreatedKey:
+    """A key for the demo only (people and events, nothing else), revoked when it is done."""
+    with transaction(runtime.sessions) as session:
+        return access.create_key(
+            session, name="demo", scopes=list(DEMO_SCOPES), purposes=list(DEMO_PURPOSES),
+            known_purposes=runtime.policy.purpose_ids, clock=runtime.clock, actor=actor,
+        )  # fmt: skip
+
+
+def _revoke(runtime: Runtime, created: access.CreatedKey) -> None:
+    with transaction(runtime.sessions) as session:
+        access.revoke_key(session, created.key.id, clock=runtime.clock)
+
+
+def demo_pending(runtime: Runtime) -> bool:
+    """Whether the demo is still to be filled: the database holds no person yet (not one
+    was ever registered). A first start that stopped before the demo — a busy port, a
+    Ctrl-C — leaves it pending, so the next start fills it (decision 0031)."""
+    with transaction(runtime.sessions) as session:
+        return not session.scalar(select(func.count()).select_from(Subject))
 
 
 def describe(summary: demo.Summary) -> str:
@@ -187,22 +204,28 @@ def describe(summary: demo.Summary) -> str:
     )
 
 
-def seed_in_background(host: str, port: int, token: str) -> threading.Thread:
-    """`safehold serve` on an empty demo database: once it listens, send it a small
-    fictional customer base (so a new user sees a living system), without delaying start."""
+def seed_in_background(runtime: Runtime, host: str, port: int) -> threading.Thread:
+    """`safehold serve` on a database that holds no one yet: once it listens, send it a small
+    fictional customer base (so a new user sees a living system), without delaying start.
+    It uses a key of its own (people and events only), revoked when the demo is in."""
     local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - comparing only
     out.print(
         f"filling the empty demo database: {DEMO_SUBJECTS} fictional people, {DEMO_DAYS} days "
         "of viewing (start with --no-demo to skip)",
         highlight=False,
     )
+    created = _demo_key(runtime, Actor("system", "serve"))
 
     def run() -> None:
         try:
-            summary = fill(f"http://{local}:{port}", token, subjects=DEMO_SUBJECTS, days=DEMO_DAYS)
+            summary = fill(
+                f"http://{local}:{port}", created.token, subjects=DEMO_SUBJECTS, days=DEMO_DAYS
+            )
         except (SafeholdAPIError, SafeholdUnavailable, httpx.HTTPError) as exc:
             out.print(f"demo data not sent: {type(exc).__name__}", highlight=False)
             return
+        finally:
+            _revoke(runtime, created)
         out.print(describe(summary), highlight=False)
         if summary.example_email:
             out.print(

@@ -1,8 +1,7 @@
 """Security headers for every HTML page Safehold serves.
 
 The pages load nothing from other origins and run no inline script or style, so the content
-security policy can be strict. The OpenAPI explorer (/docs, /redoc) is FastAPI's own page and
-loads its assets from a CDN, so it keeps FastAPI's defaults.
+security policy can be strict — the OpenAPI explorer (/docs, web/apidocs.py) included.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ HEADERS = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
-EXEMPT_PREFIXES = ("/docs", "/redoc")
 
 
 class SecurityHeaders:
@@ -29,7 +27,7 @@ class SecurityHeaders:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(EXEMPT_PREFIXES):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 

@@ -60,3 +60,23 @@ def test_copies_are_named_after_their_outbox_row_and_erased_by_it(tmp_path: Path
                                                                 f"{other.hex}.eml"}  # fmt: skip
     assert mailers.erase_copies(tmp_path / "mail", [mine, uuid.uuid4()]) == 1
     assert [p.name for p in (tmp_path / "mail").iterdir()] == [f"{other.hex}.eml"]
+
+
+def test_long_lines_and_links_are_never_wrapped(tmp_path: Path) -> None:
+    link = "http://127.0.0.1:8000/exports/" + "x" * 120  # a signed link, longer than 80 columns
+    body = f"Download your data: {link}\nThe words of a long sentence [stay] " + "word " * 30
+    raw = mail.compose(
+        CONFIG, Rendered("Your data is ready [export]", body, None), to="wren@example.com",
+        message_id="<m2@example.com>", date=datetime(2026, 11, 26, tzinfo=UTC),
+        unsubscribe_token=None,
+    )  # fmt: skip
+    screen = io.StringIO()  # not a terminal: a log file, `make run > log`
+    mailer = mailers.ConsoleMailer(tmp_path / "mail", Console(file=screen, width=80))
+    mailer.connect()
+    mailer.send(raw, sender="privacy@example.com", recipient="wren@example.com")
+    lines = screen.getvalue().splitlines()
+    assert f"Download your data: {link}" in lines  # whole, on one line, without a border
+    assert any(line.startswith("The words of a long sentence [stay] word") for line in lines)
+    assert "To: wren@example.com" in lines
+    assert "Subject: Your data is ready [export]" in lines
+    assert any("development mail backend: not sent" in line for line in lines)
