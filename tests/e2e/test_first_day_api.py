@@ -1,11 +1,12 @@
 """Issue 20, repeated as reported through HTTP. Item 25: a phone number's refusal says what
-is wrong with it."""
+is wrong with it. Item 27: no literal path is taken for a sibling's parameter."""
 
 from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
 
+from safehold.access.rules import SCOPES
 from tests.e2e.conftest import MakeKey, bearer
 from tests.e2e.test_http_skeleton import assert_error
 from tests.e2e.test_subjects import ADA
@@ -46,3 +47,23 @@ def test_a_national_number_is_read_with_the_address_country(
     sid = response.json()["id"]
     read = client.get(f"/v1/subjects/{sid}?purpose=service_provision", headers=admin).json()
     assert read["data"]["account.phone"] == {"phone": "+442079460958"}
+
+
+def test_every_literal_path_answers_405_to_a_method_it_does_not_have(
+    client: TestClient, make_key: MakeKey
+) -> None:
+    # Reported for /v1/subjects/lookup, /v1/messages/bounces and /v1/keys/me (422 about a
+    # malformed id from the sibling /{id} route); checked here for every literal API path,
+    # with a key holding every scope so no 403 hides a shadowing route.
+    headers = bearer(make_key(list(SCOPES), ["*"]))
+    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    literal = {path: ops for path, ops in paths.items() if "{" not in path}
+    assert {"/v1/subjects/lookup", "/v1/messages/bounces", "/v1/keys/me"} <= set(literal)
+    for path, ops in literal.items():
+        declared = {m.upper() for m in ops}
+        for method in {"GET", "POST", "PUT", "PATCH", "DELETE"} - declared:
+            answer = client.request(method, path, headers=headers)
+            assert answer.status_code == 405, (method, path, answer.text)
+            assert_error(answer.json(), "method_not_allowed")
+            allowed = {m.strip() for m in answer.headers["allow"].split(",")}
+            assert allowed == declared - {"HEAD"}, (method, path)
