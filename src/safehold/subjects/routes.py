@@ -223,7 +223,7 @@ def remove_payment_method(
     return Response(status_code=204)
 
 
-@router.post("/{subject_id}/payment-methods", status_code=201, summary="Add a card by token")
+@router.post("/{subject_id:uuid}/payment-methods", status_code=201, summary="Add a card by token")
 def add_payment_method(
     subject_id: uuid.UUID, body: PaymentMethodIn, session: SessionDep, runtime: RuntimeDep,
     key: Writer, actor: ActorDep,
