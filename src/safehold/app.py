@@ -14,6 +14,7 @@ from safehold.comms.routes import pages as unsubscribe_pages
 from safehold.comms.routes import router as messages_router
 from safehold.console.routes import router as console_router
 from safehold.dbtimeouts import RequestDeadline
+from safehold.events.routes import document_batch
 from safehold.events.routes import router as events_router
 from safehold.middleware import HttpMetrics, RequestContext
 from safehold.notices.routes import people_router as acceptance_router
@@ -50,6 +51,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     handlers.install(app)
     handlers.document_errors(app)  # every error status in /openapi.json, one shape
+    document_batch(app)  # the event batch's models, which its route reads itself
     app.add_middleware(handlers.UnhandledErrors)  # a bare 500, logged with its frames only
     app.add_middleware(SecurityHeaders)
     # Every statement of a request is bounded (PostgreSQL): a stuck database answers 503.

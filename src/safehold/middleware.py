@@ -12,11 +12,13 @@ from collections.abc import Callable, Mapping
 import structlog
 from anyio import to_thread
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from safehold import carddata
+from safehold import carddata, textguard
 from safehold.handlers import error_body
 from safehold.logs import get_logger
+from safehold.web import pages
 
 log = get_logger("safehold.access")
 
@@ -119,7 +121,14 @@ class RequestContext:
 
         try:
             body, refusal = await self._guard(scope, receive)
-            if refusal is not None:
+            error = refusal[1]["error"] if refusal is not None else None
+            if isinstance(error, dict) and error["code"] == CONTROL and _is_page(scope):
+                assert refusal is not None  # a page's form field: answered with a page
+                page = pages.error_page(
+                    Request(scope), refusal[0], str(error["code"]), str(error["message"])
+                )
+                await page(scope, receive, send_with_id)
+            elif refusal is not None:
                 await _send_error(send_with_id, *refusal)
             else:
                 await self.app(scope, _replay(body, receive), send_with_id)
@@ -147,11 +156,15 @@ class RequestContext:
         self, scope: Scope, receive: Receive
     ) -> tuple[bytes, tuple[int, dict[str, object]] | None]:
         """The body, or why the request is refused before the app sees it: too large, a
-        card in the query string, JSON that is not UTF-8, a card in the body, or JSON
-        nested too deep to read."""
-        finding = carddata.scan_query(scope.get("query_string", b""))
+        card or a control character in the query string, JSON that is not UTF-8, a card or
+        a control character in the body, or JSON nested too deep to read."""
+        query = scope.get("query_string", b"")
+        finding = carddata.scan_query(query)
         if finding is not None:
             return b"", _card_data_refused(finding)
+        control = textguard.scan_query(query)
+        if control is not None:
+            return b"", _control_refused(control)
         limit = self._limit(scope)
         body = await self._read_body(scope, receive, limit)
         if body is None:
@@ -159,14 +172,19 @@ class RequestContext:
         content_type = _content_type(scope)
         if body and carddata.is_json(content_type) and not carddata.utf8_json(body):
             return b"", (415, _NOT_UTF8)
+        route = scope.get("path", "")
         try:
             if len(body) <= SCAN_INLINE_BYTES:
                 finding = self.scan(body, content_type)
+                control = textguard.scan(body, content_type, route)
             else:
                 finding = await to_thread.run_sync(self.scan, body, content_type)
+                control = await to_thread.run_sync(textguard.scan, body, content_type, route)
         except carddata.BodyTooDeep:
             return b"", (422, _TOO_DEEP)
-        return body, None if finding is None else _card_data_refused(finding)
+        if finding is not None:
+            return b"", _card_data_refused(finding)
+        return body, None if control is None else _control_refused(control)
 
     async def _read_body(self, scope: Scope, receive: Receive, limit: int) -> bytes | None:
         """The whole body, or None once it passes the limit (declared or actual)."""
@@ -189,6 +207,11 @@ class RequestContext:
         return b"".join(chunks)
 
 
+def _is_page(scope: Scope) -> bool:
+    path = scope.get("path", "")
+    return any(path == p or path.startswith(p + "/") for p in pages.PAGE_PREFIXES)
+
+
 def _too_large_body(limit: int) -> dict[str, object]:
     return error_body(
         "request_too_large",
@@ -208,6 +231,18 @@ def _card_data_refused(finding: carddata.Finding) -> tuple[int, dict[str, object
         "card_data_refused",
         f"the request contains {what}; Safehold stores only the payment processor's token, "
         "the card brand, the last 4 digits and the expiry",
+        {"location": finding.location},
+    )
+
+
+CONTROL = "control_character_refused"
+
+
+def _control_refused(finding: textguard.Finding) -> tuple[int, dict[str, object]]:
+    return 422, error_body(
+        CONTROL,
+        "a text field holds a control character (such as a line break, a tab or NUL); "
+        "only a message's text and HTML and a policy's source may hold line breaks and tabs",
         {"location": finding.location},
     )
 

@@ -4,6 +4,7 @@ it recorded (logins, devices, events)."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ from safehold.client import new_event_id
 from safehold.config import Settings
 from safehold.events import storage
 from safehold.events.models import EventReceipt
-from safehold.events.schemas import BatchOut
+from safehold.events.schemas import BatchOut, EventIn
 from safehold.runtime import Runtime
 from tests.conftest import DEFAULT_POLICY
 from tests.e2e.conftest import MakeKey, bearer
@@ -212,10 +213,22 @@ def test_a_body_that_is_not_json_by_its_type_is_refused_whole(
 
 
 def test_the_batch_body_and_answer_stay_documented(client: TestClient) -> None:
-    operation = client.get("/openapi.json").json()["paths"]["/v1/events"]["post"]
-    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    # Issue 20 item 23: the events are typed (EventIn in the components), not `items: {}`.
+    document = client.get("/openapi.json").json()
+    components = document["components"]["schemas"]
+    operation = document["paths"]["/v1/events"]["post"]
+    assert operation["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/BatchIn"
+    }
+    body = components["BatchIn"]
     assert body["required"] == ["events"]
-    assert "user_agent" in body["properties"]["context"]["anyOf"][0]["properties"]
+    assert body["properties"]["events"]["items"] == {"$ref": "#/components/schemas/EventIn"}
+    assert body["properties"]["context"]["anyOf"][0] == {"$ref": "#/components/schemas/ContextIn"}
+    assert components["EventIn"]["required"] == ["name"]
+    assert set(components["EventIn"]["properties"]) == set(EventIn.model_fields)
+    assert "user_agent" in components["ContextIn"]["properties"]
+    refs = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(document)))
+    assert refs <= set(components)  # every reference resolves
     answer = operation["responses"]["202"]["content"]["application/json"]["schema"]
     assert answer == {"$ref": "#/components/schemas/BatchOut"}
     assert "400" in operation["responses"]  # a body is taken (handlers.document_errors)

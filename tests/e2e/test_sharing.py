@@ -122,8 +122,16 @@ def test_every_disallowed_request_is_refused_with_its_rule_and_nothing_is_disclo
     assert response.json()["error"]["details"]["rule"] == rule
     assert "_xyz" not in response.text  # submitted values are never echoed
     assert "quillfeather" not in response.text.lower()
-    assert client.get("/v1/disclosures", headers=admin).json() == []
+    records = client.get("/v1/disclosures", headers=admin)
+    assert [(r["people_disclosed"], r["people_refused"]) for r in records.json()] == [(0, 1)]
+    assert "_xyz" not in records.text
     assert client.get(f"/v1/subjects/{sid}/disclosures", headers=admin).json() == []
+    # Issue 20 item 24: the refused attempt is on the person's list, with its rule.
+    refused = client.get(f"/v1/subjects/{sid}/disclosures?include_refused=true", headers=admin)
+    assert [(x["outcome"], x["rule"], x["categories"]) for x in refused.json()] == [
+        ("refused", rule, [])
+    ]
+    assert "_xyz" not in refused.text
     trail = client.get(f"/v1/audit?subject={sid}", headers=admin).json()["entries"]
     assert [(e["action"], e["outcome"]) for e in trail][-1] == ("disclosure.create", "refused")
 

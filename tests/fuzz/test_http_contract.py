@@ -60,15 +60,17 @@ def test_every_error_is_declared_in_the_one_shape() -> None:
 
 
 def test_a_nul_character_is_refused_not_a_500(client: TestClient, target: Target) -> None:
-    # An undeclared purpose is refused and audited as "(undeclared)", never verbatim (F3): a
-    # NUL byte, which PostgreSQL cannot store in text, no longer reaches the audit log.
+    # A NUL byte, which PostgreSQL cannot store in text, never reaches the audit log: since
+    # issue 20 (item 26) a control character in any query parameter is refused before the
+    # route runs (it was refused as an undeclared purpose, audited as "(undeclared)", F3).
     sid = target.ids["subject_id"]
     answer = client.get(
         f"/v1/subjects/{sid}/events", params={"purpose": "\x00"}, headers=bearer(target.admin)
     )
-    assert answer.status_code == 403, answer.text
+    assert answer.status_code == 422, answer.text
     error = ErrorOut.model_validate(answer.json()).error
-    assert error.code == "purpose_refused"
+    assert error.code == "control_character_refused"
+    assert error.details == {"location": "query.purpose"}
     assert "\x00" not in answer.text
 
 

@@ -5,9 +5,9 @@ import uuid
 import weakref
 from collections import Counter as Tally
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import ValidationError
@@ -64,8 +64,23 @@ async def _batch_body(request: Request, _key: Sender) -> bytes:
 Body = Annotated[bytes, Depends(_batch_body)]
 _BATCH_BODY = {
     "required": True,
-    "content": {"application/json": {"schema": schemas.inline_schema(BatchIn)}},
+    "content": {"application/json": {"schema": {"$ref": schemas.BATCH_REF}}},
 }
+
+
+def document_batch(app: FastAPI) -> None:
+    """Put ``BatchIn``, ``EventIn`` and ``ContextIn`` in ``/openapi.json``'s components: the
+    batch route reads its body itself (one bad event must not refuse the others), so FastAPI
+    does not see its model."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            found = build().setdefault("components", {}).setdefault("schemas", {})
+            found.update(schemas.batch_components())
+        return build()
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented extension
 
 
 @router.post(

@@ -109,14 +109,23 @@ class BatchIn(BaseModel):
 
 
 class _TypedBatchIn(BaseModel):
-    """``BatchIn`` with every event valid: the one-pass reading of a batch (not documented:
-    the API's shape is ``BatchIn``)."""
+    """``BatchIn`` with every event valid: the one-pass reading of a batch, and the shape the
+    OpenAPI document gives as ``BatchIn`` (its events typed as ``EventIn``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", title="BatchIn")
 
-    sent_at: DeviceTime | None = None
-    context: ContextIn | None = None
-    events: list[EventIn] = Field(min_length=1)
+    sent_at: DeviceTime | None = Field(
+        default=None,
+        description="The device's clock when it sent the batch: corrects its clock skew",
+    )
+    context: ContextIn | None = Field(
+        default=None, description="Context for every event that has none of its own"
+    )
+    events: list[EventIn] = Field(
+        min_length=1,
+        description="The events, each validated on its own: a refused one gets its reason in "
+        "the answer while the others go on",
+    )
 
 
 def read_batch(raw: bytes) -> BatchIn:
@@ -133,24 +142,17 @@ def read_batch(raw: bytes) -> BatchIn:
     )
 
 
-def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """A model's JSON schema with its nested models written in place (no ``$defs``), for a
-    request body the route reads itself (``openapi_extra``)."""
-    schema = model.model_json_schema()
-    defs = schema.pop("$defs", {})
+BATCH_REF = "#/components/schemas/BatchIn"
 
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                return resolve(defs[ref.removeprefix("#/$defs/")])
-            return {k: resolve(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [resolve(v) for v in node]
-        return node
 
-    resolved: dict[str, Any] = resolve(schema)
-    return resolved
+def batch_components() -> dict[str, Any]:
+    """The OpenAPI components of an event batch: ``BatchIn``, ``EventIn`` and ``ContextIn``,
+    for the request body the route reads itself (so that a generated client has typed
+    events)."""
+    schema = _TypedBatchIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    components: dict[str, Any] = schema.pop("$defs", {})
+    components["BatchIn"] = schema
+    return components
 
 
 class EventResultOut(BaseModel):

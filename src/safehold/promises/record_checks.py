@@ -55,7 +55,14 @@ def disclosures_outside_policy(ctx: Context) -> Finding:
     unpublished = 0
     after: Any = None
     while True:
-        query = select(Disclosure).order_by(Disclosure.id).limit(BATCH)
+        # A record that disclosed to nobody (a request refused as a whole is kept too, with
+        # its people refused) sent nothing that could be outside the policy.
+        query = (
+            select(Disclosure)
+            .where(Disclosure.people_disclosed > 0)
+            .order_by(Disclosure.id)
+            .limit(BATCH)
+        )
         if after is not None:
             query = query.where(Disclosure.id > after)
         batch = list(ctx.session.scalars(query))

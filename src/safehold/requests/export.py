@@ -97,8 +97,9 @@ def _cards(session: Session, ctx: service.Context, sid: uuid.UUID) -> list[dict[
     sctx = subjects.Context(ctx.vault, ctx.policy, ctx.clock)
     return [
         {"processor": v.processor, "processor_token": v.processor_token, "brand": v.card.brand,
-         "last4": v.card.last4, "expiry": f"{v.card.exp_year:04d}-{v.card.exp_month:02d}"}
-        for v in payments.views(session, sctx, sid)
+         "last4": v.card.last4, "expiry": f"{v.card.exp_year:04d}-{v.card.exp_month:02d}",
+         "removed": v.removed}
+        for v in payments.views(session, sctx, sid, include_removed=True)
     ]  # fmt: skip
 
 

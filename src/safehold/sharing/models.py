@@ -18,8 +18,9 @@ from safehold.db import Base
 
 
 class Disclosure(Base):
-    """One disclosure request that passed the policy: who asked, to which recipient, for
-    what purpose and under what reference, which categories, when, under which policy."""
+    """One disclosure request: who asked, to which recipient, for what purpose and under
+    what reference, which categories, when, under which policy. A request the policy refused
+    as a whole is recorded too, with nobody disclosed (``people_disclosed == 0``)."""
 
     __tablename__ = "disclosures"
 

@@ -59,10 +59,10 @@ def _recipients_figures(session: Session) -> dict[str, tuple[int, int]]:
     """Recipient -> (disclosures, distinct people): the disclosure records, plus what
     processors received in the course of the service (each e-mail handed to the provider is
     one disclosure; its people are counted once with the others)."""
-    disclosed = session.execute(
-        select(Disclosure.recipient_id, func.count(distinct(Disclosure.id))).group_by(
-            Disclosure.recipient_id
-        )
+    disclosed = session.execute(  # records that sent someone something (not refusals)
+        select(Disclosure.recipient_id, func.count(distinct(Disclosure.id)))
+        .where(Disclosure.people_disclosed > 0)
+        .group_by(Disclosure.recipient_id)
     )
     delivered = session.execute(
         select(ServiceDelivery.recipient_id, func.sum(ServiceDelivery.count)).group_by(

@@ -16,7 +16,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,9 +24,17 @@ from safehold.access import audit
 from safehold.access.rules import Actor
 from safehold.policy import Policy
 from safehold.policy.rules import SUBJECT_ERASED, SubjectState, Withheld, content_hash, decide
-from safehold.sharing import deliveries, rules
-from safehold.sharing.errors import DisclosureNotFound, DisclosureRefused
+from safehold.sharing import rules
+from safehold.sharing.errors import DisclosureRefused
 from safehold.sharing.models import Disclosure, DisclosureSubject
+
+# The records read back (a person's list, the staff list) live in sharing/records.py;
+# callers still import them from here.
+from safehold.sharing.records import PersonDisclosure as PersonDisclosure
+from safehold.sharing.records import disclosures_for as disclosures_for
+from safehold.sharing.records import get_disclosure as get_disclosure
+from safehold.sharing.records import list_disclosures as list_disclosures
+from safehold.sharing.records import people_of as people_of
 from safehold.subjects import payments
 from safehold.subjects.models import PersonalValue, Subject
 from safehold.subjects.rules import PAYMENT, SUBJECT_CATEGORIES
@@ -35,6 +42,7 @@ from safehold.subjects.service import Context, states_of
 from safehold.vault.errors import DataKeyDestroyed
 
 ACTION = "disclosure.create"
+UNDECLARED = "(undeclared)"  # a recipient or purpose the policy does not declare, never echoed
 NOT_FOUND_RULE = "subject.not_found"
 # Usage, device and network data live in the events store, which disclosures do not read
 # yet: such categories are withheld with this rule rather than silently sent empty.
@@ -130,17 +138,60 @@ def _package(
     result.nothing_held = [c for c in readable if c not in result.sent and c not in erased]
 
 
+def _record(
+    ctx: Context, actor: Actor, *, recipient: str, role: str, purpose: str,
+    categories: Sequence[str], reference: str | None,
+) -> Disclosure:  # fmt: skip
+    return Disclosure(
+        id=uuid.uuid4(),
+        at=ctx.clock.now(),
+        recipient_id=recipient,
+        recipient_role=role,
+        purpose=purpose,
+        categories=list(categories),
+        reference=reference,
+        actor=str(actor),
+        request_id=actor.request_id,
+        policy_hash=_policy_hash(ctx.policy),
+        people_disclosed=0,
+        people_refused=0,
+    )
+
+
 def _refuse(
     session: Session, ctx: Context, actor: Actor, refusal: rules.Refusal, *,
-    ids: Sequence[uuid.UUID], purpose: str, categories: Sequence[str],
+    ids: Sequence[uuid.UUID], recipient: str, purpose: str, categories: Sequence[str],
+    reference: str | None,
 ) -> DisclosureRefused:  # fmt: skip
-    """Audit the refused attempt for every listed person who exists, and build the error.
-    Only declared ids reach the audit log or the error: submitted values are never echoed."""
+    """Audit the refused attempt for every listed person who exists, record it (a disclosure
+    that sent nothing, each of those people refused with the rule, so that their
+    ``include_refused`` list shows it), and build the error. Only declared ids reach the
+    audit log, the record or the error: submitted values are never echoed."""
     declared = [c for c in categories if c in ctx.policy.category_ids]
     known_purpose = purpose if purpose in ctx.policy.purpose_ids else None
-    existing = session.scalars(select(Subject.id).where(Subject.id.in_(ids))).all()
-    for subject_id in sorted(existing, key=ids.index):
+    existing = sorted(session.scalars(select(Subject.id).where(Subject.id.in_(ids))), key=ids.index)
+    for subject_id in existing:
         _audit(session, ctx, actor, subject_id, declared, known_purpose, "refused")
+    if existing:
+        known = recipient in ctx.policy.recipient_ids
+        record = _record(
+            ctx, actor, recipient=recipient if known else UNDECLARED,
+            role=ctx.policy.recipient(recipient).role.value if known else UNDECLARED,
+            purpose=known_purpose or UNDECLARED, categories=declared, reference=reference,
+        )  # fmt: skip
+        record.people_refused = len(existing)
+        session.add(record)
+        session.flush()  # the record before its people (PostgreSQL checks the foreign key)
+        session.add_all(
+            DisclosureSubject(
+                disclosure_id=record.id,
+                subject_id=subject_id,
+                outcome="refused",
+                categories=[],
+                rule=refusal.rule,
+            )
+            for subject_id in existing
+        )
     return DisclosureRefused(
         refusal.message, details={"rule": refusal.rule, "categories": list(refusal.categories)}
     )
@@ -161,23 +212,16 @@ def disclose(
         ctx.policy, recipient=recipient, purpose=purpose, categories=wanted, reference=reference
     )
     if refusal is not None:
-        raise _refuse(session, ctx, actor, refusal, ids=ids, purpose=purpose, categories=wanted)
+        raise _refuse(
+            session, ctx, actor, refusal, ids=ids, recipient=recipient, purpose=purpose,
+            categories=wanted, reference=reference,
+        )  # fmt: skip
 
     now = ctx.clock.now()
-    disclosure = Disclosure(
-        id=uuid.uuid4(),
-        at=now,
-        recipient_id=recipient,
-        recipient_role=ctx.policy.recipient(recipient).role.value,
-        purpose=purpose,
-        categories=wanted,
-        reference=reference,
-        actor=str(actor),
-        request_id=actor.request_id,
-        policy_hash=_policy_hash(ctx.policy),
-        people_disclosed=0,
-        people_refused=0,
-    )
+    disclosure = _record(
+        ctx, actor, recipient=recipient, role=ctx.policy.recipient(recipient).role.value,
+        purpose=purpose, categories=wanted, reference=reference,
+    )  # fmt: skip
     session.add(disclosure)
     found = {s.id: s for s in session.scalars(select(Subject).where(Subject.id.in_(ids)))}
     states = states_of(session, found.values(), ctx.book, now)
@@ -298,110 +342,3 @@ def recipients(ctx: Context, webhooks: Iterable[str]) -> list[RecipientView]:
         )
         for r in ctx.policy.recipients
     ]
-
-
-@dataclass(frozen=True)
-class PersonDisclosure:
-    """One line of "who received my data and why", for the access export and the privacy
-    center: the recipient as the policy describes it, the purpose, the categories, the
-    reference and the date."""
-
-    disclosure_id: uuid.UUID | None  # None: received in the course of the service
-    at: datetime
-    recipient_id: str
-    recipient_name: str
-    recipient_role: str
-    country: str | None
-    purpose: str
-    purpose_label: str
-    categories: tuple[str, ...]
-    reference: str | None
-    outcome: str
-    rule: str | None
-    count: int = 1  # e-mails handed to the provider, for a delivery
-    first_at: datetime | None = None  # the first of them
-
-
-def _purpose_label(policy: Policy, purpose: str) -> str:
-    return policy.purpose(purpose).label if purpose in policy.purpose_ids else purpose
-
-
-def disclosures_for(
-    session: Session, ctx: Context, subject_id: uuid.UUID, *, include_refused: bool = False
-) -> list[PersonDisclosure]:
-    """A person's disclosures, oldest first. By default only those that sent them data;
-    ``include_refused`` adds the attempts the policy refused for them (with the rule). Then
-    what processors received in the course of the service (``deliveries``), one line per
-    recipient, purpose and set of categories, dated by the last time."""
-    query = (
-        select(Disclosure, DisclosureSubject)
-        .join(DisclosureSubject, DisclosureSubject.disclosure_id == Disclosure.id)
-        .where(DisclosureSubject.subject_id == subject_id)
-        .order_by(Disclosure.at, Disclosure.id)
-    )
-    if not include_refused:
-        query = query.where(DisclosureSubject.outcome == "disclosed")
-    lines: list[PersonDisclosure] = []
-    recipients = ctx.policy.recipient_ids
-    for disclosure, person in session.execute(query):
-        if person.outcome == "disclosed" and not person.categories:
-            continue  # nothing of theirs was held for those categories: nothing went out
-        known = disclosure.recipient_id in ctx.policy.recipient_ids
-        spec = ctx.policy.recipient(disclosure.recipient_id) if known else None
-        lines.append(
-            PersonDisclosure(
-                disclosure_id=disclosure.id,
-                at=disclosure.at,
-                recipient_id=disclosure.recipient_id,
-                recipient_name=spec.name if spec else disclosure.recipient_id,
-                recipient_role=disclosure.recipient_role,
-                country=spec.country if spec else None,
-                purpose=disclosure.purpose,
-                purpose_label=_purpose_label(ctx.policy, disclosure.purpose),
-                categories=tuple(person.categories),
-                reference=disclosure.reference,
-                outcome=person.outcome,
-                rule=person.rule,
-            )
-        )
-    for d in deliveries.deliveries_for(session, subject_id):
-        spec = ctx.policy.recipient(d.recipient_id) if d.recipient_id in recipients else None
-        lines.append(
-            PersonDisclosure(
-                disclosure_id=None, at=d.last_at, recipient_id=d.recipient_id,
-                recipient_name=spec.name if spec else d.recipient_id,
-                recipient_role=spec.role.value if spec else "processor",
-                country=spec.country if spec else None, purpose=d.purpose,
-                purpose_label=_purpose_label(ctx.policy, d.purpose), categories=d.categories,
-                reference=None, outcome="disclosed", rule=None, count=d.count,
-                first_at=d.first_at,
-            )
-        )  # fmt: skip
-    return lines
-
-
-def list_disclosures(
-    session: Session, *, recipient: str | None = None, offset: int = 0, limit: int = 100
-) -> list[Disclosure]:
-    """Disclosure records, newest first (the people in each: :func:`people_of`)."""
-    query = select(Disclosure).order_by(Disclosure.at.desc(), Disclosure.id)
-    if recipient is not None:
-        query = query.where(Disclosure.recipient_id == recipient)
-    return list(session.scalars(query.offset(offset).limit(limit)))
-
-
-def get_disclosure(session: Session, disclosure_id: uuid.UUID) -> Disclosure:
-    disclosure = session.get(Disclosure, disclosure_id)
-    if disclosure is None:
-        raise DisclosureNotFound("no disclosure with that id")
-    return disclosure
-
-
-def people_of(session: Session, disclosure_id: uuid.UUID) -> list[DisclosureSubject]:
-    return list(
-        session.scalars(
-            select(DisclosureSubject)
-            .where(DisclosureSubject.disclosure_id == disclosure_id)
-            .order_by(DisclosureSubject.subject_id)
-        )
-    )

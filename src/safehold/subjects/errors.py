@@ -46,6 +46,14 @@ class InvalidPhone(InvalidInput):
     code = "invalid_phone"
 
 
+class PaymentMethodNotFound(NotFound):
+    code = "payment_method_not_found"
+
+
+class CardExpired(InvalidInput):
+    code = "card_expired"
+
+
 class LookupKeyMissing(InvalidInput):
     code = "email_or_phone_required"
 

@@ -1,6 +1,11 @@
 """Payment methods: only what the processor hands back — its token, the card brand, the last
 four digits and the expiry. A card number never gets this far: request bodies carrying one
-are refused before any handler runs (:mod:`safehold.carddata`)."""
+are refused before any handler runs (:mod:`safehold.carddata`).
+
+A card whose expiry month has passed is refused. Removing a card deletes its processor token
+at once (it can no longer be charged); the record of brand, last 4 digits and expiry stays,
+marked removed, until its retention class ends, as every other card record (decision 0031-api).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from safehold.access.rules import Actor
 from safehold.subjects import rules
+from safehold.subjects.errors import CardExpired, PaymentMethodNotFound
 from safehold.subjects.models import PaymentMethod
 from safehold.subjects.service import WRITE_PURPOSE, Context, _audit, get
 from safehold.vault.errors import DataKeyDestroyed
@@ -25,6 +31,7 @@ class PaymentView:
     processor: str
     processor_token: str | None  # None once its retention class is shredded
     card: rules.CardDisplay
+    removed: bool = False
 
 
 def _aad_field(name: str, method_id: uuid.UUID) -> str:
@@ -37,6 +44,12 @@ def add(
     token: str, brand: str, last4: str, exp_month: int, exp_year: int,
 ) -> PaymentView:  # fmt: skip
     subject = get(session, subject_id)
+    now = ctx.clock.now()
+    if (exp_year, exp_month) < (now.year, now.month):  # valid through its expiry month
+        raise CardExpired(
+            "this card has expired: its expiry month is in the past",
+            details={"fields": ["exp_month", "exp_year"]},
+        )
     method_id = uuid.uuid4()
     values = {
         "processor_token": token,
@@ -77,21 +90,45 @@ def add(
     )
 
 
-def views(session: Session, ctx: Context, subject_id: uuid.UUID) -> list[PaymentView]:
-    """Decrypt the person's active payment methods. The caller has already decided and
-    audited the read of ``account.payment`` for its purpose."""
+def remove(
+    session: Session, ctx: Context, subject_id: uuid.UUID, method_id: uuid.UUID, *, actor: Actor
+) -> None:
+    """Remove an active card: its processor token is deleted now, its record is kept (marked
+    removed) under the retention class of card records."""
+    subject = get(session, subject_id)
+    method = session.get(PaymentMethod, method_id)
+    if method is None or method.subject_id != subject.id or method.removed_at is not None:
+        raise PaymentMethodNotFound(
+            "this person has no such payment method", details={"payment_method_id": str(method_id)}
+        )
+    method.removed_at = ctx.clock.now()
+    method.token = b""  # the ciphertext goes; the class's key may still seal other cards
+    _audit(
+        session, ctx, actor, "payment_method.remove", subject.id, [rules.PAYMENT], WRITE_PURPOSE,
+        "ok",
+    )  # fmt: skip
+    session.flush()
+
+
+def views(
+    session: Session, ctx: Context, subject_id: uuid.UUID, *, include_removed: bool = False
+) -> list[PaymentView]:
+    """Decrypt the person's active payment methods (and the kept records of removed ones, for
+    an export). The caller has already decided and audited the read of ``account.payment``
+    for its purpose."""
     out: list[PaymentView] = []
-    methods = session.scalars(
-        select(PaymentMethod)
-        .where(PaymentMethod.subject_id == subject_id, PaymentMethod.removed_at.is_(None))
-        .order_by(PaymentMethod.created_at, PaymentMethod.id)
-    )
+    query = select(PaymentMethod).where(PaymentMethod.subject_id == subject_id)
+    if not include_removed:
+        query = query.where(PaymentMethod.removed_at.is_(None))
+    methods = session.scalars(query.order_by(PaymentMethod.created_at, PaymentMethod.id))
     for method in methods:
         blobs = dict(
             zip(FIELDS, (method.token, method.brand, method.last4, method.expiry), strict=True)
         )
         plain: dict[str, str] = {}
         for name, blob in blobs.items():
+            if blob == b"":  # deleted: a removed card's token, or one an erasure dropped
+                continue
             try:
                 plain[name] = ctx.vault.decrypt(
                     session,
@@ -107,5 +144,7 @@ def views(session: Session, ctx: Context, subject_id: uuid.UUID) -> list[Payment
             continue
         month, year = rules.parse_expiry(plain["expiry"])
         card = rules.CardDisplay(plain["card_brand"], plain["last4"], month, year)
-        out.append(PaymentView(method.id, method.processor, plain.get("processor_token"), card))
+        token = plain.get("processor_token")
+        removed = method.removed_at is not None
+        out.append(PaymentView(method.id, method.processor, token, card, removed))
     return out

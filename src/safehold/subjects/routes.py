@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from safehold.access import service as access
 from safehold.access.models import ApiKey
@@ -17,6 +17,7 @@ from safehold.subjects.schemas import (
     LookupIn,
     PaymentMethodIn,
     PaymentMethodOut,
+    PaymentMethodsOut,
     RectifyIn,
     RegisterIn,
     SubjectDataOut,
@@ -171,7 +172,58 @@ def close(
     return _out(subject)
 
 
-@router.post("/{subject_id}/payment-methods", status_code=201, summary="Add a card by token")
+Purpose = Annotated[str, Query(max_length=80, description="Why the data is read")]
+Reference = Annotated[
+    str | None,
+    Query(
+        max_length=400,
+        description="Required to read what an erasure kept (purpose legal_obligation): "
+        "the case or request the read answers",
+    ),
+]
+
+
+@router.get("/{subject_id:uuid}/payment-methods", summary="List a person's cards for a purpose")
+def list_payment_methods(
+    subject_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, key: Reader,
+    actor: ActorDep, purpose: Purpose, reference: Reference = None,
+) -> PaymentMethodsOut:  # fmt: skip
+    access.require_purpose(key, purpose, declared=runtime.policy.purpose_ids)
+    ctx = _ctx(runtime)
+    view = service.read(
+        session, ctx, subject_id, purpose=purpose, actor=actor, categories=[rules.PAYMENT],
+        reference=reference,
+    )  # fmt: skip
+    methods = []  # a purpose that may not see cards was refused (403) by the read
+    if rules.PAYMENT in view.decision.allowed:
+        methods = [PaymentMethodOut.of(v) for v in payments.views(session, ctx, subject_id)]
+    session.commit()
+    withheld = [*view.decision.withheld, *view.erased]
+    return PaymentMethodsOut(
+        payment_methods=methods,
+        withheld=[
+            WithheldOut(category=w.category, rule=w.rule, message=w.message) for w in withheld
+        ],
+    )
+
+
+@router.delete(
+    "/{subject_id:uuid}/payment-methods/{method_id:uuid}",
+    status_code=204,
+    summary="Remove a card: its processor token is deleted at once",
+    responses={404: {}},
+)
+def remove_payment_method(
+    subject_id: uuid.UUID, method_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep,
+    key: Writer, actor: ActorDep,
+) -> Response:  # fmt: skip
+    access.require_purpose(key, service.WRITE_PURPOSE, declared=runtime.policy.purpose_ids)
+    payments.remove(session, _ctx(runtime), subject_id, method_id, actor=actor)
+    session.commit()
+    return Response(status_code=204)
+
+
+@router.post("/{subject_id:uuid}/payment-methods", status_code=201, summary="Add a card by token")
 def add_payment_method(
     subject_id: uuid.UUID, body: PaymentMethodIn, session: SessionDep, runtime: RuntimeDep,
     key: Writer, actor: ActorDep,

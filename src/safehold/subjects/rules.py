@@ -100,15 +100,27 @@ def single_script(text: str) -> bool:
 
 
 def normalise_phone(raw: str, region: str | None = None) -> str:
-    """E.164 (+4915112345678). A number without a leading + needs the address's country."""
+    """E.164 (+4915112345678). A number without a leading + needs the address's country.
+
+    The refusal says what is wrong: a number whose country is known (a leading + or the
+    address's country) but whose digits are not a number of that country is "not a valid
+    number" (``details.reason`` ``not_a_number``); only one whose country cannot be told is
+    asked for the international form (``international_form_needed``)."""
     try:
         number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
+    except phonenumbers.NumberParseException as error:
+        no_country = error.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE
+        if no_country and not raw.strip().startswith("+"):  # "+999 …": a + but no country
+            raise InvalidPhone(
+                "this phone number needs its country: use the international form, "
+                "e.g. +44 20 7946 0958",
+                details={"field": "phone", "reason": "international_form_needed"},
+            ) from None
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
         raise InvalidPhone(
-            "this is not a valid phone number; use the international form, e.g. +44 20 7946 0958",
-            details={"field": "phone"},
+            "this is not a valid phone number: check its digits",
+            details={"field": "phone", "reason": "not_a_number"},
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

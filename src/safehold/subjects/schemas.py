@@ -115,6 +115,11 @@ class WithheldOut(BaseModel):
     message: str
 
 
+class PaymentMethodsOut(BaseModel):
+    payment_methods: list[PaymentMethodOut] = Field(description="The active cards")
+    withheld: list[WithheldOut] = Field(description="What the policy withheld, and the rule")
+
+
 class SubjectDataOut(BaseModel):
     id: uuid.UUID
     status: str

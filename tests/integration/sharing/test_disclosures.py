@@ -88,7 +88,10 @@ def test_an_authority_gets_legal_obligation_data_only_with_a_reference(
     with pytest.raises(DisclosureRefused) as refused:
         disclose(session, ctx, AUTH, "legal_obligation", [ada], wanted)
     assert refused.value.details["rule"] == "recipients.authorities.legal_reference_required"
-    assert session.scalar(select(func.count()).select_from(Disclosure)) == 0
+    [attempt] = service.disclosures_for(session, ctx, ada, include_refused=True)
+    assert (attempt.outcome, attempt.rule, attempt.categories) == (
+        "refused", "recipients.authorities.legal_reference_required", ()
+    )  # fmt: skip
 
     result = disclose(session, ctx, AUTH, "legal_obligation", [ada], wanted, " Case 2026/0042 ")
     [package] = result.people
@@ -120,12 +123,24 @@ def test_a_request_refused_as_a_whole_discloses_and_records_nothing(
     session: Session, ctx: Context, person: Person, recipient: str, purpose: str,
     categories: list[str], rule: str,
 ) -> None:  # fmt: skip
+    """It discloses nothing, and is on each listed person's record as refused (issue 20,
+    item 24). The name is the one docs/policy-format.md's row T23 cites; the lead renames
+    both to ``..._discloses_nothing_and_is_on_each_persons_record``."""
     ada, bo = person(), person("Bo Tumbleweed")
     with pytest.raises(DisclosureRefused) as refused:
         disclose(session, ctx, recipient, purpose, [ada, NOBODY, bo], categories)
     assert refused.value.details["rule"] == rule
-    assert session.scalar(select(func.count()).select_from(Disclosure)) == 0
-    assert session.scalar(select(func.count()).select_from(DisclosureSubject)) == 0
+    [record] = session.scalars(select(Disclosure))
+    assert (record.people_disclosed, record.people_refused) == (0, 2)
+    declared = recipient in ctx.policy.recipient_ids  # an undeclared id is never stored
+    assert record.recipient_id == (recipient if declared else "(undeclared)")
+    people = session.scalars(select(DisclosureSubject).order_by(DisclosureSubject.subject_id))
+    assert sorted((p.subject_id, p.outcome, p.rule, p.categories) for p in people) == sorted(
+        [(ada, "refused", rule, []), (bo, "refused", rule, [])]
+    )
+    assert service.disclosures_for(session, ctx, ada) == []  # nothing went out
+    [attempt] = service.disclosures_for(session, ctx, ada, include_refused=True)
+    assert (attempt.outcome, attempt.rule, attempt.purpose) == ("refused", rule, purpose)
     for who in (ada, bo):
         assert [t[:2] for t in trail(session, who)] == [("disclosure.create", "refused")]
     nobody = select(func.count()).select_from(AuditEntry).where(AuditEntry.subject_id == NOBODY)

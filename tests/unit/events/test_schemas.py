@@ -9,7 +9,7 @@ import uuid
 import pytest
 from pydantic import ValidationError
 
-from safehold.events.schemas import BatchIn, EventIn, inline_schema, read_batch
+from safehold.events.schemas import BatchIn, EventIn, batch_components, read_batch
 
 GOOD = {"event_id": str(uuid.uuid4()), "subject_id": str(uuid.uuid4()), "name": "app.open",
         "timestamp": "2026-03-02T09:25:00+00:00", "properties": {"screen": "home"},
@@ -41,9 +41,12 @@ def test_a_malformed_envelope_refuses_the_whole_batch(raw: bytes) -> None:
         read_batch(raw)
 
 
-def test_the_documented_body_is_the_envelope_written_in_place() -> None:
-    schema = inline_schema(BatchIn)
-    assert "$defs" not in json.dumps(schema)
-    assert schema["required"] == ["events"]
-    context = schema["properties"]["context"]["anyOf"][0]
+def test_the_documented_batch_names_its_events_type() -> None:
+    components = batch_components()
+    assert set(components) == {"BatchIn", "EventIn", "ContextIn"}
+    assert "$defs" not in json.dumps(components)
+    events = components["BatchIn"]["properties"]["events"]
+    assert events["items"] == {"$ref": "#/components/schemas/EventIn"}
+    assert set(components["BatchIn"]["properties"]) == set(BatchIn.model_fields)
+    context = components["ContextIn"]
     assert set(context["properties"]) == {"user_agent", "ip", "client_hints"}
