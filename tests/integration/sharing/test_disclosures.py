@@ -119,13 +119,12 @@ def test_an_authority_gets_legal_obligation_data_only_with_a_reference(
         (PAY, "legal_obligation", ["account.payment"], "recipients.payment_processor.purposes"),
     ],
 )  # fmt: skip
-def test_a_request_refused_as_a_whole_discloses_and_records_nothing(
+def test_a_request_refused_as_a_whole_discloses_nothing_and_is_on_each_persons_record(
     session: Session, ctx: Context, person: Person, recipient: str, purpose: str,
     categories: list[str], rule: str,
 ) -> None:  # fmt: skip
     """It discloses nothing, and is on each listed person's record as refused (issue 20,
-    item 24). The name is the one docs/policy-format.md's row T23 cites; the lead renames
-    both to ``..._discloses_nothing_and_is_on_each_persons_record``."""
+    item 24)."""
     ada, bo = person(), person("Bo Tumbleweed")
     with pytest.raises(DisclosureRefused) as refused:
         disclose(session, ctx, recipient, purpose, [ada, NOBODY, bo], categories)
