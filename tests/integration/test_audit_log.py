@@ -8,17 +8,18 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import delete, text, update
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from safehold import migrate
-from safehold.access import audit
-from safehold.access.models import AuditEntry
+from safehold.access import audit, chain
+from safehold.access.models import AuditEntry, AuditHead
 from safehold.access.rules import Actor
 from safehold.clock import FrozenClock, SystemClock
 from safehold.db import make_engine, make_session_factory, transaction
+from tests.conftest import TEST_AUDIT_KEY
 
 ACTOR = Actor("api_key", "k1", request_id="req-1")
 
@@ -49,12 +50,11 @@ def test_entries_chain_and_verify(session: Session, clock: FrozenClock) -> None:
     assert result.checked == 5
 
 
-def test_the_database_hashes_awkward_text_as_the_verifier_does(
+def test_awkward_text_links_as_the_verifier_recomputes(
     session: Session, clock: FrozenClock
 ) -> None:
-    """One entry is numbered and hashed by the database (SQLite's registered function,
-    PostgreSQL's sha256): quotes, backslashes, non-ASCII and a look-alike of the seq key in
-    the values still give the hash that ``chain.link_hash`` recomputes."""
+    """Quotes, backslashes, non-ASCII and a look-alike of the seq key in the values, stored
+    and read back by the database, still give the link ``chain.link_hash`` recomputes."""
     odd = Actor("admin", 'ad\\min "é" 中', request_id='","seq":9,"x":"\u2028')
     first = audit.record(
         session, actor=odd, action="subject.read", subject_id=None,
@@ -74,22 +74,103 @@ def test_the_database_hashes_awkward_text_as_the_verifier_does(
     assert result.head_hash == last.hash
 
 
-def test_without_the_head_trigger_an_append_fails_rather_than_forks(
+def test_a_stale_head_makes_the_next_append_fail_rather_than_fork(
     session: Session, clock: FrozenClock
 ) -> None:
-    """The trigger (migration 0016) is what moves the head after a one-statement append.
-    Without it the head stays behind: verify says so, and the append after next reuses a
-    number and is refused by the key, so the chain never forks."""
-    write(session, clock, 1)
-    session.execute(text("DROP TRIGGER audit_head_follows" + (
-        " ON audit_entries" if session.get_bind().dialect.name == "postgresql" else ""
-    )))  # fmt: skip
-    write(session, clock, 1)
-    assert audit.verify(session).broken is not None  # an entry past the head
+    """A writer takes its number from the head row under its lock; a head moved back (by
+    hand) makes the next append reuse a number, which the primary key refuses: the chain
+    never forks, and verify names the entry past the head."""
+    write(session, clock, 2)
+    session.execute(update(AuditHead).values(last_seq=1))
+    session.expire_all()
+    assert audit.verify(session).broken is not None
     with pytest.raises(IntegrityError), session.begin_nested():
         write(session, clock, 1)
     session.expire_all()
     assert [e.seq for e in audit.entries(session, subject_id=None)] == [1, 2]
+
+
+def plant(db: Session | Connection, data: chain.EntryData, prev: str, digest: str) -> None:
+    """Insert an entry directly, as a database writer would (bypassing ``audit.record``)."""
+    db.execute(
+        insert(AuditEntry).values(
+            seq=data.seq,
+            at=data.at,
+            actor=data.actor,
+            action=data.action,
+            subject_id=uuid.UUID(data.subject_id) if data.subject_id else None,
+            categories=list(data.categories),
+            purpose=data.purpose,
+            outcome=data.outcome,
+            request_id=data.request_id,
+            prev_hash=prev,
+            hash=digest,
+        )
+    )
+
+
+def _recompute_unkeyed(session: Session, start: int) -> None:
+    """What the review's C7 did: recompute every link from ``start`` with the public
+    (unkeyed) function, and the head, as a database writer without the audit key can."""
+    rows = list(session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
+    prev = rows[start - 2].hash if start > 1 else chain.GENESIS
+    for row in rows[start - 1 :]:
+        digest = chain.legacy_link_hash(prev, audit.as_data(row))
+        session.execute(
+            update(AuditEntry).where(AuditEntry.seq == row.seq).values(prev_hash=prev, hash=digest)
+        )
+        prev = digest
+    session.execute(update(AuditHead).values(last_seq=rows[-1].seq, last_hash=prev))
+    session.expire_all()
+
+
+def test_an_edit_with_recomputed_links_is_named_without_the_key(
+    session: Session, clock: FrozenClock
+) -> None:
+    write(session, clock, 6)
+    session.execute(update(AuditEntry).where(AuditEntry.seq == 3).values(purpose="marketing"))
+    _recompute_unkeyed(session, 3)
+    result = audit.verify(session)
+    assert result.broken == chain.Break(3, "entry altered")
+
+
+def test_links_recomputed_with_another_key_are_named(session: Session, clock: FrozenClock) -> None:
+    """A writer guessing the key (any key but the audit key) gets no further."""
+    write(session, clock, 4)
+    wrong = b"another fictional key of 32 byte"
+    rows = list(session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
+    prev = rows[1].hash
+    for row in rows[2:]:
+        digest = chain.link_hash(wrong, audit.CHAIN_ID, prev, audit.as_data(row))
+        session.execute(update(AuditEntry).where(AuditEntry.seq == row.seq).values(hash=digest))
+        prev = digest
+    session.execute(update(AuditHead).values(last_hash=prev))
+    session.expire_all()
+    assert audit.verify(session).broken == chain.Break(3, "entry altered")
+
+
+def test_a_forged_appended_entry_is_named(session: Session, clock: FrozenClock) -> None:
+    """The review's C8: an entry appended with a correct unkeyed hash, the head moved to it."""
+    recorded = write(session, clock, 3)
+    forged = chain.EntryData(
+        seq=4, at=clock.now(), actor="admin:someone", action="subject.read", subject_id=None,
+        categories=(), purpose="service_provision", outcome="allowed", request_id=None,
+    )  # fmt: skip
+    digest = chain.legacy_link_hash(recorded[-1].hash, forged)
+    plant(session, forged, recorded[-1].hash, digest)
+    session.execute(update(AuditHead).values(last_seq=4, last_hash=digest))
+    session.expire_all()
+    assert audit.verify(session).broken == chain.Break(4, "entry altered")
+
+
+def test_a_chain_rewritten_entirely_unkeyed_is_named(session: Session, clock: FrozenClock) -> None:
+    """Turning every keyed entry into an unkeyed (legacy-looking) one leaves no keyed entry
+    at the end: the chain was rewritten."""
+    write(session, clock, 4)
+    _recompute_unkeyed(session, 1)
+    result = audit.verify(session)
+    assert result.broken is not None
+    assert result.broken.reason == "no entry is keyed: the chain was rewritten"
 
 
 def test_an_edited_row_is_named(session: Session, clock: FrozenClock) -> None:
@@ -187,7 +268,7 @@ WRITERS, PER_WRITER, BATCH = 4, 40, 3
 def _writer(url: str, n: int) -> None:
     """Alternates single entries and batches of ``BATCH``: both take the same head lock."""
     engine = make_engine(make_url(url))
-    sessions = make_session_factory(engine)
+    sessions = make_session_factory(engine, audit_key=TEST_AUDIT_KEY)
     clock = SystemClock()
     actor = Actor("system", f"writer-{multiprocessing.current_process().pid}")
     for i in range(n):
@@ -235,7 +316,7 @@ def test_concurrent_writer_processes_keep_the_chain_valid(
     for w in workers:
         w.join(timeout=120)
     assert [w.exitcode for w in workers] == [0] * WRITERS
-    with make_session_factory(engine)() as session:
+    with make_session_factory(engine, audit_key=TEST_AUDIT_KEY)() as session:
         result = audit.verify(session)
     engine.dispose()
     assert result.ok, result.broken

@@ -9,16 +9,17 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import String, Table, bindparam, cast, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from safehold.access import chain
 from safehold.access.models import AuditEntry, AuditHead
 from safehold.access.rules import Actor
 from safehold.clock import Clock
-from safehold.db import sha256_hex
+from safehold.db import AUDIT_KEY
 
 HEAD_ID = 1
+CHAIN_ID = 0  # the one chain; its links name it
 VERIFY_BATCH = 1_000
 MAX_SEQ = 2**63 - 1  # the largest entry number the column (BIGINT) holds: a bound for queries
 HEAD: Table = AuditHead.__table__  # type: ignore[assignment]
@@ -47,7 +48,9 @@ class Access:
     outcome: str
 
 
-# Built once: these run on every access to personal data. ``n`` entries take ``n`` numbers.
+# Built once: these run on every access to personal data. ``n`` entries take ``n`` numbers:
+# the UPDATE takes the head row's lock (PostgreSQL's row lock, SQLite's write lock) before
+# anything reads it, so concurrent writers are ordered and none slips an entry in between.
 _TAKE = (
     update(HEAD)
     .where(HEAD.c.id == HEAD_ID)
@@ -57,33 +60,15 @@ _TAKE = (
 _APPEND = insert(ENTRIES)
 _MOVE_HEAD = update(HEAD).where(HEAD.c.id == HEAD_ID).values(last_hash=bindparam("head_hash"))
 
-# One entry in one statement, numbered and hashed by the database under the head row's lock:
-# the head read FOR UPDATE (PostgreSQL's row lock; SQLite's write lock is the INSERT's) gives
-# the number and the previous hash; the hash is SHA-256 over
-# ``prev_hash + before + str(seq) + after`` (chain.link_text_parts), the text link_hash
-# covers; and a trigger (migration 0016) moves the head to the new entry. Most accesses append
-# exactly one entry: this is the hot path of every read of personal data.
-_NEXT = HEAD.c.last_seq + 1
-_COMPUTED = {
-    "seq": _NEXT,
-    "prev_hash": HEAD.c.last_hash,
-    "hash": sha256_hex(
-        HEAD.c.last_hash
-        + bindparam("before", type_=String)
-        + cast(_NEXT, String)
-        + bindparam("after", type_=String)
-    ),
-}
-_ONE = (
-    insert(ENTRIES)
-    .from_select(
-        [c.name for c in ENTRIES.c],
-        select(*(_COMPUTED.get(c.name, bindparam(c.name, type_=c.type)) for c in ENTRIES.c))
-        .where(HEAD.c.id == HEAD_ID)
-        .with_for_update(),
-    )
-    .returning(ENTRIES.c.seq, ENTRIES.c.prev_hash, ENTRIES.c.hash)
-)
+
+def audit_key(session: Session) -> bytes:
+    """The audit key the session's factory carries (:func:`safehold.runtime.Runtime` puts it
+    there, derived from the key provider). There is no unkeyed fallback: a session without
+    it cannot append to or verify the log."""
+    key = session.info.get(AUDIT_KEY)
+    if not isinstance(key, bytes):
+        raise RuntimeError("this session carries no audit key (build it through a Runtime)")
+    return key
 
 
 def record(
@@ -105,36 +90,27 @@ def record(
 def record_many(session: Session, accesses: Sequence[Access], *, clock: Clock) -> list[Recorded]:
     """Append one entry per access, chained in the given order.
 
-    One entry (most accesses): one statement, numbered and hashed by the database under the
-    head row's lock (:data:`_ONE`). More: three statements however many there are: take the
-    head row's lock and ``len(accesses)`` sequence numbers, insert every entry (hashes
-    computed here, under that lock), move the head.
-
-    Taking the head row first orders concurrent writers (PostgreSQL's row lock, SQLite's
-    write lock), so no other writer can slip an entry in between. Core statements on the
-    session's connection, not ORM objects: this runs on every access to personal data."""
+    Three statements however many there are: take the head row's lock and
+    ``len(accesses)`` sequence numbers, insert every entry (links computed here with the audit
+    key, under that lock), move the head. Core statements on the session's connection, not
+    ORM objects: this runs on every access to personal data."""
     if not accesses:
         return []
+    key = audit_key(session)
     conn = session.connection()
     at = clock.now()
-    if len(accesses) == 1:
-        data = _entry_data(accesses[0], 0, at)
-        before, after = chain.link_text_parts(data)
-        params = _row(data, accesses[0].subject_id) | {"before": before, "after": after}
-        seq, prev_hash, digest = conn.execute(_ONE, params).one()
-        return [Recorded(seq, accesses[0].subject_id, prev_hash, digest)]
     last_seq, prev_hash = conn.execute(_TAKE, {"n": len(accesses)}).one()
     rows: list[dict[str, object]] = []
     recorded: list[Recorded] = []
     for seq, access in enumerate(accesses, start=last_seq - len(accesses) + 1):
         data = _entry_data(access, seq, at)
-        digest = chain.link_hash(prev_hash, data)
+        digest = chain.link_hash(key, CHAIN_ID, prev_hash, data)
         rows.append(
             _row(data, access.subject_id) | {"seq": seq, "prev_hash": prev_hash, "hash": digest}
         )
         recorded.append(Recorded(seq, access.subject_id, prev_hash, digest))
         prev_hash = digest
-    conn.execute(_APPEND, rows)  # executemany: one round trip
+    conn.execute(_APPEND, rows)  # one row: one statement; more: executemany, one round trip
     conn.execute(_MOVE_HEAD, {"head_hash": prev_hash})
     return recorded
 
@@ -193,7 +169,10 @@ def verify(session: Session) -> chain.Verification:
     )
     try:
         return chain.verify(
-            _links(rows, session), (head.last_seq, head.last_hash) if head else None
+            _links(rows, session),
+            (head.last_seq, head.last_hash) if head else None,
+            key=audit_key(session),
+            chain_id=CHAIN_ID,
         )
     finally:
         rows.close()  # a break stops early: release the server-side cursor

@@ -1,4 +1,4 @@
-"""`safehold audit …`: verify the hash chain of the audit log."""
+"""`safehold audit …`: verify the keyed chain of the audit log."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from safehold.access import audit
 from safehold.cli_support import fail, out, runtime_or_exit, upgrade_or_exit
 from safehold.db import transaction
 
-app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app = typer.Typer(help="The keyed, hash-chained audit log.", no_args_is_help=True)
 
 
 @app.command()
