@@ -177,9 +177,12 @@ def test_audit_verify_reports_intact_and_broken_chains(data_dir: Path) -> None:
     assert "intact: 2 entries" in intact.output
     with sqlite3.connect(data_dir / "var" / "safehold.db") as db:
         db.execute("UPDATE audit_entries SET purpose = 'platform_improvement' WHERE seq = 2")
+        chain, position = db.execute(
+            "SELECT chain, position FROM audit_entries WHERE seq = 2"
+        ).fetchone()
     broken = runner.invoke(app, ["audit", "verify"])
     assert broken.exit_code == 1
-    assert "broken at entry 2" in broken.output
+    assert f"broken at chain {chain}, position {position}" in broken.output
 
 
 def test_policy_publish_versions_and_acceptances(tmp_path: Path) -> None:

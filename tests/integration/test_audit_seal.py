@@ -44,7 +44,7 @@ def before_0026(
                 purpose="service_provision", outcome="allowed", request_id=f"req-{seq}",
             )  # fmt: skip
             digest = chain.legacy_link_hash(prev, data)
-            plant(conn, data, prev, digest)
+            plant(conn, data, prev, digest, chain_id=None)
             prev = digest
         conn.execute(update(AuditHead).values(last_seq=LEGACY, last_hash=prev))
     yield engine
@@ -60,11 +60,11 @@ def test_the_upgrade_seals_the_unkeyed_chain_and_it_stays_verifiable(
     sessions = make_session_factory(before_0026, audit_key=TEST_AUDIT_KEY)
     with transaction(sessions) as session:
         seal = audit.entries(session, subject_id=None, after=LEGACY)
-        assert [(e.seq, e.action, e.prev_hash) for e in seal] == [
-            (LEGACY + 1, "audit.sealed", legacy_head)
+        assert [(e.chain, e.position, e.action, e.prev_hash) for e in seal] == [
+            (0, LEGACY + 1, "audit.sealed", legacy_head)
         ]
         assert seal[0].hash == chain.link_hash(
-            TEST_AUDIT_KEY, audit.CHAIN_ID, legacy_head, audit.as_data(seal[0])
+            TEST_AUDIT_KEY, 0, legacy_head, audit.as_data(seal[0])
         )
         audit.record(
             session, actor=Actor("system", "test"), action="subject.read", subject_id=None,
@@ -81,7 +81,7 @@ def test_the_sealed_prefix_cannot_be_extended_over_keyed_entries(before_0026: En
     migrate.upgrade(before_0026, audit_key=TEST_AUDIT_KEY)
     sessions = make_session_factory(before_0026, audit_key=TEST_AUDIT_KEY)
     with transaction(sessions) as session:
-        head = session.get_one(AuditHead, audit.HEAD_ID)
+        head = session.get_one(AuditHead, 0)
         forged = chain.EntryData(
             seq=head.last_seq + 1, at=T0, actor="admin:someone", action="subject.read",
             subject_id=None, categories=(), purpose=None, outcome="ok", request_id=None,

@@ -4,6 +4,7 @@ commits without one)."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -18,19 +19,27 @@ from safehold.access.rules import Actor
 from safehold.clock import Clock
 from safehold.db import AUDIT_KEY
 
-HEAD_ID = 1
-CHAIN_ID = 0  # the one chain; its links name it
+CHAINS = 16  # independent chains: an access naming a person goes on the person's, else on 0
 VERIFY_BATCH = 1_000
 MAX_SEQ = 2**63 - 1  # the largest entry number the column (BIGINT) holds: a bound for queries
 HEAD: Table = AuditHead.__table__  # type: ignore[assignment]
 ENTRIES: Table = AuditEntry.__table__  # type: ignore[assignment]
 
 
+def chain_of(subject_id: uuid.UUID | None) -> int:
+    """The chain an access goes on: fixed by the person's id, so one person's entries stay in
+    order on one chain, and concurrent accesses to different people rarely share a lock."""
+    return 0 if subject_id is None else subject_id.int % CHAINS
+
+
 @dataclass(frozen=True)
 class Recorded:
-    """What :func:`record` appended."""
+    """What :func:`record` appended: ``seq`` is the row's number (across chains, as the
+    console and the API page), ``position`` the entry's place on its chain."""
 
     seq: int
+    chain: int
+    position: int
     subject_id: uuid.UUID | None
     prev_hash: str
     hash: str
@@ -48,17 +57,21 @@ class Access:
     outcome: str
 
 
-# Built once: these run on every access to personal data. ``n`` entries take ``n`` numbers:
-# the UPDATE takes the head row's lock (PostgreSQL's row lock, SQLite's write lock) before
-# anything reads it, so concurrent writers are ordered and none slips an entry in between.
+# Built once: these run on every access to personal data. ``n`` entries take ``n`` positions
+# on one chain: the UPDATE takes that chain's head row lock (PostgreSQL's row lock; on SQLite
+# the database's write lock) before anything reads it, so concurrent writers on one chain are
+# ordered and none slips an entry in between. The entry's ``seq`` (its row number across all
+# chains, for paging) is the database's own (a sequence on PostgreSQL, the rowid on SQLite).
 _TAKE = (
     update(HEAD)
-    .where(HEAD.c.id == HEAD_ID)
+    .where(HEAD.c.id == bindparam("chain_id"))
     .values(last_seq=HEAD.c.last_seq + bindparam("n"))
     .returning(HEAD.c.last_seq, HEAD.c.last_hash)
 )
-_APPEND = insert(ENTRIES)
-_MOVE_HEAD = update(HEAD).where(HEAD.c.id == HEAD_ID).values(last_hash=bindparam("head_hash"))
+_APPEND = insert(ENTRIES).returning(ENTRIES.c.seq, sort_by_parameter_order=True)
+_MOVE_HEAD = (
+    update(HEAD).where(HEAD.c.id == bindparam("chain_id")).values(last_hash=bindparam("head_hash"))
+)
 
 
 def audit_key(session: Session) -> bytes:
@@ -88,37 +101,50 @@ def record(
 
 
 def record_many(session: Session, accesses: Sequence[Access], *, clock: Clock) -> list[Recorded]:
-    """Append one entry per access, chained in the given order.
+    """Append one entry per access, each on its person's chain, chained in the given order.
 
-    Three statements however many there are: take the head row's lock and
-    ``len(accesses)`` sequence numbers, insert every entry (links computed here with the audit
-    key, under that lock), move the head. Core statements on the session's connection, not
+    Per chain touched, in chain order (so two writers never wait on each other's chains in
+    opposite orders): take the head row's lock and as many positions as it gets entries, link
+    them with the audit key under that lock. Then one INSERT for every entry and one
+    (executemany) UPDATE moving the heads. Core statements on the session's connection, not
     ORM objects: this runs on every access to personal data."""
     if not accesses:
         return []
     key = audit_key(session)
     conn = session.connection()
     at = clock.now()
-    last_seq, prev_hash = conn.execute(_TAKE, {"n": len(accesses)}).one()
+    by_chain: dict[int, list[int]] = {}
+    for i, access in enumerate(accesses):
+        by_chain.setdefault(chain_of(access.subject_id), []).append(i)
     rows: list[dict[str, object]] = []
-    recorded: list[Recorded] = []
-    for seq, access in enumerate(accesses, start=last_seq - len(accesses) + 1):
-        data = _entry_data(access, seq, at)
-        digest = chain.link_hash(key, CHAIN_ID, prev_hash, data)
-        rows.append(
-            _row(data, access.subject_id) | {"seq": seq, "prev_hash": prev_hash, "hash": digest}
-        )
-        recorded.append(Recorded(seq, access.subject_id, prev_hash, digest))
-        prev_hash = digest
-    conn.execute(_APPEND, rows)  # one row: one statement; more: executemany, one round trip
-    conn.execute(_MOVE_HEAD, {"head_hash": prev_hash})
-    return recorded
+    heads: list[dict[str, object]] = []
+    recorded: dict[int, Recorded] = {}
+    for chain_id in sorted(by_chain):
+        indexes = by_chain[chain_id]
+        last, prev_hash = conn.execute(_TAKE, {"chain_id": chain_id, "n": len(indexes)}).one()
+        for position, i in enumerate(indexes, start=last - len(indexes) + 1):
+            access = accesses[i]
+            data = _entry_data(access, position, at)
+            digest = chain.link_hash(key, chain_id, prev_hash, data)
+            rows.append(
+                _row(data, access.subject_id)
+                | {"chain": chain_id, "position": position, "prev_hash": prev_hash, "hash": digest}
+            )
+            recorded[i] = Recorded(0, chain_id, position, access.subject_id, prev_hash, digest)
+            prev_hash = digest
+        heads.append({"chain_id": chain_id, "head_hash": prev_hash})
+    numbers = conn.execute(_APPEND, rows).scalars().all()  # in the order of ``rows``
+    conn.execute(_MOVE_HEAD, heads)
+    order = [i for chain_id in sorted(by_chain) for i in by_chain[chain_id]]
+    for i, seq in zip(order, numbers, strict=True):
+        recorded[i] = dataclasses.replace(recorded[i], seq=seq)
+    return [recorded[i] for i in range(len(accesses))]
 
 
-def _entry_data(access: Access, seq: int, at: datetime) -> chain.EntryData:
+def _entry_data(access: Access, position: int, at: datetime) -> chain.EntryData:
     actor = access.actor
     return chain.EntryData(
-        seq=seq,
+        seq=position,
         at=at,
         actor=f"{actor.kind}:{actor.id}",
         action=access.action,
@@ -131,7 +157,7 @@ def _entry_data(access: Access, seq: int, at: datetime) -> chain.EntryData:
 
 
 def _row(data: chain.EntryData, subject_id: uuid.UUID | None) -> dict[str, object]:
-    """The entry's columns but its number and hashes."""
+    """The entry's columns but its chain, position and hashes."""
     return {
         "at": data.at, "actor": data.actor, "action": data.action, "subject_id": subject_id,
         "categories": list(data.categories), "purpose": data.purpose, "outcome": data.outcome,
@@ -140,8 +166,9 @@ def _row(data: chain.EntryData, subject_id: uuid.UUID | None) -> dict[str, objec
 
 
 def as_data(entry: AuditEntry) -> chain.EntryData:
+    """What the entry's link covers (its ``seq`` there is its position on its chain)."""
     return chain.EntryData(
-        seq=entry.seq,
+        seq=entry.position,
         at=entry.at,
         actor=entry.actor,
         action=entry.action,
@@ -162,20 +189,38 @@ def _links(
 
 
 def verify(session: Session) -> chain.Verification:
-    """Walk the whole chain in seq order; the result names the first broken link."""
-    head = session.get(AuditHead, HEAD_ID)
-    rows = session.scalars(
-        select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=VERIFY_BATCH)
-    )
-    try:
-        return chain.verify(
-            _links(rows, session),
-            (head.last_seq, head.last_hash) if head else None,
-            key=audit_key(session),
-            chain_id=CHAIN_ID,
+    """Walk every chain in position order; the result names the first broken link (chain and
+    position), counts every entry, and digests every chain's head (``chain.heads_digest``)."""
+    key = audit_key(session)
+    heads = {h.id: (h.last_seq, h.last_hash) for h in session.scalars(select(AuditHead))}
+    used = set(session.scalars(select(AuditEntry.chain).distinct()))
+    checked, tips = 0, {}
+    for chain_id in sorted(set(range(CHAINS)) | used | set(heads)):
+        if not 0 <= chain_id < CHAINS:
+            what = "an entry" if chain_id in used else "a head"
+            reason = f"{what} on a chain that does not exist"
+            return chain.Verification(checked, "", chain.Break(1, reason, chain_id))
+        if chain_id not in heads:
+            return chain.Verification(checked, "", chain.Break(1, "chain head missing", chain_id))
+        rows = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.chain == chain_id)
+            .order_by(AuditEntry.position)
+            .execution_options(yield_per=VERIFY_BATCH)
         )
-    finally:
-        rows.close()  # a break stops early: release the server-side cursor
+        try:
+            result = chain.verify(
+                _links(rows, session), heads[chain_id], key=key, chain_id=chain_id
+            )
+        finally:
+            rows.close()  # a break stops early: release the server-side cursor
+        checked += result.checked
+        if result.broken is not None:
+            return chain.Verification(
+                checked, "", dataclasses.replace(result.broken, chain=chain_id)
+            )
+        tips[chain_id] = (result.checked, result.head_hash)
+    return chain.Verification(checked, chain.heads_digest(tips), None)
 
 
 def entries(

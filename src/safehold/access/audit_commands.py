@@ -20,8 +20,8 @@ def verify() -> None:
         result = audit.verify(session)
     if result.broken is not None:
         fail(
-            f"audit chain broken at entry {result.broken.seq}: {result.broken.reason} "
+            f"audit chain broken at {result.broken.where}: {result.broken.reason} "
             f"({result.checked} entries verified before it)",
             code=1,
         )
-    out.print(f"audit chain intact: {result.checked} entries; head hash {result.head_hash}")
+    out.print(f"audit chains intact: {result.checked} entries; heads digest {result.head_hash}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -99,8 +99,23 @@ def link_hash(key: bytes, chain_id: int, prev_hash: str, entry: EntryData) -> st
 
 @dataclass(frozen=True)
 class Break:
+    """The first broken place: ``seq`` is the position on chain ``chain`` (not the row's
+    ``seq``, which numbers entries across chains)."""
+
     seq: int
     reason: str
+    chain: int = 0
+
+    @property
+    def where(self) -> str:
+        return f"chain {self.chain}, position {self.seq}"
+
+
+def heads_digest(heads: Mapping[int, tuple[int, str]]) -> str:
+    """One hash naming every chain's head: SHA-256 over ``chain:position:hash`` lines, in
+    chain order (what ``safehold audit verify`` prints to copy elsewhere)."""
+    lines = "".join(f"{c}:{pos}:{h}\n" for c, (pos, h) in sorted(heads.items()))
+    return hashlib.sha256(lines.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

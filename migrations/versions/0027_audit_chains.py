@@ -1,0 +1,67 @@
+"""The audit log on several independent chains (decision 0030): each entry gets its chain and
+its position on it; ``audit_head`` holds one head per chain (``id`` = the chain's number);
+``seq`` becomes a row number the database gives (a sequence on PostgreSQL, the rowid on
+SQLite), so appending on different chains takes no common lock.
+
+The existing chain becomes chain 0, its positions its old numbers (which its links cover).
+
+Revision ID: 0027
+Revises: 0026
+Create Date: 2026-12-07
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0027"
+down_revision: str | None = "0026"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+CHAINS = 16  # access.audit.CHAINS at this revision
+GENESIS = "0" * 64
+POSITION = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("audit_entries", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("chain", sa.SmallInteger(), nullable=True))
+        batch_op.add_column(sa.Column("position", POSITION, nullable=True))
+    op.execute("UPDATE audit_entries SET chain = 0, position = seq")
+    with op.batch_alter_table("audit_entries", schema=None) as batch_op:
+        batch_op.alter_column("chain", existing_type=sa.SmallInteger(), nullable=False)
+        batch_op.alter_column("position", existing_type=POSITION, nullable=False)
+        batch_op.create_unique_constraint(
+            batch_op.f("uq_audit_entries_chain"), ["chain", "position"]
+        )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE SEQUENCE audit_entries_seq_seq OWNED BY audit_entries.seq")
+        op.execute(
+            "SELECT setval('audit_entries_seq_seq', COALESCE(MAX(seq), 0) + 1, false) "
+            "FROM audit_entries"
+        )
+        op.execute(
+            "ALTER TABLE audit_entries "
+            "ALTER COLUMN seq SET DEFAULT nextval('audit_entries_seq_seq')"
+        )
+    op.execute("UPDATE audit_head SET id = 0 WHERE id = 1")
+    head = sa.table("audit_head", sa.column("id"), sa.column("last_seq"), sa.column("last_hash"))
+    op.bulk_insert(head, [{"id": c, "last_seq": 0, "last_hash": GENESIS} for c in range(1, CHAINS)])
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    if bind.execute(sa.text("SELECT COUNT(*) FROM audit_entries WHERE chain <> 0")).scalar():
+        raise RuntimeError("entries on chains other than 0 cannot go back to one chain")
+    op.execute("DELETE FROM audit_head WHERE id <> 0")
+    op.execute("UPDATE audit_head SET id = 1 WHERE id = 0")
+    if bind.dialect.name == "postgresql":
+        op.execute("ALTER TABLE audit_entries ALTER COLUMN seq DROP DEFAULT")
+        op.execute("DROP SEQUENCE audit_entries_seq_seq")
+    op.execute("UPDATE audit_entries SET seq = position")
+    with op.batch_alter_table("audit_entries", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("uq_audit_entries_chain"), type_="unique")
+        batch_op.drop_column("position")
+        batch_op.drop_column("chain")
