@@ -1,7 +1,8 @@
 """The audit log on several independent chains (decision 0030): each entry gets its chain and
 its position on it; ``audit_head`` holds one head per chain (``id`` = the chain's number);
 ``seq`` becomes a row number the database gives (a sequence on PostgreSQL, the rowid on
-SQLite), so appending on different chains takes no common lock.
+SQLite), so appending on different chains takes no common lock. ``audit_checkpoints`` keeps the
+sealed heads (``access.checkpoints``).
 
 The existing chain becomes chain 0, its positions its old numbers (which its links cover).
 
@@ -14,6 +15,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+import safehold.db
 
 revision: str = "0027"
 down_revision: str | None = "0026"
@@ -46,6 +49,15 @@ def upgrade() -> None:
             "ALTER TABLE audit_entries "
             "ALTER COLUMN seq SET DEFAULT nextval('audit_entries_seq_seq')"
         )
+    op.create_table(
+        "audit_checkpoints",
+        sa.Column("number", POSITION, autoincrement=False, nullable=False),
+        sa.Column("at", safehold.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("heads", sa.JSON(), nullable=False),
+        sa.Column("prev_mac", sa.String(length=64), nullable=False),
+        sa.Column("mac", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("number", name=op.f("pk_audit_checkpoints")),
+    )
     op.execute("UPDATE audit_head SET id = 0 WHERE id = 1")
     head = sa.table("audit_head", sa.column("id"), sa.column("last_seq"), sa.column("last_hash"))
     op.bulk_insert(head, [{"id": c, "last_seq": 0, "last_hash": GENESIS} for c in range(1, CHAINS)])
@@ -55,6 +67,7 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.execute(sa.text("SELECT COUNT(*) FROM audit_entries WHERE chain <> 0")).scalar():
         raise RuntimeError("entries on chains other than 0 cannot go back to one chain")
+    op.drop_table("audit_checkpoints")
     op.execute("DELETE FROM audit_head WHERE id <> 0")
     op.execute("UPDATE audit_head SET id = 1 WHERE id = 0")
     if bind.dialect.name == "postgresql":

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from safehold.access import chain
+from safehold.access import chain, checkpoints
 from safehold.access.models import AuditEntry, AuditHead
 from safehold.access.rules import Actor
 from safehold.clock import Clock
@@ -188,9 +188,12 @@ def _links(
         session.expunge(entry)  # keep memory flat over millions of entries
 
 
-def verify(session: Session) -> chain.Verification:
-    """Walk every chain in position order; the result names the first broken link (chain and
-    position), counts every entry, and digests every chain's head (``chain.heads_digest``)."""
+def verify(
+    session: Session, *, outside: Iterable[tuple[str, checkpoints.Checkpoint | None]] = ()
+) -> chain.Verification:
+    """Walk every chain in position order, then check the checkpoints (the database's, and
+    copies kept ``outside`` it: ``checkpoints.check``). The result names the first broken
+    place, counts every entry, and digests every chain's head (``chain.heads_digest``)."""
     key = audit_key(session)
     heads = {h.id: (h.last_seq, h.last_hash) for h in session.scalars(select(AuditHead))}
     used = set(session.scalars(select(AuditEntry.chain).distinct()))
@@ -220,7 +223,8 @@ def verify(session: Session) -> chain.Verification:
                 checked, "", dataclasses.replace(result.broken, chain=chain_id)
             )
         tips[chain_id] = (result.checked, result.head_hash)
-    return chain.Verification(checked, chain.heads_digest(tips), None)
+    broken = checkpoints.check(session, key, outside=outside)
+    return chain.Verification(checked, chain.heads_digest(tips), broken)
 
 
 def entries(

@@ -105,10 +105,11 @@ class Break:
     seq: int
     reason: str
     chain: int = 0
+    place: str | None = None  # a place that is no chain position (a checkpoint, a file line)
 
     @property
     def where(self) -> str:
-        return f"chain {self.chain}, position {self.seq}"
+        return self.place or f"chain {self.chain}, position {self.seq}"
 
 
 def heads_digest(heads: Mapping[int, tuple[int, str]]) -> str:
