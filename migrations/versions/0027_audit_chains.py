@@ -4,6 +4,11 @@ its position on it; ``audit_head`` holds one head per chain (``id`` = the chain'
 SQLite), so appending on different chains takes no common lock. ``audit_checkpoints`` keeps the
 sealed heads (``access.checkpoints``).
 
+Both tables are append-only in the database itself: triggers refuse UPDATE and DELETE (and
+TRUNCATE on PostgreSQL), so a bug or a stray statement cannot change the log. They stop the
+role Safehold runs as, not an owner who drops them: the keyed links and the checkpoints are
+what detects that (docs/operations.md, "An insert-only role").
+
 The existing chain becomes chain 0, its positions its old numbers (which its links cover).
 
 Revision ID: 0027
@@ -26,6 +31,8 @@ depends_on: str | Sequence[str] | None = None
 CHAINS = 16  # access.audit.CHAINS at this revision
 GENESIS = "0" * 64
 POSITION = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+GUARDED = ("audit_entries", "audit_checkpoints")
+REFUSAL = "the audit log is append-only"
 
 
 def upgrade() -> None:
@@ -61,12 +68,51 @@ def upgrade() -> None:
     op.execute("UPDATE audit_head SET id = 0 WHERE id = 1")
     head = sa.table("audit_head", sa.column("id"), sa.column("last_seq"), sa.column("last_hash"))
     op.bulk_insert(head, [{"id": c, "last_seq": 0, "last_hash": GENESIS} for c in range(1, CHAINS)])
+    _guard()
+
+
+def _guard() -> None:
+    """Triggers named ``<table>_no_update`` and ``<table>_no_delete`` (and, on PostgreSQL,
+    ``<table>_no_truncate``) that refuse the statement."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN RAISE EXCEPTION '{REFUSAL}' USING ERRCODE = 'insufficient_privilege'; "
+            "END $$"
+        )
+        for table in GUARDED:
+            for event in ("update", "delete"):
+                op.execute(
+                    f"CREATE TRIGGER {table}_no_{event} BEFORE {event.upper()} ON {table} "
+                    "FOR EACH ROW EXECUTE FUNCTION audit_append_only()"
+                )
+            op.execute(
+                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()"
+            )
+        return
+    for table in GUARDED:
+        for event in ("update", "delete"):
+            op.execute(
+                f"CREATE TRIGGER {table}_no_{event} BEFORE {event.upper()} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{REFUSAL}'); END"
+            )
+
+
+def _unguard() -> None:
+    pg = op.get_bind().dialect.name == "postgresql"
+    for table in GUARDED:
+        for event in ("update", "delete", *(("truncate",) if pg else ())):
+            op.execute(f"DROP TRIGGER {table}_no_{event}" + (f" ON {table}" if pg else ""))
+    if pg:
+        op.execute("DROP FUNCTION audit_append_only()")
 
 
 def downgrade() -> None:
     bind = op.get_bind()
     if bind.execute(sa.text("SELECT COUNT(*) FROM audit_entries WHERE chain <> 0")).scalar():
         raise RuntimeError("entries on chains other than 0 cannot go back to one chain")
+    _unguard()
     op.drop_table("audit_checkpoints")
     op.execute("DELETE FROM audit_head WHERE id <> 0")
     op.execute("UPDATE audit_head SET id = 1 WHERE id = 0")

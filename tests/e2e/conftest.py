@@ -10,6 +10,7 @@ from safehold.access import service
 from safehold.access.models import AuditEntry
 from safehold.access.rules import Actor
 from safehold.runtime import Runtime
+from tests.audit_guards import guards_off
 
 MakeKey = Callable[..., str]
 
@@ -40,8 +41,10 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def alter_first_audit_entry(session: Session, **values: object) -> str:
-    """Plant tampering as a database writer would: change the oldest entry's columns. Returns
-    where ``audit.verify`` must find the break (``chain c, position p``)."""
+    """Plant tampering as a database owner would (the append-only guards dropped first):
+    change the oldest entry's columns. Returns where ``audit.verify`` must find the break
+    (``chain c, position p``)."""
+    guards_off(session)
     first = session.scalars(select(AuditEntry).order_by(AuditEntry.seq).limit(1)).one()
     session.execute(update(AuditEntry).where(AuditEntry.seq == first.seq).values(**values))
     return f"chain {first.chain}, position {first.position}"

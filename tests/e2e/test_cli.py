@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from safehold.access.rules import Actor
 from safehold.cli import app
+from tests.audit_guards import guards_off_sqlite
 from tests.conftest import DEFAULT_POLICY
 from tests.unit.policy.bombs import ALIAS_BOMB
 
@@ -177,6 +178,7 @@ def test_audit_verify_reports_intact_and_broken_chains(data_dir: Path) -> None:
     assert intact.exit_code == 0, intact.output
     assert "intact: 2 entries" in intact.output
     with sqlite3.connect(data_dir / "var" / "safehold.db") as db:
+        guards_off_sqlite(db)  # as the database's owner can
         db.execute("UPDATE audit_entries SET purpose = 'platform_improvement' WHERE seq = 2")
         chain, position = db.execute(
             "SELECT chain, position FROM audit_entries WHERE seq = 2"
@@ -198,6 +200,7 @@ def test_a_checkpoint_kept_elsewhere_catches_a_cut_tail(
     assert json.loads(kept)["number"] == 1
     assert runner.invoke(app, ["audit", "verify", "--expect", kept]).exit_code == 0
     with sqlite3.connect(data_dir / "var" / "safehold.db") as db:  # C6: cut, head moved back
+        guards_off_sqlite(db)
         chain, position = db.execute(
             "SELECT chain, MAX(position) FROM audit_entries GROUP BY chain LIMIT 1"
         ).fetchone()

@@ -8,17 +8,19 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from safehold import migrate
-from safehold.access import audit, chain
-from safehold.access.models import AuditEntry, AuditHead
+from safehold.access import audit, chain, checkpoints
+from safehold.access.models import AuditCheckpoint, AuditEntry, AuditHead
 from safehold.access.rules import Actor
 from safehold.clock import FrozenClock, SystemClock
 from safehold.db import make_engine, make_session_factory, transaction
+from tests.audit_guards import guards_off
 from tests.conftest import TEST_AUDIT_KEY
 
 ACTOR = Actor("api_key", "k1", request_id="req-1")
@@ -147,6 +149,7 @@ def _recompute_unkeyed(session: Session, start: int) -> None:
 def test_an_edit_with_recomputed_links_is_named_without_the_key(
     session: Session, clock: FrozenClock
 ) -> None:
+    guards_off(session)
     write(session, clock, 6)
     session.execute(update(AuditEntry).where(AuditEntry.position == 3).values(purpose="marketing"))
     _recompute_unkeyed(session, 3)
@@ -156,6 +159,7 @@ def test_an_edit_with_recomputed_links_is_named_without_the_key(
 
 def test_links_recomputed_with_another_key_are_named(session: Session, clock: FrozenClock) -> None:
     """A writer guessing the key (any key but the audit key) gets no further."""
+    guards_off(session)
     write(session, clock, 4)
     wrong = b"another fictional key of 32 byte"
     rows = list(session.scalars(select(AuditEntry).order_by(AuditEntry.position)))
@@ -188,6 +192,7 @@ def test_a_forged_appended_entry_is_named(session: Session, clock: FrozenClock) 
 def test_a_chain_rewritten_entirely_unkeyed_is_named(session: Session, clock: FrozenClock) -> None:
     """Turning every keyed entry into an unkeyed (legacy-looking) one leaves no keyed entry
     at the end: the chain was rewritten."""
+    guards_off(session)
     write(session, clock, 4)
     _recompute_unkeyed(session, 1)
     result = audit.verify(session)
@@ -196,6 +201,7 @@ def test_a_chain_rewritten_entirely_unkeyed_is_named(session: Session, clock: Fr
 
 
 def test_an_edited_row_is_named(session: Session, clock: FrozenClock) -> None:
+    guards_off(session)
     write(session, clock, 5)
     session.execute(update(AuditEntry).where(AuditEntry.position == 3).values(purpose="marketing"))
     session.expire_all()
@@ -205,6 +211,7 @@ def test_an_edited_row_is_named(session: Session, clock: FrozenClock) -> None:
 
 
 def test_a_deleted_row_and_a_truncated_tail_are_named(session: Session, clock: FrozenClock) -> None:
+    guards_off(session)
     write(session, clock, 6)
     session.execute(delete(AuditEntry).where(AuditEntry.position == 6))
     session.expire_all()
@@ -274,6 +281,7 @@ def test_an_empty_batch_appends_nothing(session: Session, clock: FrozenClock) ->
 
 
 def test_an_edited_entry_inside_a_batch_is_named(session: Session, clock: FrozenClock) -> None:
+    guards_off(session)
     write(session, clock, 1)
     batch = audit.record_many(session, accesses(4), clock=clock)
     session.execute(
@@ -312,6 +320,7 @@ def test_people_go_on_their_own_chains_and_a_batch_appends_to_each(
 def test_an_entry_moved_to_another_chain_is_named(session: Session, clock: FrozenClock) -> None:
     """Moving an entry (and its link) to another chain, heads fixed up to match, breaks
     both: its link names its chain, and its old chain has a gap."""
+    guards_off(session)
     write(session, clock, 3, chain_id=2)
     write(session, clock, 2, chain_id=7)
     moved = session.scalars(
@@ -346,6 +355,7 @@ def test_a_deleted_chain_head_is_named(session: Session, clock: FrozenClock) -> 
 def test_an_entry_on_a_chain_that_does_not_exist_is_named(
     session: Session, clock: FrozenClock
 ) -> None:
+    guards_off(session)
     write(session, clock, 1, chain_id=3)
     session.execute(update(AuditEntry).where(AuditEntry.chain == 3).values(chain=audit.CHAINS))
     session.execute(
@@ -358,6 +368,29 @@ def test_an_entry_on_a_chain_that_does_not_exist_is_named(
         audit.CHAINS,
         "an entry on a chain that does not exist",
     )
+
+
+def test_the_database_refuses_to_change_or_remove_entries_and_checkpoints(
+    session: Session, clock: FrozenClock
+) -> None:
+    """The append-only guards (migration 0027): UPDATE, DELETE (and TRUNCATE on PostgreSQL)
+    of entries and checkpoints are refused by the database itself, with nothing changed."""
+    write(session, clock, 2)
+    checkpoints.take(session, TEST_AUDIT_KEY, clock=clock)
+    statements: list[Executable] = [
+        update(AuditEntry).values(outcome="refused"),
+        delete(AuditEntry).where(AuditEntry.position == 2),
+        update(AuditCheckpoint).values(heads=[]),
+        delete(AuditCheckpoint),
+    ]
+    if session.get_bind().dialect.name == "postgresql":
+        statements += [text("TRUNCATE audit_entries"), text("TRUNCATE audit_checkpoints")]
+    for statement in statements:
+        with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
+            session.execute(statement)
+    session.expire_all()
+    assert audit.verify(session).ok
+    assert checkpoints.count(session) == 1
 
 
 WRITERS, PER_WRITER, BATCH = 4, 40, 3
