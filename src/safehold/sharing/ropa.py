@@ -39,8 +39,8 @@ class AuditFigures:
     head_hash: str
     verified_at: datetime | None = None  # None: not verified for this record
     intact: bool | None = None
-    broken_at: int | None = None  # the position on chain broken_chain
-    broken_chain: int | None = None
+    broken_at: int | None = None  # the position on its chain (0: a checkpoint's problem)
+    broken_place: str | None = None  # where: "chain c, position p", "checkpoint n", …
 
 
 @dataclass(frozen=True)
@@ -110,8 +110,8 @@ def figures(
     chain = AuditFigures(entries, audit_chain.heads_digest(heads))
     if verify_audit:
         result = audit.verify(session)
-        at, on = (result.broken.seq, result.broken.chain) if result.broken else (None, None)
-        chain = AuditFigures(chain.entries, chain.head_hash, now, result.ok, at, on)
+        at, place = (result.broken.seq, result.broken.where) if result.broken else (None, None)
+        chain = AuditFigures(chain.entries, chain.head_hash, now, result.ok, at, place)
     return Figures(
         people={str(status): int(n) for status, n in by_status},
         disclosures=_recipients_figures(session),
@@ -215,7 +215,7 @@ class AuditSummary(BaseModel):
     verified_at: datetime | None
     intact: bool | None
     broken_at: int | None
-    broken_chain: int | None = None
+    broken_place: str | None = None
 
 
 class Security(BaseModel):
@@ -371,7 +371,7 @@ def build(policy: Policy, live: Figures, *, generated_at: datetime) -> Ropa:
                 verified_at=live.audit.verified_at,
                 intact=live.audit.intact,
                 broken_at=live.audit.broken_at,
-                broken_chain=live.audit.broken_chain,
+                broken_place=live.audit.broken_place,
             ),
             outstanding_notices=sum(live.outstanding_notices.values()),
             overdue_notices=live.overdue_notices,
