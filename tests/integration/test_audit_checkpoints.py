@@ -33,6 +33,7 @@ def _history(runtime: Runtime, clock: FrozenClock) -> checkpoints.Checkpoint:
     """Entries on chains 0 and 6, a checkpoint, then more entries on chain 6."""
     with transaction(runtime.sessions) as session:
         write(session, clock, 3, chain_id=0)
+    with transaction(runtime.sessions) as session:
         write(session, clock, 4, chain_id=6)
     made = checkpoint_jobs.make(runtime)
     with transaction(runtime.sessions) as session:

@@ -293,27 +293,34 @@ def test_an_edited_entry_inside_a_batch_is_named(session: Session, clock: Frozen
     assert result.broken.seq == batch[2].position
 
 
-def test_people_go_on_their_own_chains_and_a_batch_appends_to_each(
+def test_a_transaction_appends_on_one_chain_chosen_by_its_first_person(
     session: Session, clock: FrozenClock
 ) -> None:
+    """A batch, and every later entry of the same transaction, go on the chain of the
+    transaction's first person: a transaction holds one head lock, so none can deadlock on
+    chains. The next transaction starts on its own first person's chain."""
     people = [on_chain(c) for c in (5, 0, 5, 9)]
-    nobody = audit.Access(ACTOR, "analytics.report", None, [], "analytics", "ok")
     batch = audit.record_many(
         session,
-        [*(audit.Access(ACTOR, "events.ingest", p, ["usage.action"], None, "ok") for p in people),
-         nobody],
+        [audit.Access(ACTOR, "events.ingest", p, ["usage.action"], None, "ok") for p in people],
         clock=clock,
+    )
+    nobody = audit.record(
+        session, actor=ACTOR, action="analytics.report", subject_id=None, categories=[],
+        purpose="analytics", outcome="ok", clock=clock,
     )  # fmt: skip
-    assert [(r.chain, r.position) for r in batch] == [(5, 1), (0, 1), (5, 2), (9, 1), (0, 2)]
-    assert batch[2].prev_hash == batch[0].hash  # chained on chain 5, in the given order
+    assert [(r.chain, r.position) for r in [*batch, nobody]] == [(5, p) for p in range(1, 6)]
+    assert [r.prev_hash for r in [*batch[1:], nobody]] == [r.hash for r in batch]
+    session.commit()
+    later = write(session, clock, 2, chain_id=9)
+    assert [(r.chain, r.position) for r in later] == [(9, 1), (9, 2)]
     heads = {h.id: (h.last_seq, h.last_hash) for h in session.scalars(select(AuditHead))}
-    assert heads[5] == (2, batch[2].hash)
-    assert heads[9] == (1, batch[3].hash)
-    assert heads[0] == (2, batch[4].hash)
-    assert heads[1] == (0, chain.GENESIS)
+    assert heads[5] == (5, nobody.hash)
+    assert heads[9] == (2, later[-1].hash)
+    assert heads[0] == (0, chain.GENESIS)
     result = audit.verify(session)
     assert result.ok, result.broken
-    assert result.checked == 5
+    assert result.checked == 7
     assert result.head_hash == chain.heads_digest(heads)
 
 
@@ -322,6 +329,7 @@ def test_an_entry_moved_to_another_chain_is_named(session: Session, clock: Froze
     both: its link names its chain, and its old chain has a gap."""
     guards_off(session)
     write(session, clock, 3, chain_id=2)
+    session.commit()  # the next transaction starts on its own person's chain
     write(session, clock, 2, chain_id=7)
     moved = session.scalars(
         select(AuditEntry).where(AuditEntry.chain == 2, AuditEntry.position == 3)

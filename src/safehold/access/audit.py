@@ -26,10 +26,26 @@ HEAD: Table = AuditHead.__table__  # type: ignore[assignment]
 ENTRIES: Table = AuditEntry.__table__  # type: ignore[assignment]
 
 
+_HELD = "safehold.audit_chain"  # Session.info: (transaction, chain) it already appended to
+
+
 def chain_of(subject_id: uuid.UUID | None) -> int:
-    """The chain an access goes on: fixed by the person's id, so one person's entries stay in
-    order on one chain, and concurrent accesses to different people rarely share a lock."""
+    """The chain an access starts on: fixed by the person's id, so concurrent accesses to
+    different people rarely share a lock; an access naming nobody goes on chain 0."""
     return 0 if subject_id is None else subject_id.int % CHAINS
+
+
+def _chain_for(session: Session, accesses: Sequence[Access]) -> int:
+    """Every entry of one transaction goes on one chain: the one it first appended to, else
+    the first access's. A transaction then holds at most one head lock, so two transactions
+    can never wait on each other's chains (a deadlock), however they interleave."""
+    held = session.info.get(_HELD)
+    tx = session.get_transaction()
+    if held is not None and held[0] is tx:
+        return int(held[1])
+    chain_id = chain_of(accesses[0].subject_id)
+    session.info[_HELD] = (tx, chain_id)
+    return chain_id
 
 
 @dataclass(frozen=True)
@@ -101,44 +117,37 @@ def record(
 
 
 def record_many(session: Session, accesses: Sequence[Access], *, clock: Clock) -> list[Recorded]:
-    """Append one entry per access, each on its person's chain, chained in the given order.
+    """Append one entry per access, chained in the given order, on the transaction's chain
+    (:func:`_chain_for`).
 
-    Per chain touched, in chain order (so two writers never wait on each other's chains in
-    opposite orders): take the head row's lock and as many positions as it gets entries, link
-    them with the audit key under that lock. Then one INSERT for every entry and one
-    (executemany) UPDATE moving the heads. Core statements on the session's connection, not
-    ORM objects: this runs on every access to personal data."""
+    Three statements however many there are: take the chain head's lock and
+    ``len(accesses)`` positions, insert every entry (links computed here with the audit key,
+    under that lock), move the head. Core statements on the session's connection, not ORM
+    objects: this runs on every access to personal data."""
     if not accesses:
         return []
     key = audit_key(session)
     conn = session.connection()
     at = clock.now()
-    by_chain: dict[int, list[int]] = {}
-    for i, access in enumerate(accesses):
-        by_chain.setdefault(chain_of(access.subject_id), []).append(i)
+    chain_id = _chain_for(session, accesses)
+    last, prev_hash = conn.execute(_TAKE, {"chain_id": chain_id, "n": len(accesses)}).one()
     rows: list[dict[str, object]] = []
-    heads: list[dict[str, object]] = []
-    recorded: dict[int, Recorded] = {}
-    for chain_id in sorted(by_chain):
-        indexes = by_chain[chain_id]
-        last, prev_hash = conn.execute(_TAKE, {"chain_id": chain_id, "n": len(indexes)}).one()
-        for position, i in enumerate(indexes, start=last - len(indexes) + 1):
-            access = accesses[i]
-            data = _entry_data(access, position, at)
-            digest = chain.link_hash(key, chain_id, prev_hash, data)
-            rows.append(
-                _row(data, access.subject_id)
-                | {"chain": chain_id, "position": position, "prev_hash": prev_hash, "hash": digest}
-            )
-            recorded[i] = Recorded(0, chain_id, position, access.subject_id, prev_hash, digest)
-            prev_hash = digest
-        heads.append({"chain_id": chain_id, "head_hash": prev_hash})
+    links: list[tuple[int, uuid.UUID | None, str, str]] = []
+    for position, access in enumerate(accesses, start=last - len(accesses) + 1):
+        data = _entry_data(access, position, at)
+        digest = chain.link_hash(key, chain_id, prev_hash, data)
+        rows.append(
+            _row(data, access.subject_id)
+            | {"chain": chain_id, "position": position, "prev_hash": prev_hash, "hash": digest}
+        )
+        links.append((position, access.subject_id, prev_hash, digest))
+        prev_hash = digest
     numbers = conn.execute(_APPEND, rows).scalars().all()  # in the order of ``rows``
-    conn.execute(_MOVE_HEAD, heads)
-    order = [i for chain_id in sorted(by_chain) for i in by_chain[chain_id]]
-    for i, seq in zip(order, numbers, strict=True):
-        recorded[i] = dataclasses.replace(recorded[i], seq=seq)
-    return [recorded[i] for i in range(len(accesses))]
+    conn.execute(_MOVE_HEAD, {"chain_id": chain_id, "head_hash": prev_hash})
+    return [
+        Recorded(seq, chain_id, position, subject_id, prev, digest)
+        for seq, (position, subject_id, prev, digest) in zip(numbers, links, strict=True)
+    ]
 
 
 def _entry_data(access: Access, position: int, at: datetime) -> chain.EntryData:
