@@ -20,7 +20,7 @@ from safehold import migrate
 from safehold.app import create_app
 from safehold.clock import FrozenClock
 from safehold.config import Settings, normalise_database_url
-from safehold.db import make_engine
+from safehold.db import AUDIT_KEY, make_engine
 from safehold.policy import load_policy
 from safehold.runtime import Runtime
 from safehold.vault.providers import MemoryKeyProvider
@@ -30,6 +30,7 @@ from tests.integration.comms.smtp import SmtpServer, smtp_server
 PG_ENV = "SAFEHOLD_TEST_POSTGRES_URL"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 FROZEN_AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+TEST_AUDIT_KEY = b"fictional audit key for tests..."  # 32 bytes, never a real key
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_POLICY = ROOT / "policies" / "default.yaml"
 
@@ -99,6 +100,7 @@ def sessions(connection: object) -> sessionmaker[Session]:
         bind=connection,  # type: ignore[arg-type]
         join_transaction_mode="create_savepoint",
         expire_on_commit=False,
+        info={AUDIT_KEY: TEST_AUDIT_KEY},
     )
 
 

@@ -55,7 +55,7 @@ def describe_database(settings: Settings) -> str:
 def upgrade_or_exit(runtime: Runtime) -> None:
     """Apply migrations; an unreachable or broken database is a one-line error."""
     try:
-        migrate.upgrade(runtime.engine)
+        migrate.upgrade(runtime.engine, audit_key=runtime.audit_key())
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
         fail(f"cannot use the database {describe_database(runtime.settings)}: {reason}")

@@ -6,7 +6,6 @@ transactions: a request or a job opens one session, services only ``flush()``.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,11 +24,8 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import GenericFunction
-from sqlalchemy.types import String, TypeDecorator
+from sqlalchemy.types import TypeDecorator
 
 from safehold.dbtimeouts import DatabaseTimeouts, connect_args
 from safehold.dbtimeouts import install as install_timeouts
@@ -82,29 +78,6 @@ class Base(DeclarativeBase):
     }
 
 
-class sha256_hex(GenericFunction[str]):  # noqa: N801 — SQL function names are lower case
-    """SHA-256 of a text's UTF-8 bytes as 64 lower-case hex digits, computed by the database
-    (the audit chain hashes where the entry is numbered). PostgreSQL has ``sha256()``;
-    SQLite gets the same function from Python on every connection (``_sqlite_functions``)."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(sha256_hex, "postgresql")
-def _sha256_hex_pg(element: sha256_hex, compiler: SQLCompiler, **kw: Any) -> str:
-    text = compiler.process(element.clauses, **kw)
-    return f"encode(sha256(convert_to({text}, 'UTF8')), 'hex')"
-
-
-def _sha256_hex(text: str | None) -> str | None:
-    return None if text is None else hashlib.sha256(text.encode()).hexdigest()
-
-
-def _sqlite_functions(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.create_function("sha256_hex", 1, _sha256_hex, deterministic=True)
-
-
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -143,7 +116,6 @@ def make_engine(url: URL, *, timeouts: DatabaseTimeouts | None = None, **kwargs:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "connect", _sqlite_functions)
 
         @event.listens_for(engine, "connect")
         def _no_pysqlite_autobegin(dbapi_connection: Any, _record: Any) -> None:
@@ -159,8 +131,15 @@ def make_engine(url: URL, *, timeouts: DatabaseTimeouts | None = None, **kwargs:
     return engine
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+AUDIT_KEY = "safehold.audit_key"  # the Session.info entry holding the audit key (access.audit)
+
+
+def make_session_factory(
+    engine: Engine, *, audit_key: bytes | None = None
+) -> sessionmaker[Session]:
+    """Sessions on ``engine``; ``audit_key`` travels with each (a Runtime adds its own)."""
+    info = {} if audit_key is None else {AUDIT_KEY: audit_key}
+    return sessionmaker(bind=engine, expire_on_commit=False, info=info)
 
 
 def reading_only(session: Session) -> None:

@@ -17,10 +17,15 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 VERSION_TABLE = "alembic_version"  # Alembic's default; migrations/env.py does not change it
 
 
-def alembic_config(engine: Engine) -> Config:
+AUDIT_KEY_ATTRIBUTE = "audit_key"  # what migration 0026 seals the legacy audit chain with
+
+
+def alembic_config(engine: Engine, *, audit_key: bytes | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
+    if audit_key is not None:
+        config.attributes[AUDIT_KEY_ATTRIBUTE] = audit_key
     return config
 
 
@@ -45,8 +50,10 @@ def is_current(engine: Engine) -> bool:
     return current_revision(engine) == head_revision()
 
 
-def upgrade(engine: Engine, revision: str = "heads") -> None:
-    command.upgrade(alembic_config(engine), revision)
+def upgrade(engine: Engine, revision: str = "heads", *, audit_key: bytes | None = None) -> None:
+    """Apply migrations. ``audit_key`` seals an existing unkeyed audit chain (migration 0026
+    refuses to run without it when the log holds entries)."""
+    command.upgrade(alembic_config(engine, audit_key=audit_key), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:

@@ -10,10 +10,11 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from safehold.access import chain
 from safehold.clock import Clock, SystemClock
 from safehold.config import Settings
 from safehold.datadir import make_private
-from safehold.db import make_engine, make_session_factory
+from safehold.db import AUDIT_KEY, make_engine, make_session_factory
 from safehold.dbtimeouts import DatabaseTimeouts
 from safehold.notices.book import PolicyBook
 from safehold.policy import Policy, load_policy
@@ -36,11 +37,23 @@ class Runtime:
         self.engine = engine
         self.sessions = sessions
         self.vault = vault
+        # Every session carries the audit key (access.audit); a factory that already carries
+        # one (a test's) keeps it.
+        info = sessions.kw.get("info", {})
+        if AUDIT_KEY not in info:
+            derived = chain.derive_key(vault.provider.index_key())
+            sessions.configure(info={**info, AUDIT_KEY: derived})
         self.clock: Clock = clock or SystemClock()
         self.registry = registry or CollectorRegistry()
         # ``policy`` (the file) serves until a version is published; then the version in
         # force at the clock's "now" does, switching at its effective date by itself.
         self.book = PolicyBook(policy)
+
+    def audit_key(self) -> bytes:
+        """The audit log's link key, derived from the key provider (never stored): the one
+        every session of this runtime carries."""
+        key: bytes = self.sessions.kw["info"][AUDIT_KEY]
+        return key
 
     @property
     def policy(self) -> Policy:

@@ -22,6 +22,7 @@ from typing import Annotated
 import typer
 
 from safehold import migrate
+from safehold.access import checkpoint_jobs, checkpoints
 from safehold.analytics import jobs as analytics_jobs
 from safehold.cli_support import fail, runtime_or_exit, settings_or_exit
 from safehold.comms import jobs as comms_jobs
@@ -57,6 +58,7 @@ def registered_jobs() -> tuple[Job, ...]:
         Job("analytics.rollups", analytics_jobs.run, analytics_jobs.POLL_SECONDS),  # roll-ups
         Job("web.sessions", web_jobs.purge, web_jobs.PURGE_SECONDS),  # ended sign-ins
         Job("promises.daily", promise_jobs.daily, promise_jobs.POLL_SECONDS),  # live checks
+        Job("audit.checkpoint", checkpoint_jobs.run, checkpoints.POLL_SECONDS),  # seal heads
     )
 
 

@@ -3,12 +3,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from safehold.access import service
 from safehold.access.models import AuditEntry
 from safehold.access.rules import Actor
 from safehold.runtime import Runtime
+from tests.audit_guards import guards_off
 
 MakeKey = Callable[..., str]
 
@@ -36,6 +38,16 @@ def make_key(runtime: Runtime) -> MakeKey:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def alter_first_audit_entry(session: Session, **values: object) -> str:
+    """Plant tampering as a database owner would (the append-only guards dropped first):
+    change the oldest entry's columns. Returns where ``audit.verify`` must find the break
+    (``chain c, position p``)."""
+    guards_off(session)
+    first = session.scalars(select(AuditEntry).order_by(AuditEntry.seq).limit(1)).one()
+    session.execute(update(AuditEntry).where(AuditEntry.seq == first.seq).values(**values))
+    return f"chain {first.chain}, position {first.position}"
 
 
 def audit_entries(runtime: Runtime, action: str | None) -> list[AuditEntry]:

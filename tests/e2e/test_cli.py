@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 
 from safehold.access.rules import Actor
 from safehold.cli import app
+from tests.audit_guards import guards_off_sqlite
 from tests.conftest import DEFAULT_POLICY
 from tests.unit.policy.bombs import ALIAS_BOMB
 
@@ -176,10 +178,55 @@ def test_audit_verify_reports_intact_and_broken_chains(data_dir: Path) -> None:
     assert intact.exit_code == 0, intact.output
     assert "intact: 2 entries" in intact.output
     with sqlite3.connect(data_dir / "var" / "safehold.db") as db:
+        guards_off_sqlite(db)  # as the database's owner can
         db.execute("UPDATE audit_entries SET purpose = 'platform_improvement' WHERE seq = 2")
+        chain, position = db.execute(
+            "SELECT chain, position FROM audit_entries WHERE seq = 2"
+        ).fetchone()
     broken = runner.invoke(app, ["audit", "verify"])
     assert broken.exit_code == 1
-    assert "broken at entry 2" in broken.output
+    assert f"broken at chain {chain}, position {position}" in broken.output
+
+
+def test_a_checkpoint_kept_elsewhere_catches_a_cut_tail(
+    data_dir: Path,
+) -> None:
+    import sqlite3
+
+    _register_people(3)
+    made = runner.invoke(app, ["audit", "checkpoint"])
+    assert made.exit_code == 0, made.output
+    kept = made.output.strip().splitlines()[-1]  # after the log line: the checkpoint
+    assert json.loads(kept)["number"] == 1
+    assert runner.invoke(app, ["audit", "verify", "--expect", kept]).exit_code == 0
+    with sqlite3.connect(data_dir / "var" / "safehold.db") as db:  # C6: cut, head moved back
+        guards_off_sqlite(db)
+        chain, position = db.execute(
+            "SELECT chain, MAX(position) FROM audit_entries GROUP BY chain LIMIT 1"
+        ).fetchone()
+        db.execute("DELETE FROM audit_checkpoints")
+        db.execute("DELETE FROM audit_entries WHERE chain = ? AND position = ?", (chain, position))
+        db.execute(
+            "UPDATE audit_head SET last_seq = ?, last_hash = COALESCE((SELECT hash FROM "
+            "audit_entries WHERE chain = ? AND position = ?), ?) WHERE id = ?",
+            (position - 1, chain, position - 1, "0" * 64, chain),
+        )
+    (data_dir / "var" / "keys" / "audit-checkpoints.jsonl").unlink()
+    broken = runner.invoke(app, ["audit", "verify", "--expect", kept])
+    assert broken.exit_code == 1
+    assert "checkpoint 1 is missing from the database" in broken.output.replace("\n", " ")
+
+
+def test_an_edited_checkpoint_file_is_reported(data_dir: Path) -> None:
+    _register_people(1)
+    assert runner.invoke(app, ["audit", "checkpoint"]).exit_code == 0
+    path = data_dir / "var" / "keys" / "audit-checkpoints.jsonl"
+    path.write_text(path.read_text().replace('"number":1', '"number":7'))
+    broken = runner.invoke(app, ["audit", "verify"])
+    assert broken.exit_code == 1
+    output = broken.output.replace("\n", " ")
+    assert "audit-checkpoints.jsonl line 1" in output
+    assert "signature invalid" in output
 
 
 def test_policy_publish_versions_and_acceptances(tmp_path: Path) -> None:

@@ -8,23 +8,32 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import delete, text, update
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from safehold import migrate
-from safehold.access import audit
-from safehold.access.models import AuditEntry
+from safehold.access import audit, chain, checkpoints
+from safehold.access.models import AuditCheckpoint, AuditEntry, AuditHead
 from safehold.access.rules import Actor
 from safehold.clock import FrozenClock, SystemClock
 from safehold.db import make_engine, make_session_factory, transaction
+from tests.audit_guards import guards_off
+from tests.conftest import TEST_AUDIT_KEY
 
 ACTOR = Actor("api_key", "k1", request_id="req-1")
 
 
-def write(session: Session, clock: FrozenClock, n: int) -> list[audit.Recorded]:
-    subject = uuid.uuid4()
+def on_chain(chain_id: int) -> uuid.UUID:
+    """A fictional person whose entries go on chain ``chain_id``."""
+    return uuid.UUID(int=(uuid.uuid4().int & ~(audit.CHAINS - 1)) | chain_id)
+
+
+def write(session: Session, clock: FrozenClock, n: int, chain_id: int = 0) -> list[audit.Recorded]:
+    """``n`` entries of one new person on chain ``chain_id``."""
+    subject = on_chain(chain_id)
     return [
         audit.record(
             session,
@@ -42,19 +51,18 @@ def write(session: Session, clock: FrozenClock, n: int) -> list[audit.Recorded]:
 
 def test_entries_chain_and_verify(session: Session, clock: FrozenClock) -> None:
     entries = write(session, clock, 5)
-    assert [e.seq for e in entries] == [1, 2, 3, 4, 5]
+    assert [(e.chain, e.position) for e in entries] == [(0, p) for p in range(1, 6)]
     assert entries[1].prev_hash == entries[0].hash
     result = audit.verify(session)
     assert result.ok
     assert result.checked == 5
 
 
-def test_the_database_hashes_awkward_text_as_the_verifier_does(
+def test_awkward_text_links_as_the_verifier_recomputes(
     session: Session, clock: FrozenClock
 ) -> None:
-    """One entry is numbered and hashed by the database (SQLite's registered function,
-    PostgreSQL's sha256): quotes, backslashes, non-ASCII and a look-alike of the seq key in
-    the values still give the hash that ``chain.link_hash`` recomputes."""
+    """Quotes, backslashes, non-ASCII and a look-alike of the seq key in the values, stored
+    and read back by the database, still give the link ``chain.link_hash`` recomputes."""
     odd = Actor("admin", 'ad\\min "é" 中', request_id='","seq":9,"x":"\u2028')
     first = audit.record(
         session, actor=odd, action="subject.read", subject_id=None,
@@ -64,37 +72,138 @@ def test_the_database_hashes_awkward_text_as_the_verifier_does(
         session, [audit.Access(odd, "x", None, ["c"], "p", "ok")] * 2, clock=clock
     )
     last = audit.record(
-        session, actor=odd, action="subject.read", subject_id=uuid.uuid4(),
+        session, actor=odd, action="subject.read", subject_id=on_chain(0),
         categories=[], purpose="p", outcome="ok", clock=clock,
     )  # fmt: skip
-    assert [first.seq, *(b.seq for b in batch), last.seq] == [1, 2, 3, 4]
+    assert [first.position, *(b.position for b in batch), last.position] == [1, 2, 3, 4]
     assert last.prev_hash == batch[-1].hash
     result = audit.verify(session)
     assert result.ok, result.broken
-    assert result.head_hash == last.hash
+    assert session.get_one(AuditHead, 0).last_hash == last.hash
 
 
-def test_without_the_head_trigger_an_append_fails_rather_than_forks(
+def test_a_stale_head_makes_the_next_append_fail_rather_than_fork(
     session: Session, clock: FrozenClock
 ) -> None:
-    """The trigger (migration 0016) is what moves the head after a one-statement append.
-    Without it the head stays behind: verify says so, and the append after next reuses a
-    number and is refused by the key, so the chain never forks."""
-    write(session, clock, 1)
-    session.execute(text("DROP TRIGGER audit_head_follows" + (
-        " ON audit_entries" if session.get_bind().dialect.name == "postgresql" else ""
-    )))  # fmt: skip
-    write(session, clock, 1)
-    assert audit.verify(session).broken is not None  # an entry past the head
+    """A writer takes its number from the head row under its lock; a head moved back (by
+    hand) makes the next append reuse a number, which the primary key refuses: the chain
+    never forks, and verify names the entry past the head."""
+    write(session, clock, 2)
+    session.execute(update(AuditHead).where(AuditHead.id == 0).values(last_seq=1))
+    session.expire_all()
+    assert audit.verify(session).broken is not None
     with pytest.raises(IntegrityError), session.begin_nested():
         write(session, clock, 1)
     session.expire_all()
-    assert [e.seq for e in audit.entries(session, subject_id=None)] == [1, 2]
+    assert [e.position for e in audit.entries(session, subject_id=None)] == [1, 2]
+
+
+def plant(
+    db: Session | Connection,
+    data: chain.EntryData,
+    prev: str,
+    digest: str,
+    chain_id: int | None = 0,
+) -> None:
+    """Insert an entry directly, as a database writer would (bypassing ``audit.record``).
+    ``chain_id=None``: a row of the one-chain schema before migration 0027 (``seq`` only)."""
+    where = {"seq": data.seq} if chain_id is None else {"chain": chain_id, "position": data.seq}
+    db.execute(
+        insert(AuditEntry).values(
+            **where,
+            at=data.at,
+            actor=data.actor,
+            action=data.action,
+            subject_id=uuid.UUID(data.subject_id) if data.subject_id else None,
+            categories=list(data.categories),
+            purpose=data.purpose,
+            outcome=data.outcome,
+            request_id=data.request_id,
+            prev_hash=prev,
+            hash=digest,
+        )
+    )
+
+
+def _recompute_unkeyed(session: Session, start: int) -> None:
+    """What the review's C7 did: recompute every link from ``start`` with the public
+    (unkeyed) function, and the head, as a database writer without the audit key can."""
+    rows = list(session.scalars(select(AuditEntry).order_by(AuditEntry.position)))
+    prev = rows[start - 2].hash if start > 1 else chain.GENESIS
+    for row in rows[start - 1 :]:
+        digest = chain.legacy_link_hash(prev, audit.as_data(row))
+        session.execute(
+            update(AuditEntry)
+            .where(AuditEntry.position == row.position)
+            .values(prev_hash=prev, hash=digest)
+        )
+        prev = digest
+    session.execute(
+        update(AuditHead)
+        .where(AuditHead.id == 0)
+        .values(last_seq=rows[-1].position, last_hash=prev)
+    )
+    session.expire_all()
+
+
+def test_an_edit_with_recomputed_links_is_named_without_the_key(
+    session: Session, clock: FrozenClock
+) -> None:
+    guards_off(session)
+    write(session, clock, 6)
+    session.execute(update(AuditEntry).where(AuditEntry.position == 3).values(purpose="marketing"))
+    _recompute_unkeyed(session, 3)
+    result = audit.verify(session)
+    assert result.broken == chain.Break(3, "entry altered")
+
+
+def test_links_recomputed_with_another_key_are_named(session: Session, clock: FrozenClock) -> None:
+    """A writer guessing the key (any key but the audit key) gets no further."""
+    guards_off(session)
+    write(session, clock, 4)
+    wrong = b"another fictional key of 32 byte"
+    rows = list(session.scalars(select(AuditEntry).order_by(AuditEntry.position)))
+    prev = rows[1].hash
+    for row in rows[2:]:
+        digest = chain.link_hash(wrong, 0, prev, audit.as_data(row))
+        session.execute(
+            update(AuditEntry).where(AuditEntry.position == row.position).values(hash=digest)
+        )
+        prev = digest
+    session.execute(update(AuditHead).where(AuditHead.id == 0).values(last_hash=prev))
+    session.expire_all()
+    assert audit.verify(session).broken == chain.Break(3, "entry altered")
+
+
+def test_a_forged_appended_entry_is_named(session: Session, clock: FrozenClock) -> None:
+    """The review's C8: an entry appended with a correct unkeyed hash, the head moved to it."""
+    recorded = write(session, clock, 3)
+    forged = chain.EntryData(
+        seq=4, at=clock.now(), actor="admin:someone", action="subject.read", subject_id=None,
+        categories=(), purpose="service_provision", outcome="allowed", request_id=None,
+    )  # fmt: skip
+    digest = chain.legacy_link_hash(recorded[-1].hash, forged)
+    plant(session, forged, recorded[-1].hash, digest)
+    session.execute(update(AuditHead).where(AuditHead.id == 0).values(last_seq=4, last_hash=digest))
+    session.expire_all()
+    assert audit.verify(session).broken == chain.Break(4, "entry altered")
+
+
+def test_a_chain_rewritten_entirely_unkeyed_is_named(session: Session, clock: FrozenClock) -> None:
+    """Turning every keyed entry into an unkeyed (legacy-looking) one leaves no keyed entry
+    at the end: the chain was rewritten."""
+    guards_off(session)
+    write(session, clock, 4)
+    _recompute_unkeyed(session, 1)
+    result = audit.verify(session)
+    assert result.broken is not None
+    assert result.broken.reason == "no entry is keyed: the chain was rewritten"
 
 
 def test_an_edited_row_is_named(session: Session, clock: FrozenClock) -> None:
+    guards_off(session)
     write(session, clock, 5)
-    session.execute(update(AuditEntry).where(AuditEntry.seq == 3).values(purpose="marketing"))
+    session.execute(update(AuditEntry).where(AuditEntry.position == 3).values(purpose="marketing"))
     session.expire_all()
     result = audit.verify(session)
     assert result.broken is not None
@@ -102,13 +211,14 @@ def test_an_edited_row_is_named(session: Session, clock: FrozenClock) -> None:
 
 
 def test_a_deleted_row_and_a_truncated_tail_are_named(session: Session, clock: FrozenClock) -> None:
+    guards_off(session)
     write(session, clock, 6)
-    session.execute(delete(AuditEntry).where(AuditEntry.seq == 6))
+    session.execute(delete(AuditEntry).where(AuditEntry.position == 6))
     session.expire_all()
     tail = audit.verify(session)
     assert tail.broken is not None
     assert tail.broken.seq == 6
-    session.execute(delete(AuditEntry).where(AuditEntry.seq == 2))
+    session.execute(delete(AuditEntry).where(AuditEntry.position == 2))
     session.expire_all()
     middle = audit.verify(session)
     assert middle.broken is not None
@@ -134,13 +244,14 @@ def test_entries_by_subject(session: Session, clock: FrozenClock) -> None:
     first = write(session, clock, 2)
     write(session, clock, 3)
     subject = first[0].subject_id
-    assert [e.seq for e in audit.entries(session, subject_id=subject)] == [1, 2]
-    assert [e.seq for e in audit.entries(session, subject_id=None, after=3)] == [4, 5]
+    assert [e.position for e in audit.entries(session, subject_id=subject)] == [1, 2]
+    third = audit.entries(session, subject_id=None)[2].seq  # row numbers: any chain, paged
+    assert [e.position for e in audit.entries(session, subject_id=None, after=third)] == [4, 5]
 
 
 def accesses(n: int) -> list[audit.Access]:
     return [
-        audit.Access(ACTOR, "events.ingest", uuid.uuid4(), ["usage.action", "device.info"],
+        audit.Access(ACTOR, "events.ingest", on_chain(0), ["usage.action", "device.info"],
                      "service_provision", "ok")
         for _ in range(n)
     ]  # fmt: skip
@@ -150,7 +261,7 @@ def test_a_batch_chains_between_single_entries(session: Session, clock: FrozenCl
     before = write(session, clock, 2)
     batch = audit.record_many(session, accesses(5), clock=clock)
     after = write(session, clock, 1)
-    assert [e.seq for e in [*before, *batch, *after]] == list(range(1, 9))
+    assert [e.position for e in [*before, *batch, *after]] == list(range(1, 9))
     assert batch[0].prev_hash == before[-1].hash
     assert [b.prev_hash for b in batch[1:]] == [b.hash for b in batch[:-1]]
     assert after[0].prev_hash == batch[-1].hash
@@ -160,7 +271,7 @@ def test_a_batch_chains_between_single_entries(session: Session, clock: FrozenCl
     result = audit.verify(session)
     assert result.ok
     assert result.checked == 8
-    assert result.head_hash == after[0].hash
+    assert session.get_one(AuditHead, 0).last_hash == after[0].hash
 
 
 def test_an_empty_batch_appends_nothing(session: Session, clock: FrozenClock) -> None:
@@ -170,24 +281,134 @@ def test_an_empty_batch_appends_nothing(session: Session, clock: FrozenClock) ->
 
 
 def test_an_edited_entry_inside_a_batch_is_named(session: Session, clock: FrozenClock) -> None:
+    guards_off(session)
     write(session, clock, 1)
     batch = audit.record_many(session, accesses(4), clock=clock)
     session.execute(
-        update(AuditEntry).where(AuditEntry.seq == batch[2].seq).values(outcome="refused")
+        update(AuditEntry).where(AuditEntry.position == batch[2].position).values(outcome="refused")
     )
     session.expire_all()
     result = audit.verify(session)
     assert result.broken is not None
-    assert result.broken.seq == batch[2].seq
+    assert result.broken.seq == batch[2].position
+
+
+def test_a_transaction_appends_on_one_chain_chosen_by_its_first_person(
+    session: Session, clock: FrozenClock
+) -> None:
+    """A batch, and every later entry of the same transaction, go on the chain of the
+    transaction's first person: a transaction holds one head lock, so none can deadlock on
+    chains. The next transaction starts on its own first person's chain."""
+    people = [on_chain(c) for c in (5, 0, 5, 9)]
+    batch = audit.record_many(
+        session,
+        [audit.Access(ACTOR, "events.ingest", p, ["usage.action"], None, "ok") for p in people],
+        clock=clock,
+    )
+    nobody = audit.record(
+        session, actor=ACTOR, action="analytics.report", subject_id=None, categories=[],
+        purpose="analytics", outcome="ok", clock=clock,
+    )  # fmt: skip
+    assert [(r.chain, r.position) for r in [*batch, nobody]] == [(5, p) for p in range(1, 6)]
+    assert [r.prev_hash for r in [*batch[1:], nobody]] == [r.hash for r in batch]
+    session.commit()
+    later = write(session, clock, 2, chain_id=9)
+    assert [(r.chain, r.position) for r in later] == [(9, 1), (9, 2)]
+    heads = {h.id: (h.last_seq, h.last_hash) for h in session.scalars(select(AuditHead))}
+    assert heads[5] == (5, nobody.hash)
+    assert heads[9] == (2, later[-1].hash)
+    assert heads[0] == (0, chain.GENESIS)
+    result = audit.verify(session)
+    assert result.ok, result.broken
+    assert result.checked == 7
+    assert result.head_hash == chain.heads_digest(heads)
+
+
+def test_an_entry_moved_to_another_chain_is_named(session: Session, clock: FrozenClock) -> None:
+    """Moving an entry (and its link) to another chain, heads fixed up to match, breaks
+    both: its link names its chain, and its old chain has a gap."""
+    guards_off(session)
+    write(session, clock, 3, chain_id=2)
+    session.commit()  # the next transaction starts on its own person's chain
+    write(session, clock, 2, chain_id=7)
+    moved = session.scalars(
+        select(AuditEntry).where(AuditEntry.chain == 2, AuditEntry.position == 3)
+    ).one()
+    last7 = session.get_one(AuditHead, 7)
+    session.execute(
+        update(AuditEntry)
+        .where(AuditEntry.seq == moved.seq)
+        .values(chain=7, position=3, prev_hash=last7.last_hash)
+    )
+    session.execute(
+        update(AuditHead).where(AuditHead.id == 7).values(last_seq=3, last_hash=moved.hash)
+    )
+    second = session.scalars(
+        select(AuditEntry).where(AuditEntry.chain == 2, AuditEntry.position == 2)
+    ).one()
+    session.execute(
+        update(AuditHead).where(AuditHead.id == 2).values(last_seq=2, last_hash=second.hash)
+    )
+    session.expire_all()
+    assert audit.verify(session).broken == chain.Break(3, "entry altered", 7)
+
+
+def test_a_deleted_chain_head_is_named(session: Session, clock: FrozenClock) -> None:
+    write(session, clock, 2, chain_id=4)
+    session.execute(delete(AuditHead).where(AuditHead.id == 4))
+    session.expire_all()
+    assert audit.verify(session).broken == chain.Break(1, "chain head missing", 4)
+
+
+def test_an_entry_on_a_chain_that_does_not_exist_is_named(
+    session: Session, clock: FrozenClock
+) -> None:
+    guards_off(session)
+    write(session, clock, 1, chain_id=3)
+    session.execute(update(AuditEntry).where(AuditEntry.chain == 3).values(chain=audit.CHAINS))
+    session.execute(
+        update(AuditHead).where(AuditHead.id == 3).values(last_seq=0, last_hash=chain.GENESIS)
+    )
+    session.expire_all()
+    result = audit.verify(session)
+    assert result.broken is not None
+    assert (result.broken.chain, result.broken.reason) == (
+        audit.CHAINS,
+        "an entry on a chain that does not exist",
+    )
+
+
+def test_the_database_refuses_to_change_or_remove_entries_and_checkpoints(
+    session: Session, clock: FrozenClock
+) -> None:
+    """The append-only guards (migration 0027): UPDATE, DELETE (and TRUNCATE on PostgreSQL)
+    of entries and checkpoints are refused by the database itself, with nothing changed."""
+    write(session, clock, 2)
+    checkpoints.take(session, TEST_AUDIT_KEY, clock=clock)
+    statements: list[Executable] = [
+        update(AuditEntry).values(outcome="refused"),
+        delete(AuditEntry).where(AuditEntry.position == 2),
+        update(AuditCheckpoint).values(heads=[]),
+        delete(AuditCheckpoint),
+    ]
+    if session.get_bind().dialect.name == "postgresql":
+        statements += [text("TRUNCATE audit_entries"), text("TRUNCATE audit_checkpoints")]
+    for statement in statements:
+        with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
+            session.execute(statement)
+    session.expire_all()
+    assert audit.verify(session).ok
+    assert checkpoints.count(session) == 1
 
 
 WRITERS, PER_WRITER, BATCH = 4, 40, 3
 
 
 def _writer(url: str, n: int) -> None:
-    """Alternates single entries and batches of ``BATCH``: both take the same head lock."""
+    """Alternates single entries and batches of ``BATCH`` for random people, so writers meet
+    on every chain (16 chains, 4 writers) and a batch takes several chains' locks."""
     engine = make_engine(make_url(url))
-    sessions = make_session_factory(engine)
+    sessions = make_session_factory(engine, audit_key=TEST_AUDIT_KEY)
     clock = SystemClock()
     actor = Actor("system", f"writer-{multiprocessing.current_process().pid}")
     for i in range(n):
@@ -235,8 +456,16 @@ def test_concurrent_writer_processes_keep_the_chain_valid(
     for w in workers:
         w.join(timeout=120)
     assert [w.exitcode for w in workers] == [0] * WRITERS
-    with make_session_factory(engine)() as session:
+    with make_session_factory(engine, audit_key=TEST_AUDIT_KEY)() as session:
         result = audit.verify(session)
+        rows = session.execute(select(AuditEntry.chain, AuditEntry.position, AuditEntry.prev_hash))
+        by_chain: dict[int, list[tuple[int, str]]] = {}
+        for chain_id, position, prev in rows:
+            by_chain.setdefault(chain_id, []).append((position, prev))
     engine.dispose()
     assert result.ok, result.broken
     assert result.checked == WRITERS * (PER_WRITER // 2) * (1 + BATCH)
+    assert len(by_chain) > 1  # the writers really used several chains
+    for links in by_chain.values():  # no gap, and no previous link used twice (no fork)
+        assert sorted(p for p, _ in links) == list(range(1, len(links) + 1))
+        assert len({prev for _, prev in links}) == len(links)

@@ -1,1 +1,1 @@
-"""API keys and scopes, purpose checks, and (later) the hash-chained audit log."""
+"""API keys and scopes, purpose checks, and the keyed, hash-chained audit log."""

@@ -4,32 +4,58 @@ commits without one)."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import String, Table, bindparam, cast, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from safehold.access import chain
+from safehold.access import chain, checkpoints
 from safehold.access.models import AuditEntry, AuditHead
 from safehold.access.rules import Actor
 from safehold.clock import Clock
-from safehold.db import sha256_hex
+from safehold.db import AUDIT_KEY
 
-HEAD_ID = 1
+CHAINS = 16  # independent chains: an access naming a person goes on the person's, else on 0
 VERIFY_BATCH = 1_000
 MAX_SEQ = 2**63 - 1  # the largest entry number the column (BIGINT) holds: a bound for queries
 HEAD: Table = AuditHead.__table__  # type: ignore[assignment]
 ENTRIES: Table = AuditEntry.__table__  # type: ignore[assignment]
 
 
+_HELD = "safehold.audit_chain"  # Session.info: (transaction, chain) it already appended to
+
+
+def chain_of(subject_id: uuid.UUID | None) -> int:
+    """The chain an access starts on: fixed by the person's id, so concurrent accesses to
+    different people rarely share a lock; an access naming nobody goes on chain 0."""
+    return 0 if subject_id is None else subject_id.int % CHAINS
+
+
+def _chain_for(session: Session, accesses: Sequence[Access]) -> int:
+    """Every entry of one transaction goes on one chain: the one it first appended to, else
+    the first access's. A transaction then holds at most one head lock, so two transactions
+    can never wait on each other's chains (a deadlock), however they interleave."""
+    held = session.info.get(_HELD)
+    tx = session.get_transaction()
+    if held is not None and held[0] is tx:
+        return int(held[1])
+    chain_id = chain_of(accesses[0].subject_id)
+    session.info[_HELD] = (tx, chain_id)
+    return chain_id
+
+
 @dataclass(frozen=True)
 class Recorded:
-    """What :func:`record` appended."""
+    """What :func:`record` appended: ``seq`` is the row's number (across chains, as the
+    console and the API page), ``position`` the entry's place on its chain."""
 
     seq: int
+    chain: int
+    position: int
     subject_id: uuid.UUID | None
     prev_hash: str
     hash: str
@@ -47,43 +73,31 @@ class Access:
     outcome: str
 
 
-# Built once: these run on every access to personal data. ``n`` entries take ``n`` numbers.
+# Built once: these run on every access to personal data. ``n`` entries take ``n`` positions
+# on one chain: the UPDATE takes that chain's head row lock (PostgreSQL's row lock; on SQLite
+# the database's write lock) before anything reads it, so concurrent writers on one chain are
+# ordered and none slips an entry in between. The entry's ``seq`` (its row number across all
+# chains, for paging) is the database's own (a sequence on PostgreSQL, the rowid on SQLite).
 _TAKE = (
     update(HEAD)
-    .where(HEAD.c.id == HEAD_ID)
+    .where(HEAD.c.id == bindparam("chain_id"))
     .values(last_seq=HEAD.c.last_seq + bindparam("n"))
     .returning(HEAD.c.last_seq, HEAD.c.last_hash)
 )
-_APPEND = insert(ENTRIES)
-_MOVE_HEAD = update(HEAD).where(HEAD.c.id == HEAD_ID).values(last_hash=bindparam("head_hash"))
-
-# One entry in one statement, numbered and hashed by the database under the head row's lock:
-# the head read FOR UPDATE (PostgreSQL's row lock; SQLite's write lock is the INSERT's) gives
-# the number and the previous hash; the hash is SHA-256 over
-# ``prev_hash + before + str(seq) + after`` (chain.link_text_parts), the text link_hash
-# covers; and a trigger (migration 0016) moves the head to the new entry. Most accesses append
-# exactly one entry: this is the hot path of every read of personal data.
-_NEXT = HEAD.c.last_seq + 1
-_COMPUTED = {
-    "seq": _NEXT,
-    "prev_hash": HEAD.c.last_hash,
-    "hash": sha256_hex(
-        HEAD.c.last_hash
-        + bindparam("before", type_=String)
-        + cast(_NEXT, String)
-        + bindparam("after", type_=String)
-    ),
-}
-_ONE = (
-    insert(ENTRIES)
-    .from_select(
-        [c.name for c in ENTRIES.c],
-        select(*(_COMPUTED.get(c.name, bindparam(c.name, type_=c.type)) for c in ENTRIES.c))
-        .where(HEAD.c.id == HEAD_ID)
-        .with_for_update(),
-    )
-    .returning(ENTRIES.c.seq, ENTRIES.c.prev_hash, ENTRIES.c.hash)
+_APPEND = insert(ENTRIES).returning(ENTRIES.c.seq, sort_by_parameter_order=True)
+_MOVE_HEAD = (
+    update(HEAD).where(HEAD.c.id == bindparam("chain_id")).values(last_hash=bindparam("head_hash"))
 )
+
+
+def audit_key(session: Session) -> bytes:
+    """The audit key the session's factory carries (:func:`safehold.runtime.Runtime` puts it
+    there, derived from the key provider). There is no unkeyed fallback: a session without
+    it cannot append to or verify the log."""
+    key = session.info.get(AUDIT_KEY)
+    if not isinstance(key, bytes):
+        raise RuntimeError("this session carries no audit key (build it through a Runtime)")
+    return key
 
 
 def record(
@@ -103,46 +117,43 @@ def record(
 
 
 def record_many(session: Session, accesses: Sequence[Access], *, clock: Clock) -> list[Recorded]:
-    """Append one entry per access, chained in the given order.
+    """Append one entry per access, chained in the given order, on the transaction's chain
+    (:func:`_chain_for`).
 
-    One entry (most accesses): one statement, numbered and hashed by the database under the
-    head row's lock (:data:`_ONE`). More: three statements however many there are: take the
-    head row's lock and ``len(accesses)`` sequence numbers, insert every entry (hashes
-    computed here, under that lock), move the head.
-
-    Taking the head row first orders concurrent writers (PostgreSQL's row lock, SQLite's
-    write lock), so no other writer can slip an entry in between. Core statements on the
-    session's connection, not ORM objects: this runs on every access to personal data."""
+    Three statements however many there are: take the chain head's lock and
+    ``len(accesses)`` positions, insert every entry (links computed here with the audit key,
+    under that lock), move the head. Core statements on the session's connection, not ORM
+    objects: this runs on every access to personal data."""
     if not accesses:
         return []
+    key = audit_key(session)
     conn = session.connection()
     at = clock.now()
-    if len(accesses) == 1:
-        data = _entry_data(accesses[0], 0, at)
-        before, after = chain.link_text_parts(data)
-        params = _row(data, accesses[0].subject_id) | {"before": before, "after": after}
-        seq, prev_hash, digest = conn.execute(_ONE, params).one()
-        return [Recorded(seq, accesses[0].subject_id, prev_hash, digest)]
-    last_seq, prev_hash = conn.execute(_TAKE, {"n": len(accesses)}).one()
+    chain_id = _chain_for(session, accesses)
+    last, prev_hash = conn.execute(_TAKE, {"chain_id": chain_id, "n": len(accesses)}).one()
     rows: list[dict[str, object]] = []
-    recorded: list[Recorded] = []
-    for seq, access in enumerate(accesses, start=last_seq - len(accesses) + 1):
-        data = _entry_data(access, seq, at)
-        digest = chain.link_hash(prev_hash, data)
+    links: list[tuple[int, uuid.UUID | None, str, str]] = []
+    for position, access in enumerate(accesses, start=last - len(accesses) + 1):
+        data = _entry_data(access, position, at)
+        digest = chain.link_hash(key, chain_id, prev_hash, data)
         rows.append(
-            _row(data, access.subject_id) | {"seq": seq, "prev_hash": prev_hash, "hash": digest}
+            _row(data, access.subject_id)
+            | {"chain": chain_id, "position": position, "prev_hash": prev_hash, "hash": digest}
         )
-        recorded.append(Recorded(seq, access.subject_id, prev_hash, digest))
+        links.append((position, access.subject_id, prev_hash, digest))
         prev_hash = digest
-    conn.execute(_APPEND, rows)  # executemany: one round trip
-    conn.execute(_MOVE_HEAD, {"head_hash": prev_hash})
-    return recorded
+    numbers = conn.execute(_APPEND, rows).scalars().all()  # in the order of ``rows``
+    conn.execute(_MOVE_HEAD, {"chain_id": chain_id, "head_hash": prev_hash})
+    return [
+        Recorded(seq, chain_id, position, subject_id, prev, digest)
+        for seq, (position, subject_id, prev, digest) in zip(numbers, links, strict=True)
+    ]
 
 
-def _entry_data(access: Access, seq: int, at: datetime) -> chain.EntryData:
+def _entry_data(access: Access, position: int, at: datetime) -> chain.EntryData:
     actor = access.actor
     return chain.EntryData(
-        seq=seq,
+        seq=position,
         at=at,
         actor=f"{actor.kind}:{actor.id}",
         action=access.action,
@@ -155,7 +166,7 @@ def _entry_data(access: Access, seq: int, at: datetime) -> chain.EntryData:
 
 
 def _row(data: chain.EntryData, subject_id: uuid.UUID | None) -> dict[str, object]:
-    """The entry's columns but its number and hashes."""
+    """The entry's columns but its chain, position and hashes."""
     return {
         "at": data.at, "actor": data.actor, "action": data.action, "subject_id": subject_id,
         "categories": list(data.categories), "purpose": data.purpose, "outcome": data.outcome,
@@ -164,8 +175,9 @@ def _row(data: chain.EntryData, subject_id: uuid.UUID | None) -> dict[str, objec
 
 
 def as_data(entry: AuditEntry) -> chain.EntryData:
+    """What the entry's link covers (its ``seq`` there is its position on its chain)."""
     return chain.EntryData(
-        seq=entry.seq,
+        seq=entry.position,
         at=entry.at,
         actor=entry.actor,
         action=entry.action,
@@ -185,18 +197,43 @@ def _links(
         session.expunge(entry)  # keep memory flat over millions of entries
 
 
-def verify(session: Session) -> chain.Verification:
-    """Walk the whole chain in seq order; the result names the first broken link."""
-    head = session.get(AuditHead, HEAD_ID)
-    rows = session.scalars(
-        select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=VERIFY_BATCH)
-    )
-    try:
-        return chain.verify(
-            _links(rows, session), (head.last_seq, head.last_hash) if head else None
+def verify(
+    session: Session, *, outside: Iterable[tuple[str, checkpoints.Checkpoint | None]] = ()
+) -> chain.Verification:
+    """Walk every chain in position order, then check the checkpoints (the database's, and
+    copies kept ``outside`` it: ``checkpoints.check``). The result names the first broken
+    place, counts every entry, and digests every chain's head (``chain.heads_digest``)."""
+    key = audit_key(session)
+    heads = {h.id: (h.last_seq, h.last_hash) for h in session.scalars(select(AuditHead))}
+    used = set(session.scalars(select(AuditEntry.chain).distinct()))
+    checked, tips = 0, {}
+    for chain_id in sorted(set(range(CHAINS)) | used | set(heads)):
+        if not 0 <= chain_id < CHAINS:
+            what = "an entry" if chain_id in used else "a head"
+            reason = f"{what} on a chain that does not exist"
+            return chain.Verification(checked, "", chain.Break(1, reason, chain_id))
+        if chain_id not in heads:
+            return chain.Verification(checked, "", chain.Break(1, "chain head missing", chain_id))
+        rows = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.chain == chain_id)
+            .order_by(AuditEntry.position)
+            .execution_options(yield_per=VERIFY_BATCH)
         )
-    finally:
-        rows.close()  # a break stops early: release the server-side cursor
+        try:
+            result = chain.verify(
+                _links(rows, session), heads[chain_id], key=key, chain_id=chain_id
+            )
+        finally:
+            rows.close()  # a break stops early: release the server-side cursor
+        checked += result.checked
+        if result.broken is not None:
+            return chain.Verification(
+                checked, "", dataclasses.replace(result.broken, chain=chain_id)
+            )
+        tips[chain_id] = (result.checked, result.head_hash)
+    broken = checkpoints.check(session, key, outside=outside)
+    return chain.Verification(checked, chain.heads_digest(tips), broken)
 
 
 def entries(

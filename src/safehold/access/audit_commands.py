@@ -1,27 +1,57 @@
-"""`safehold audit …`: verify the hash chain of the audit log."""
+"""`safehold audit …`: verify the keyed chains of the audit log, and seal checkpoints."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-from safehold.access import audit
+from safehold.access import audit, checkpoint_jobs, checkpoints
 from safehold.cli_support import fail, out, runtime_or_exit, upgrade_or_exit
 from safehold.db import transaction
 
-app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app = typer.Typer(help="The keyed, hash-chained audit log.", no_args_is_help=True)
 
 
 @app.command()
-def verify() -> None:
-    """Walk the whole chain; name the first broken link (exit 1) or print the head hash."""
+def verify(
+    expect: Annotated[
+        str | None,
+        typer.Option(
+            "--expect",
+            help="A checkpoint kept elsewhere (its JSON, or @FILE): it must be authentic, "
+            "in the database, and every chain must still reach the heads it sealed.",
+        ),
+    ] = None,
+) -> None:
+    """Walk every chain, the checkpoints in the database and in the file beside the keys;
+    name the first broken place (exit 1) or print the heads digest."""
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
+    outside: list[tuple[str, checkpoints.Checkpoint | None]] = [
+        (f"{checkpoints.FILE} line {n}", made)
+        for n, made in checkpoints.read_file(runtime.settings.data_dir)
+    ]
+    if expect is not None:
+        text = Path(expect[1:]).read_text(encoding="utf-8") if expect.startswith("@") else expect
+        outside.append(("the expected checkpoint", checkpoints.parse(text)))
     with transaction(runtime.sessions) as session:
-        result = audit.verify(session)
+        result = audit.verify(session, outside=outside)
     if result.broken is not None:
         fail(
-            f"audit chain broken at entry {result.broken.seq}: {result.broken.reason} "
+            f"audit log broken at {result.broken.where}: {result.broken.reason} "
             f"({result.checked} entries verified before it)",
             code=1,
         )
-    out.print(f"audit chain intact: {result.checked} entries; head hash {result.head_hash}")
+    out.print(f"audit chains intact: {result.checked} entries; heads digest {result.head_hash}")
+
+
+@app.command()
+def checkpoint() -> None:
+    """Seal every chain's head into the next checkpoint now; print it (the line appended to
+    the checkpoint file): keep a copy elsewhere for `verify --expect`."""
+    runtime = runtime_or_exit()
+    upgrade_or_exit(runtime)
+    made = checkpoint_jobs.make(runtime)
+    out.print(made.line(), highlight=False, soft_wrap=True)

@@ -1,20 +1,30 @@
-"""Pure rules of the audit hash chain: canonical encoding, hashing, and verification.
+"""Pure rules of the audit chain: canonical encoding, keyed links, and verification.
 
-The chain makes the audit log tamper-evident: each entry's hash is SHA-256 over the previous
-entry's hash and a canonical JSON encoding of the entry, so any edit, deletion, insertion
-or reordering is found by walking the chain. The head hash can be copied elsewhere (a
-ticket, a log archive) to anchor it against wholesale rewriting.
+Each entry's link is HMAC-SHA256, under the audit key, over the previous entry's link, the
+chain's number and a canonical JSON encoding of the entry, so any edit, deletion, insertion or
+reordering is found by walking the chain, and nobody without the audit key (which lives with
+the key-encryption keys, never in the database) can recompute a link after an edit or forge
+an appended entry.
+
+Logs written before links were keyed (migration 0026) keep their unkeyed SHA-256 links: such
+a *legacy* prefix is accepted only before the first keyed entry, which the migration appends
+as a seal (its MAC covers the legacy chain's last hash), and a non-empty chain must end with
+a keyed entry, so turning keyed entries into unkeyed ones is detected.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from safehold import keys
+
 GENESIS = "0" * 64
+HKDF_INFO = b"safehold/audit/link/v1"
 # Built once (json.dumps with these arguments would build an encoder per call).
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
@@ -67,15 +77,46 @@ def link_text_parts(entry: EntryData) -> tuple[str, str]:
     return "\n" + head, tail
 
 
-def link_hash(prev_hash: str, entry: EntryData) -> str:
+def derive_key(index_key: bytes) -> bytes:
+    """The audit key: HKDF-SHA256(the key provider's index key, info=HKDF_INFO), 32 bytes,
+    derived like every other provider-held MAC key (``safehold.keys``), never stored."""
+    return keys.derive(index_key, HKDF_INFO)
+
+
+def legacy_link_hash(prev_hash: str, entry: EntryData) -> str:
+    """The unkeyed link of logs written before migration 0026: SHA-256 over
+    ``prev + before + str(seq) + after`` (only verified, never written any more)."""
     before, after = link_text_parts(entry)
     return hashlib.sha256(f"{prev_hash}{before}{entry.seq}{after}".encode()).hexdigest()
 
 
+def link_hash(key: bytes, chain_id: int, prev_hash: str, entry: EntryData) -> str:
+    """The keyed link: HMAC-SHA256(audit key, ``chain:prev + before + str(seq) + after``)."""
+    before, after = link_text_parts(entry)
+    text = f"{chain_id}:{prev_hash}{before}{entry.seq}{after}"
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+
 @dataclass(frozen=True)
 class Break:
+    """The first broken place: ``seq`` is the position on chain ``chain`` (not the row's
+    ``seq``, which numbers entries across chains)."""
+
     seq: int
     reason: str
+    chain: int = 0
+    place: str | None = None  # a place that is no chain position (a checkpoint, a file line)
+
+    @property
+    def where(self) -> str:
+        return self.place or f"chain {self.chain}, position {self.seq}"
+
+
+def heads_digest(heads: Mapping[int, tuple[int, str]]) -> str:
+    """One hash naming every chain's head: SHA-256 over ``chain:position:hash`` lines, in
+    chain order (what ``safehold audit verify`` prints to copy elsewhere)."""
+    lines = "".join(f"{c}:{pos}:{h}\n" for c, (pos, h) in sorted(heads.items()))
+    return hashlib.sha256(lines.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -90,21 +131,34 @@ class Verification:
 
 
 def verify(
-    entries: Iterable[tuple[EntryData, str, str]], head: tuple[int, str] | None
+    entries: Iterable[tuple[EntryData, str, str]],
+    head: tuple[int, str] | None,
+    *,
+    key: bytes,
+    chain_id: int = 0,
 ) -> Verification:
-    """Walk ``(entry, prev_hash, hash)`` in seq order; name the first broken link.
+    """Walk ``(entry, prev_hash, hash)`` of one chain in seq order; name the first broken link.
 
-    ``head`` is the stored (last_seq, last_hash): it catches entries cut off the end."""
+    Every link must be the keyed one, except an unkeyed (legacy) prefix before the first keyed
+    entry; a non-empty chain must end with a keyed entry. ``head`` is the stored
+    (last_seq, last_hash): it catches entries cut off the end by someone who left it alone."""
     expected_prev, expected_seq, checked = GENESIS, 1, 0
+    keyed_seen = False
     for entry, prev_hash, stored_hash in entries:
         if entry.seq != expected_seq:
             what = "missing" if entry.seq > expected_seq else "duplicated or reordered"
             return Verification(checked, expected_prev, Break(expected_seq, f"entry {what}"))
         if prev_hash != expected_prev:
             return Verification(checked, expected_prev, Break(entry.seq, "previous-hash mismatch"))
-        if link_hash(prev_hash, entry) != stored_hash:
+        if hmac.compare_digest(link_hash(key, chain_id, prev_hash, entry), stored_hash):
+            keyed_seen = True
+        elif keyed_seen or legacy_link_hash(prev_hash, entry) != stored_hash:
             return Verification(checked, expected_prev, Break(entry.seq, "entry altered"))
         expected_prev, expected_seq, checked = stored_hash, expected_seq + 1, checked + 1
+    if checked and not keyed_seen:
+        return Verification(
+            checked, expected_prev, Break(1, "no entry is keyed: the chain was rewritten")
+        )
     if head is not None and (head[0] != expected_seq - 1 or head[1] != expected_prev):
         return Verification(
             checked, expected_prev, Break(expected_seq, "entries missing after the last one")

@@ -36,3 +36,7 @@ class RevocationRefused(Forbidden):
 
 class ApiKeyNotFound(NotFound):
     code = "api_key_not_found"
+
+
+class NoCheckpoint(NotFound):
+    code = "no_checkpoint"

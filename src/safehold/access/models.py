@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy import JSON, BigInteger, Integer, Sequence, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safehold.db import Base
@@ -27,14 +28,22 @@ class ApiKey(Base):
 class AuditEntry(Base):
     """One access to personal data: who, what categories (never values), whose, why, when.
 
-    ``hash`` covers the canonical encoding of the entry and the previous entry's hash, so an
-    edit, deletion, insertion or reordering breaks the chain at that point."""
+    Entries sit on one of several independent chains (``access.audit.chain_of``), at
+    ``position`` 1, 2, … on it; ``hash`` is the keyed link over the entry, its chain and
+    position and the previous entry's ``hash`` on that chain, so an edit, deletion, insertion,
+    reordering or move to another chain breaks the chain at that point. ``seq`` numbers the
+    rows across chains (for paging), given by the database."""
 
     __tablename__ = "audit_entries"
+    __table_args__ = (UniqueConstraint("chain", "position"),)
 
     seq: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+        BigInteger().with_variant(Integer, "sqlite"),
+        Sequence("audit_entries_seq_seq"),
+        primary_key=True,
     )
+    chain: Mapped[int] = mapped_column(SmallInteger)
+    position: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(120))
     action: Mapped[str] = mapped_column(String(80))
@@ -48,13 +57,28 @@ class AuditEntry(Base):
 
 
 class AuditHead(Base):
-    """The chain's single head row. Writers lock it before they read it (``FOR UPDATE``, or
-    the UPDATE that takes a batch's numbers), which orders concurrent writers on PostgreSQL;
-    on SQLite the writing statement holds the database's write lock. A trigger (migration
-    0016) moves it to an entry appended past it."""
+    """One chain's head: ``id`` is the chain's number, ``last_seq`` its last position. A
+    writer locks it with the UPDATE that takes its positions (PostgreSQL's row lock; SQLite's
+    write lock) and moves it to its last entry."""
 
     __tablename__ = "audit_head"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """Every chain's head sealed at one moment (``access.checkpoints``): ``heads`` lists
+    ``[chain, position, hash]``; ``mac`` is the audit key's HMAC over the checkpoint and the
+    previous checkpoint's ``mac``. Copies live outside the database too."""
+
+    __tablename__ = "audit_checkpoints"
+
+    number: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    at: Mapped[datetime]
+    heads: Mapped[list[list[Any]]] = mapped_column(JSON)
+    prev_mac: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str] = mapped_column(String(64))

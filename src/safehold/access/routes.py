@@ -6,10 +6,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from starlette.convertors import StringConvertor, register_url_convertor
 
-from safehold.access import audit, service
+from safehold.access import audit, checkpoints, service
+from safehold.access.errors import NoCheckpoint
 from safehold.access.models import ApiKey
 from safehold.access.rules import KEY_ID_PATTERN, Actor
-from safehold.access.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, AuditEntryOut, AuditPage
+from safehold.access.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyOut,
+    AuditEntryOut,
+    AuditPage,
+    CheckpointOut,
+)
 from safehold.deps import ApiKeyDep, RuntimeDep, SessionDep, require_scope
 
 router = APIRouter(prefix="/v1/keys", tags=["API keys"])
@@ -83,3 +91,16 @@ def audit_entries(
         entries=[AuditEntryOut.model_validate(r) for r in rows],
         next_after=rows[-1].seq if len(rows) == limit else None,
     )
+
+
+@audit_router.get(
+    "/checkpoints/latest",
+    summary="The latest checkpoint: every chain's head, sealed with the audit key",
+    responses={404: {"description": "No checkpoint has been made yet"}},
+)
+def latest_checkpoint(session: SessionDep, _key: AuditReader) -> CheckpointOut:
+    """Poll and keep these: `safehold audit verify --expect` checks the log against one."""
+    made = checkpoints.latest(session)
+    if made is None:
+        raise NoCheckpoint("no audit checkpoint has been made yet")
+    return CheckpointOut.model_validate(made.document())

@@ -41,6 +41,17 @@ class AuditEntryOut(BaseModel):
     hash: str
 
 
+class CheckpointOut(BaseModel):
+    """A checkpoint exactly as it is MAC'd: keep it as served (``at`` is text on purpose)."""
+
+    format: str
+    number: int
+    at: str
+    heads: list[tuple[int, int, str]] = Field(description="[chain, position, link] per chain")
+    prev_mac: str
+    mac: str
+
+
 class AuditPage(BaseModel):
     entries: list[AuditEntryOut]
     next_after: int | None = Field(description="Pass as `after` for the next page")

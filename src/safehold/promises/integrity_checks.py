@@ -27,7 +27,7 @@ def audit_chain(ctx: Context) -> Finding:
     found = Finding()
     result = audit.verify(ctx.session)
     if result.broken is not None:
-        found.add([f"audit entry {result.broken.seq}"])
+        found.add([f"audit {result.broken.where}"])
         found.notes.append(f"{result.broken.reason}; {result.checked} entries verified before it")
     return found
 

@@ -21,6 +21,7 @@ from sqlalchemy import distinct, func, select, union
 from sqlalchemy.orm import Session
 
 from safehold.access import audit
+from safehold.access import chain as audit_chain
 from safehold.access.models import AuditHead
 from safehold.policy import Policy, content_hash
 from safehold.policy.render import md_text, period_words
@@ -38,7 +39,8 @@ class AuditFigures:
     head_hash: str
     verified_at: datetime | None = None  # None: not verified for this record
     intact: bool | None = None
-    broken_at: int | None = None
+    broken_at: int | None = None  # the position on its chain (0: a checkpoint's problem)
+    broken_place: str | None = None  # where: "chain c, position p", "checkpoint n", …
 
 
 @dataclass(frozen=True)
@@ -103,12 +105,13 @@ def figures(
         .select_from(Propagation)
         .where(Propagation.state.in_(outstanding_states), Propagation.due_at < now)
     )
-    head = session.get(AuditHead, audit.HEAD_ID)
-    chain = AuditFigures(head.last_seq if head else 0, head.last_hash if head else "")
+    heads = {h.id: (h.last_seq, h.last_hash) for h in session.scalars(select(AuditHead))}
+    entries = sum(position for position, _ in heads.values())
+    chain = AuditFigures(entries, audit_chain.heads_digest(heads))
     if verify_audit:
         result = audit.verify(session)
-        broken = result.broken.seq if result.broken else None
-        chain = AuditFigures(chain.entries, chain.head_hash, now, result.ok, broken)
+        at, place = (result.broken.seq, result.broken.where) if result.broken else (None, None)
+        chain = AuditFigures(chain.entries, chain.head_hash, now, result.ok, at, place)
     return Figures(
         people={str(status): int(n) for status, n in by_status},
         disclosures=_recipients_figures(session),
@@ -212,6 +215,7 @@ class AuditSummary(BaseModel):
     verified_at: datetime | None
     intact: bool | None
     broken_at: int | None
+    broken_place: str | None = None
 
 
 class Security(BaseModel):
@@ -367,6 +371,7 @@ def build(policy: Policy, live: Figures, *, generated_at: datetime) -> Ropa:
                 verified_at=live.audit.verified_at,
                 intact=live.audit.intact,
                 broken_at=live.audit.broken_at,
+                broken_place=live.audit.broken_place,
             ),
             outstanding_notices=sum(live.outstanding_notices.values()),
             overdue_notices=live.overdue_notices,

@@ -46,7 +46,9 @@ def security_measures(policy: Policy, audit_entries: int) -> list[str]:
         "against the policy; API keys carry scopes and allowed purposes and are stored as "
         "SHA-256 hashes.",
         f"Accountability: every access to personal data is written, in the same transaction, "
-        f"to a hash-chained tamper-evident audit log ({audit_entries} entries).",
+        f"to a hash-chained audit log ({audit_entries} entries) whose links are HMAC-SHA-256 "
+        f"under a key kept outside the database, so an edited, inserted or forged entry is "
+        f"detected by its verification.",
         "Third-party sharing only as the policy allows, each disclosure recorded with "
         "recipient, purpose, categories and reference; erasure, restriction and corrections "
         "are propagated to recipients with signed, acknowledged notices (Art. 19).",

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import delete, select, update
 
-from safehold.access.models import AuditEntry
 from safehold.clock import FrozenClock
 from safehold.comms import preferences
 from safehold.comms import rules as comms_rules
@@ -32,6 +31,7 @@ from safehold.sharing.models import Disclosure, ServiceDelivery
 from safehold.subjects import service as subjects
 from safehold.subjects.models import PersonalValue, Subject
 from safehold.vault.models import DataKey
+from tests.e2e.conftest import alter_first_audit_entry
 from tests.integration.requests.support import STAFF, ctx, open_request, person, verified
 
 
@@ -281,8 +281,8 @@ def test_an_altered_audit_entry_is_reported(runtime: Runtime) -> None:
     person(runtime)
     _held(runtime, "audit.chain_intact")
     with transaction(runtime.sessions) as session:
-        session.execute(update(AuditEntry).where(AuditEntry.seq == 1).values(outcome="refused"))
-    found = _violated(runtime, "audit.chain_intact", "audit entry 1")
+        where = alter_first_audit_entry(session, outcome="refused")
+    found = _violated(runtime, "audit.chain_intact", f"audit {where}")
     assert "altered" in found.notes[0]
 
 

@@ -59,6 +59,8 @@ def test_the_last_rotation_date_is_reported(policy: Policy) -> None:
 
 
 def test_a_broken_audit_chain_is_reported(policy: Policy) -> None:
-    broken = ropa.AuditFigures(12, "ab" * 32, verified_at=AT, intact=False, broken_at=7)
+    broken = ropa.AuditFigures(
+        12, "ab" * 32, verified_at=AT, intact=False, broken_at=7, broken_place="chain 3, position 7"
+    )
     markdown = ropa.render_markdown(ropa.build(policy, figures(audit=broken), generated_at=AT))
-    assert "BROKEN at entry 7" in markdown
+    assert "BROKEN at chain 3, position 7" in markdown
