@@ -3,9 +3,11 @@ walking the chain, and kept valid by several processes writing at once."""
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import uuid
 from collections.abc import Callable
+from multiprocessing.synchronize import Barrier
 
 import pytest
 from sqlalchemy import delete, insert, select, text, update
@@ -15,25 +17,30 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
 from safehold import migrate
-from safehold.access import audit, chain, checkpoints
+from safehold.access import audit, chain, chains, checkpoints
 from safehold.access.models import AuditCheckpoint, AuditEntry, AuditHead
 from safehold.access.rules import Actor
 from safehold.clock import FrozenClock, SystemClock
-from safehold.db import make_engine, make_session_factory, transaction
+from safehold.db import AUDIT_KEY, make_engine, make_session_factory, transaction
 from tests.audit_guards import guards_off
 from tests.conftest import TEST_AUDIT_KEY
 
 ACTOR = Actor("api_key", "k1", request_id="req-1")
 
 
-def on_chain(chain_id: int) -> uuid.UUID:
-    """A fictional person whose entries go on chain ``chain_id``."""
-    return uuid.UUID(int=(uuid.uuid4().int & ~(audit.CHAINS - 1)) | chain_id)
+def on_chain(session: Session, chain_id: int) -> None:
+    """Make the session's connection own chain ``chain_id`` (the tests' connection is shared
+    by every test, so each says which chain it writes on)."""
+    conn = session.connection()
+    owned = chains.current(conn)
+    if owned is None or owned.chain != chain_id:
+        chains.claim_exactly(conn, chain_id)
 
 
 def write(session: Session, clock: FrozenClock, n: int, chain_id: int = 0) -> list[audit.Recorded]:
     """``n`` entries of one new person on chain ``chain_id``."""
-    subject = on_chain(chain_id)
+    on_chain(session, chain_id)
+    subject = uuid.uuid4()
     return [
         audit.record(
             session,
@@ -64,6 +71,7 @@ def test_awkward_text_links_as_the_verifier_recomputes(
     """Quotes, backslashes, non-ASCII and a look-alike of the seq key in the values, stored
     and read back by the database, still give the link ``chain.link_hash`` recomputes."""
     odd = Actor("admin", 'ad\\min "é" 中', request_id='","seq":9,"x":"\u2028')
+    on_chain(session, 0)
     first = audit.record(
         session, actor=odd, action="subject.read", subject_id=None,
         categories=['a"b', "ü"], purpose=None, outcome="ok", clock=clock,
@@ -72,7 +80,7 @@ def test_awkward_text_links_as_the_verifier_recomputes(
         session, [audit.Access(odd, "x", None, ["c"], "p", "ok")] * 2, clock=clock
     )
     last = audit.record(
-        session, actor=odd, action="subject.read", subject_id=on_chain(0),
+        session, actor=odd, action="subject.read", subject_id=uuid.uuid4(),
         categories=[], purpose="p", outcome="ok", clock=clock,
     )  # fmt: skip
     assert [first.position, *(b.position for b in batch), last.position] == [1, 2, 3, 4]
@@ -85,13 +93,16 @@ def test_awkward_text_links_as_the_verifier_recomputes(
 def test_a_stale_head_makes_the_next_append_fail_rather_than_fork(
     session: Session, clock: FrozenClock
 ) -> None:
-    """A writer takes its number from the head row under its lock; a head moved back (by
-    hand) makes the next append reuse a number, which the primary key refuses: the chain
-    never forks, and verify names the entry past the head."""
+    """A head moved back (by hand) under the chain's owner: its next append does not extend
+    the head, which the database refuses (trigger ``audit_entries_extend``), and once the
+    owner reads the head again, the number it would reuse is refused by the unique key: the
+    chain never forks, and verify names the entry past the head."""
     write(session, clock, 2)
     session.execute(update(AuditHead).where(AuditHead.id == 0).values(last_seq=1))
     session.expire_all()
     assert audit.verify(session).broken is not None
+    with pytest.raises(IntegrityError), session.begin_nested():
+        write(session, clock, 1)
     with pytest.raises(IntegrityError), session.begin_nested():
         write(session, clock, 1)
     session.expire_all()
@@ -251,7 +262,7 @@ def test_entries_by_subject(session: Session, clock: FrozenClock) -> None:
 
 def accesses(n: int) -> list[audit.Access]:
     return [
-        audit.Access(ACTOR, "events.ingest", on_chain(0), ["usage.action", "device.info"],
+        audit.Access(ACTOR, "events.ingest", uuid.uuid4(), ["usage.action", "device.info"],
                      "service_provision", "ok")
         for _ in range(n)
     ]  # fmt: skip
@@ -293,35 +304,53 @@ def test_an_edited_entry_inside_a_batch_is_named(session: Session, clock: Frozen
     assert result.broken.seq == batch[2].position
 
 
-def test_a_transaction_appends_on_one_chain_chosen_by_its_first_person(
+def test_each_connection_appends_on_a_chain_of_its_own(
+    tmp_path_factory: pytest.TempPathFactory, clock: FrozenClock
+) -> None:
+    """Two live connections own different chains; each keeps its chain across transactions,
+    and the heads follow their entries (moved by the database). (A fresh database: these
+    transactions commit.)"""
+    engine = make_engine(make_url(f"sqlite+pysqlite:///{tmp_path_factory.mktemp('o') / 'o.db'}"))
+    migrate.upgrade(engine)
+    info = {AUDIT_KEY: TEST_AUDIT_KEY}
+    try:
+        with (
+            engine.connect() as c1,
+            engine.connect() as c2,
+            Session(bind=c1, info=info) as one,
+            Session(bind=c2, info=info) as two,
+        ):
+            recorded: list[list[audit.Recorded]] = [[], []]
+            for n in (2, 1):
+                for i, session in enumerate((one, two)):
+                    recorded[i] += audit.record_many(session, accesses(n), clock=clock)
+                    session.commit()
+            assert recorded[0][0].chain != recorded[1][0].chain
+            for entries in recorded:
+                assert [r.chain for r in entries] == [entries[0].chain] * 3
+                assert [r.position for r in entries] == [1, 2, 3]
+                assert entries[2].prev_hash == entries[1].hash
+            heads = {h.id: (h.last_seq, h.last_hash) for h in one.scalars(select(AuditHead))}
+            assert heads[recorded[0][0].chain] == (3, recorded[0][2].hash)
+            assert audit.verify(one).ok
+    finally:
+        engine.dispose()
+
+
+def test_an_append_that_does_not_extend_the_head_is_refused(
     session: Session, clock: FrozenClock
 ) -> None:
-    """A batch, and every later entry of the same transaction, go on the chain of the
-    transaction's first person: a transaction holds one head lock, so none can deadlock on
-    chains. The next transaction starts on its own first person's chain."""
-    people = [on_chain(c) for c in (5, 0, 5, 9)]
-    batch = audit.record_many(
-        session,
-        [audit.Access(ACTOR, "events.ingest", p, ["usage.action"], None, "ok") for p in people],
-        clock=clock,
-    )
-    nobody = audit.record(
-        session, actor=ACTOR, action="analytics.report", subject_id=None, categories=[],
-        purpose="analytics", outcome="ok", clock=clock,
-    )  # fmt: skip
-    assert [(r.chain, r.position) for r in [*batch, nobody]] == [(5, p) for p in range(1, 6)]
-    assert [r.prev_hash for r in [*batch[1:], nobody]] == [r.hash for r in batch]
-    session.commit()
-    later = write(session, clock, 2, chain_id=9)
-    assert [(r.chain, r.position) for r in later] == [(9, 1), (9, 2)]
-    heads = {h.id: (h.last_seq, h.last_hash) for h in session.scalars(select(AuditHead))}
-    assert heads[5] == (5, nobody.hash)
-    assert heads[9] == (2, later[-1].hash)
-    assert heads[0] == (0, chain.GENESIS)
-    result = audit.verify(session)
-    assert result.ok, result.broken
-    assert result.checked == 7
-    assert result.head_hash == chain.heads_digest(heads)
+    """An entry inserted past the head, or with another previous link, is refused by the
+    database with nothing written, whoever inserts it."""
+    recorded = write(session, clock, 2)
+    data = audit.as_data(session.scalars(select(AuditEntry)).first())  # type: ignore[arg-type]
+    for position, prev in ((4, recorded[-1].hash), (3, recorded[0].hash)):
+        moved = dataclasses.replace(data, seq=position)
+        with pytest.raises(DBAPIError, match="extend the head"), session.begin_nested():
+            plant(session, moved, prev, chain.link_hash(TEST_AUDIT_KEY, 0, prev, moved))
+    session.expire_all()
+    assert [e.position for e in audit.entries(session, subject_id=None)] == [1, 2]
+    assert audit.verify(session).ok
 
 
 def test_an_entry_moved_to_another_chain_is_named(session: Session, clock: FrozenClock) -> None:
@@ -329,7 +358,6 @@ def test_an_entry_moved_to_another_chain_is_named(session: Session, clock: Froze
     both: its link names its chain, and its old chain has a gap."""
     guards_off(session)
     write(session, clock, 3, chain_id=2)
-    session.commit()  # the next transaction starts on its own person's chain
     write(session, clock, 2, chain_id=7)
     moved = session.scalars(
         select(AuditEntry).where(AuditEntry.chain == 2, AuditEntry.position == 3)
@@ -360,22 +388,15 @@ def test_a_deleted_chain_head_is_named(session: Session, clock: FrozenClock) -> 
     assert audit.verify(session).broken == chain.Break(1, "chain head missing", 4)
 
 
-def test_an_entry_on_a_chain_that_does_not_exist_is_named(
-    session: Session, clock: FrozenClock
-) -> None:
+def test_an_entry_on_a_chain_without_a_head_is_named(session: Session, clock: FrozenClock) -> None:
     guards_off(session)
     write(session, clock, 1, chain_id=3)
-    session.execute(update(AuditEntry).where(AuditEntry.chain == 3).values(chain=audit.CHAINS))
+    session.execute(update(AuditEntry).where(AuditEntry.chain == 3).values(chain=99))
     session.execute(
         update(AuditHead).where(AuditHead.id == 3).values(last_seq=0, last_hash=chain.GENESIS)
     )
     session.expire_all()
-    result = audit.verify(session)
-    assert result.broken is not None
-    assert (result.broken.chain, result.broken.reason) == (
-        audit.CHAINS,
-        "an entry on a chain that does not exist",
-    )
+    assert audit.verify(session).broken == chain.Break(1, "chain head missing", 99)
 
 
 def test_the_database_refuses_to_change_or_remove_entries_and_checkpoints(
@@ -404,14 +425,16 @@ def test_the_database_refuses_to_change_or_remove_entries_and_checkpoints(
 WRITERS, PER_WRITER, BATCH = 4, 40, 3
 
 
-def _writer(url: str, n: int) -> None:
-    """Alternates single entries and batches of ``BATCH`` for random people, so writers meet
-    on every chain (16 chains, 4 writers) and a batch takes several chains' locks."""
+def _writer(url: str, n: int, started: Barrier) -> None:
+    """Alternates single entries and batches of ``BATCH``, each writer's connection on a
+    chain of its own."""
     engine = make_engine(make_url(url))
     sessions = make_session_factory(engine, audit_key=TEST_AUDIT_KEY)
     clock = SystemClock()
     actor = Actor("system", f"writer-{multiprocessing.current_process().pid}")
     for i in range(n):
+        if i == 1:
+            started.wait(timeout=60)  # every writer owns its chain: they all write at once
         with transaction(sessions) as session:
             if i % 2:
                 audit.record_many(
@@ -447,9 +470,10 @@ def test_concurrent_writer_processes_keep_the_chain_valid(
     engine = make_engine(url)
     migrate.upgrade(engine)
     ctx = multiprocessing.get_context("spawn")
+    started = ctx.Barrier(WRITERS)
+    rendered = url.render_as_string(hide_password=False)
     workers = [
-        ctx.Process(target=_writer, args=(url.render_as_string(hide_password=False), PER_WRITER))
-        for _ in range(WRITERS)
+        ctx.Process(target=_writer, args=(rendered, PER_WRITER, started)) for _ in range(WRITERS)
     ]
     for w in workers:
         w.start()
@@ -465,7 +489,7 @@ def test_concurrent_writer_processes_keep_the_chain_valid(
     engine.dispose()
     assert result.ok, result.broken
     assert result.checked == WRITERS * (PER_WRITER // 2) * (1 + BATCH)
-    assert len(by_chain) > 1  # the writers really used several chains
+    assert len(by_chain) == WRITERS  # each writer on its own chain
     for links in by_chain.values():  # no gap, and no previous link used twice (no fork)
         assert sorted(p for p, _ in links) == list(range(1, len(links) + 1))
         assert len({prev for _, prev in links}) == len(links)

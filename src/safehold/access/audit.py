@@ -10,42 +10,19 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from safehold.access import chain, checkpoints
+from safehold.access import chain, chains, checkpoints
 from safehold.access.models import AuditEntry, AuditHead
 from safehold.access.rules import Actor
 from safehold.clock import Clock
 from safehold.db import AUDIT_KEY
 
-CHAINS = 16  # independent chains: an access naming a person goes on the person's, else on 0
 VERIFY_BATCH = 1_000
 MAX_SEQ = 2**63 - 1  # the largest entry number the column (BIGINT) holds: a bound for queries
 HEAD: Table = AuditHead.__table__  # type: ignore[assignment]
 ENTRIES: Table = AuditEntry.__table__  # type: ignore[assignment]
-
-
-_HELD = "safehold.audit_chain"  # Session.info: (transaction, chain) it already appended to
-
-
-def chain_of(subject_id: uuid.UUID | None) -> int:
-    """The chain an access starts on: fixed by the person's id, so concurrent accesses to
-    different people rarely share a lock; an access naming nobody goes on chain 0."""
-    return 0 if subject_id is None else subject_id.int % CHAINS
-
-
-def _chain_for(session: Session, accesses: Sequence[Access]) -> int:
-    """Every entry of one transaction goes on one chain: the one it first appended to, else
-    the first access's. A transaction then holds at most one head lock, so two transactions
-    can never wait on each other's chains (a deadlock), however they interleave."""
-    held = session.info.get(_HELD)
-    tx = session.get_transaction()
-    if held is not None and held[0] is tx:
-        return int(held[1])
-    chain_id = chain_of(accesses[0].subject_id)
-    session.info[_HELD] = (tx, chain_id)
-    return chain_id
 
 
 @dataclass(frozen=True)
@@ -73,21 +50,10 @@ class Access:
     outcome: str
 
 
-# Built once: these run on every access to personal data. ``n`` entries take ``n`` positions
-# on one chain: the UPDATE takes that chain's head row lock (PostgreSQL's row lock; on SQLite
-# the database's write lock) before anything reads it, so concurrent writers on one chain are
-# ordered and none slips an entry in between. The entry's ``seq`` (its row number across all
-# chains, for paging) is the database's own (a sequence on PostgreSQL, the rowid on SQLite).
-_TAKE = (
-    update(HEAD)
-    .where(HEAD.c.id == bindparam("chain_id"))
-    .values(last_seq=HEAD.c.last_seq + bindparam("n"))
-    .returning(HEAD.c.last_seq, HEAD.c.last_hash)
-)
+# Built once: this runs on every access to personal data. The entry's ``seq`` (its row
+# number across all chains, for paging) is the database's own (a sequence on PostgreSQL, the
+# rowid on SQLite); the head row follows by trigger (``access.chains``).
 _APPEND = insert(ENTRIES).returning(ENTRIES.c.seq, sort_by_parameter_order=True)
-_MOVE_HEAD = (
-    update(HEAD).where(HEAD.c.id == bindparam("chain_id")).values(last_hash=bindparam("head_hash"))
-)
 
 
 def audit_key(session: Session) -> bytes:
@@ -117,23 +83,24 @@ def record(
 
 
 def record_many(session: Session, accesses: Sequence[Access], *, clock: Clock) -> list[Recorded]:
-    """Append one entry per access, chained in the given order, on the transaction's chain
-    (:func:`_chain_for`).
+    """Append one entry per access, chained in the given order, on the chain the session's
+    connection owns (``access.chains``).
 
-    Three statements however many there are: take the chain head's lock and
-    ``len(accesses)`` positions, insert every entry (links computed here with the audit key,
-    under that lock), move the head. Core statements on the session's connection, not ORM
-    objects: this runs on every access to personal data."""
+    One statement however many there are: the chain's end is known to its owner, the links
+    are computed here with the audit key, and the database moves the head (refusing entries
+    that do not extend it). Core statements on the session's connection, not ORM objects:
+    this runs on every access to personal data."""
     if not accesses:
         return []
     key = audit_key(session)
     conn = session.connection()
     at = clock.now()
-    chain_id = _chain_for(session, accesses)
-    last, prev_hash = conn.execute(_TAKE, {"chain_id": chain_id, "n": len(accesses)}).one()
+    owner = chains.owned(conn)
+    chain_id = owner.chain
+    last, prev_hash = owner.end()
     rows: list[dict[str, object]] = []
     links: list[tuple[int, uuid.UUID | None, str, str]] = []
-    for position, access in enumerate(accesses, start=last - len(accesses) + 1):
+    for position, access in enumerate(accesses, start=last + 1):
         data = _entry_data(access, position, at)
         digest = chain.link_hash(key, chain_id, prev_hash, data)
         rows.append(
@@ -142,8 +109,12 @@ def record_many(session: Session, accesses: Sequence[Access], *, clock: Clock) -
         )
         links.append((position, access.subject_id, prev_hash, digest))
         prev_hash = digest
-    numbers = conn.execute(_APPEND, rows).scalars().all()  # in the order of ``rows``
-    conn.execute(_MOVE_HEAD, {"chain_id": chain_id, "head_hash": prev_hash})
+    try:
+        numbers = conn.execute(_APPEND, rows).scalars().all()  # in the order of ``rows``
+    except BaseException:
+        chains.failed(owner)
+        raise
+    chains.appended(owner, links[-1][0], prev_hash)
     return [
         Recorded(seq, chain_id, position, subject_id, prev, digest)
         for seq, (position, subject_id, prev, digest) in zip(numbers, links, strict=True)
@@ -207,11 +178,7 @@ def verify(
     heads = {h.id: (h.last_seq, h.last_hash) for h in session.scalars(select(AuditHead))}
     used = set(session.scalars(select(AuditEntry.chain).distinct()))
     checked, tips = 0, {}
-    for chain_id in sorted(set(range(CHAINS)) | used | set(heads)):
-        if not 0 <= chain_id < CHAINS:
-            what = "an entry" if chain_id in used else "a head"
-            reason = f"{what} on a chain that does not exist"
-            return chain.Verification(checked, "", chain.Break(1, reason, chain_id))
+    for chain_id in sorted(used | set(heads)):
         if chain_id not in heads:
             return chain.Verification(checked, "", chain.Break(1, "chain head missing", chain_id))
         rows = session.scalars(

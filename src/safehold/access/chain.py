@@ -46,8 +46,8 @@ def canonical_parts(entry: EntryData) -> tuple[str, str]:
     """The canonical encoding split around the sequence number:
     ``canonical(entry) == head + str(entry.seq) + tail``.
 
-    The append statement numbers the entry inside the database, under the head row's lock, so
-    it computes the hash there from these two parts (``access.audit``). Sorted keys put
+    The unkeyed links of logs before migration 0026 were computed inside the database from
+    these two parts (``legacy_link_hash`` still checks them). Sorted keys put
     ``seq`` between ``request_id`` and ``subject_id``, so the parts are the encoding of the
     keys before it and of the one after it (a property test holds this to the whole-entry
     encoding)."""

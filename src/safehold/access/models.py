@@ -28,7 +28,7 @@ class ApiKey(Base):
 class AuditEntry(Base):
     """One access to personal data: who, what categories (never values), whose, why, when.
 
-    Entries sit on one of several independent chains (``access.audit.chain_of``), at
+    Entries sit on one of several independent chains (one per connection: ``access.chains``), at
     ``position`` 1, 2, … on it; ``hash`` is the keyed link over the entry, its chain and
     position and the previous entry's ``hash`` on that chain, so an edit, deletion, insertion,
     reordering or move to another chain breaks the chain at that point. ``seq`` numbers the
@@ -57,9 +57,9 @@ class AuditEntry(Base):
 
 
 class AuditHead(Base):
-    """One chain's head: ``id`` is the chain's number, ``last_seq`` its last position. A
-    writer locks it with the UPDATE that takes its positions (PostgreSQL's row lock; SQLite's
-    write lock) and moves it to its last entry."""
+    """One chain's head: ``id`` is the chain's number, ``last_seq`` its last position and
+    ``last_hash`` the link there. The database moves it as entries are inserted, refusing one
+    that does not extend it (trigger ``audit_entries_extend``, migration 0028)."""
 
     __tablename__ = "audit_head"
 
