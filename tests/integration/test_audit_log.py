@@ -23,7 +23,7 @@ from safehold.access.rules import Actor
 from safehold.clock import FrozenClock, SystemClock
 from safehold.db import AUDIT_KEY, make_engine, make_session_factory, transaction
 from tests.audit_guards import guards_off
-from tests.conftest import TEST_AUDIT_KEY
+from tests.conftest import FROZEN_AT, TEST_AUDIT_KEY
 
 ACTOR = Actor("api_key", "k1", request_id="req-1")
 
@@ -333,6 +333,47 @@ def test_each_connection_appends_on_a_chain_of_its_own(
             heads = {h.id: (h.last_seq, h.last_hash) for h in one.scalars(select(AuditHead))}
             assert heads[recorded[0][0].chain] == (3, recorded[0][2].hash)
             assert audit.verify(one).ok
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_the_end_in_memory_follows_commits_rollbacks_and_errors(
+    backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The chain's end moves on a real commit only: appends rolled back, an end read inside a
+    transaction that then rolls back, and a failed append all leave the next append on the
+    committed end (the database would refuse anything else)."""
+    if backend == "sqlite":
+        url: URL = make_url(f"sqlite+pysqlite:///{tmp_path_factory.mktemp('e') / 'e.db'}")
+    else:
+        url = request.getfixturevalue("scratch_postgres")()
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    clock = FrozenClock(FROZEN_AT)
+    try:
+        with engine.connect() as conn, Session(bind=conn, info={AUDIT_KEY: TEST_AUDIT_KEY}) as s:
+            audit.record_many(s, accesses(2), clock=clock)
+            s.commit()
+            audit.record_many(s, accesses(3), clock=clock)
+            s.rollback()  # three appends rolled back
+            owner = chains.current(conn)
+            assert owner is not None
+            audit.record_many(s, accesses(1), clock=clock)
+            chains.failed(owner)  # the end is read again inside this transaction (its own
+            audit.record_many(s, accesses(1), clock=clock)  # append included) …
+            s.rollback()  # … which rolls back
+            after = audit.record_many(s, accesses(1), clock=clock)
+            s.commit()
+            assert [(r.chain, r.position) for r in after] == [(owner.chain, 3)]
+            with pytest.raises(DBAPIError), s.begin_nested():  # a refused append
+                plant(s, audit.as_data(s.scalars(select(AuditEntry)).first()), "x", "y", 0)
+            last = audit.record_many(s, accesses(1), clock=clock)
+            s.commit()
+            assert [(r.chain, r.position) for r in last] == [(owner.chain, 4)]
+            assert audit.verify(s).ok
     finally:
         engine.dispose()
 

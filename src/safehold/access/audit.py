@@ -54,6 +54,7 @@ class Access:
 # number across all chains, for paging) is the database's own (a sequence on PostgreSQL, the
 # rowid on SQLite); the head row follows by trigger (``access.chains``).
 _APPEND = insert(ENTRIES).returning(ENTRIES.c.seq, sort_by_parameter_order=True)
+_APPEND_ONE = insert(ENTRIES)  # one entry: no executemany; its seq is the inserted key
 
 
 def audit_key(session: Session) -> bytes:
@@ -110,7 +111,12 @@ def record_many(session: Session, accesses: Sequence[Access], *, clock: Clock) -
         links.append((position, access.subject_id, prev_hash, digest))
         prev_hash = digest
     try:
-        numbers = conn.execute(_APPEND, rows).scalars().all()  # in the order of ``rows``
+        if len(rows) == 1:
+            inserted = conn.execute(_APPEND_ONE, rows[0]).inserted_primary_key
+            assert inserted is not None  # a one-row INSERT always has its key
+            numbers: Sequence[int] = [int(inserted[0])]
+        else:  # in the order of ``rows``
+            numbers = conn.execute(_APPEND, rows).scalars().all()
     except BaseException:
         chains.failed(owner)
         raise

@@ -49,6 +49,7 @@ class ChainState:
     link: str
     pending: tuple[int, str] | None = None
     stale: bool = False  # read the head row again before the next append
+    known: bool = True  # False: the end was read inside a transaction that has not committed
     lock_file: IO[bytes] | None = field(default=None, repr=False)
 
     def end(self) -> tuple[int, str]:
@@ -83,8 +84,7 @@ def appended(state: ChainState, position: int, link: str) -> None:
 
 def failed(state: ChainState) -> None:
     """An append failed: trust nothing in memory about the end any more."""
-    state.pending = None
-    state.stale = True
+    state.pending, state.stale, state.known = None, True, False
 
 
 def claim_exactly(conn: Connection, chain_id: int) -> ChainState:
@@ -142,10 +142,10 @@ def _reread(conn: Connection, state: ChainState) -> None:
     ).first()
     if row is None:
         conn.execute(insert(HEADS).values(id=state.chain, last_seq=0, last_hash=GENESIS))
-        state.position, state.link = 0, GENESIS
-    else:
-        state.position, state.link = int(row[0]), str(row[1])
-    state.pending, state.stale = None, False
+    # What the open transaction sees, its own appends included: the end once it commits. If
+    # it rolls back instead, the committed end is unknown and is read again.
+    state.pending = (int(row[0]), str(row[1])) if row is not None else (0, GENESIS)
+    state.stale, state.known = False, False
 
 
 def _lock(conn: Connection, chain_id: int) -> tuple[bool, IO[bytes] | None]:
@@ -191,7 +191,7 @@ def _on_commit(conn: Connection) -> None:
     state = _state(conn)
     if state is not None and state.pending is not None:
         state.position, state.link = state.pending
-        state.pending = None
+        state.pending, state.known = None, True
 
 
 @event.listens_for(Engine, "rollback")
@@ -199,12 +199,13 @@ def _on_rollback(conn: Connection) -> None:
     state = _state(conn)
     if state is not None:
         state.pending = None
+        state.stale = state.stale or not state.known
 
 
 @event.listens_for(Engine, "rollback_savepoint")
 def _on_rollback_savepoint(conn: Connection, _name: str, _context: Any) -> None:
     state = _state(conn)
-    if state is not None and state.pending is not None:
+    if state is not None and (state.pending is not None or not state.known):
         failed(state)
 
 
