@@ -21,7 +21,7 @@ from safehold.access import audit, chain, chains, checkpoints
 from safehold.access.models import AuditCheckpoint, AuditEntry, AuditHead
 from safehold.access.rules import Actor
 from safehold.clock import FrozenClock, SystemClock
-from safehold.db import AUDIT_KEY, make_engine, make_session_factory, transaction
+from safehold.db import AUDIT_KEY, make_engine, make_session_factory, reading_only, transaction
 from tests.audit_guards import guards_off
 from tests.conftest import FROZEN_AT, TEST_AUDIT_KEY
 
@@ -422,6 +422,23 @@ def test_an_entry_moved_to_another_chain_is_named(session: Session, clock: Froze
     assert audit.verify(session).broken == chain.Break(3, "entry altered", 7)
 
 
+def test_an_entry_past_the_head_is_named(session: Session, clock: FrozenClock) -> None:
+    """An entry inserted behind the database's back (its trigger dropped), the head left
+    alone: verify names the first position past the head."""
+    recorded = write(session, clock, 2)
+    session.execute(text(
+        "DROP TRIGGER audit_entries_extend"
+        + (" ON audit_entries" if session.get_bind().dialect.name == "postgresql" else "")
+    ))  # fmt: skip
+    first = session.scalars(select(AuditEntry).order_by(AuditEntry.position)).first()
+    assert first is not None
+    extra = dataclasses.replace(audit.as_data(first), seq=3)
+    prev = recorded[-1].hash
+    plant(session, extra, prev, chain.link_hash(TEST_AUDIT_KEY, 0, prev, extra))
+    session.expire_all()
+    assert audit.verify(session).broken == chain.Break(3, "entry past the chain's head", 0)
+
+
 def test_a_deleted_chain_head_is_named(session: Session, clock: FrozenClock) -> None:
     write(session, clock, 2, chain_id=4)
     session.execute(delete(AuditHead).where(AuditHead.id == 4))
@@ -518,6 +535,12 @@ def test_concurrent_writer_processes_keep_the_chain_valid(
     ]
     for w in workers:
         w.start()
+    with make_session_factory(engine, audit_key=TEST_AUDIT_KEY)() as session:
+        while any(w.is_alive() for w in workers):  # verify while they append: never a break
+            reading_only(session)
+            during = audit.verify(session)
+            assert during.ok, during.broken
+            session.rollback()
     for w in workers:
         w.join(timeout=120)
     assert [w.exitcode for w in workers] == [0] * WRITERS

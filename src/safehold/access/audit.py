@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from safehold.access import chain, chains, checkpoints
@@ -181,21 +181,30 @@ def verify(
     copies kept ``outside`` it: ``checkpoints.check``). The result names the first broken
     place, counts every entry, and digests every chain's head (``chain.heads_digest``)."""
     key = audit_key(session)
-    heads = {h.id: (h.last_seq, h.last_hash) for h in session.scalars(select(AuditHead))}
     used = set(session.scalars(select(AuditEntry.chain).distinct()))
     checked, tips = 0, {}
-    for chain_id in sorted(used | set(heads)):
-        if chain_id not in heads:
+    for chain_id in sorted(used | set(session.scalars(select(AuditHead.id)))):
+        # The last position first, then the head: the head moves in the transaction that
+        # inserts, so one read after the other covers every entry committed by then, while
+        # writers go on appending (the walk stops at the head it read).
+        last = session.scalar(
+            select(func.max(AuditEntry.position)).where(AuditEntry.chain == chain_id)
+        )
+        head = session.get(AuditHead, chain_id, populate_existing=True)
+        if head is None:
             return chain.Verification(checked, "", chain.Break(1, "chain head missing", chain_id))
+        if last is not None and last > head.last_seq:
+            past = chain.Break(head.last_seq + 1, "entry past the chain's head", chain_id)
+            return chain.Verification(checked, "", past)
         rows = session.scalars(
             select(AuditEntry)
-            .where(AuditEntry.chain == chain_id)
+            .where(AuditEntry.chain == chain_id, AuditEntry.position <= head.last_seq)
             .order_by(AuditEntry.position)
             .execution_options(yield_per=VERIFY_BATCH)
         )
         try:
             result = chain.verify(
-                _links(rows, session), heads[chain_id], key=key, chain_id=chain_id
+                _links(rows, session), (head.last_seq, head.last_hash), key=key, chain_id=chain_id
             )
         finally:
             rows.close()  # a break stops early: release the server-side cursor

@@ -9,7 +9,7 @@ import typer
 
 from safehold.access import audit, checkpoint_jobs, checkpoints
 from safehold.cli_support import fail, out, runtime_or_exit, upgrade_or_exit
-from safehold.db import transaction
+from safehold.db import reading_only, transaction
 
 app = typer.Typer(help="The keyed, hash-chained audit log.", no_args_is_help=True)
 
@@ -37,6 +37,7 @@ def verify(
         text = Path(expect[1:]).read_text(encoding="utf-8") if expect.startswith("@") else expect
         outside.append(("the expected checkpoint", checkpoints.parse(text)))
     with transaction(runtime.sessions) as session:
+        reading_only(session)  # on SQLite, a snapshot that never holds writers up
         result = audit.verify(session, outside=outside)
     if result.broken is not None:
         fail(
