@@ -78,6 +78,8 @@ def test_staff_sign_in_with_a_good_a_bad_and_a_revoked_key(
     bad = sign_in(client, "shk_notakey")
     assert bad.status_code == 422
     assert 'id="f-api_key-error"' in bad.text
+    assert 'class="site staff-footer"' in bad.text  # the staff's footer, not the customers'
+    assert "Questions about your data" not in bad.text
     token = staff(client, make_key)
     home = client.get("/admin")
     assert home.status_code == 200
@@ -99,6 +101,9 @@ def test_every_page_renders_for_a_full_scope_key(client: TestClient, make_key: M
         page = client.get(path)
         assert page.status_code == 200, (path, page.text[:500])
         assert page.headers["cache-control"] == "no-store"
+        assert '<body class="console">' in page.text  # the console's width
+        assert "signed in with the key <strong>test</strong>" in page.text  # its own footer
+        assert "Questions about your data" not in page.text
         for other in PAGES[1:]:
             assert f'href="{other}"' in page.text  # the whole navigation
 
@@ -129,6 +134,7 @@ def test_a_form_without_its_csrf_token_is_refused(client: TestClient, make_key: 
                                                  "purpose": "service_provision"})  # fmt: skip
     assert refused.status_code == 403
     assert "csrf_rejected" in refused.text
+    assert "<h1>Not allowed</h1>" in refused.text
 
 
 def test_the_queue_is_by_deadline_and_marks_overdue_requests(
@@ -379,6 +385,8 @@ def test_an_unknown_request_is_a_page_not_a_500(
     answer = client.get(path)
     assert answer.status_code in {404, 422}
     assert "<h1>" in answer.text
+    if answer.status_code == 404:
+        assert "<h1>Not found</h1>" in answer.text
 
 
 def test_the_queue_shows_no_personal_data(
