@@ -146,6 +146,10 @@ def test_a_phone_look_up_keeps_the_query_and_a_hold_is_placed_from_the_page(
         assert "Chargeback case CB-7" in row.inner_text()
         assert "2027-03-31" in row.inner_text()
         screenshot(page, "console-person-hold-placed")
+        page.set_viewport_size({"width": 375, "height": 812})
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375 + 1, width  # on a phone the page fits; wide tables scroll inside
+        screenshot(page, "console-person-375")
     finally:
         page.context.close()
 
