@@ -232,3 +232,37 @@ def test_the_person_page_by_id_needs_a_purpose_the_key_holds(
     assert refused.status_code == 403
     assert "purpose_not_allowed" in refused.text
     assert client.get(f"/admin/people/{sid}?purpose=communication.service").status_code == 200
+
+
+def test_a_shared_number_lists_the_people_to_choose_from_and_reads_nobody_yet(
+    client: TestClient, runtime: Runtime, make_key: MakeKey
+) -> None:
+    gwen = viewer(runtime, client, make_key)
+    ctx = subjects.Context(runtime.vault, runtime.policy, runtime.clock, runtime.book)
+    with transaction(runtime.sessions) as session:
+        hal = subjects.register(
+            session, ctx, actor=Actor("admin", "test"), marketing_opt_in=False,
+            policy_version="test",
+            contact=subject_rules.contact(name="Hal Example", email="hal@example.com",
+                                          phone=PHONE),
+        ).id  # fmt: skip
+    staff(client, make_key)
+    page = post(client, "/admin/people", "/admin/people",
+                {"contact": PHONE, "purpose": "service_provision"})  # fmt: skip
+    assert page.status_code == 200, page.text
+    assert "2 people have this phone number" in page.text
+    assert f'value="{PHONE}"' in page.text
+    links = re.findall(r'href="(/admin/people/[0-9a-f-]{36}\?purpose=service_provision)"',
+                       page.text)  # fmt: skip
+    assert links == [f"/admin/people/{gwen}?purpose=service_provision",
+                     f"/admin/people/{hal}?purpose=service_provision"]  # fmt: skip
+    assert "gwen@example.com" not in page.text  # nobody's data is read before a choice
+    for sid in (gwen, hal):
+        assert [e.action for e in entries(runtime, sid) if e.actor.startswith("api_key:")
+                and e.action.startswith("subject.")] == ["subject.lookup"]  # fmt: skip
+    chosen = client.get(links[1])
+    assert chosen.status_code == 200
+    assert "<td>hal@example.com</td>" in chosen.text
+    assert [e.action for e in entries(runtime, hal) if e.action == "subject.read"] == [
+        "subject.read"
+    ]

@@ -30,6 +30,7 @@ from safehold.retention import rules as retention_rules
 from safehold.retention import service as retention
 from safehold.runtime import Runtime
 from safehold.subjects import rules as subject_rules
+from safehold.subjects import service as subjects
 from safehold.subjects.errors import SubjectNotFound
 from safehold.web import pages
 from safehold.web.pages import CsrfDep, StaffDep
@@ -67,7 +68,8 @@ def _render(
 ) -> HTMLResponse:  # fmt: skip
     key = common.key_of(signed_in)
     context = {**_form(runtime, key), "chosen": None, "contact": "", "found": None,
-               "refusal": None, "errors": {}, "form": {}, "notice": None, **values}  # fmt: skip
+               "matches": [], "refusal": None, "errors": {}, "form": {}, "notice": None,
+               "most": subjects.LOOKUP_MAX, **values}  # fmt: skip
     return common.page(request, signed_in, "console/people.html", context, status_code=status_code)
 
 
@@ -115,7 +117,10 @@ def look_up(
     try:
         found = person.find(session, runtime, actor=actor, purpose=purpose, email=email,
                             phone=phone)  # fmt: skip
-        shown = person.view(session, runtime, key, found.id, purpose=purpose, actor=actor)
+        if len(found) > 1:  # a shared number: staff choose whom they mean, nobody is read yet
+            session.commit()
+            return _render(request, signed_in, runtime, matches=found, **kept)
+        shown = person.view(session, runtime, key, found[0].id, purpose=purpose, actor=actor)
     except SubjectNotFound as exc:
         if exc.keeps_writes:  # the look-up's audit entry (nobody, or nobody this purpose may know)
             session.commit()

@@ -74,11 +74,12 @@ class PersonView:
 def find(
     session: Session, runtime: Runtime, *, actor: Actor, purpose: str, email: str | None,
     phone: str | None,
-) -> Subject:  # fmt: skip
-    """The person with this e-mail address or phone number, through the blind index; the
-    look-up is audited with ``purpose`` (found, refused or not found alike)."""
+) -> list[Subject]:  # fmt: skip
+    """The people with this e-mail address (one) or phone number (a household's line may
+    be several people's) whom ``purpose`` may know of, through the blind index; the look-up
+    is audited with ``purpose`` for each person found (ok or refused), or as not found."""
     ctx = subjects.Context(runtime.vault, runtime.policy, runtime.clock, runtime.book)
-    return subjects.lookup(session, ctx, actor=actor, purpose=purpose, email=email, phone=phone)
+    return subjects.lookup_all(session, ctx, actor=actor, purpose=purpose, email=email, phone=phone)
 
 
 def _scope_missing(scope: str) -> str:
