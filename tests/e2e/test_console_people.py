@@ -15,6 +15,7 @@ from sqlalchemy import select
 from safehold.access.models import AuditEntry
 from safehold.access.rules import Actor
 from safehold.client import new_event_id
+from safehold.clock import FrozenClock
 from safehold.comms.models import OutboxItem
 from safehold.db import transaction
 from safehold.requests.models import DataRequest
@@ -238,6 +239,9 @@ def test_a_shared_number_lists_the_people_to_choose_from_and_reads_nobody_yet(
     client: TestClient, runtime: Runtime, make_key: MakeKey
 ) -> None:
     gwen = viewer(runtime, client, make_key)
+    clock = runtime.clock
+    assert isinstance(clock, FrozenClock)
+    clock.advance(timedelta(minutes=1))  # Hal's account is the newer one: listed second
     ctx = subjects.Context(runtime.vault, runtime.policy, runtime.clock, runtime.book)
     with transaction(runtime.sessions) as session:
         hal = subjects.register(
