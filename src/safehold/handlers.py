@@ -74,7 +74,9 @@ async def _domain(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.SafeholdError)
     headers = _headers(exc)
     if pages.is_page(request):
-        return pages.error_page(request, status_for(exc), exc.code, exc.message, headers)
+        return pages.error_page(
+            request, status_for(exc), exc.code, exc.message, headers, details=exc.details
+        )
     return JSONResponse(
         error_body(exc.code, exc.message, exc.details), status_for(exc), headers=headers
     )

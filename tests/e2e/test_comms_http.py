@@ -105,6 +105,8 @@ def test_one_click_removes_a_person_from_the_next_campaign(
     assert '<form method="post"' in shown.text
     assert 'value="One-Click"' in shown.text
     assert "bo@example.net" not in shown.text  # the page does not reveal the address
+    assert '<header class="site">' in shown.text  # one of the site's pages: its header
+    assert 'href="/policy/versions"' in shown.text
     pref = client.get(f"/v1/subjects/{people['bo']}/marketing", headers=crm).json()
     assert pref["choice"] == "opted_in"  # GET never unsubscribes
 

@@ -78,6 +78,8 @@ def test_staff_sign_in_with_a_good_a_bad_and_a_revoked_key(
     bad = sign_in(client, "shk_notakey")
     assert bad.status_code == 422
     assert 'id="f-api_key-error"' in bad.text
+    assert 'class="site staff-footer"' in bad.text  # the staff's footer, not the customers'
+    assert "Questions about your data" not in bad.text
     token = staff(client, make_key)
     home = client.get("/admin")
     assert home.status_code == 200
@@ -99,6 +101,9 @@ def test_every_page_renders_for_a_full_scope_key(client: TestClient, make_key: M
         page = client.get(path)
         assert page.status_code == 200, (path, page.text[:500])
         assert page.headers["cache-control"] == "no-store"
+        assert '<body class="console">' in page.text  # the console's width
+        assert "signed in with the key <strong>test</strong>" in page.text  # its own footer
+        assert "Questions about your data" not in page.text
         for other in PAGES[1:]:
             assert f'href="{other}"' in page.text  # the whole navigation
 
@@ -115,8 +120,11 @@ def test_a_narrow_key_gets_a_403_naming_the_scope_and_sees_only_its_pages(
     assert client.get("/admin/audit").status_code == 200
     refused = client.get("/admin/requests")
     assert refused.status_code == 403
-    assert "requests:write" in refused.text
+    assert "<h1>This page needs the scope requests:write</h1>" in refused.text
+    assert "Something went wrong" not in refused.text
     assert "missing_scope" in refused.text
+    assert 'class="console"' in refused.text  # in the console's frame, with its footer
+    assert "Questions about your data" not in refused.text
     assert "policy:admin" in client.get("/admin/policy").text
 
 
@@ -126,6 +134,7 @@ def test_a_form_without_its_csrf_token_is_refused(client: TestClient, make_key: 
                                                  "purpose": "service_provision"})  # fmt: skip
     assert refused.status_code == 403
     assert "csrf_rejected" in refused.text
+    assert "<h1>Not allowed</h1>" in refused.text
 
 
 def test_the_queue_is_by_deadline_and_marks_overdue_requests(
@@ -242,15 +251,15 @@ def test_a_look_up_is_audited_with_the_chosen_purpose(
     form = client.get("/admin/people")
     options = re.findall(r'<option value="([^"]+)"', form.text)
     assert options == ["service_provision", "communication.service"]
-    missing = post(client, "/admin/people", "/admin/people", {"email": "", "purpose": ""})
+    missing = post(client, "/admin/people", "/admin/people", {"contact": "", "purpose": ""})
     assert missing.status_code == 422
-    assert 'id="f-email-error"' in missing.text
+    assert 'id="f-contact-error"' in missing.text
     assert 'id="f-purpose-error"' in missing.text
     found = post(client, "/admin/people", "/admin/people",
-                 {"email": "dora@example.com", "purpose": "communication.service"})  # fmt: skip
+                 {"contact": "dora@example.com", "purpose": "communication.service"})  # fmt: skip
     assert found.status_code == 200
     assert str(sid) in found.text
-    assert "dora@example.com" in found.text  # communication may see the address
+    assert "<td>dora@example.com</td>" in found.text  # communication may see the address
     assert "Withheld" in found.text  # but not the card, say
     with runtime.sessions() as session:
         entries = session.scalars(
@@ -260,10 +269,11 @@ def test_a_look_up_is_audited_with_the_chosen_purpose(
     assert {e.action for e in entries} == {"subject.lookup", "subject.read"}
     assert {e.purpose for e in entries} == {"communication.service"}
     nobody = post(client, "/admin/people", "/admin/people",
-                  {"email": "nobody@example.com", "purpose": "service_provision"})  # fmt: skip
+                  {"contact": "nobody@example.com", "purpose": "service_provision"})  # fmt: skip
     assert nobody.status_code == 404
-    assert 'id="f-email-error"' in nobody.text
-    assert "nobody@example.com" not in nobody.text.split("</form>")[1]
+    assert 'id="f-contact-error"' in nobody.text
+    assert 'value="nobody@example.com"' in nobody.text  # kept in its field, to correct it
+    assert nobody.text.count("nobody@example.com") == 1  # and nowhere else
 
 
 def test_publishing_a_broken_policy_shows_the_line_next_to_the_field(
@@ -375,6 +385,8 @@ def test_an_unknown_request_is_a_page_not_a_500(
     answer = client.get(path)
     assert answer.status_code in {404, 422}
     assert "<h1>" in answer.text
+    if answer.status_code == 404:
+        assert "<h1>Not found</h1>" in answer.text
 
 
 def test_the_queue_shows_no_personal_data(
@@ -425,7 +437,7 @@ def test_a_look_up_for_a_purpose_the_person_refused_answers_like_nobody(
     staff(client, make_key, ["subjects:read"], ["communication.marketing"])
     answers = [
         post(client, "/admin/people", "/admin/people",
-             {"email": email, "purpose": "communication.marketing"})
+             {"contact": email, "purpose": "communication.marketing"})
         for email in ("fenn@example.com", "nobody@example.com")
     ]  # fmt: skip
     assert [a.status_code for a in answers] == [404, 404]

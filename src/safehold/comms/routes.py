@@ -223,6 +223,8 @@ def _page(request: Request, runtime: RuntimeDep, state: str, status: int = 200) 
         title=TITLES[state],
         action=request.url.path,
         language=ctx.policy.policy.language,
+        controller=ctx.policy.controller.name,
+        controller_email=ctx.policy.controller.email,
         **ctx.template_context(),
     )
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)

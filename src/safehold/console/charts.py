@@ -11,7 +11,7 @@ row does not. Distinct people are never added up (one person may use two devices
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -87,14 +87,18 @@ def _series(
 def _flat(
     session: Session, month: date, k: int, actor: Actor, clock: Clock, *, kind: reports.TableKind,
     title: str, caption: str, label: str, key: Callable[[dict[str, str]], str],
+    calendar: Sequence[str] | None = None,
 ) -> Section:  # fmt: skip
+    """One table and its bar chart; in ``calendar`` order if given, else as the report
+    orders it (by count)."""
     report = reports.table(session, k=k, kind=kind, month=month, actor=actor, clock=clock)
+    rows = report.rows
+    if calendar is not None:
+        rows = sorted(rows, key=lambda r: rules.calendar_position(calendar, key(r.values)))
     section = Section(kind, title, caption, [label, "People", "Events"])
-    section.rows = [
-        [key(r.values), _number(r, r.people), _number(r, r.events)] for r in report.rows
-    ]
-    section.chart = rules.chart(kind, title, "bar", [key(r.values) for r in report.rows],
-                                [r.events for r in report.rows])  # fmt: skip
+    section.rows = [[key(r.values), _number(r, r.people), _number(r, r.events)] for r in rows]
+    section.chart = rules.chart(kind, title, "bar", [key(r.values) for r in rows],
+                                [r.events for r in rows])  # fmt: skip
     section.notes = _table_notes(report)
     return section
 
@@ -149,11 +153,11 @@ def sections(
         out.append(_flat(session, month, k, actor, clock, kind="logins_by_weekday",
                          title="Logins per day of the week", label="Day",
                          caption="Sign-ins per weekday (UTC) over the month.",
-                         key=lambda v: v["weekday"]))  # fmt: skip
+                         key=lambda v: v["weekday"], calendar=rules.WEEKDAYS))  # fmt: skip
         out.append(_flat(session, month, k, actor, clock, kind="logins_by_hour",
                          title="Logins per hour of the day", label="Hour (UTC)",
                          caption="Sign-ins per UTC hour over the month.",
-                         key=lambda v: v["hour"]))  # fmt: skip
+                         key=lambda v: v["hour"], calendar=rules.HOURS))  # fmt: skip
         out.extend(_platforms(session, month, k, actor, clock))
         out.append(_flat(session, month, k, actor, clock, kind="features",
                          title="Events per action", label="Action",

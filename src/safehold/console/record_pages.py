@@ -1,13 +1,8 @@
-"""Console pages over records: a person looked up by e-mail for a chosen purpose, the
-audit log with its chain's verification, and messages with the outbox.
-
-The e-mail address of a look-up is posted, never put in a URL; the answer is rendered from
-the post itself, so the address appears in no link, history entry or log line.
-"""
+"""Console pages over records: the audit log with its chain's verification, and messages
+with the outbox (a person's page is in :mod:`safehold.console.people_pages`)."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from typing import Annotated
 
@@ -15,76 +10,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from safehold.access import audit
-from safehold.access import service as access
 from safehold.comms import service as comms
 from safehold.console import common, rules, service
-from safehold.console.common import Field
 from safehold.deps import RuntimeDep, SessionDep
-from safehold.errors import InvalidInput, SafeholdError
-from safehold.subjects import rules as subject_rules
-from safehold.subjects.errors import SubjectNotFound
 from safehold.web import pages
 from safehold.web.pages import CsrfDep, StaffDep
-from safehold.web.sessions import SignedIn
 
 router = APIRouter(include_in_schema=False)
-
-
-def _people(
-    request: Request, signed_in: SignedIn, purposes: list[str], *, chosen: str | None = None,
-    errors: dict[str, str] | None = None, found: service.LookedUp | None = None,
-    refusal: str | None = None, status_code: int = 200,
-) -> HTMLResponse:  # fmt: skip
-    return common.page(
-        request, signed_in, "console/people.html",
-        {"purposes": purposes, "chosen": chosen, "errors": errors or {}, "found": found,
-         "refusal": refusal},
-        status_code=status_code,
-    )  # fmt: skip
-
-
-@router.get("/admin/people", response_class=HTMLResponse)
-def people(request: Request, signed_in: StaffDep, runtime: RuntimeDep) -> HTMLResponse:
-    key = common.guard(signed_in, "subjects:read")
-    purposes = rules.usable_purposes(runtime.policy.purpose_ids, key.purposes)
-    return _people(request, signed_in, purposes)
-
-
-@router.post("/admin/people", response_class=HTMLResponse)
-def look_up(
-    request: Request, _csrf: CsrfDep, signed_in: StaffDep, session: SessionDep,
-    runtime: RuntimeDep, email: Field = None, purpose: Field = None,
-) -> Response:  # fmt: skip
-    key = common.guard(signed_in, "subjects:read")
-    purposes = rules.usable_purposes(runtime.policy.purpose_ids, key.purposes)
-    errors: dict[str, str] = {}
-    if purpose not in purposes:
-        errors["purpose"] = "Choose why you are looking this person up."
-    address = None
-    with contextlib.suppress(InvalidInput, ValueError):  # a malformed address: said below
-        address = subject_rules.contact(email=(email or "").strip() or None).email
-    if address is None:
-        errors["email"] = "Enter the person's e-mail address, like name@example.com."
-    if errors or address is None or purpose is None:
-        return _people(request, signed_in, purposes, chosen=purpose, errors=errors,
-                       status_code=422)  # fmt: skip
-    access.require_purpose(key, purpose, declared=runtime.policy.purpose_ids)
-    actor = pages.actor_of(request, signed_in)
-    ctx = common.subjects_context(runtime)
-    try:
-        found = service.look_up(session, ctx, actor=actor, purpose=purpose, email=address)
-    except SubjectNotFound as exc:
-        if exc.keeps_writes:  # the look-up's audit entry (nobody, or nobody this purpose may know)
-            session.commit()
-        return _people(request, signed_in, purposes, chosen=purpose, status_code=404,
-                       errors={"email": "No person has that e-mail address."})  # fmt: skip
-    except SafeholdError as exc:
-        if exc.keeps_writes:  # the refused read's audit entry
-            session.commit()
-        return _people(request, signed_in, purposes, chosen=purpose,
-                       refusal=common.message(exc), status_code=common.status_of(exc))  # fmt: skip
-    session.commit()
-    return _people(request, signed_in, purposes, chosen=purpose, found=found)
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time
 
 from safehold.access.rules import purpose_allowed
+from safehold.analytics import rules as analytics_rules
 from safehold.policy.durations import can_exceed, duration_in_words
 from safehold.requests.rules import OPEN, Status
 
@@ -45,6 +46,22 @@ FAILURES_SHOWN = 25  # newest failed deliveries on the messages page
 EXPIRIES_SHOWN = 6  # event months and account periods listed as "next expiries"
 POLICY_UPLOAD_MAX = 500_000  # bytes, as the API's limit: a policy file is a few kilobytes
 MAX_FILTER = 80  # characters of an audit filter (an action name)
+PERSON_ROWS = 50  # a person's requests and holds shown on their page (newest deadlines last)
+MAX_CONTACT = 320  # characters of a look-up's e-mail address or phone number (RFC 5321's path)
+
+# How a person asked, when staff open a request on their behalf (the request's ``channel``;
+# "api" and "privacy_center" are the service's and the person's own ways).
+STAFF_CHANNELS = {"email": "by e-mail", "phone": "by phone", "post": "by post"}
+
+
+def hold_until(day: date) -> datetime:
+    """A hold placed "until" a day keeps the data through that whole day (UTC)."""
+    return datetime.combine(day, time(23, 59, 59), UTC)
+
+
+def lookup_kind(text: str) -> str:
+    """Whether a look-up's text is an e-mail address or a phone number: an address has an @."""
+    return "email" if "@" in text else "phone"
 
 
 # The queue's status filter: the open requests (what staff must still answer) unless asked
@@ -102,6 +119,18 @@ def chart(
     }
 
 
+# The calendar's order of the logins-by-weekday and by-hour reports (they come by count):
+# Monday first as ISO 8601 has it, hours 00 to 23; folded cells ("(other)") go last.
+WEEKDAYS = analytics_rules.WEEKDAYS
+HOURS = tuple(f"{hour:02d}" for hour in range(24))
+
+
+def calendar_position(calendar: Sequence[str], label: str) -> int:
+    """Where ``label`` goes in ``calendar`` (:data:`WEEKDAYS` or :data:`HOURS`); anything
+    else after the whole calendar."""
+    return calendar.index(label) if label in calendar else len(calendar)
+
+
 def previous_month(today: date) -> date:
     """The last calendar month that has ended: the default month of the reports."""
     first = today.replace(day=1)
@@ -131,6 +160,8 @@ NOTICES = {  # ?done=… after an action: a closed list, so no value ever rides 
     "lifted": "The restriction is lifted; recipients are being told.",
     "published": "The new policy version was published.",
     "requeued": "The failed deliveries were queued again.",
+    "opened": "The request was opened and the person e-mailed a code to confirm it is them.",
+    "hold_placed": "The legal hold was placed.",
 }
 
 

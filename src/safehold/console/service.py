@@ -2,15 +2,15 @@
 services (requests, subjects, retention, audit, comms, notices). Read-only: the actions
 call the feature services themselves, which audit and flush; the routes commit.
 
-Nothing here returns personal data except :func:`look_up`, which reads it through the
-subjects service for the purpose the staff member chose (and that read is audited).
+Nothing here returns personal data: a person's page is :mod:`safehold.console.person`, which
+reads it through the feature services for the purpose the staff member chose (audited).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import func, select
@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from safehold.access import audit
 from safehold.access.chain import Verification
 from safehold.access.models import AuditEntry
-from safehold.access.rules import Actor
 from safehold.comms import service as comms
 from safehold.comms.models import Message, OutboxItem
 from safehold.comms.rules import Status as Delivery
@@ -30,7 +29,6 @@ from safehold.events import storage
 from safehold.policy import Policy
 from safehold.policy.document import RetentionFrom
 from safehold.policy.durations import add_duration
-from safehold.policy.rules import Withheld
 from safehold.requests import restriction
 from safehold.requests import rules as request_rules
 from safehold.requests import service as requests
@@ -39,9 +37,6 @@ from safehold.retention import rules as retention_rules
 from safehold.retention import runs
 from safehold.retention import service as retention
 from safehold.retention.models import LegalHold, RetentionRun
-from safehold.subjects import payments
-from safehold.subjects import rules as subject_rules
-from safehold.subjects import service as subjects
 from safehold.subjects.models import Restriction, Subject
 
 # --- overview and the requests queue --------------------------------------------------------
@@ -109,32 +104,6 @@ def request_page(session: Session, request_id: uuid.UUID, now: datetime) -> Requ
         row,
         notice.status if notice is not None else None,
     )
-
-
-# --- person look-up --------------------------------------------------------------------------
-
-
-@dataclass
-class LookedUp:
-    subject: Subject
-    purpose: str
-    data: dict[str, dict[str, str]]
-    withheld: list[Withheld]
-    payment_methods: list[str] = field(default_factory=list)
-
-
-def look_up(
-    session: Session, ctx: subjects.Context, *, actor: Actor, purpose: str, email: str
-) -> LookedUp:
-    """Find the person through the blind index and read what ``purpose`` may see; both the
-    look-up and the read are audited with that purpose."""
-    found = subjects.lookup(session, ctx, actor=actor, purpose=purpose, email=email)
-    view = subjects.read(session, ctx, found.id, purpose=purpose, actor=actor)
-    cards = []
-    if subject_rules.PAYMENT in view.decision.allowed:
-        cards = [str(v.card) for v in payments.views(session, ctx, found.id)]
-    withheld = [*view.decision.withheld, *view.erased]
-    return LookedUp(found, purpose, view.data, withheld, cards)
 
 
 # --- retention status -------------------------------------------------------------------------

@@ -127,6 +127,16 @@ def person_where(
     """The person ``where`` finds (a blind index equal to a value: ``Subject.email_index ==
     …``), with their state for ``purpose``'s decision — one statement, whether or not there
     is such a person, so a look-up takes as long either way (None: nobody)."""
+    found = people_where(session, where, purpose, book, now, limit=1)
+    return found[0] if found else None
+
+
+def people_where(
+    session: Session, where: ColumnElement[bool], purpose: str, book: PolicyBook | None,
+    now: datetime, *, limit: int,
+) -> list[tuple[Subject, SubjectState]]:  # fmt: skip
+    """Everyone ``where`` finds, at most ``limit`` (a phone number may be a household's),
+    oldest account first, each with their state for ``purpose``'s decision."""
     objected = (
         select(Objection.id)
         .where(
@@ -137,15 +147,17 @@ def person_where(
         .correlate(Subject)
         .exists()
     )
-    row = session.execute(
-        select(Subject, state.LATEST_CHOICE, state.ACCEPTED_SEQ, objected).where(where).limit(1)
-    ).first()
-    if row is None:
-        return None
-    subject, choice, accepted, has_objected = row
-    versions = book.facts() if book is not None else ()
-    subject_state = state.state_from(
-        subject.status, choice, int(accepted or 0), [purpose] if has_objected else [], versions,
-        now,
-    )  # fmt: skip
-    return subject, subject_state
+    rows = session.execute(
+        select(Subject, state.LATEST_CHOICE, state.ACCEPTED_SEQ, objected)
+        .where(where)
+        .order_by(Subject.created_at, Subject.id)
+        .limit(limit)
+    ).all()
+    versions = book.facts() if rows and book is not None else ()
+    return [
+        (subject, state.state_from(
+            subject.status, choice, int(accepted or 0), [purpose] if has_objected else [],
+            versions, now,
+        ))
+        for subject, choice, accepted, has_objected in rows
+    ]  # fmt: skip

@@ -49,6 +49,7 @@ from safehold.vault.service import EMAIL_INDEX, PHONE_INDEX, Vault
 MARKETING = "communication.marketing"
 LOOKUP = "subject.lookup"  # the audit action of a look-up by e-mail or phone
 NO_ONE = "no person with that e-mail address or phone number"
+LOOKUP_MAX = 10  # people one look-up may name: a household sharing a line, not a directory
 WRITE_PURPOSE = "service_provision"  # registering and correcting data serves the contract
 Fields = Mapping[str, Mapping[str, str]]  # category -> field -> plaintext
 
@@ -343,6 +344,19 @@ def lookup(
     unknown address does (same query, same audit write, same 404), so the purpose never
     learns that a person it may not use exists. Every outcome is audited (``ok``,
     ``refused``, ``not_found``) and kept."""
+    return lookup_all(
+        session, ctx, actor=actor, purpose=purpose, email=email, phone=phone, limit=1
+    )[0]
+
+
+def lookup_all(
+    session: Session, ctx: Context, *, actor: Actor, purpose: str,
+    email: str | None = None, phone: str | None = None, limit: int = LOOKUP_MAX,
+) -> list[Subject]:  # fmt: skip
+    """Everyone holding this e-mail address or phone number whom ``purpose`` may know of,
+    oldest account first, at most ``limit`` (an address is one person's; a phone number may
+    be a household's). Each person found is decided and audited as :func:`lookup` decides
+    its one; when none of them may be known, :class:`NoPersonFound`, as for nobody."""
     category, where = _by_contact(ctx, email, phone)
     anyone = decide_for_anyone(ctx.policy, purpose, [category])
     if anyone.refused:
@@ -351,13 +365,17 @@ def lookup(
             anyone.refused_message or "the policy refuses this purpose",
             details={"purpose": declared_purpose(ctx.policy, purpose), "rule": anyone.refused_rule},
         )
-    found = reading.person_where(session, where, purpose, ctx.book, ctx.clock.now())
-    if found is None:
+    found = reading.people_where(session, where, purpose, ctx.book, ctx.clock.now(), limit=limit)
+    if not found:
         _audit(session, ctx, actor, LOOKUP, None, [category], purpose, "not_found")
         raise NoPersonFound(NO_ONE)
-    subject, state = found
-    if decide(ctx.policy, purpose, [category], state).refused:
-        _audit(session, ctx, actor, LOOKUP, subject.id, [category], purpose, "refused")
+    known = []
+    for subject, state in found:
+        refused = decide(ctx.policy, purpose, [category], state).refused
+        _audit(session, ctx, actor, LOOKUP, subject.id, [category], purpose,
+               "refused" if refused else "ok")  # fmt: skip
+        if not refused:
+            known.append(subject)
+    if not known:
         raise NoPersonFound(NO_ONE)
-    _audit(session, ctx, actor, LOOKUP, subject.id, [category], purpose, "ok")
-    return subject
+    return known

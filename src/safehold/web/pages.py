@@ -7,6 +7,7 @@ with its stable code, and a missing session becomes a redirect to the sign-in pa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -150,10 +151,18 @@ def redirect(to: str) -> RedirectResponse:
 
 
 def error_page(
-    request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> HTMLResponse:
+    request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None,
+    *, details: Mapping[str, Any] | None = None,
+) -> HTMLResponse:  # fmt: skip
+    """The error as a page: under /admin in the console's frame (its width and footer), and
+    a missing scope named with what to ask for (``details`` of the error, never a value the
+    client sent: only :class:`MissingScope`'s ``required_scope`` is read)."""
+    staff = request.url.path == "/admin" or request.url.path.startswith("/admin/")
+    scope = (details or {}).get("required_scope") if code == "missing_scope" else None
     page = render(
-        request, "error.html", {"status": status, "code": code, "message": message},
+        request, "error.html",
+        {"status": status, "code": code, "message": message, "staff": staff,
+         "missing_scope": scope if isinstance(scope, str) else None},
         status_code=status,
     )  # fmt: skip
     page.headers.update(headers or {})  # e.g. Retry-After of a rate limit

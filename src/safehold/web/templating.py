@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
-from safehold import wording
+from safehold import __version__, wording
 
 _PACKAGE = Path(__file__).parent.parent
 TEMPLATES = Jinja2Templates(
@@ -16,4 +16,5 @@ TEMPLATES = Jinja2Templates(
                _PACKAGE / "console" / "templates"]
 )  # fmt: skip
 wording.install(TEMPLATES.env)  # counts, periods, days and ids in words, as in the export
+TEMPLATES.env.globals["safehold_version"] = __version__  # the staff footer names it
 STATIC_DIR = Path(__file__).parent / "static"
