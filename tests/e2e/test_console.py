@@ -28,6 +28,7 @@ from safehold.runtime import Runtime
 from safehold.subjects import service as subjects
 from tests.conftest import DEFAULT_POLICY
 from tests.e2e.conftest import MakeKey
+from tests.e2e.console_forms import confirm
 from tests.integration.analytics.helpers import Raw, people, store
 from tests.integration.requests import support
 from tests.integration.requests.support import code_sent, open_request, person
@@ -280,7 +281,11 @@ def test_publishing_a_broken_policy_shows_the_line_next_to_the_field(
     empty = post(client, "/admin/policy", "/admin/policy", {"source": "  "})
     assert empty.status_code == 422
     assert 'id="f-source-error"' in empty.text
-    first = post(client, "/admin/policy", "/admin/policy", {"source": DEFAULT_POLICY.read_text()})
+    preview = post(client, "/admin/policy", "/admin/policy", {"source": DEFAULT_POLICY.read_text()})
+    assert preview.status_code == 200  # checked, shown, not yet published
+    assert "Nobody: the first version has nobody to tell yet." in preview.text
+    assert "No version is published yet." in client.get("/admin/policy").text
+    first = confirm(client, preview)
     assert first.status_code == 303  # no version yet in this database: this is v1
     listed = client.get(first.headers["location"])
     assert "The new policy version was published." in listed.text

@@ -130,6 +130,7 @@ NOTICES = {  # ?done=… after an action: a closed list, so no value ever rides 
     "lift_announced": "The e-mail telling the person is queued; lift once it is sent.",
     "lifted": "The restriction is lifted; recipients are being told.",
     "published": "The new policy version was published.",
+    "withdrawn": "The version was withdrawn: it will not take effect.",
     "requeued": "The failed deliveries were queued again.",
 }
 
