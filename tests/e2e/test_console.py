@@ -229,7 +229,10 @@ def test_a_request_is_verified_and_erased_from_its_page(
     for item in kept:  # what was kept is what the plan said would be, with its reason
         assert labels[item["category"]] in plan
         assert item["reason"] in plan
-    assert client.get(f"{url}/certificate").status_code == 200
+    document = client.get(f"{url}/certificate")
+    assert document.status_code == 200
+    assert '<h2 id="c-kept">What was kept, and why</h2>' in document.text
+    assert labels[kept[0]["category"]] in document.text  # by the policy's name, not only its id
     with runtime.sessions() as session:
         entries = session.scalars(select(AuditEntry).where(AuditEntry.subject_id == sid)).all()
         assert any(e.action == "request.verify" and e.actor.startswith("api_key:") for e in entries)

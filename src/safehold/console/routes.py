@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from safehold.console import policy_pages, promise_pages, record_pages, request_pages
+from safehold.console import policy_pages, promise_pages, record_pages, request_pages, ropa_pages
 
 router = APIRouter(include_in_schema=False)
 router.include_router(request_pages.router)  # /admin, /admin/requests…
 router.include_router(record_pages.router)  # /admin/people, /admin/audit, /admin/messages
 router.include_router(policy_pages.router)  # /admin/policy, /admin/retention, /admin/analytics
 router.include_router(promise_pages.router)  # /admin/promises
+router.include_router(ropa_pages.router)  # /admin/ropa

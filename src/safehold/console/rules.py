@@ -34,6 +34,7 @@ PAGES: tuple[Page, ...] = (
     Page("/admin/promises", "Promises", "audit:read"),
     Page("/admin/messages", "Messages", "messages:admin"),
     Page("/admin/policy", "Policy", "policy:admin"),
+    Page("/admin/ropa", "Record of processing", "ropa:read"),
     Page("/admin/analytics", "Analytics", "analytics:read"),
 )
 SCOPE_OF = {p.path: p.scope for p in PAGES}
