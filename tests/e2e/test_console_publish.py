@@ -160,7 +160,27 @@ def test_withdrawal_refusals_and_the_real_earliest_date(
         "notices_stopped": 0,
         "people_told": 0,
     }  # fmt: skip  (nobody to tell: no one had an account)
+    # nobody can be recorded as having accepted it, by signing up or explicitly
+    writer = bearer(make_key(["subjects:write", "subjects:read"], ["*"], name="service"))
+    body = {**ADA, "marketing_opt_in": False, "policy_version": "v2"}
+    sid = client.post("/v1/subjects", json=body, headers=writer).json()["id"]
+    explicit = client.post(f"/v1/subjects/{sid}/policy-acceptance", json={"version": 2},
+                           headers=writer)  # fmt: skip
+    assert explicit.status_code == 404
+    records = client.get(f"/v1/subjects/{sid}/policy-acceptance?purpose=service_provision",
+                         headers=writer).json()["records"]  # fmt: skip
+    assert records == []
+
     material = client.post("/v1/policy/versions", json={"source": V3_MATERIAL}, headers=api)
+    assert material.json()["version"] == 3  # v2's number is not reused
+    later = V3_MATERIAL.replace("P30D", "P14D", 1)
+    assert later != V3_MATERIAL
+    v4 = client.post("/v1/policy/versions", json={"source": later}, headers=api)
+    assert v4.status_code == 201, v4.text
+    followed = client.post("/v1/policy/versions/3/withdrawal", headers=api)
+    assert followed.status_code == 409
+    assert "withdraw v4 first" in followed.json()["error"]["message"]
+    assert client.post("/v1/policy/versions/4/withdrawal", headers=api).status_code == 200
     clock.advance(timedelta(days=30) - timedelta(seconds=30))
     late = client.post("/v1/policy/versions/3/withdrawal", headers=api)
     assert late.status_code == 409

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from safehold.notices import rules, textdiff
@@ -67,6 +67,7 @@ def test_long_unchanged_runs_fold_and_say_how_many_lines() -> None:
     assert rows[0].skipped == 18
 
 
+@settings(deadline=None)  # a loaded machine must not fail it
 @given(st.lists(st.sampled_from(["a b", "c d", "e", ""]), max_size=12),
        st.lists(st.sampled_from(["a b", "c x", "e", ""]), max_size=12))  # fmt: skip
 def test_without_folding_each_side_reads_back_as_its_text(old: list[str], new: list[str]) -> None:
@@ -80,3 +81,22 @@ def test_without_folding_each_side_reads_back_as_its_text(old: list[str], new: l
     right = ["".join(p.text for p in r.new) for r in rows if r.kind in ("same", "changed", "added")]
     assert left == "\n".join(old).splitlines()
     assert right == "\n".join(new).splitlines()
+
+
+def test_the_markdown_reads_as_text_line_for_line() -> None:
+    markdown = (
+        "## 2. Purposes\n"
+        "| Data | Kept for |\n"
+        "|---|---|\n"
+        "| IP address \\| shortened | **30 days** |\n"
+        "- **Lawful basis:** see [the policy](https://example.com/policy) or `network.ip`\n"
+        "Plain text stays."
+    )
+    assert textdiff.readable(markdown).splitlines() == [
+        "2. Purposes",
+        "Data · Kept for",
+        "",
+        "IP address | shortened · 30 days",
+        "• Lawful basis: see the policy (https://example.com/policy) or network.ip",
+        "Plain text stays.",
+    ]

@@ -136,8 +136,8 @@ def _preview(
     values = {"name": "[the person's name]", **ctx.template_context()}
     for key, value in values.items():
         body = body.replace("{{ " + key + " }}", value)
-    rows = textdiff.side_by_side(plan.previous.rendered_md if plan.previous else "",
-                                 plan.rendered_md)  # fmt: skip
+    before = plan.previous.rendered_md if plan.previous else ""
+    rows = textdiff.side_by_side(textdiff.readable(before), textdiff.readable(plan.rendered_md))
     context: dict[str, Any] = {
         "plan": plan, "form": form, "stale": stale,
         "minor": [c for c in plan.changes if c["change_class"] != notice_rules.MATERIAL],

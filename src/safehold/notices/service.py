@@ -256,7 +256,8 @@ def accept(
     if current is None:
         raise VersionNotFound("no policy version has been published yet")
     target = current.facts.seq if seq is None else seq
-    if target > current.facts.seq or get(session, target).effective_at > now:
+    withdrawn = session.get(PolicyWithdrawal, target) is not None
+    if target > current.facts.seq or get(session, target).effective_at > now or withdrawn:
         raise VersionNotFound(f"v{target} is not in force", details={"version": target})
     return record(session, subject.id, target, method="explicit", channel=channel, at=now,
                   evidence=actor.request_id, actor=actor)  # fmt: skip

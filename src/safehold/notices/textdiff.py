@@ -10,6 +10,33 @@ from dataclasses import dataclass, field
 
 CONTEXT = 2  # unchanged lines shown around each change
 _TOKENS = re.compile(r"\s+|\w+|[^\w\s]")  # words, runs of space, single punctuation marks
+_HEADING = re.compile(r"^#{1,6}\s+")
+_SEPARATOR = re.compile(r"^\|?(\s*:?-{3,}:?\s*\|)+\s*:?-*:?\s*$")
+_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
+_EMPHASIS = re.compile(r"(\*\*|__|`)(.+?)\1")
+_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>])")
+
+
+def readable(markdown: str) -> str:
+    """The rendered policy's Markdown as people read it, line for line (so line numbers
+    still match the posted text): no heading marks, emphasis or escapes; a link as its text
+    and address; a table row as its cells joined by " · ", a table's rule line empty."""
+    return "\n".join(_readable_line(line) for line in markdown.splitlines())
+
+
+def _readable_line(line: str) -> str:
+    if _SEPARATOR.match(line.strip()):
+        return ""
+    line = _HEADING.sub("", line)
+    stripped = line.strip()
+    if stripped.startswith("|") and stripped.endswith("|") and len(stripped) > 1:
+        cells = re.split(r"(?<!\\)\|", stripped[1:-1])
+        line = " · ".join(c.strip() for c in cells)
+    if line.startswith("- "):
+        line = "• " + line[2:]
+    line = _LINK.sub(lambda m: m[1] if m[1] == m[2] else f"{m[1]} ({m[2]})", line)
+    line = _EMPHASIS.sub(lambda m: m[2], line)
+    return _ESCAPE.sub(lambda m: m[1], line)
 
 
 @dataclass(frozen=True)

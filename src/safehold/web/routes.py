@@ -92,7 +92,9 @@ def diff_page(
 ) -> HTMLResponse:
     compared = notices.compare(session, from_, to)
     old, new = notices.get(session, from_), notices.get(session, to)
-    rows = textdiff.side_by_side(old.rendered_md, new.rendered_md)
+    rows = textdiff.side_by_side(
+        textdiff.readable(old.rendered_md), textdiff.readable(new.rendered_md)
+    )
     return TEMPLATES.TemplateResponse(
         request, "diff.html",
         {"policy": runtime.policy, "diff": compared, "rows": rows, **textdiff.counts(rows)},
