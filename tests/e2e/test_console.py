@@ -36,7 +36,8 @@ from tests.unit.policy.bombs import ALIAS_BOMB
 
 ALL = list(SCOPES)
 PAGES = ["/admin", "/admin/requests", "/admin/people", "/admin/retention", "/admin/audit",
-         "/admin/promises", "/admin/messages", "/admin/policy", "/admin/analytics"]  # fmt: skip
+         "/admin/promises", "/admin/messages", "/admin/policy", "/admin/ropa",
+         "/admin/analytics"]  # fmt: skip
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 PLATFORM = ("smart_tv", "Tizen", "6", "Samsung Internet", "2")
 
