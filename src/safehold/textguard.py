@@ -29,6 +29,7 @@ MULTI_LINE = frozenset(
         ("/v1/messages", "html"),
         ("/v1/policy/versions", "source"),
         ("/admin/policy", "source"),  # the console's policy form (its textarea)
+        ("/admin/policy/publish", "source"),  # the same file, confirmed from the preview
     }
 )
 # In JSON text a control character inside a string is either an escape (\n \r \t \b \f or

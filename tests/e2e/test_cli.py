@@ -251,6 +251,13 @@ def test_policy_publish_versions_and_acceptances(tmp_path: Path) -> None:
     assert "v2: 0 accepted, 0 notified, 2 pending" in later.output
     as_csv = runner.invoke(app, ["policy", "acceptances", "--version", "1", "--format", "csv"])
     assert as_csv.output.splitlines()[0] == "subject_id,status,accepted_version,how,at"
+    withdrawn = runner.invoke(app, ["policy", "withdraw", "2"])
+    assert withdrawn.exit_code == 0, withdrawn.output
+    assert "withdrew v2: 0 unsent notice(s) stopped, 0 person(s)" in withdrawn.output
+    assert "withdrawn" in runner.invoke(app, ["policy", "versions"]).output
+    again = runner.invoke(app, ["policy", "withdraw", "2"])
+    assert again.exit_code == 2
+    assert "v2 is already withdrawn" in again.output
 
 
 def test_publish_refuses_a_broken_file_with_its_line(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from safehold.runtime import Runtime
 from safehold.subjects import service as subjects
 from tests.conftest import DEFAULT_POLICY
 from tests.e2e.conftest import MakeKey
+from tests.e2e.console_forms import confirm
 from tests.integration.analytics.helpers import Raw, people, store
 from tests.integration.requests import support
 from tests.integration.requests.support import code_sent, open_request, person
@@ -35,7 +36,8 @@ from tests.unit.policy.bombs import ALIAS_BOMB
 
 ALL = list(SCOPES)
 PAGES = ["/admin", "/admin/requests", "/admin/people", "/admin/retention", "/admin/audit",
-         "/admin/promises", "/admin/messages", "/admin/policy", "/admin/analytics"]  # fmt: skip
+         "/admin/promises", "/admin/messages", "/admin/policy", "/admin/ropa",
+         "/admin/analytics"]  # fmt: skip
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 PLATFORM = ("smart_tv", "Tizen", "6", "Samsung Internet", "2")
 
@@ -237,7 +239,10 @@ def test_a_request_is_verified_and_erased_from_its_page(
     for item in kept:  # what was kept is what the plan said would be, with its reason
         assert labels[item["category"]] in plan
         assert item["reason"] in plan
-    assert client.get(f"{url}/certificate").status_code == 200
+    document = client.get(f"{url}/certificate")
+    assert document.status_code == 200
+    assert '<h2 id="c-kept">What was kept, and why</h2>' in document.text
+    assert labels[kept[0]["category"]] in document.text  # by the policy's name, not only its id
     with runtime.sessions() as session:
         entries = session.scalars(select(AuditEntry).where(AuditEntry.subject_id == sid)).all()
         assert any(e.action == "request.verify" and e.actor.startswith("api_key:") for e in entries)
@@ -290,7 +295,11 @@ def test_publishing_a_broken_policy_shows_the_line_next_to_the_field(
     empty = post(client, "/admin/policy", "/admin/policy", {"source": "  "})
     assert empty.status_code == 422
     assert 'id="f-source-error"' in empty.text
-    first = post(client, "/admin/policy", "/admin/policy", {"source": DEFAULT_POLICY.read_text()})
+    preview = post(client, "/admin/policy", "/admin/policy", {"source": DEFAULT_POLICY.read_text()})
+    assert preview.status_code == 200  # checked, shown, not yet published
+    assert "Nobody: the first version has nobody to tell yet." in preview.text
+    assert "No version is published yet." in client.get("/admin/policy").text
+    first = confirm(client, preview)
     assert first.status_code == 303  # no version yet in this database: this is v1
     listed = client.get(first.headers["location"])
     assert "The new policy version was published." in listed.text

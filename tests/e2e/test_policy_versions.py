@@ -191,7 +191,14 @@ def test_history_pages_and_json(
     assert client.get("/policy/versions/1").status_code == 200
     diff_page = client.get("/policy/diff?from=1&to=2")
     assert diff_page.status_code == 200
-    assert 'class="add"' in diff_page.text
+    # side by side, and only the words that changed are marked: 30 days became 14 days
+    changed = diff_page.text.split('<tr class="changed">')[1:]
+    assert changed
+    old_cell, new_cell = changed[0].split('class="old">')[1], changed[0].split('class="new">')[1]
+    assert "<mark>30</mark> days" in old_cell.split("</td>")[0]
+    assert "<mark>14</mark> days" in new_cell.split("</td>")[0]
+    assert "2 lines reworded, 0 lines removed and 0 lines added" in diff_page.text
+    assert "unchanged lines" in diff_page.text  # the rest is folded
     assert "Version v2" in client.get("/policy").text
 
 

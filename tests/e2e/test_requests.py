@@ -75,8 +75,11 @@ def test_an_erasure_request_from_opening_to_certificate(
     page = client.get(f"/v1/requests/{rid}/certificate.html", headers=auth)
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert "Erasure certificate" in page.text
+    assert "<h1>Certificate of erasure</h1>" in page.text
     assert "invoice_records" in page.text
+    # categories by the policy's names, with the ids the JSON uses beside them
+    assert 'Name <code class="id">account.name</code>' in page.text
+    assert 'href="/static/certificate.css"' in page.text  # its reading and print styles
     final = client.get(f"/v1/requests/{rid}", headers=auth).json()
     assert final["status"] == "completed"
     assert final["responded_at"] is not None

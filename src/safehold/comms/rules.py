@@ -109,7 +109,9 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
             Status.SUPPRESSED,
         }
     ),
-    Status.FAILED: frozenset({Status.QUEUED}),
+    # queued again by an operator, or settled as skipped when what it announced was
+    # withdrawn (a policy version: ``notices.withdrawal``)
+    Status.FAILED: frozenset({Status.QUEUED, Status.SKIPPED}),
     Status.SENT: frozenset(),
     Status.SKIPPED: frozenset(),
     Status.SUPPRESSED: frozenset(),

@@ -330,10 +330,11 @@ def _certificate(session: SessionDep, request_id: uuid.UUID) -> dict[str, object
 
 @router.get("/admin/requests/{request_id}/certificate", response_class=HTMLResponse)
 def certificate_page(
-    request_id: uuid.UUID, signed_in: StaffDep, session: SessionDep
+    request_id: uuid.UUID, signed_in: StaffDep, session: SessionDep, runtime: RuntimeDep
 ) -> HTMLResponse:
     common.guard(signed_in, SCOPE)
-    page = HTMLResponse(certificate.render_html(_certificate(session, request_id)))
+    cert = _certificate(session, request_id)
+    page = HTMLResponse(certificate.render_html(cert, runtime.policy))
     page.headers["cache-control"] = "no-store"
     return page
 

@@ -11,6 +11,7 @@ from safehold.console import (
     promise_pages,
     record_pages,
     request_pages,
+    ropa_pages,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -19,3 +20,4 @@ router.include_router(people_pages.router)  # /admin/people…
 router.include_router(record_pages.router)  # /admin/audit, /admin/messages
 router.include_router(policy_pages.router)  # /admin/policy, /admin/retention, /admin/analytics
 router.include_router(promise_pages.router)  # /admin/promises
+router.include_router(ropa_pages.router)  # /admin/ropa

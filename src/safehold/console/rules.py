@@ -35,6 +35,7 @@ PAGES: tuple[Page, ...] = (
     Page("/admin/promises", "Promises", "audit:read"),
     Page("/admin/messages", "Messages", "messages:admin"),
     Page("/admin/policy", "Policy", "policy:admin"),
+    Page("/admin/ropa", "Record of processing", "ropa:read"),
     Page("/admin/analytics", "Analytics", "analytics:read"),
 )
 SCOPE_OF = {p.path: p.scope for p in PAGES}
@@ -159,6 +160,7 @@ NOTICES = {  # ?done=… after an action: a closed list, so no value ever rides 
     "lift_announced": "The e-mail telling the person is queued; lift once it is sent.",
     "lifted": "The restriction is lifted; recipients are being told.",
     "published": "The new policy version was published.",
+    "withdrawn": "The version was withdrawn: it will not take effect.",
     "requeued": "The failed deliveries were queued again.",
     "opened": "The request was opened and the person e-mailed a code to confirm it is them.",
     "hold_placed": "The legal hold was placed.",

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from safehold.access.rules import Actor
 from safehold.comms import service as comms
 from safehold.notices import rules
-from safehold.notices.models import PolicyVersion
+from safehold.notices.models import PolicyNotice, PolicyVersion
+from safehold.policy import Policy
 from safehold.policy.document import NoticeChannel
+from safehold.subjects.models import Subject
+
+CHANGE, WITHDRAWAL = "change", "withdrawal"  # what a linked message announced
 
 
 def notice_text(version: PolicyVersion) -> tuple[str, str]:
@@ -67,6 +72,18 @@ def _quoted(change: dict[str, object]) -> str:
     return str(change["description"]).replace("{", "(").replace("}", ")")
 
 
+def audience(session: Session, policy: Policy) -> int | None:
+    """How many people :func:`announce` would e-mail under ``policy`` (the one in force):
+    every active account — each decided again when queued and when sent, so a suppressed
+    address is skipped — or None when the policy does not announce changes by e-mail."""
+    if NoticeChannel.EMAIL not in policy.changes.notify:
+        return None
+    return int(
+        session.scalar(select(func.count()).select_from(Subject).where(Subject.status == "active"))
+        or 0
+    )
+
+
 def announce(
     session: Session, comms_ctx: comms.Context, version: PolicyVersion, *, actor: Actor
 ) -> uuid.UUID | None:
@@ -81,4 +98,6 @@ def announce(
         session, comms_ctx, actor=actor, kind="service_update", subject_ids=None,
         subject=subject, text=text, html=None,
     )  # fmt: skip
+    session.add(PolicyNotice(message_id=message.id, version_seq=version.seq, kind=CHANGE))
+    session.flush()
     return message.id

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from safehold.db import reading_only
-from safehold.notices.models import PolicyVersion
+from safehold.notices.models import PolicyVersion, PolicyWithdrawal
 from safehold.notices.rules import VersionFacts, in_force
 from safehold.policy import Policy, parse_policy
 
@@ -35,17 +35,22 @@ class PolicyBook:
     def __init__(self, fallback: Policy) -> None:
         self.fallback = fallback  # the policy file, until a first version is published
         self._versions: dict[int, LoadedVersion] = {}
+        self._seen = 0  # the newest version read, withdrawn or not
         self._checked = float("-inf")
         self._lock = threading.Lock()
 
     def load(self, session: Session) -> None:
-        """Add the versions published since the last load (versions never change)."""
-        known = max(self._versions, default=0)
+        """Add the versions published since the last load (versions never change), and drop
+        those withdrawn (a withdrawn version never takes effect: decision 0034)."""
         rows = session.scalars(
-            select(PolicyVersion).where(PolicyVersion.seq > known).order_by(PolicyVersion.seq)
+            select(PolicyVersion).where(PolicyVersion.seq > self._seen).order_by(PolicyVersion.seq)
         )
+        withdrawn = set(session.scalars(select(PolicyWithdrawal.version_seq)))
         with self._lock:
             for row in rows:
+                self._seen = max(self._seen, row.seq)
+                if row.seq in withdrawn:
+                    continue
                 self._versions[row.seq] = LoadedVersion(
                     VersionFacts(
                         row.seq, row.change_class, row.effective_at, tuple(row.needs_acceptance)
@@ -53,6 +58,8 @@ class PolicyBook:
                     parse_policy(row.source, f"policy version v{row.seq}"),
                     row.content_hash,
                 )
+            for seq in withdrawn:
+                self._versions.pop(seq, None)
             self._checked = time.monotonic()
 
     def refresh_if_stale(self, sessions: sessionmaker[Session]) -> None:

@@ -21,3 +21,11 @@ class EffectiveTooSoon(InvalidInput):
 
 class VersionNotFound(NotFound):
     code = "policy_version_not_found"
+
+
+class VersionWithdrawn(Conflict):
+    code = "policy_version_withdrawn"
+
+
+class NotWithdrawable(Conflict):
+    code = "policy_version_not_withdrawable"

@@ -52,3 +52,30 @@ class Acceptance(Base):
     at: Mapped[datetime]
     evidence: Mapped[str | None] = mapped_column(String(120))  # a request id, never an IP
     actor: Mapped[str] = mapped_column(String(120))
+
+
+class PolicyNotice(Base):
+    """A message that announced a version (``change``) or its withdrawal (``withdrawal``):
+    what a withdrawal stops, and whom it tells."""
+
+    __tablename__ = "policy_notices"
+
+    message_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    version_seq: Mapped[int] = mapped_column(ForeignKey("policy_versions.seq"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # change | withdrawal
+
+
+class PolicyWithdrawal(Base):
+    """A scheduled version taken back before it took effect. The version itself stays as
+    published (it was posted); this record says it never applied, who withdrew it, and what
+    became of its change notices."""
+
+    __tablename__ = "policy_withdrawals"
+
+    version_seq: Mapped[int] = mapped_column(ForeignKey("policy_versions.seq"), primary_key=True)
+    withdrawn_at: Mapped[datetime]
+    withdrawn_by: Mapped[str] = mapped_column(String(120))
+    notices_stopped: Mapped[int] = mapped_column(Integer)  # change notices never sent
+    people_told: Mapped[int] = mapped_column(Integer)  # already e-mailed: one note each

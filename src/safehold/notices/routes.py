@@ -11,9 +11,9 @@ from safehold.access import service as access
 from safehold.access.models import ApiKey
 from safehold.comms import service as comms
 from safehold.deps import ActorDep, RuntimeDep, SessionDep, require_scope
-from safehold.notices import reading, rules, service
+from safehold.notices import reading, rules, service, withdrawal
 from safehold.notices.announce import announce
-from safehold.notices.models import PolicyVersion
+from safehold.notices.models import PolicyVersion, PolicyWithdrawal
 from safehold.notices.schemas import (
     AcceptanceOut,
     AcceptIn,
@@ -25,6 +25,7 @@ from safehold.notices.schemas import (
     SubjectPolicyOut,
     VersionDetail,
     VersionOut,
+    WithdrawalOut,
 )
 from safehold.policy import parse_policy
 from safehold.runtime import Runtime
@@ -37,9 +38,12 @@ Writer = Annotated[ApiKey, Depends(require_scope("subjects:write"))]
 Reader = Annotated[ApiKey, Depends(require_scope("subjects:read"))]
 
 
-def version_out(runtime: Runtime, v: PolicyVersion) -> VersionOut:
+def version_out(
+    runtime: Runtime, v: PolicyVersion, withdrawn: PolicyWithdrawal | None = None
+) -> VersionOut:
     current = runtime.book.in_force(runtime.clock.now())
     return VersionOut(
+        withdrawn_at=withdrawn.withdrawn_at if withdrawn else None,
         version=v.seq, label=v.label, content_hash=v.content_hash, change_class=v.change_class,
         effective_at=v.effective_at, published_at=v.published_at,
         in_force=current is not None and current.facts.seq == v.seq,
@@ -49,7 +53,8 @@ def version_out(runtime: Runtime, v: PolicyVersion) -> VersionOut:
 
 @router.get("/versions", summary="Every published version, oldest first")
 def list_versions(session: SessionDep, runtime: RuntimeDep) -> list[VersionOut]:
-    return [version_out(runtime, v) for v in service.versions(session)]
+    withdrawn = service.withdrawals(session)
+    return [version_out(runtime, v, withdrawn.get(v.seq)) for v in service.versions(session)]
 
 
 @router.get("/versions/{version}", summary="One version: its rules and its posted text")
@@ -60,7 +65,7 @@ def get_version(
     v = service.get(session, version)
     policy = parse_policy(v.source, v.label)
     return VersionDetail(
-        **version_out(runtime, v).model_dump(),
+        **version_out(runtime, v, service.withdrawals(session).get(v.seq)).model_dump(),
         rules=policy.model_dump(mode="json"),
         text_markdown=v.rendered_md,
     )
@@ -90,6 +95,20 @@ def publish(
     session.commit()
     runtime.book.load(session)
     return version_out(runtime, published.version)
+
+
+@router.post("/versions/{version}/withdrawal", summary="Withdraw a version before it takes effect")
+def withdraw(
+    version: Annotated[int, Path(ge=1, le=rules.MAX_VERSION)], session: SessionDep,
+    runtime: RuntimeDep, _key: PolicyAdmin, actor: ActorDep,
+) -> WithdrawalOut:  # fmt: skip
+    """The newest version, at least a minute before its date: it never takes effect; its
+    unsent change notices are stopped and the people it reached get one note (decision
+    0034). 409 ``policy_version_withdrawn`` or ``policy_version_not_withdrawable``."""
+    row = withdrawal.withdraw(session, comms.context(runtime), version, actor=actor)
+    session.commit()
+    runtime.book.load(session)
+    return WithdrawalOut.model_validate(row)
 
 
 # ``?format=csv`` answers the same rows as CSV: declared, so clients and fuzzing expect it.

@@ -7,11 +7,12 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from safehold.policy import Policy
 from safehold.policy.diff import WIDENING_PURPOSE_KINDS, Span, longer
 from safehold.policy.document import ChangeClass
+from safehold.policy.durations import duration_in_words
 from safehold.policy.rules import add_duration
 
 MINOR, MATERIAL = ChangeClass.MINOR.value, ChangeClass.MATERIAL.value
@@ -56,11 +57,38 @@ def final_class(computed: str, requested: str | None) -> str:
     raise ClassLowered(computed)
 
 
-def earliest_effective(now: datetime, change_class: str, policy: Policy) -> datetime:
-    """Material changes give people the policy's notice period; minor ones may apply now."""
-    if change_class == MATERIAL:
-        return add_duration(now, policy.changes.notice_period)
-    return now
+def earliest_effective(
+    now: datetime, change_class: str, policy: Policy, *, follows: datetime | None = None
+) -> datetime:
+    """Material changes give people the policy's notice period; minor ones may apply now.
+    Neither may take effect before the version it follows (``follows``, its effective date)."""
+    earliest = add_duration(now, policy.changes.notice_period) if change_class == MATERIAL else now
+    return max(earliest, follows) if follows is not None else earliest
+
+
+def first_whole_day(moment: datetime) -> date:
+    """The first date whose midnight (UTC) is not before ``moment``: what to enter in a form
+    that takes a date."""
+    day = moment.astimezone(UTC).date()
+    return day if moment == datetime.combine(day, time.min, UTC) else day + timedelta(days=1)
+
+
+def too_soon_words(
+    change_class: str, policy: Policy, earliest: datetime, *, follows: tuple[str, datetime] | None,
+) -> str:  # fmt: skip
+    """The refusal of an effective date before ``earliest``: the real bound, and what sets
+    it (the version followed, the notice period, or only that it cannot be in the past)."""
+    when = f"{earliest.astimezone(UTC):%-d %B %Y at %H:%M} UTC"
+    day = f"{first_whole_day(earliest):%-d %B %Y}"
+    if follows is not None and follows[1] >= earliest:
+        why = f"the version it follows, {follows[0]}, takes effect then"
+    elif change_class == MATERIAL:
+        why = (f"a material change waits for the policy's notice period of "
+               f"{duration_in_words(policy.changes.notice_period)}")  # fmt: skip
+    else:
+        why = "a version cannot take effect in the past"
+    return (f"this {change_class} change can take effect from {when} at the earliest "
+            f"(as a date: {day}): {why}")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -187,6 +215,19 @@ def shorter_spans(baseline: Policy, current: Policy) -> dict[str, Span]:
         if longer((old.period, old.from_), (new.period, new.from_)) > 0:
             spans[category] = (old.period, old.from_)
     return spans
+
+
+def follows(seqs: Sequence[int], withdrawn: set[int]) -> dict[int, int]:
+    """Each version's predecessor: the newest earlier version not withdrawn (what it was
+    classified and is compared against). The first version follows none."""
+    found: dict[int, int] = {}
+    last: int | None = None
+    for seq in sorted(seqs):
+        if last is not None:
+            found[seq] = last
+        if seq not in withdrawn:
+            last = seq
+    return found
 
 
 def text_diff(old_text: str, new_text: str, old_label: str, new_label: str) -> str:

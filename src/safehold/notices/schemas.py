@@ -24,6 +24,9 @@ class VersionOut(BaseModel):
     in_force: bool
     changes: list[ChangeOut]
     needs_acceptance: list[str] = Field(description="Purposes people must accept explicitly")
+    withdrawn_at: datetime | None = Field(
+        default=None, description="Set when the version was withdrawn before taking effect"
+    )
 
 
 class VersionDetail(VersionOut):
@@ -97,3 +100,12 @@ class SubjectPolicyOut(BaseModel):
         "(null: the version in force applies fully)",
     )
     records: list[AcceptanceOut]
+
+
+class WithdrawalOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    version: int = Field(validation_alias="version_seq")
+    withdrawn_at: datetime
+    notices_stopped: int = Field(description="Change-notice e-mails not sent: stopped")
+    people_told: int = Field(description="People already e-mailed: sent one withdrawal note")

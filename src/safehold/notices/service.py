@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -26,7 +27,7 @@ from safehold.notices.errors import (
     PolicyUnchanged,
     VersionNotFound,
 )
-from safehold.notices.models import Acceptance, PolicyVersion
+from safehold.notices.models import Acceptance, PolicyVersion, PolicyWithdrawal
 from safehold.notices.schemas import AcceptanceOut, ChangeOut, DiffOut, SubjectPolicyOut
 from safehold.policy import PolicyFileError, diff_policies, parse_policy
 from safehold.policy.render import render_markdown
@@ -41,7 +42,12 @@ class Published:
 
 
 def latest(session: Session) -> PolicyVersion | None:
-    return session.scalars(select(PolicyVersion).order_by(PolicyVersion.seq.desc())).first()
+    """The newest version not withdrawn: the one a new version follows."""
+    return session.scalars(
+        select(PolicyVersion)
+        .where(PolicyVersion.seq.not_in(select(PolicyWithdrawal.version_seq)))
+        .order_by(PolicyVersion.seq.desc())
+    ).first()
 
 
 def get(session: Session, seq: int) -> PolicyVersion:
@@ -52,27 +58,48 @@ def get(session: Session, seq: int) -> PolicyVersion:
 
 
 def version_by_label(session: Session, label: str) -> PolicyVersion | None:
-    """``v3`` → version 3, if published; other labels (a content hash) → None."""
+    """``v3`` → version 3, if published and not withdrawn; other labels (a content hash)
+    → None."""
     if label[:1] != "v" or not label[1:].isdigit():
         return None
-    return session.get(PolicyVersion, int(label[1:]))
+    seq = int(label[1:])
+    if session.get(PolicyWithdrawal, seq) is not None:
+        return None
+    return session.get(PolicyVersion, seq)
 
 
 def versions(session: Session) -> list[PolicyVersion]:
+    """Every published version, withdrawn ones included (they were posted)."""
     return list(session.scalars(select(PolicyVersion).order_by(PolicyVersion.seq)))
 
 
-def publish(
-    session: Session,
-    *,
-    source: str,
-    source_name: str,
-    effective_at: datetime | None,
-    requested_class: str | None,
-    clock: Clock,
-    actor: Actor,
-    site: str | None = None,
-) -> Published:
+def withdrawals(session: Session) -> dict[int, PolicyWithdrawal]:
+    return {w.version_seq: w for w in session.scalars(select(PolicyWithdrawal))}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What publishing a file would do, before anything is stored: the preview staff see and
+    confirm, and what :func:`publish` then stores."""
+
+    seq: int
+    previous: PolicyVersion | None
+    source: str
+    content_hash: str
+    rendered_md: str
+    change_class: str
+    computed_class: str  # from the rule diff alone
+    changes: list[dict[str, Any]]
+    needs_acceptance: list[str]
+    effective_at: datetime
+    earliest: datetime
+
+
+def plan(
+    session: Session, *, source: str, source_name: str, effective_at: datetime | None,
+    requested_class: str | None, clock: Clock, site: str | None = None,
+) -> Plan:  # fmt: skip
+    """Check a policy file as :func:`publish` would, and say what it would publish."""
     try:
         policy = parse_policy(source, source_name)
     except PolicyFileError as exc:
@@ -103,23 +130,52 @@ def publish(
             "the rule changes make this a material change; it cannot be published as minor",
             details={"computed": computed},
         ) from None
-    earliest = rules.earliest_effective(now, change_class, policy) if previous else now
+    follows = previous.effective_at if previous else None
+    earliest = rules.earliest_effective(now, change_class, policy, follows=follows)
     effective = effective_at or earliest
-    if effective < earliest or (previous is not None and effective < previous.effective_at):
+    if effective < earliest:
         raise EffectiveTooSoon(
-            f"a {change_class} change can take effect from {earliest.date().isoformat()} "
-            "at the earliest (the policy's notice period), and not before the version it follows",
-            details={"earliest": earliest.isoformat()},
-        )
+            rules.too_soon_words(
+                change_class, policy, earliest,
+                follows=(previous.label, previous.effective_at) if previous else None,
+            ),
+            details={"earliest": earliest.isoformat(),
+                     "earliest_date": rules.first_whole_day(earliest).isoformat()},
+        )  # fmt: skip
+    top = session.scalar(select(func.max(PolicyVersion.seq)))  # withdrawn ones included
+    return Plan(
+        seq=int(top or 0) + 1, previous=previous, source=source, content_hash=digest,
+        rendered_md=render_markdown(policy, site=site), change_class=change_class,
+        computed_class=computed, changes=changes,
+        needs_acceptance=needs if change_class == rules.MATERIAL else [], effective_at=effective,
+        earliest=earliest,
+    )  # fmt: skip
+
+
+def publish(
+    session: Session,
+    *,
+    source: str,
+    source_name: str,
+    effective_at: datetime | None,
+    requested_class: str | None,
+    clock: Clock,
+    actor: Actor,
+    site: str | None = None,
+) -> Published:
+    planned = plan(
+        session, source=source, source_name=source_name, effective_at=effective_at,
+        requested_class=requested_class, clock=clock, site=site,
+    )  # fmt: skip
     version = PolicyVersion(
-        seq=(previous.seq + 1) if previous else 1, content_hash=digest, source=source,
-        rendered_md=render_markdown(policy, site=site), change_class=change_class, changes=changes,
-        needs_acceptance=needs if change_class == rules.MATERIAL else [],
-        effective_at=effective, published_at=now, published_by=str(actor),
+        seq=planned.seq, content_hash=planned.content_hash, source=source,
+        rendered_md=planned.rendered_md, change_class=planned.change_class,
+        changes=planned.changes, needs_acceptance=planned.needs_acceptance,
+        effective_at=planned.effective_at, published_at=clock.now(), published_by=str(actor),
     )  # fmt: skip
     session.add(version)
     session.flush()
-    return Published(version, previous)
+    return Published(version, planned.previous)
 
 
 def ensure_first_version(
@@ -200,7 +256,8 @@ def accept(
     if current is None:
         raise VersionNotFound("no policy version has been published yet")
     target = current.facts.seq if seq is None else seq
-    if target > current.facts.seq or get(session, target).effective_at > now:
+    withdrawn = session.get(PolicyWithdrawal, target) is not None
+    if target > current.facts.seq or get(session, target).effective_at > now or withdrawn:
         raise VersionNotFound(f"v{target} is not in force", details={"version": target})
     return record(session, subject.id, target, method="explicit", channel=channel, at=now,
                   evidence=actor.request_id, actor=actor)  # fmt: skip

@@ -17,6 +17,7 @@ from safehold.comms import service as comms
 from safehold.db import transaction
 from safehold.errors import SafeholdError
 from safehold.notices import service as notices
+from safehold.notices import withdrawal
 from safehold.notices.announce import announce
 from safehold.policy import Policy, PolicyFileError, diff_policies, load_policy
 from safehold.policy.render import render_html, render_markdown
@@ -127,6 +128,28 @@ def publish(
 
 
 @app.command()
+def withdraw(
+    version: Annotated[int, typer.Argument(help="The version number (v3 → 3)", min=1)],
+) -> None:
+    """Withdraw a scheduled version before it takes effect: its unsent notices are stopped,
+    the people it reached get one note."""
+    runtime = runtime_or_exit()
+    upgrade_or_exit(runtime)
+    try:
+        with transaction(runtime.sessions) as session:
+            row = withdrawal.withdraw(
+                session, comms.context(runtime), version, actor=Actor("admin", "cli")
+            )
+            out.print(
+                f"withdrew v{version}: {row.notices_stopped} unsent notice(s) stopped, "
+                f"{row.people_told} person(s) already e-mailed will be told",
+                highlight=False,
+            )
+    except SafeholdError as exc:
+        fail(exc.message)
+
+
+@app.command()
 def versions() -> None:
     """List the published versions and which one is in force."""
     runtime = runtime_or_exit()
@@ -134,12 +157,14 @@ def versions() -> None:
     with transaction(runtime.sessions) as session:
         runtime.book.load(session)
         current = runtime.book.in_force(runtime.clock.now())
+        withdrawn = notices.withdrawals(session)
         table = Table("version", "class", "effective", "published", "changes", "in force")
         for v in notices.versions(session):
             table.add_row(
                 v.label, v.change_class, v.effective_at.isoformat(timespec="minutes"),
                 v.published_at.isoformat(timespec="minutes"), str(len(v.changes)),
-                "yes" if current and current.facts.seq == v.seq else "",
+                "yes" if current and current.facts.seq == v.seq
+                else "withdrawn" if v.seq in withdrawn else "",
             )  # fmt: skip
     out.print(table)
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import jinja2
 
+from safehold.policy import Policy
+from safehold.requests import certificate_view
 from safehold.requests.models import DataRequest
 
 FORMAT = "safehold-erasure-certificate/1"
@@ -96,5 +98,7 @@ def build(
     }
 
 
-def render_html(cert: dict[str, Any]) -> str:
-    return _ENV.get_template("certificate.html.j2").render(cert=cert)
+def render_html(cert: dict[str, Any], policy: Policy | None = None) -> str:
+    """The certificate as a page to read and print; ``policy`` names the categories,
+    recipients and key classes (its ids are shown beside the names, as in the JSON)."""
+    return _ENV.get_template("certificate.html.j2").render(**certificate_view.view(cert, policy))

@@ -271,5 +271,8 @@ def get_certificate(request_id: uuid.UUID, session: SessionDep, _key: Writer) ->
     "/{request_id}/certificate.html", summary="The erasure certificate (page)",
     response_class=HTMLResponse,
 )  # fmt: skip
-def get_certificate_html(request_id: uuid.UUID, session: SessionDep, _key: Writer) -> HTMLResponse:
-    return HTMLResponse(certificate.render_html(_certificate(session, request_id)))
+def get_certificate_html(
+    request_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, _key: Writer
+) -> HTMLResponse:
+    cert = _certificate(session, request_id)
+    return HTMLResponse(certificate.render_html(cert, runtime.policy))

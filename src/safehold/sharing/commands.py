@@ -15,7 +15,7 @@ from safehold.access.rules import Actor
 from safehold.cli_support import err, fail, out, runtime_or_exit, upgrade_or_exit
 from safehold.db import transaction
 from safehold.errors import SafeholdError
-from safehold.sharing import jobs, propagation, ropa, rules, service, webhooks
+from safehold.sharing import jobs, propagation, ropa, ropa_read, rules, service, webhooks
 from safehold.subjects.service import Context
 
 app = typer.Typer(
@@ -46,16 +46,11 @@ def ropa_command(
     """Print the record of processing activities (GDPR Art. 30) from the policy and live data."""
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
-    now = runtime.clock.now()
     with transaction(runtime.sessions) as session:
-        live = ropa.figures(
-            session,
-            vault=runtime.vault,
-            now=now,
-            webhooks=runtime.settings.webhooks,
-            verify_audit=verify,
-        )
-    document = ropa.build(runtime.policy, live, generated_at=now)
+        document = ropa_read.read(
+            session, policy=runtime.policy, vault=runtime.vault, clock=runtime.clock,
+            webhooks=runtime.settings.webhooks, actor=STAFF, verify_audit=verify,
+        )  # fmt: skip
     if fmt is RopaFormat.json:
         text = document.model_dump_json(indent=2) + "\n"
     elif fmt is RopaFormat.html:

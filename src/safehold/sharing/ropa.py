@@ -27,7 +27,12 @@ from safehold.policy import Policy, content_hash
 from safehold.policy.render import md_text, period_words
 from safehold.sharing import rules
 from safehold.sharing.models import Disclosure, DisclosureSubject, Propagation, ServiceDelivery
-from safehold.sharing.ropa_text import ARTICLES, data_subjects_text, security_measures
+from safehold.sharing.ropa_text import (
+    ARTICLES,
+    data_subjects_text,
+    rotation_words,
+    security_measures,
+)
 from safehold.subjects.models import Subject
 from safehold.vault.jobs import last_rotation
 from safehold.vault.service import Vault
@@ -359,10 +364,8 @@ def build(policy: Policy, live: Figures, *, generated_at: datetime) -> Ropa:
                 data_keys_by_version=dict(sorted(live.keys_by_version.items())),
                 data_keys_on_older_versions=older,
                 last_rotation=live.last_rotation.isoformat() if live.last_rotation else None,
-                rotation_note=(
-                    "When the last key rotation finished (re-wrapping every data key under "
-                    "the current key-encryption key); none has run if empty. Data keys on "
-                    "older versions show whether a rotation is incomplete."
+                rotation_note=rotation_words(
+                    live.last_rotation, live.kek_current, older, sum(live.keys_by_version.values())
                 ),
             ),
             audit=AuditSummary(
@@ -394,11 +397,12 @@ def render_markdown(ropa: Ropa) -> str:
     return _ENV.get_template("ropa.md.j2").render(r=ropa).strip() + "\n"
 
 
-def render_html(ropa: Ropa) -> str:
-    """A standalone page; markdown-it with raw HTML disabled, every value escaped."""
+def body_html(ropa: Ropa) -> Markup:
+    """The record as HTML (markdown-it with raw HTML disabled: every value escaped)."""
     md = MarkdownIt("commonmark", {"html": False}).enable("table")
-    body = md.render(render_markdown(ropa))
-    return _ENV.get_template("ropa.html.j2").render(
-        r=ropa,
-        body=Markup(body),  # noqa: S704 - markdown-it output with raw HTML disabled
-    )
+    return Markup(md.render(render_markdown(ropa)))  # noqa: S704 - raw HTML disabled
+
+
+def render_html(ropa: Ropa) -> str:
+    """A standalone page."""
+    return _ENV.get_template("ropa.html.j2").render(r=ropa, body=body_html(ropa))

@@ -8,6 +8,8 @@ follows ``events.ip``, the card sentence follows ``never_kept``, and so on.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from safehold.policy import Policy
 from safehold.policy.document import IpMode
 from safehold.policy.render import join_words
@@ -21,6 +23,30 @@ ARTICLES = {
     "f": "retention: the envisaged time limits for erasure of each category",
     "g": "security: a general description of the technical and organisational measures",
 }
+
+
+def rotation_words(last: datetime | None, current: str, older: int, total: int) -> str:
+    """Key rotation in the record's words: when the last one finished, and whether every
+    data key is wrapped by the current key-encryption key (else a rotation is unfinished)."""
+    when = (
+        f"The last key rotation finished on {last.day} {last:%B %Y at %H:%M} UTC."
+        if last is not None
+        else "No key rotation has run yet."
+    )
+    if total == 0:
+        state = "No data key exists yet."
+    elif older == 0:
+        state = (
+            f"{'The one data key is' if total == 1 else f'All {total:,} data keys are'} "
+            f"wrapped by the current key-encryption key ({current})."
+        )
+    else:
+        state = (
+            f"{older:,} of {total:,} data keys are still wrapped by an older key-encryption "
+            "key: re-wrapping them under the current one is unfinished "
+            "(`safehold keys rotate --resume` finishes it)."
+        )
+    return f"{when} {state}"
 
 
 def data_subjects_text(policy: Policy) -> str:

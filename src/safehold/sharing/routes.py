@@ -14,7 +14,7 @@ from safehold.access import service as access
 from safehold.access.models import ApiKey
 from safehold.deps import ActorDep, ApiKeyDep, RuntimeDep, SessionDep, require_scope
 from safehold.runtime import Runtime
-from safehold.sharing import propagation, ropa, rules, service
+from safehold.sharing import propagation, ropa, ropa_read, rules, service
 from safehold.sharing.models import Propagation
 from safehold.sharing.schemas import (
     DisclosureDetailOut,
@@ -231,20 +231,16 @@ def record_of_processing(
     session: SessionDep,
     runtime: RuntimeDep,
     _key: RopaReader,
+    actor: ActorDep,
     fmt: Annotated[RopaFormat, Query(alias="format")] = RopaFormat.json,
     verify: Annotated[bool, Query(description="Walk the audit chain (slow on long logs)")] = False,
 ) -> Response | ropa.Ropa:
-    document = ropa.build(
-        runtime.policy,
-        ropa.figures(
-            session,
-            vault=runtime.vault,
-            now=runtime.clock.now(),
-            webhooks=runtime.settings.webhooks,
-            verify_audit=verify,
-        ),
-        generated_at=runtime.clock.now(),
-    )
+    """Each read is audited (``ropa.read``)."""
+    document = ropa_read.read(
+        session, policy=runtime.policy, vault=runtime.vault, clock=runtime.clock,
+        webhooks=runtime.settings.webhooks, actor=actor, verify_audit=verify,
+    )  # fmt: skip
+    session.commit()  # the read's audit entry
     if fmt is RopaFormat.md:
         return PlainTextResponse(ropa.render_markdown(document), media_type="text/markdown")
     if fmt is RopaFormat.html:

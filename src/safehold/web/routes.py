@@ -10,7 +10,9 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from safehold.deps import RuntimeDep, SessionDep
+from safehold.notices import rules as notice_rules
 from safehold.notices import service as notices
+from safehold.notices import textdiff
 from safehold.notices.rules import MAX_VERSION
 from safehold.policy import Policy, parse_policy
 from safehold.policy.render import html_body
@@ -56,13 +58,17 @@ def policy_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
 @router.get("/policy/versions", response_class=HTMLResponse)
 def versions_page(request: Request, runtime: RuntimeDep, session: SessionDep) -> HTMLResponse:
     current = runtime.book.in_force(runtime.clock.now())
+    found = notices.versions(session)
+    withdrawn = notices.withdrawals(session)
     return TEMPLATES.TemplateResponse(
         request,
         "versions.html",
         {
             "policy": runtime.policy,
-            "versions": list(reversed(notices.versions(session))),
+            "versions": list(reversed(found)),
             "in_force": current.facts.seq if current else None,
+            "withdrawn": withdrawn,
+            "follows": notice_rules.follows([v.seq for v in found], set(withdrawn)),
         },
     )
 
@@ -85,11 +91,11 @@ def diff_page(
     to: Annotated[int, Query(ge=1, le=MAX_VERSION)],
 ) -> HTMLResponse:
     compared = notices.compare(session, from_, to)
-    lines = [
-        ("add" if ln.startswith("+") else "del" if ln.startswith("-") else "ctx", ln)
-        for ln in compared.text_diff.splitlines()
-        if not ln.startswith(("+++", "---"))
-    ]
-    return TEMPLATES.TemplateResponse(
-        request, "diff.html", {"policy": runtime.policy, "diff": compared, "lines": lines}
+    old, new = notices.get(session, from_), notices.get(session, to)
+    rows = textdiff.side_by_side(
+        textdiff.readable(old.rendered_md), textdiff.readable(new.rendered_md)
     )
+    return TEMPLATES.TemplateResponse(
+        request, "diff.html",
+        {"policy": runtime.policy, "diff": compared, "rows": rows, **textdiff.counts(rows)},
+    )  # fmt: skip

@@ -3,6 +3,8 @@ certificate; a hold; a crash between steps and the resumption; a second runner r
 
 from __future__ import annotations
 
+import html
+import re
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -26,6 +28,20 @@ from safehold.web import sessions as web_sessions
 from safehold.web.models import WebSession
 from safehold.web.rules import Kind
 from tests.integration.requests.support import STAFF, ctx, load, open_request, person, verified
+
+HEADINGS = ("Certificate of erasure", "When", "What was erased", "What was kept, and why",
+            "Recipients told of the erasure", "Verification after the erasure")  # fmt: skip
+
+
+def text_of(page: str) -> str:
+    """The page's text as a reader sees it: one line per heading, paragraph, list item or
+    table row (cells joined by ": "), tags and extra spaces gone."""
+    page = " ".join(page.split())
+    page = re.sub(r"</t[hd]>\s*<t[hd][^>]*>", ": ", page)
+    page = re.sub(r"</dt>\s*<dd>", ": ", page)
+    page = re.sub(r"<(/?)(h[1-6]|p|li|tr|dt|dd)\b[^>]*>", "\n", page)
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    return "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
 
 
 class Crash(Exception):
@@ -88,12 +104,34 @@ def test_an_erasure_erases_keeps_the_exceptions_and_certifies_the_truth(runtime:
         assert session.scalar(select(func.count()).where(Propagation.subject_id == sid)) == 1
     assert _count(runtime, MarketingChoice, sid) == 0
 
-    html = certificate.render_html(cert)
-    assert "invoice_records" in html
-    assert "email_delivery" in html
-    assert "Passed" in html
+    html = certificate.render_html(cert, runtime.policy)
     assert "Ada" not in html
     assert "example.com" not in html
+    page = text_of(html)
+    # A document: headed sections, dates in words, names (with the ids the JSON uses)
+    assert [h for h in page.splitlines() if h in HEADINGS] == list(HEADINGS)
+    assert "Request received: 2 March 2026 at 09:30 UTC" in page
+    assert "(erasure, received through the service's API)" in page
+    assert "T09:30" not in page
+    assert "E-mail address account.email: 1 stored value deleted" in page
+    assert ("Payment information account.payment: 0 payment methods deleted; 1 processor token "
+            "removed; what remains is under “What was kept”") in page  # fmt: skip
+    assert "Usage events: none was held" in page
+    assert "Marketing choices: 1 marketing choice deleted" in page
+    assert "Stored values deleted 0" not in page
+    assert ("Name account.name: Kept by the retention rule invoice_records: Invoices must show "
+            "who was billed.") in page  # fmt: skip
+    assert "2 March 2036" in page  # kept until, in words
+    assert (
+        "the encryption keys of Account and contact details account_contact and Payment "
+        "information payment were destroyed" in page
+    )
+    recipient = runtime.policy.recipient("email_delivery").name
+    assert f"{recipient} email_delivery" in page
+    assert (
+        "Passed: all 2 keys destroyed; no erased row is left; look-up indexes (e-mail, "
+        "phone) cleared." in page
+    )
 
     # Running it again does nothing and returns the same certificate.
     assert jobs.erase(runtime.sessions, ctx(runtime), rid) == cert
@@ -140,7 +178,13 @@ def test_a_hold_keeps_what_it_names_and_the_answer_is_partial(
             select(PersonalValue).where(PersonalValue.subject_id == sid))}  # fmt: skip
     assert "account.phone" in rows
     assert "account.email" not in rows
-    assert "Legal hold" in certificate.render_html(cert)
+    page = text_of(certificate.render_html(cert, runtime.policy))
+    until_words = f"{until.day} {until:%B %Y}"
+    assert (
+        f"Phone number account.phone: Legal hold: pending dispute: legal claim: {until_words}"
+        in page
+    )
+    assert "Partially completed: a legal hold kept some data" in page
 
 
 @pytest.mark.parametrize("crash_after", ["plan", "shred", "delete_rows", "verify"])

@@ -21,6 +21,7 @@ from safehold.subjects import service as subjects
 from safehold.subjects.errors import KeptReadNeedsReference, SubjectErased
 from safehold.subjects.models import KeptRead, PersonalValue
 from tests.integration.requests.support import STAFF, ctx, person, verified
+from tests.integration.requests.test_erasure import text_of
 
 REFERENCE = "Tax audit TA-2026-0042 (fictional)"
 
@@ -130,8 +131,13 @@ def test_a_person_never_billed_has_nothing_kept_for_tax_law_and_the_certificate_
     with runtime.sessions() as session:
         left = session.scalars(select(PersonalValue).where(PersonalValue.subject_id == sid)).all()
     assert left == []
-    page = certificate.render_html(cert)
-    assert "Not kept: nothing under the retention rule <code>invoice_records</code>" in page
+    page = text_of(certificate.render_html(cert, runtime.policy))
+    assert (
+        "Not kept: nothing under the retention rule invoice_records (Name and billing address on "
+        "issued invoices), which keeps data only for people of whom we hold Payment information; "
+        "none was held for this person."
+    ) in page
+    assert "E-mail address account.email: For the e-mail that says the erasure was done" in page
     with transaction(runtime.sessions) as session:
         view = subjects.read(
             session, _sctx(runtime), sid, purpose="legal_obligation", actor=STAFF,

@@ -28,6 +28,7 @@ EXPECTED = {
     (Status.SENDING, Status.SKIPPED),
     (Status.SENDING, Status.SUPPRESSED),
     (Status.FAILED, Status.QUEUED),
+    (Status.FAILED, Status.SKIPPED),  # the notice of a policy version withdrawn (decision 0034)
 }
 
 

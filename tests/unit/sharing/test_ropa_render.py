@@ -49,13 +49,28 @@ def test_rotation_progress_is_shown_and_the_missing_date_is_said(policy: Policy)
     assert record.security.keys.last_rotation is None
     markdown = ropa.render_markdown(record)
     assert "Data keys still on older versions: 4" in markdown
-    assert "Last rotation: none has run yet" in markdown
+    assert (
+        "Rotation: No key rotation has run yet. 4 of 6 data keys are still wrapped by an older "
+        "key-encryption key: re-wrapping them under the current one is unfinished"
+    ) in markdown
+    assert "if empty" not in markdown  # the old field description is gone
 
 
 def test_the_last_rotation_date_is_reported(policy: Policy) -> None:
     record = ropa.build(policy, figures(last_rotation=AT), generated_at=AT)
     assert record.security.keys.last_rotation == AT.isoformat()
-    assert f"Last rotation: {AT.isoformat()}" in ropa.render_markdown(record)
+    assert "The last key rotation finished on 2 March 2026 at 09:30 UTC." in ropa.render_markdown(
+        record
+    )
+    done = ropa.build(policy, figures(last_rotation=AT, keys_by_version={"v2": 6}), generated_at=AT)
+    assert done.security.keys.rotation_note == (
+        "The last key rotation finished on 2 March 2026 at 09:30 UTC. All 6 data keys are "
+        "wrapped by the current key-encryption key (v2)."
+    )
+    one = ropa.build(policy, figures(keys_by_version={"v2": 1}), generated_at=AT)
+    assert "The one data key is wrapped" in one.security.keys.rotation_note
+    none = ropa.build(policy, figures(keys_by_version={}), generated_at=AT)
+    assert none.security.keys.rotation_note.endswith("No data key exists yet.")
 
 
 def test_a_broken_audit_chain_is_reported(policy: Policy) -> None:
