@@ -125,7 +125,10 @@ class Limiter:
             return None
         try:
             answer = call(self._redis)
-        except (StorageError, redis.RedisError) as exc:
+        except StorageError as exc:  # the library's wrapper of the Redis client's error
+            self._shared.failed("ratelimit", exc.storage_error)
+            return None
+        except redis.RedisError as exc:
             self._shared.failed("ratelimit", exc)
             return None
         self._shared.answered()
