@@ -18,7 +18,7 @@ from safehold.db import AUDIT_KEY, make_engine, make_session_factory
 from safehold.dbtimeouts import DatabaseTimeouts
 from safehold.notices.book import PolicyBook
 from safehold.policy import Policy, load_policy
-from safehold.shared import SharedRedis
+from safehold.shared import SharedRedis, shared_prefix
 from safehold.vault.providers import provider_from_settings
 from safehold.vault.service import Vault
 
@@ -48,7 +48,10 @@ class Runtime:
         self.registry = registry or CollectorRegistry()
         # What the processes share when SAFEHOLD_REDIS_URL is set (safehold.shared): the
         # rate limits' windows and the newest published policy version.
-        self.shared = SharedRedis(settings.redis_url, self.registry) if settings.redis_url else None
+        self.shared = None
+        if settings.redis_url:
+            prefix = shared_prefix(vault.provider.index_key())
+            self.shared = SharedRedis(settings.redis_url, self.registry, prefix=prefix)
         # ``policy`` (the file) serves until a version is published; then the version in
         # force at the clock's "now" does, switching at its effective date by itself.
         self.book = PolicyBook(policy, shared=self.shared)

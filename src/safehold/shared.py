@@ -21,6 +21,8 @@ is lifted: the per-process counters are kept all along (see ``safehold.ratelimit
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import threading
 import time
 from collections.abc import Callable
@@ -32,7 +34,7 @@ from safehold.logs import get_logger
 
 TIMEOUT_SECONDS = 0.5  # to connect, and per command: a stuck Redis delays a request this much
 RETRY_SECONDS = 5.0  # after a failure, the process uses its own state this long
-PREFIX = "safehold"  # every key Safehold writes starts with this (one Redis db per deployment)
+PREFIX = "safehold"  # every key Safehold writes starts with this
 
 # KEYS[1] := max(KEYS[1], ARGV[1]): version numbers only grow, whoever announces last.
 _RAISE_TO = """
@@ -42,6 +44,14 @@ return 0
 """
 
 log = get_logger(__name__)
+
+
+def shared_prefix(index_key: bytes) -> str:
+    """The key prefix of one deployment: ``safehold:`` and a keyed hash of its index key, so
+    every process of a deployment (same keys) shares its counters and deployments that share
+    one Redis never count each other's clients."""
+    tag = hmac.new(index_key, b"safehold redis prefix", hashlib.sha256).hexdigest()[:16]
+    return f"{PREFIX}:{tag}"
 
 
 class SharedRedis:

@@ -36,9 +36,10 @@ from safehold.runtime import Runtime, build_runtime
 
 WORKER_APP = "safehold.supervisor:worker_app"  # what each spawned worker imports and calls
 # Seconds a worker has to answer the supervisor's health check (every half second) before it
-# counts as hung and is replaced. A fresh worker answers only once its imports are done,
-# which takes a few seconds on a busy machine (uvicorn's default, 5, restarted them forever).
-HEALTHCHECK_SECONDS = 30
+# counts as hung and is replaced (a worker that exits is replaced at once). A fresh worker
+# answers only once its imports are done: seconds, or tens of seconds on an overloaded
+# machine (uvicorn's default, 5, had them replaced forever there).
+HEALTHCHECK_SECONDS = 60
 
 log = get_logger(__name__)
 

@@ -137,7 +137,7 @@ def test_redis_stopping_mid_run_neither_locks_out_nor_lifts_the_limit(
     ticks.now += shared.RETRY_SECONDS
     limiter.hit("guess", "request-3")
     assert value(registry, "safehold_redis_up") == 1
-    assert redis_link.client.keys("safehold:limits:*")  # counted in Redis again
+    assert redis_link.client.keys("safehold:limits:*")  # counted in Redis again (default prefix)
 
 
 def test_a_published_version_reaches_the_other_processes_on_their_next_request(

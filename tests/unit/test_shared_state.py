@@ -128,3 +128,10 @@ def test_a_policy_book_without_an_answer_from_redis_polls_the_database() -> None
 def test_a_redis_url_with_a_database_number_is_accepted() -> None:
     settings = Settings(redis_url="redis://127.0.0.1:6379/3")
     assert settings.redis_url == "redis://127.0.0.1:6379/3"
+
+
+def test_each_deployment_counts_under_its_own_prefix() -> None:
+    one, other = b"fictional index key one........!", b"fictional index key two........!"
+    assert shared.shared_prefix(one) == shared.shared_prefix(one)  # every process alike
+    assert shared.shared_prefix(one) != shared.shared_prefix(other)
+    assert shared.shared_prefix(one).startswith("safehold:")
