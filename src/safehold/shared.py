@@ -71,7 +71,7 @@ class SharedRedis:
         self._now = now
         self._lock = threading.Lock()
         self._down_until = float("-inf")
-        self._down = False
+        self._answering: bool | None = None  # not asked yet
         self._raise_to = self.client.register_script(_RAISE_TO)
         self._fallbacks = Counter(
             "safehold_redis_fallbacks",
@@ -83,10 +83,10 @@ class SharedRedis:
             self._fallbacks.labels(use)  # present at 0 from the start
         self._up = Gauge(
             "safehold_redis_up",
-            "1 while Redis answers this process; 0 while it uses its own per-process state",
+            "1 while Redis answers this process; 0 while it uses its own per-process state "
+            "(and before it was first asked)",
             registry=registry,
         )
-        self._up.set(1)
 
     def key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
@@ -95,19 +95,19 @@ class SharedRedis:
         return self._now() >= self._down_until
 
     def answered(self) -> None:
-        if self._down:
+        if self._answering is not True:
             with self._lock:
-                if self._down:
-                    self._down = False
-                    self._up.set(1)
-                    log.info("redis_available_again")
+                was, self._answering = self._answering, True
+            self._up.set(1)
+            if was is False:
+                log.info("redis_available_again")
 
     def failed(self, use: str, exc: Exception) -> None:
         self._fallbacks.labels(use).inc()
         with self._lock:
             self._down_until = self._now() + RETRY_SECONDS
-            first = not self._down
-            self._down = True
+            first = self._answering is not False
+            self._answering = False
         self._up.set(0)
         if first:
             log.warning(

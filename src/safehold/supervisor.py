@@ -51,7 +51,10 @@ def worker_app() -> FastAPI:
     then stops the supervisor rather than restart it forever."""
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
-    return create_app(build_runtime(settings))
+    runtime = build_runtime(settings)
+    if runtime.shared is not None:
+        runtime.shared.ping()  # safehold_redis_up says from the start whether Redis answers
+    return create_app(runtime)
 
 
 def warnings(runtime: Runtime, workers: int) -> list[str]:
