@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from safehold import config, ratelimit, shared
+from safehold import config, ratelimit, shared, supervisor
 from safehold.config import Settings, SettingsError, load_settings
 from safehold.errors import RateLimited
 from safehold.notices.book import PolicyBook
@@ -135,3 +135,18 @@ def test_each_deployment_counts_under_its_own_prefix() -> None:
     assert shared.shared_prefix(one) == shared.shared_prefix(one)  # every process alike
     assert shared.shared_prefix(one) != shared.shared_prefix(other)
     assert shared.shared_prefix(one).startswith("safehold:")
+
+
+def test_start_up_says_when_redis_does_not_answer_and_when_there_is_none() -> None:
+    class Started:  # what supervisor.warnings reads of a runtime
+        def __init__(self, link: shared.SharedRedis | None) -> None:
+            self.shared = link
+
+    registry = CollectorRegistry()
+    down = Started(shared.SharedRedis(refused_url(), registry))
+    [said] = supervisor.warnings(down, 1)  # type: ignore[arg-type]
+    assert "does not answer" in said
+    assert value(registry, "safehold_redis_up") == 0
+    [said] = supervisor.warnings(Started(None), 3)  # type: ignore[arg-type]
+    assert "3 times each limit" in said
+    assert supervisor.warnings(Started(None), 1) == []  # type: ignore[arg-type]
