@@ -1,7 +1,8 @@
 """`safehold serve --workers N` as deployed: real processes on one real socket (decision 0036).
 
 - A worker killed with SIGKILL: the other keeps answering, the supervisor starts a new one,
-  and every event acknowledged before and after is stored.
+  and every event acknowledged before and after is stored. The periodic jobs run once, in
+  the supervisor.
 - SIGTERM to the supervisor: a request in flight (its body still arriving) is finished and
   acknowledged, then every process exits.
 - Two processes sharing Redis: the per-address sign-in limit holds across them.
@@ -83,7 +84,7 @@ def test_a_killed_worker_is_replaced_while_the_other_serves_and_sigterm_finishes
     base = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {deployment.token}"}
     deployment.env["SAFEHOLD_LOG_LEVEL"] = "info"  # the supervisor's lines on its workers
-    proc = deployment.serve(port, "--workers", "2", "--no-jobs")
+    proc = deployment.serve(port, "--workers", "2")  # with the jobs (embedded: the default)
     deadline = time.monotonic() + RESTART_SECONDS
     while len(workers_of(proc.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -121,6 +122,7 @@ def test_a_killed_worker_is_replaced_while_the_other_serves_and_sigterm_finishes
         time.sleep(0.2)  # the new worker has built its app and is accepting
         log = deployment.log.read_text()
     assert log.count("Application startup complete") == 3
+    assert log.count('"event": "worker_started"') == 1  # the jobs: in the supervisor only
 
     # SIGTERM while a request's body is still arriving: it is finished, then all stop.
     body = httpx.Request("POST", "/", json=events(deployment, 20)).content
