@@ -10,7 +10,9 @@ the kernel spreads the connections among them.
 - A worker that dies (SIGKILL, a crash, a hang that stops it answering the supervisor's
   health check) is replaced; the others keep serving meanwhile.
 - SIGTERM or SIGINT to the supervisor is passed to every worker: each stops accepting,
-  finishes the requests in flight, and exits; then the supervisor exits.
+  finishes the requests in flight, and exits; then the supervisor exits. A supervisor killed
+  outright (SIGKILL) cannot pass anything on: each worker sees at once that it is gone and
+  stops the same way (:func:`watch_supervisor`).
 - The periodic jobs (``safehold.worker``), when this ``serve`` runs them, run in the
   supervisor only: once, not N times.
 
@@ -20,7 +22,11 @@ as ``safehold serve`` always did.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import socket
+import threading
 from typing import Any
 
 import uvicorn
@@ -51,10 +57,30 @@ def worker_app() -> FastAPI:
     then stops the supervisor rather than restart it forever."""
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
+    watch_supervisor()
     runtime = build_runtime(settings)
     if runtime.shared is not None:
         runtime.shared.ping()  # safehold_redis_up says from the start whether Redis answers
     return create_app(runtime)
+
+
+def watch_supervisor() -> threading.Thread | None:
+    """Stop this worker (SIGTERM to itself: it finishes its requests) once its supervisor is
+    gone — killed with SIGKILL, it could not stop its workers, and they would go on holding
+    the port with nobody to replace them. multiprocessing gives a spawned process its
+    parent's sentinel, which becomes ready when the parent ends, even before this ran."""
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not a spawned worker
+        return None
+
+    def watch() -> None:
+        parent.join()  # waits on the sentinel: no polling
+        log.warning("supervisor_gone", supervisor=parent.pid)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=watch, name="safehold-supervisor-watch", daemon=True)
+    thread.start()
+    return thread
 
 
 def warnings(runtime: Runtime, workers: int) -> list[str]:

@@ -5,6 +5,7 @@
   the supervisor.
 - SIGTERM to the supervisor: a request in flight (its body still arriving) is finished and
   acknowledged, then every process exits.
+- The supervisor killed with SIGKILL: its workers stop by themselves and free the port.
 - Two processes sharing Redis: the per-address sign-in limit holds across them.
 """
 
@@ -202,3 +203,23 @@ def test_workers_without_redis_warn_that_limits_are_per_process(deployment: Depl
     assert "2 server processes" in banner
     assert "no SAFEHOLD_REDIS_URL" in banner
     assert "2 times each limit" in banner
+
+
+def test_workers_stop_by_themselves_when_the_supervisor_is_killed(
+    deployment: Deployment,
+) -> None:
+    port = free_port()
+    proc = deployment.serve(port, "--workers", "2", "--no-jobs")
+    deadline = time.monotonic() + RESTART_SECONDS
+    while len(workers_of(proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    orphans = workers_of(proc.pid)
+    assert len(orphans) == 2
+    proc.kill()  # SIGKILL: it cannot tell its workers anything
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() for pid in orphans) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in orphans if Path(f"/proc/{pid}").exists()]
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)  # nobody holds the port
