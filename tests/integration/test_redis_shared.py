@@ -45,7 +45,7 @@ def prefix(redis_url: str) -> Iterator[str]:
     name = f"safehold-test-{uuid.uuid4().hex[:12]}"
     yield name
     client = redis.Redis.from_url(redis_url)
-    for key in client.scan_iter(f"{name}:*"):
+    for key in client.scan_iter(f"{name}*"):  # its own keys and those of "{name}-other"
         client.delete(key)
     client.close()
 
