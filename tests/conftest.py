@@ -28,6 +28,7 @@ from safehold.vault.service import Vault
 from tests.integration.comms.smtp import SmtpServer, smtp_server
 
 PG_ENV = "SAFEHOLD_TEST_POSTGRES_URL"
+REDIS_ENV = "SAFEHOLD_TEST_REDIS_URL"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 FROZEN_AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 TEST_AUDIT_KEY = b"fictional audit key for tests..."  # 32 bytes, never a real key
@@ -38,6 +39,17 @@ DEFAULT_POLICY = ROOT / "policies" / "default.yaml"
 def pytest_configure(config: pytest.Config) -> None:
     if IN_CI and not os.environ.get(PG_ENV):
         raise pytest.UsageError(f"CI=true but {PG_ENV} is not set: the PostgreSQL tier must run")
+    if IN_CI and not os.environ.get(REDIS_ENV):
+        raise pytest.UsageError(f"CI=true but {REDIS_ENV} is not set: the Redis tests must run")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis (SAFEHOLD_TEST_REDIS_URL): tests keep to keys under their own prefix."""
+    url = os.environ.get(REDIS_ENV)
+    if not url:
+        pytest.skip(f"{REDIS_ENV} not set")
+    return url
 
 
 def postgres_url() -> URL | None:

@@ -55,11 +55,11 @@ class Deployment:
     log: Path
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def serve(self, port: int) -> subprocess.Popen[bytes]:
+    def serve(self, port: int, *options: str) -> subprocess.Popen[bytes]:
         env = {**self.env, "SAFEHOLD_PORT": str(port)}
         with self.log.open("ab") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "safehold", "serve", "--no-demo"],
+            proc = subprocess.Popen(  # noqa: S603 - this interpreter, options from the tests
+                [sys.executable, "-m", "safehold", "serve", "--no-demo", *options],
                 env=env, stdout=log, stderr=log,
             )  # fmt: skip
         self.procs.append(proc)

@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.panel import Panel
 from sqlalchemy.exc import SQLAlchemyError
 
-from safehold import migrate, worker
+from safehold import migrate, supervisor, worker
 from safehold.access import service as access
 from safehold.access.audit_commands import app as audit_app
 from safehold.access.commands import app as keys_app
-from safehold.app import create_app
 from safehold.cli_support import (
     describe_database,
     fail,
@@ -74,9 +72,19 @@ def serve(
         bool | None,
         typer.Option(help="Run the worker's jobs in this process (default: on when embedded)"),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=256,
+            help="Server processes on the port (SAFEHOLD_WORKERS; default: 1 embedded, "
+            "one per core on PostgreSQL)",
+        ),
+    ] = None,
 ) -> None:
     """Apply migrations and serve the API, the pages and the metrics."""
     settings = settings_or_exit()
+    processes = workers or settings.server_processes
     bind_host, bind_port = host or settings.host, port or settings.port
     listener = listening_socket_or_exit(bind_host, bind_port)  # before anything is created
     configure_logging(settings.log_format, settings.log_level)
@@ -112,25 +120,22 @@ def serve(
             )
     out.print(
         f"Safehold on http://{bind_host}:{bind_port}  (API docs /docs, policy /v1/policy)\n"
-        f"database {describe_database(settings)}",
+        f"database {describe_database(settings)}"
+        + (f"\n{processes} server processes" if processes > 1 else ""),
         highlight=False,
     )
     if settings.mail_backend == "console":
         out.print(
             "[red]mail backend 'console': e-mails are printed here, not sent (demo only)[/red]"
         )
-    if settings.is_embedded if jobs is None else jobs:
-        worker.jobs_in_background(runtime)
+    for warning in supervisor.warnings(runtime, processes):
+        out.print(f"[red]{warning}[/red]", highlight=False)
     if settings.is_embedded and demo and events_commands.demo_pending(runtime):
         events_commands.seed_in_background(runtime, bind_host, bind_port)
-    config = uvicorn.Config(
-        create_app(runtime), host=bind_host, port=bind_port, log_config=None,
-        # Forwarded headers only from the proxies named (uvicorn's own default believes any
-        # from 127.0.0.1): the client address is what the per-client rate limits count.
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=settings.trusted_proxies,
+    supervisor.serve(
+        runtime, listener, host=bind_host, port=bind_port, workers=processes,
+        jobs=settings.is_embedded if jobs is None else jobs,
     )  # fmt: skip
-    uvicorn.Server(config).run(sockets=[listener])
 
 
 @db_app.command()

@@ -32,7 +32,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_POLICY = "policies/default.yaml"
 
 # Variables that share the prefix but belong to the test suite or CI, not to the service.
-NOT_SETTINGS = frozenset({"SAFEHOLD_TEST_POSTGRES_URL"})
+NOT_SETTINGS = frozenset({"SAFEHOLD_TEST_POSTGRES_URL", "SAFEHOLD_TEST_REDIS_URL"})
 
 
 class SettingsError(Exception):
@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     # header is believed, and the client is the connection's peer — so a client cannot pick
     # the address the per-client rate limits count (docs/operations.md, "Behind a proxy").
     trusted_proxies: str = ""
+    # Server processes of `safehold serve` on one port (unset: 1 on the embedded database,
+    # one per core on PostgreSQL; docs/operations.md, "Several processes").
+    workers: int | None = Field(default=None, ge=1, le=256)
+    # Redis for what the processes must share: rate-limit counters and the news of a newly
+    # published policy version (unset: each process keeps its own). May hold a password.
+    redis_url: str | None = Field(default=None, repr=False)
 
     @field_validator("base_url")
     @classmethod
@@ -99,6 +105,13 @@ class Settings(BaseSettings):
     @classmethod
     def _proxies_are_addresses(cls, value: str) -> str:
         return ",".join(parse_trusted_proxies(value))
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_is_redis(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in REDIS_SCHEMES:
+            raise ValueError("must be a redis:// or rediss:// URL (e.g. redis://127.0.0.1:6379/0)")
+        return value
 
     @field_validator("recipient_webhooks")
     @classmethod
@@ -124,12 +137,27 @@ class Settings(BaseSettings):
         return self.database.get_backend_name() == "sqlite"
 
     @property
+    def server_processes(self) -> int:
+        """`safehold serve`'s processes: SAFEHOLD_WORKERS, else 1 on the embedded database
+        (SQLite serialises writers anyway) and one per usable core on PostgreSQL."""
+        if self.workers is not None:
+            return self.workers
+        return 1 if self.is_embedded else usable_cores()
+
+    @property
     def policy_path(self) -> Path:
         """The policy file; a relative default falls back to the copy shipped in the repo."""
         if self.policy.is_absolute() or self.policy.exists():
             return self.policy
         shipped = PROJECT_ROOT / self.policy
         return shipped if shipped.exists() else self.policy
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, where the system tells)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 def normalise_database_url(raw: str) -> URL:
@@ -179,6 +207,7 @@ class RecipientWebhook:
     secret: str = dataclass_field(repr=False)
 
 
+REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 _RECIPIENT_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 

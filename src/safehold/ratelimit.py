@@ -33,11 +33,16 @@ The refusal is :class:`RateLimited`: HTTP 429, code
 the same number in a ``Retry-After`` header.
 
 Windows are *moving* (the `limits` library's moving-window strategy): "5/hour" means no more
-than 5 hits in any 60 minutes, so there is no burst at a window's edge. Counters live in the
-process's memory: they reset when the process restarts, and with N server processes a client
-gets up to N times a limit. That is accepted (decision 0011): the limits stop guessing and
-floods, which a factor of two does not revive, and the durable limits — 5 wrong tries per
-code, 5 codes per request, the sign-in codes per hour — are counted in the database. The
+than 5 hits in any 60 minutes, so there is no burst at a window's edge. Without Redis the
+counters live in the process's memory: they reset when the process restarts, and with N
+server processes a client gets up to N times a limit (decision 0011). With
+``SAFEHOLD_REDIS_URL`` (decision 0036) the windows live in Redis, shared by every process
+that uses it, so a limit holds across processes and machines; each process also keeps, in
+its memory, the hits that Redis allowed through it. When Redis does not answer, that
+per-process window decides instead (``safehold.shared``: a warning, a metric, Redis asked
+again a few seconds later): nobody is locked out by the outage, and a client's own recent
+hits through that process still count. The durable limits — 5 wrong tries per code, 5 codes
+per request, the sign-in codes per hour — are counted in the database either way. The
 windows count wall-clock seconds (the library's own time), not the injected clock: they pace
 callers and decide nothing about people's data.
 """
@@ -49,18 +54,23 @@ import math
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
+import redis
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from safehold.errors import RateLimited, SafeholdError
 
 if TYPE_CHECKING:
     from safehold.runtime import Runtime
+    from safehold.shared import SharedRedis
+
+T = TypeVar("T")
 
 # bucket -> "<count>/<period>": who is counted is the caller's key (see the module docstring).
 LIMITS: dict[str, str] = {
@@ -86,11 +96,22 @@ LIMITS: dict[str, str] = {
 
 
 class Limiter:
-    """Moving-window counters for the named buckets, in this process's memory."""
+    """Moving-window counters for the named buckets: in Redis when ``shared`` is given (with
+    this process's memory as the fallback), else in this process's memory."""
 
-    def __init__(self, limits: Mapping[str, str] = LIMITS) -> None:
+    def __init__(
+        self, limits: Mapping[str, str] = LIMITS, *, shared: SharedRedis | None = None
+    ) -> None:
         self._items: dict[str, RateLimitItem] = {b: parse(s) for b, s in limits.items()}
         self._window = MovingWindowRateLimiter(MemoryStorage())
+        self._shared = shared
+        self._redis = None
+        if shared is not None:
+            storage = RedisStorage(
+                "redis://", connection_pool=shared.client.connection_pool,
+                key_prefix=shared.key("limits"), wrap_exceptions=True,
+            )  # fmt: skip
+            self._redis = MovingWindowRateLimiter(storage)
 
     def _item(self, bucket: str) -> RateLimitItem:
         item = self._items.get(bucket)
@@ -98,24 +119,58 @@ class Limiter:
             raise ValueError(f"no rate limit named {bucket!r}; known: {', '.join(self._items)}")
         return item
 
+    def _ask_redis(self, call: Callable[[MovingWindowRateLimiter], T]) -> T | None:
+        """Redis's answer, or None when there is no Redis or it did not answer (counted)."""
+        if self._redis is None or self._shared is None or not self._shared.usable():
+            return None
+        try:
+            answer = call(self._redis)
+        except StorageError as exc:  # the library's wrapper of the Redis client's error
+            self._shared.failed("ratelimit", exc.storage_error)
+            return None
+        except redis.RedisError as exc:
+            self._shared.failed("ratelimit", exc)
+            return None
+        self._shared.answered()
+        return answer
+
     def hit(self, bucket: str, key: str) -> None:
         item, who = self._item(bucket), _who(key)
-        if not self._window.hit(item, bucket, who):
-            self._refuse(item, bucket, who)
+        shared = self._ask_redis(lambda w: w.hit(item, bucket, who))
+        if shared is None:  # no Redis, or it did not answer: this process's window decides
+            if not self._window.hit(item, bucket, who):
+                self._refuse(item, bucket, who)
+            return
+        if not shared:
+            self._refuse(item, bucket, who, self._redis)
+        self._window.hit(item, bucket, who)  # kept for an outage: what Redis let through here
 
     def check(self, bucket: str, key: str) -> None:
         """Raise :class:`RateLimited` if one more hit would pass the limit; count nothing."""
         item, who = self._item(bucket), _who(key)
-        if not self._window.test(item, bucket, who):
-            self._refuse(item, bucket, who)
+        shared = self._ask_redis(lambda w: w.test(item, bucket, who))
+        if shared is None:
+            if not self._window.test(item, bucket, who):
+                self._refuse(item, bucket, who)
+        elif not shared:
+            self._refuse(item, bucket, who, self._redis)
 
     def count(self, bucket: str, key: str) -> None:
         """Count one hit whatever the window holds (the attempt already happened)."""
-        self._window.hit(self._item(bucket), bucket, _who(key))
+        item, who = self._item(bucket), _who(key)
+        self._ask_redis(lambda w: w.hit(item, bucket, who))
+        self._window.hit(item, bucket, who)
 
-    def _refuse(self, item: RateLimitItem, bucket: str, who: str) -> NoReturn:
-        reset_at = self._window.get_window_stats(item, bucket, who).reset_time
-        retry_after = max(1, math.ceil(reset_at - time.time()))
+    def _refuse(
+        self, item: RateLimitItem, bucket: str, who: str,
+        window: MovingWindowRateLimiter | None = None,
+    ) -> NoReturn:  # fmt: skip
+        stats = None
+        if window is not None:
+            stats = self._ask_redis(lambda w: w.get_window_stats(item, bucket, who))
+        if stats is None:
+            stats = self._window.get_window_stats(item, bucket, who)
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         raise RateLimited(
             f"too many attempts; try again in {retry_after} seconds",
             retry_after=retry_after,
@@ -133,11 +188,12 @@ _made = threading.Lock()  # two first requests at once must not make two limiter
 
 
 def limiter_for(runtime: Runtime) -> Limiter:
-    """The runtime's limiter: one per process (per runtime, so tests never share counts)."""
+    """The runtime's limiter: one per process (per runtime, so tests never share counts),
+    on the runtime's Redis when SAFEHOLD_REDIS_URL is set."""
     with _made:
         limiter = _limiters.get(runtime)
         if limiter is None:
-            limiter = _limiters[runtime] = Limiter()
+            limiter = _limiters[runtime] = Limiter(shared=runtime.shared)
         return limiter
 
 

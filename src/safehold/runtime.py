@@ -18,6 +18,7 @@ from safehold.db import AUDIT_KEY, make_engine, make_session_factory
 from safehold.dbtimeouts import DatabaseTimeouts
 from safehold.notices.book import PolicyBook
 from safehold.policy import Policy, load_policy
+from safehold.shared import SharedRedis, shared_prefix
 from safehold.vault.providers import provider_from_settings
 from safehold.vault.service import Vault
 
@@ -45,9 +46,15 @@ class Runtime:
             sessions.configure(info={**info, AUDIT_KEY: derived})
         self.clock: Clock = clock or SystemClock()
         self.registry = registry or CollectorRegistry()
+        # What the processes share when SAFEHOLD_REDIS_URL is set (safehold.shared): the
+        # rate limits' windows and the newest published policy version.
+        self.shared = None
+        if settings.redis_url:
+            prefix = shared_prefix(vault.provider.index_key())
+            self.shared = SharedRedis(settings.redis_url, self.registry, prefix=prefix)
         # ``policy`` (the file) serves until a version is published; then the version in
         # force at the clock's "now" does, switching at its effective date by itself.
-        self.book = PolicyBook(policy)
+        self.book = PolicyBook(policy, shared=self.shared)
 
     def audit_key(self) -> bytes:
         """The audit log's link key, derived from the key provider (never stored): the one
@@ -61,6 +68,8 @@ class Runtime:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.shared is not None:
+            self.shared.close()
 
 
 def database_timeouts(settings: Settings) -> DatabaseTimeouts:

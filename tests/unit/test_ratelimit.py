@@ -59,7 +59,7 @@ def test_every_named_limit_parses_and_the_runtime_keeps_one_limiter() -> None:
         limiter.hit(bucket, "someone")
 
     class FakeRuntime:  # any object the runtime's place can be held by
-        pass
+        shared = None  # no SAFEHOLD_REDIS_URL
 
     runtime = FakeRuntime()
     assert ratelimit.limiter_for(runtime) is ratelimit.limiter_for(runtime)  # type: ignore[arg-type]

@@ -2,7 +2,10 @@
 
 The active version switches at its effective date, driven by the clock, with no restart.
 Each process keeps the versions in memory and looks for new ones at most every few seconds,
-so a version published by another process (the CLI, another API worker) is picked up.
+so a version published by another process (the CLI, another API worker) is picked up. With
+Redis (``safehold.shared``) a process that loads a new version announces its number, and
+every other process reads that number on each request and loads the version before
+answering; when Redis does not answer, the poll every few seconds is what remains.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,6 +24,9 @@ from safehold.db import reading_only
 from safehold.notices.models import PolicyVersion, PolicyWithdrawal
 from safehold.notices.rules import VersionFacts, in_force
 from safehold.policy import Policy, parse_policy
+
+if TYPE_CHECKING:
+    from safehold.shared import SharedRedis
 
 REFRESH_SECONDS = 5.0
 
@@ -32,12 +39,14 @@ class LoadedVersion:
 
 
 class PolicyBook:
-    def __init__(self, fallback: Policy) -> None:
+    def __init__(self, fallback: Policy, *, shared: SharedRedis | None = None) -> None:
         self.fallback = fallback  # the policy file, until a first version is published
         self._versions: dict[int, LoadedVersion] = {}
         self._seen = 0  # the newest version read, withdrawn or not
         self._checked = float("-inf")
         self._lock = threading.Lock()
+        self._shared = shared
+        self._heard = 0  # the newest version number Redis announced that this book acted on
 
     def load(self, session: Session) -> None:
         """Add the versions published since the last load (versions never change), and drop
@@ -61,8 +70,17 @@ class PolicyBook:
             for seq in withdrawn:
                 self._versions.pop(seq, None)
             self._checked = time.monotonic()
+            newest = max(self._versions, default=0)
+        if self._shared is not None and newest > known:
+            self._shared.announce_policy(newest)
 
     def refresh_if_stale(self, sessions: sessionmaker[Session]) -> None:
+        """Load new versions when Redis announced one this book has not seen, or when the
+        last look is :data:`REFRESH_SECONDS` old."""
+        announced = self._shared.latest_policy() if self._shared is not None else None
+        if announced is not None and announced > max(self._heard, *self._versions, 0):
+            self._heard = announced  # acted on once, even if not yet visible here
+            self._checked = float("-inf")
         if time.monotonic() - self._checked >= REFRESH_SECONDS:
             try:
                 with sessions() as session:

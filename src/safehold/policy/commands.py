@@ -125,6 +125,8 @@ def publish(
             )
     except SafeholdError as exc:
         fail(exc.message)
+    if runtime.shared is not None:  # committed: serving processes load it on their next request
+        runtime.shared.announce_policy(version.seq)
 
 
 @app.command()
