@@ -11,7 +11,7 @@ is audited/floor throughput at that K. The two alternate (floor, audited, audite
 that a machine whose load drifts during the run weighs on both alike.
 Target (issue 18): >= 0.85x the floor at every count.
 
-    .venv/bin/python -m bench.audit [--seconds S] [--people N] [--entries N]
+    .venv/bin/python -m bench.audit [--seconds S] [--people N] [--entries N] [--part P]
 """
 
 from __future__ import annotations
@@ -133,14 +133,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="per run (default 3)")
     parser.add_argument("--people", type=int, default=2_000)
     parser.add_argument("--entries", type=int, default=100_000, help="for verify (1M: 1000000)")
+    parser.add_argument("--part", choices=("all", "throughput", "verify"), default="all")
     args = parser.parse_args()
     for backend in backends():
-        header(f"audited reads beside the unchained floor ({backend})")
-        with fresh_runtime(backend) as runtime:
-            throughput(runtime, args.people, args.seconds)
-        header(f"audit verify ({backend})")
-        with fresh_runtime(backend) as runtime:
-            verify_time(runtime, args.entries)
+        if args.part in ("all", "throughput"):
+            header(f"audited reads beside the unchained floor ({backend})")
+            with fresh_runtime(backend) as runtime:
+                throughput(runtime, args.people, args.seconds)
+        if args.part in ("all", "verify"):
+            header(f"audit verify ({backend})")
+            with fresh_runtime(backend) as runtime:
+                verify_time(runtime, args.entries)
 
 
 if __name__ == "__main__":
