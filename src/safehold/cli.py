@@ -29,6 +29,7 @@ from safehold.datadir import restrict_umask
 from safehold.db import transaction
 from safehold.events import commands as events_commands
 from safehold.events import jobs as events_jobs
+from safehold.events import refine
 from safehold.logs import configure_logging
 from safehold.notices import service as notices
 from safehold.policy import load_policy
@@ -121,6 +122,8 @@ def serve(
         )
     if settings.is_embedded if jobs is None else jobs:
         worker.jobs_in_background(runtime)
+    # New User-Agents are parsed fully off the request path (decision 0032).
+    refine.start(runtime.sessions, runtime.vault.provider.index_key(), runtime.clock)
     if settings.is_embedded and demo and events_commands.demo_pending(runtime):
         events_commands.seed_in_background(runtime, bind_host, bind_port)
     config = uvicorn.Config(
