@@ -41,8 +41,8 @@ from safehold.access.rules import Actor
 from safehold.carddata import contains_card_number
 from safehold.client import new_event_id
 from safehold.db import transaction
+from safehold.events import devices, storage
 from safehold.events import service as events_service
-from safehold.events import storage
 from safehold.events.devices import Hints, detect, detect_uncached
 from safehold.events.models import EventReceipt
 from safehold.events.schemas import BatchIn
@@ -158,9 +158,12 @@ def user_agents() -> list[tuple[str, dict[str, str] | None]]:
     return shapes  # fmt: skip
 
 
-def event_stream(n: int, people: list[uuid.UUID], per_batch: int, batch: int) -> list[bytes]:
+def event_stream(
+    n: int, people: list[uuid.UUID], per_batch: int, batch: int, *, new_agents: bool = False
+) -> list[bytes]:
     """Batch bodies: each from ``per_batch`` people, each person on one of their devices;
-    device popularity follows a Zipf-like curve (a few models are most of the traffic)."""
+    device popularity follows a Zipf-like curve (a few models are most of the traffic).
+    ``new_agents``: every event's User-Agent is one never seen before (a flood)."""
     shapes = user_agents()
     weights = [1 / (rank + 1) ** 1.1 for rank in range(len(shapes))]
     devices = {p: rng.choices(shapes, weights)[0] for p in people}
@@ -173,6 +176,8 @@ def event_stream(n: int, people: list[uuid.UUID], per_batch: int, batch: int) ->
         for i in range(size):
             who = crowd[i % len(crowd)]
             ua, hints = devices[who]
+            if new_agents:
+                ua = f"{ua} build/{start + i}"
             at = now - timedelta(seconds=rng.randint(1, 3600))
             if rng.random() < 0.05:
                 name, props = "guide.search", {"query": "cooking show", "results": 3}
@@ -345,7 +350,7 @@ def detection(bodies: list[bytes]) -> tuple[float, float]:
     for ua, hints in sample:
         detect_uncached(ua, hints)
     uncached = (time.perf_counter() - start) / len(sample)
-    detect.cache_clear()
+    devices.cache_clear()
     for ua, hints in seen:
         detect(ua, hints)  # warm: the server's cache after the first minutes
     start = time.perf_counter()
@@ -362,6 +367,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--people", type=int, default=1000)
     parser.add_argument("--people-per-batch", type=int, default=20)
+    parser.add_argument("--new-user-agents", action="store_true",
+                        help="every event with a User-Agent never seen before")  # fmt: skip
     args = parser.parse_args()
     configure_logging("json", "warning")
     print(f"{args.events:,} events in batches of {args.batch}, {args.connections} connections, "
@@ -375,7 +382,8 @@ def main() -> None:
                                         known_purposes=runtime.policy.purpose_ids,
                                         clock=runtime.clock, actor=ACTOR).token  # fmt: skip
                 s.commit()
-            bodies = event_stream(args.events, people, args.people_per_batch, args.batch)
+            bodies = event_stream(args.events, people, args.people_per_batch, args.batch,
+                                  new_agents=args.new_user_agents)  # fmt: skip
             url = None if backend == "sqlite" else runtime.engine.url.render_as_string(False)
             with serve(runtime, url) as base:
                 http_seconds = over_http(base, token, bodies, args.connections)
