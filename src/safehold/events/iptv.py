@@ -54,6 +54,9 @@ BOXES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for pattern, device_type in (
         (r"\bmag ?\d{3}\b.*stbapp|stbapp.*\bmag ?\d{3}\b", "set_top_box"),
         (r"\benigma2\b", "set_top_box"),
+        # Generic Android TV boxes, by the model in Android's "; MODEL Build/" slot only (a
+        # bare "x96" would match screen sizes such as "640x960").
+        (r";\s*(?:x96|h96|t95|mxq|tx[3-9]|a95x)\b[\w +-]*\sbuild/", "set_top_box"),
     )
 )
 
