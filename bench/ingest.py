@@ -41,7 +41,7 @@ from safehold.access.rules import Actor
 from safehold.carddata import contains_card_number
 from safehold.client import new_event_id
 from safehold.db import transaction
-from safehold.events import devices, storage
+from safehold.events import devices, refine, storage
 from safehold.events import service as events_service
 from safehold.events.devices import Hints, detect
 from safehold.events.models import EventReceipt
@@ -312,7 +312,8 @@ def breakdown(
     """Milliseconds per batch for the request's card-data scan (the middleware runs it on
     every body) and for the ingestion service alone (in-process, committed), on fresh
     batches: where the HTTP time goes."""
-    bodies = event_stream(14 * args.batch, people, args.people_per_batch, args.batch)
+    bodies = event_stream(14 * args.batch, people, args.people_per_batch, args.batch,
+                          new_agents=args.new_user_agents)  # fmt: skip
     start = time.perf_counter()
     for body in bodies:
         carddata.scan(body, "application/json")
@@ -320,6 +321,10 @@ def breakdown(
     ctx = events_service.Context(runtime.vault, runtime.policy, runtime.clock, runtime.book)
     with runtime.sessions() as s:
         runtime.book.load(s)  # as `safehold serve` does at start
+    # As in `safehold serve`: a string not seen before gets the quick answer and is queued
+    # for the refiner (whose thread is not started here: what it costs is not on this path).
+    key = refine.derive_key(runtime.vault.provider.index_key())
+    devices.install(refine.Refiner(runtime.sessions, key, runtime.clock))
     warm, bodies = bodies[:4], bodies[4:]  # this process's caches (devices, keys) as a server's
     for body in warm:
         batch = BatchIn.model_validate(json.loads(body))
@@ -333,6 +338,7 @@ def breakdown(
             events_service.ingest(s, ctx, batch, actor=ACTOR, received_at=runtime.clock.now())
             s.commit()
     ingest = (time.perf_counter() - start) / len(bodies)
+    devices.install(None)
     return scan * 1e3, ingest * 1e3
 
 

@@ -46,6 +46,9 @@ from safehold.events.people import upsert_devices
 QUEUE_SIZE = 1_000  # pairs waiting for a full parse; more are dropped until seen again
 TAKE = 100  # pairs refined per transaction
 SWEEP_SECONDS = 5.0  # how often leftover quick answers (any process's) are looked for
+# The share of one core the refiner's parses may take: it shares the serving process's GIL
+# with the requests, so after a parse of t seconds it rests t * (1 - DUTY) / DUTY.
+DUTY = 0.25
 KEY_INFO = b"safehold/device-parse-cache/v1"
 ACTOR = Actor("system", "devices.refine")
 DEVICE_CATEGORY, PURPOSE = "device.info", "service_provision"  # as events.service records
@@ -166,8 +169,10 @@ class Refiner:
         for user_agent, hints, pending in items:
             device = known.get(pending)
             if device is None:
+                began = time.perf_counter()
                 device = self.parse(user_agent, hints)
                 fresh.append(_row(pending, device, self.clock.now()))
+                self.stop.wait((time.perf_counter() - began) * (1 - DUTY) / DUTY)
             answers.append((user_agent, hints, device))
         if fresh:
             self._store(fresh)
