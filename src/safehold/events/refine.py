@@ -149,7 +149,9 @@ class Refiner:
         """The full answer of each pair, from the parse cache or parsed now and stored."""
         wanted = {pending for _, _, pending in items}
         p = DeviceParse
-        with self.sessions() as session, session.begin():
+        # SQLite: every transaction takes the database's write lock, so queue for it like
+        # ingestion does rather than make a batch wait in SQLite's busy loop.
+        with self.sessions() as session, storage.one_writer(session), session.begin():
             known = {
                 row[0]: Device(*row[1:])
                 for row in session.execute(
