@@ -11,7 +11,8 @@ becomes the full answer's (merged into an existing one, sign-ins moved over), an
 person's events of that device and time span take the full answer's type and bot flag (the
 days they fall on are rebuilt for the roll-ups). Each correction is audited.
 
-The queue is bounded: when it is full the pair is dropped and its next sighting queues it
+The queue is bounded: when it is full the pair is dropped — its events and device row keep
+the quick answer, under the quick answer's own fingerprint — and its next sighting queues it
 again, so a flood of new strings costs ingestion one quick parse each and nothing more. The
 parse-cache key is an HMAC under a key derived from the vault's index key, never the string:
 neither the raw User-Agent nor the hints are written to the database or to a log.
@@ -94,13 +95,19 @@ class Refiner:
         found = self.waiting.get((user_agent, hints))
         if found is not None:
             return found
+        quick = devices.quick_answer(user_agent, hints)
+        if self.queue.full():
+            # Dropped: the quick answer as it is, kept as such (a row of its own per new
+            # string would let a flood multiply device rows); its next sighting queues it.
+            self.dropped += 1
+            return quick
         pending = cache_key(self.key, user_agent, hints)
-        device = replace(devices.quick_answer(user_agent, hints), pending=pending)
+        device = replace(quick, pending=pending)
         try:
             self.queue.put_nowait((user_agent, hints, pending))
-        except queue.Full:
-            self.dropped += 1  # its next sighting queues it again
-            return device
+        except queue.Full:  # filled by another thread meanwhile
+            self.dropped += 1
+            return quick
         self.waiting[(user_agent, hints)] = device
         return device
 
