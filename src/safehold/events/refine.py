@@ -126,8 +126,8 @@ class Refiner:
                 if items or now - swept >= SWEEP_SECONDS:
                     self.correct()
                     swept = now
-            except Exception:  # a database outage must not end the thread
-                log.exception("devices.refine_failed", pairs=len(items))
+            except Exception as exc:  # a database outage must not end the thread
+                log.warning("devices.refine_failed", pairs=len(items), error=type(exc).__name__)
                 self.stop.wait(SWEEP_SECONDS)
 
     def _take(self, timeout: float) -> list[Item]:
@@ -179,7 +179,11 @@ class Refiner:
             device = known.get(pending)
             if device is None:
                 began = time.perf_counter()
-                device = self.parse(user_agent, hints)
+                try:
+                    device = self.parse(user_agent, hints)
+                except Exception as exc:  # the detector's bug; its message may quote the UA
+                    log.warning("devices.parse_failed", error=type(exc).__name__)
+                    device = devices.quick_answer(user_agent, hints)
                 fresh.append(_row(pending, device, self.clock.now()))
                 self.stop.wait((time.perf_counter() - began) * (1 - DUTY) / DUTY)
             answers.append((user_agent, hints, device))

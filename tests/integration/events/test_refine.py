@@ -124,3 +124,18 @@ def test_quick_answers_are_bounded_in_time() -> None:
     for n in range(200):
         devices.quick_answer(f"Mozilla/5.0 (Linux; Android 12; Box{n}) Chrome/120.0")
     assert datetime.now(UTC) - started < timedelta(seconds=2)  # ~50 µs each, not 20 ms
+
+
+def test_a_parser_failure_keeps_the_quick_answer_and_logs_no_user_agent(
+    runtime: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(user_agent: str, hints: Hints) -> Device:
+        raise ValueError(f"cannot read {user_agent}")
+
+    made = refine.Refiner(runtime.sessions, KEY, runtime.clock, parse=broken)
+    made.first_sight(MIBOX, Hints())
+    made.refine([made.queue.get_nowait()])
+    assert devices.detect(MIBOX) == devices.quick_answer(MIBOX)
+    captured = capsys.readouterr()
+    assert "MIBOX" not in captured.out + captured.err
+    devices.cache_clear()
