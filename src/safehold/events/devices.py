@@ -19,9 +19,8 @@ cache and corrects what was stored with the quick one (docs/decisions/0032).
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -133,36 +132,33 @@ class Refiner(Protocol):
     def first_sight(self, user_agent: str, hints: Hints) -> Device: ...
 
 
-_cache: OrderedDict[tuple[str | None, Hints], Device] = OrderedDict()
-_cache_lock = threading.Lock()
 _refiner: Refiner | None = None
+
+
+@functools.lru_cache(maxsize=DEVICE_CACHE_SIZE)
+def _cell(user_agent: str | None, hints: Hints) -> list[Device | None]:  # noqa: ARG001 - the key
+    """The LRU (functools', in C): one cell per pair, filled with the full answer once known;
+    an empty cell is a pair still being refined."""
+    return [None]
 
 
 def remember(user_agent: str | None, hints: Hints, device: Device) -> None:
     """Keep a full answer in this process's LRU (the refiner's way in, too)."""
-    with _cache_lock:
-        _cache[(user_agent, hints)] = device
-        _cache.move_to_end((user_agent, hints))
-        while len(_cache) > DEVICE_CACHE_SIZE:
-            _cache.popitem(last=False)
+    _cell(user_agent, hints)[0] = device
 
 
 def detect(user_agent: str | None, hints: Hints = NO_HINTS) -> Device:
     """The device of a User-Agent and its hints: from the LRU (about a microsecond), else
     parsed fully at once, or — in a serving process — the quick answer, refined later."""
-    key = (user_agent, hints)
-    found = _cache.get(key)
+    cell = _cell(user_agent, hints)
+    found = cell[0]
     if found is not None:
-        try:  # noqa: SIM105 - contextlib.suppress costs more than the whole look-up
-            _cache.move_to_end(key)
-        except KeyError:  # evicted by another thread meanwhile
-            pass
         return found
     refiner = _refiner
     if refiner is not None and user_agent:
         return refiner.first_sight(user_agent, hints)
     device = detect_uncached(user_agent, hints)
-    remember(user_agent, hints, device)
+    cell[0] = device
     return device
 
 
@@ -173,5 +169,4 @@ def install(refiner: Refiner | None) -> None:
 
 
 def cache_clear() -> None:
-    with _cache_lock:
-        _cache.clear()
+    _cell.cache_clear()
