@@ -93,8 +93,3 @@ def parse(user_agent: str, headers: dict[str, str] | None = None) -> Found:
         _text(found.client_name()),
         _text(found.client_version()),
     )
-
-
-def warm() -> None:
-    """Load the detector's rule tables (about a second) before the first real string."""
-    parse("Mozilla/5.0 (Linux; Android 11; SHIELD Android TV) AppleWebKit/537.36 Chrome/120.0")

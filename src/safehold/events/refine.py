@@ -114,9 +114,9 @@ class Refiner:
     # --- the refiner's thread -----------------------------------------------------------
 
     def run(self) -> None:
-        """Refine until stopped; sweep for leftover quick answers every few seconds."""
-        matomo.warm()
-        swept = 0.0
+        """Refine until stopped; sweep for leftover quick answers every few seconds. matomo's
+        tables load at the first parse, not at start: the start is not slowed by them."""
+        swept = time.monotonic()
         while not self.stop.is_set():
             items = self._take(timeout=1.0)
             try:
