@@ -8,8 +8,8 @@ thread then takes the full answer from the persistent cache ``device_parses`` or
 no process has parsed yet, parses it with matomo's detector and stores it there; it puts it
 in the LRU, and corrects what was stored with the quick answer: each person's device row
 becomes the full answer's (merged into an existing one, sign-ins moved over), and the
-person's events of that device and time span take the full answer's type and bot flag (the
-days they fall on are rebuilt for the roll-ups). Each correction is audited.
+person's events of that device and time span take the full answer's fields. Each correction
+is audited.
 
 The queue is bounded: when it is full the pair is dropped — its events and device row keep
 the quick answer, under the quick answer's own fingerprint — and its next sighting queues it
@@ -37,7 +37,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from safehold import keys
 from safehold.access import audit
 from safehold.access.rules import Actor
-from safehold.analytics import late
 from safehold.clock import Clock
 from safehold.events import devices, matomo, storage
 from safehold.events.devices import PROVISIONAL, Device, Hints
@@ -216,7 +215,7 @@ class Refiner:
             ).all()
             accesses = []
             for quick_row, parsed in found:
-                _correct(session, quick_row, parsed, self.clock.now())
+                _correct(session, quick_row, parsed)
                 accesses.append(
                     audit.Access(
                         ACTOR,
@@ -241,7 +240,7 @@ def _row(pending: str, device: Device, now: datetime) -> dict[str, object]:
     }  # fmt: skip
 
 
-def _correct(session: Session, row: SubjectDevice, parsed: DeviceParse, now: datetime) -> None:
+def _correct(session: Session, row: SubjectDevice, parsed: DeviceParse) -> None:
     """One person's quick-answer device row, its sign-ins and its events, made the full
     answer's."""
     full = Device(parsed.device_type, parsed.os_family, parsed.os_major,
@@ -273,11 +272,12 @@ def _correct(session: Session, row: SubjectDevice, parsed: DeviceParse, now: dat
                 browser_family=full.browser_family,
                 browser_major=full.browser_major,
             )
-            .returning(c.event_id, c.occurred_at)
         )
 
-    changed = storage.returned_each_month(session, events, since=row.first_seen_at)  # type: ignore[arg-type]
-    late.record(session, late.late_days(now, [(r[0], r[1]) for r in changed]))
+    # No late-event rows here: an event of an earlier day already has one from ingestion
+    # (its day waits for it), and today's roll-up is rebuilt whole; a final day's roll-up
+    # would count a second row twice.
+    storage.for_each_month(session, events, since=row.first_seen_at)  # type: ignore[arg-type]
     session.execute(delete(SubjectDevice).where(SubjectDevice.id == row.id))
 
 

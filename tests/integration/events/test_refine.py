@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from safehold.access.models import AuditEntry
+from safehold.analytics.models import LateEvent
 from safehold.events import devices, refine
 from safehold.events.devices import Device, Hints
 from safehold.events.models import DeviceParse, Login, SubjectDevice
@@ -139,3 +140,16 @@ def test_a_parser_failure_keeps_the_quick_answer_and_logs_no_user_agent(
     captured = capsys.readouterr()
     assert "MIBOX" not in captured.out + captured.err
     devices.cache_clear()
+
+
+def test_correcting_an_earlier_days_event_leaves_its_one_late_row(
+    session: Session, person: Person, send: Send, refiner: refine.Refiner, runtime: Runtime
+) -> None:
+    ada = person()
+    yesterday = runtime.clock.now() - timedelta(days=1)
+    send([play(ada, yesterday)], context={"user_agent": MIBOX})
+    assert refiner.drain() == 1
+    (row,) = stored(session, subject_id=ada)
+    assert row["device_type"] == "set_top_box"
+    late = session.scalars(select(LateEvent.event_id)).all()
+    assert late == [row["event_id"]]  # ingestion's row only: a roll-up counts it once
