@@ -2,7 +2,7 @@
 messages that announced a version (or its withdrawal) are linked to it (decision 0034).
 
 Revision ID: 0032
-Revises: 0028
+Revises: 0029
 Create Date: 2026-12-07
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import safehold.db
 
 revision: str = "0032"
-down_revision: str | None = "0028"
+down_revision: str | None = "0029"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

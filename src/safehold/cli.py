@@ -27,6 +27,7 @@ from safehold.datadir import restrict_umask
 from safehold.db import transaction
 from safehold.events import commands as events_commands
 from safehold.events import jobs as events_jobs
+from safehold.events import refine
 from safehold.logs import configure_logging
 from safehold.notices import service as notices
 from safehold.policy import load_policy
@@ -130,6 +131,8 @@ def serve(
         )
     for warning in supervisor.warnings(runtime, processes):
         out.print(f"[red]{warning}[/red]", highlight=False)
+    if processes == 1:  # new User-Agents parsed fully off the request path (decision 0032)
+        refine.start(runtime.sessions, runtime.vault.provider.index_key(), runtime.clock)
     if settings.is_embedded and demo and events_commands.demo_pending(runtime):
         events_commands.seed_in_background(runtime, bind_host, bind_port)
     supervisor.serve(

@@ -36,6 +36,7 @@ from uvicorn.supervisors import Multiprocess
 from safehold import worker
 from safehold.app import create_app
 from safehold.config import load_settings
+from safehold.events import refine
 from safehold.logs import configure_logging, get_logger
 from safehold.notices.book import REFRESH_SECONDS
 from safehold.runtime import Runtime, build_runtime
@@ -61,6 +62,8 @@ def worker_app() -> FastAPI:
     runtime = build_runtime(settings)
     if runtime.shared is not None:
         runtime.shared.ping()  # safehold_redis_up says from the start whether Redis answers
+    # Each serving process parses new User-Agents fully off its request path (decision 0032).
+    refine.start(runtime.sessions, runtime.vault.provider.index_key(), runtime.clock)
     return create_app(runtime)
 
 

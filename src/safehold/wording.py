@@ -20,6 +20,8 @@ _LABELS = {
     "smart_tv": "smart TV",
     "set_top_box": "set-top box or streaming stick",
     "console": "games console",
+    "media_player": "portable media player",
+    "car": "car's built-in screen",
     "unknown": "unknown kind of device",
     "opted_in": "said yes",
     "opted_out": "said no",

@@ -112,6 +112,11 @@ def test_staff_sign_in_every_page_and_the_charts(page: Page, live_server: str, s
     assert all(w > 0 and h > 0 and drawn for w, h, drawn in sizes), sizes
     assert page.get_by_role("table").count() >= len(sizes)  # each chart's data beside it
     assert not problems, problems  # no CSP violation, no script error
+    # The demo's IPTV mix, by name: boxes and sticks lead the device types' own chart.
+    page.goto(live_server + PAGES["analytics"])
+    types = page.locator('section[aria-labelledby="h-device_types"] table').inner_text()
+    assert "Set-top box or streaming stick" in types
+    assert "set_top_box" not in page.content()
 
 
 def test_the_queue_on_a_phone_and_by_keyboard_alone(

@@ -365,6 +365,12 @@ def test_the_analytics_page_never_shows_a_suppressed_cells_number(
     assert charts
     assert all('"02-11"' not in c for c in charts)
     assert "<canvas" in page.text
+    # Each dimension its own chart, device types in words: 15 people on smart TVs pass k.
+    assert "Device types" in page.text
+    assert "Operating systems" in page.text
+    assert "Browsers and apps" in page.text
+    assert any('"Smart TV"' in c for c in charts)
+    assert "smart_tv" not in page.text
     refused = client.get("/admin/people")
     assert refused.status_code == 403
     assert "subjects:read" in refused.text

@@ -24,7 +24,17 @@ from safehold.clock import Clock
 
 MAX_BUCKETS = 366  # buckets in one active-people series
 Period = Literal["day", "week", "month"]
-TableKind = Literal["features", "logins_by_hour", "logins_by_weekday", "compatibility", "errors"]
+TableKind = Literal[
+    "features", "logins_by_hour", "logins_by_weekday", "compatibility", "errors",
+    "device_types", "operating_systems", "browsers",
+]  # fmt: skip
+# One dimension of the compatibility cells on its own: report -> (its field, the position of
+# that field in a platform cell). Each is its own partition, k-checked on its own.
+DIMENSIONS: dict[str, tuple[str, int]] = {
+    "device_types": ("device_type", 0),
+    "operating_systems": ("os", 1),
+    "browsers": ("browser", 3),
+}
 
 TABLES: dict[str, tuple[str, rules.Parent, tuple[str, ...]]] = {
     # report -> (grain, how small cells fold, categories it is made from)
@@ -33,6 +43,9 @@ TABLES: dict[str, tuple[str, rules.Parent, tuple[str, ...]]] = {
     "logins_by_weekday": (rules.LOGIN_WEEKDAY, rules.flat_parent, ("usage.login",)),
     "compatibility": (rules.PLATFORM, rules.platform_parent, ("device.info", "usage.action")),
     "errors": (rules.PLATFORM, rules.platform_parent, ("device.info", "usage.action")),
+    "device_types": (rules.PLATFORM, rules.flat_parent, ("device.info", "usage.action")),
+    "operating_systems": (rules.PLATFORM, rules.flat_parent, ("device.info", "usage.action")),
+    "browsers": (rules.PLATFORM, rules.flat_parent, ("device.info", "usage.action")),
 }
 
 
@@ -183,8 +196,12 @@ def table(
             )
         )
     ]
-    released = rules.release(cells, k, parent)
     names = rules.FIELDS[grain]
+    if kind in DIMENSIONS:
+        name, position = DIMENSIONS[kind]
+        names = (name,)
+        cells = [rules.Cell((c.key[position],), c.sketch, c.events, c.errors) for c in cells]
+    released = rules.release(cells, k, parent)
     rows = [
         Row(dict(zip(names, c.key, strict=True)), rules.people(c.sketch), c.events, c.errors)
         for c in released.cells

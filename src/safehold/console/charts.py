@@ -3,20 +3,21 @@ chart drawn from that same table. Nothing here counts anything itself: the numbe
 released rows of :mod:`safehold.analytics.reports`, and a suppressed or pending cell stays
 without a number in the table and out of the chart.
 
-Only event counts are added up across released rows (device types, operating systems and
-browsers from the compatibility cells): a sum of released figures tells nothing a released
-row does not. Distinct people are never added up (one person may use two devices).
+Device types, operating systems and browsers each have a report of their own (each
+dimension's cells k-checked on their own, not sums of the crossed matrix's released cells),
+and the crossed matrix beside them. Distinct people are never added up (one person may use
+two devices).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
+from safehold import wording
 from safehold.access.rules import Actor
 from safehold.analytics import reports
 from safehold.analytics import rules as analytics_rules
@@ -103,36 +104,43 @@ def _flat(
     return section
 
 
+def _device_words(value: str) -> str:
+    """A device type in words ("Smart TV"); the folded row keeps its own label."""
+    return value if value == analytics_rules.OTHER else wording.label(value, capital=True)
+
+
 def _platforms(session: Session, month: date, k: int, actor: Actor, clock: Clock) -> list[Section]:
+    """Each dimension's own distribution (device types, operating systems, browsers and
+    apps), each its own report k-checked on its own; then the crossed matrix, whose cells
+    are released where they reach k."""
+    dimensions: tuple[tuple[reports.TableKind, str, str, Callable[[dict[str, str]], str]], ...] = (
+        ("device_types", "Device types", "Device type", lambda v: _device_words(v["device_type"])),
+        ("operating_systems", "Operating systems", "Operating system",
+         lambda v: v["os"] or "unknown"),
+        ("browsers", "Browsers and apps", "Browser or app", lambda v: v["browser"] or "unknown"),
+    )  # fmt: skip
+    out = [
+        _flat(session, month, k, actor, clock, kind=kind, title=title, label=label, key=key,
+              caption=f"People and events per {label.lower()} over the month, k-checked on "
+              f"their own (cells of fewer than {k} people folded).")
+        for kind, title, label, key in dimensions
+    ]  # fmt: skip
     report = reports.table(session, k=k, kind="compatibility", month=month, actor=actor,
                            clock=clock)  # fmt: skip
     matrix = Section(
         "compatibility", "Compatibility matrix",
-        "People and events per device type, operating system and browser or app (with versions).",
+        "People and events per device type, operating system and browser or app (with "
+        "versions), crossed: only combinations of at least k people are shown.",
         ["Device type", "Operating system", "Browser or app", "People", "Events"],
     )  # fmt: skip
     for r in report.rows:
         v = r.values
         matrix.rows.append([
-            v["device_type"], f"{v['os']} {v['os_version']}".strip(),
+            _device_words(v["device_type"]), f"{v['os']} {v['os_version']}".strip(),
             f"{v['browser']} {v['browser_version']}".strip(), _number(r, r.people),
             _number(r, r.events),
         ])  # fmt: skip
     matrix.notes = _table_notes(report)
-    out = []
-    for part, title in (("device_type", "Device types"), ("os", "Operating systems"),
-                        ("browser", "Browsers and apps")):  # fmt: skip
-        sums: dict[str, int] = defaultdict(int)
-        for r in report.rows:
-            if r.events is not None:
-                sums[r.values[part] or "unknown"] += r.events
-        ordered = sorted(sums.items(), key=lambda item: (-item[1], item[0]))
-        section = Section(part, title, f"Events per {title.lower()[:-1]}, from the released "
-                          "cells of the compatibility matrix.", [title[:-1], "Events"])  # fmt: skip
-        section.rows = [[name, f"{n:,}"] for name, n in ordered]
-        section.chart = rules.chart(part, title, "bar", [n for n, _ in ordered],
-                                    [n for _, n in ordered])  # fmt: skip
-        out.append(section)
     return [*out, matrix]
 
 

@@ -116,6 +116,7 @@ class Gadget:
     user_agent: str
     player: str
     hints: dict[str, str] | None = None
+    weight: int = 1  # how common it is among an IPTV reseller's viewers (relative)
 
 
 DEVICES = (
@@ -124,34 +125,66 @@ DEVICES = (
         "Mozilla/5.0 (SMART-TV; LINUX; Tizen 5.5) AppleWebKit/537.36 (KHTML, "
         "like Gecko) SamsungBrowser/3.0 Chrome/69.0.3497.106 TV Safari/537.36",
         "tizen",
+        weight=12,
     ),
     Gadget(
         "LG TV",
         "Mozilla/5.0 (Web0S; Linux/SmartTV) AppleWebKit/537.36 (KHTML, like Gecko) "
         "Chrome/79.0.3945.79 Safari/537.36 WebAppManager",
         "webos",
+        weight=9,
     ),
     Gadget(
         "MAG box",
         "Mozilla/5.0 (QtEmbedded; U; Linux; C) AppleWebKit/533.3 (KHTML, like "
         "Gecko) MAG250 stbapp ver: 4 rev: 2721 Mobile Safari/533.3",
         "stbapp",
+        weight=14,
     ),
     Gadget(
         "Fire TV Stick",
-        "Mozilla/5.0 (Linux; Android 9; AFTMM Build/PS7633.3445N; wv) "
+        "Mozilla/5.0 (Linux; Android 9; AFTKA Build/PS7633.3445N; wv) "
         "AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/108.0.5359.160 Mobile "
         "Safari/537.36",
         "exoplayer",
+        weight=18,
     ),
-    Gadget("TiviMate box", "TiviMate/4.7.0 (Android 11; MIBOX4 Build/RP1A)", "tivimate"),
+    Gadget("TiviMate box", "TiviMate/4.7.0 (Android 11; MIBOX4 Build/RP1A)", "tivimate", weight=14),
+    Gadget(
+        "IPTV Smarters on an X96 box",
+        "IPTV Smarters Pro/3.1.5 (Linux; Android 9; X96 Max Build/PPR1)",
+        "smarters",
+        weight=8,
+    ),
+    Gadget(
+        "Formuler box",
+        "Mozilla/5.0 (Linux; Android 11; Formuler Z10 Pro Max Build/RP1A.201005.006) "
+        "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/96.0.4664.104 Safari/537.36",
+        "mytvonline",
+        weight=6,
+    ),
+    Gadget(
+        "Chromecast with Google TV",
+        "Mozilla/5.0 (Linux; Android 12; Chromecast Build/STTE.230319.008; wv) "
+        "AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/114.0.5735.196 Mobile "
+        "Safari/537.36",
+        "exoplayer",
+        weight=5,
+    ),
+    Gadget(
+        "OTT Navigator on Fire TV",
+        "OTT Navigator/1.6.9.4 (Linux;Android 9; AFTKA)",
+        "ottnavigator",
+        weight=4,
+    ),
     Gadget(
         "Kodi on SHIELD",
         "Kodi/20.2 (Linux; Android 11.0; SHIELD Android TV "
         "Build/RQ1A.210105.003) Android/11.0.0 Sys_CPU/aarch64",
         "kodi",
+        weight=4,
     ),
-    Gadget("Roku", "Roku/DVP-12.0 (12.0.0.4182-88)", "roku"),
+    Gadget("Roku", "Roku/DVP-12.0 (12.0.0.4182-88)", "roku", weight=4),
     Gadget(
         "Android phone",
         "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, "
@@ -163,12 +196,14 @@ DEVICES = (
             "Sec-CH-UA-Platform": '"Android"',
             "Sec-CH-UA-Platform-Version": '"14.0.0"',
         },
+        weight=10,
     ),
     Gadget(
         "iPhone",
         "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15"
         " (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
         "web",
+        weight=6,
     ),
     Gadget(
         "Windows laptop",
@@ -176,14 +211,16 @@ DEVICES = (
         "(KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
         "web",
         {"Sec-CH-UA-Platform": '"Windows"', "Sec-CH-UA-Platform-Version": '"15.0.0"'},
+        weight=4,
     ),
     Gadget(
         "iPad",
         "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, "
         "like Gecko) Version/16.6 Mobile/15E148 Safari/604.1",
         "web",
+        weight=3,
     ),
-    Gadget("VLC", "VLC/3.0.20 LibVLC/3.0.20", "vlc"),
+    Gadget("VLC", "VLC/3.0.20 LibVLC/3.0.20", "vlc", weight=2),
 )
 NETWORKS = ("203.0.113.", "198.51.100.", "192.0.2.", "2001:db8:1::", "2001:db8:2::")
 
@@ -213,6 +250,16 @@ def _person(rng: random.Random, index: int, token: str) -> dict[str, str]:
     }
 
 
+def _pick(rng: random.Random, count: int) -> list[Gadget]:
+    """``count`` different gadgets, the common ones (boxes and sticks first) more often."""
+    left, picked = list(DEVICES), []
+    for _ in range(count):
+        gadget = rng.choices(left, weights=[g.weight for g in left])[0]
+        left.remove(gadget)
+        picked.append(gadget)
+    return picked
+
+
 def _viewer(rng: random.Random, subject_id: uuid.UUID) -> Viewer:
     count = rng.choices((1, 2, 3), weights=(5, 3, 1))[0]
     network = rng.choice(NETWORKS)
@@ -222,7 +269,7 @@ def _viewer(rng: random.Random, subject_id: uuid.UUID) -> Viewer:
             f"dev-{uuid.UUID(int=rng.getrandbits(128)).hex[:12]}",
             f"{network}{rng.randint(2, 250)}",
         )
-        for gadget in rng.sample(DEVICES, count)
+        for gadget in _pick(rng, count)
     )
     return Viewer(subject_id, devices, rng.uniform(0.4, 0.95))
 

@@ -47,7 +47,10 @@ class SubjectDevice(Base):
     distinct (type, OS, OS major, browser or app, its major), with first and last use."""
 
     __tablename__ = "devices"
-    __table_args__ = (UniqueConstraint("subject_id", "fingerprint"),)
+    __table_args__ = (
+        UniqueConstraint("subject_id", "fingerprint"),
+        Index("ix_devices_fingerprint", "fingerprint"),  # the refiner finds quick answers
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
@@ -57,8 +60,29 @@ class SubjectDevice(Base):
     os_major: Mapped[str | None] = mapped_column(String(16))
     browser_family: Mapped[str | None] = mapped_column(String(40))
     browser_major: Mapped[str | None] = mapped_column(String(16))
+    brand: Mapped[str | None] = mapped_column(String(40))  # the device's maker, if known
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
+
+
+class DeviceParse(Base):
+    """The persistent parse cache: one full answer per distinct (User-Agent, hints), shared
+    by every process and kept across restarts, so each string is parsed fully once per
+    deployment. Keyed by a keyed hash of the string (``refine.cache_key``), never the string;
+    it holds no person's data. ``parser`` names the detector's version: an answer from an
+    older one is parsed again."""
+
+    __tablename__ = "device_parses"
+
+    key: Mapped[str] = mapped_column(String(31), primary_key=True)
+    device_type: Mapped[str] = mapped_column(String(16))
+    brand: Mapped[str | None] = mapped_column(String(40))
+    os_family: Mapped[str | None] = mapped_column(String(40))
+    os_major: Mapped[str | None] = mapped_column(String(16))
+    browser_family: Mapped[str | None] = mapped_column(String(40))
+    browser_major: Mapped[str | None] = mapped_column(String(16))
+    parser: Mapped[str] = mapped_column(String(40))
+    parsed_at: Mapped[datetime]
 
 
 class Login(Base):

@@ -80,6 +80,7 @@ def upsert_devices(
             "os_major": device.os_major,
             "browser_family": device.browser_family,
             "browser_major": device.browser_major,
+            "brand": device.brand,
             "first_seen_at": first,
             "last_seen_at": last,
         }
@@ -90,6 +91,7 @@ def upsert_devices(
     statement = statement.on_conflict_do_update(
         index_elements=["subject_id", "fingerprint"],
         set_={
+            "brand": func.coalesce(new.brand, _DEVICES.c.brand),
             "first_seen_at": case(
                 (new.first_seen_at < _DEVICES.c.first_seen_at, new.first_seen_at),
                 else_=_DEVICES.c.first_seen_at,

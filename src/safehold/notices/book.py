@@ -56,6 +56,7 @@ class PolicyBook:
         )
         withdrawn = set(session.scalars(select(PolicyWithdrawal.version_seq)))
         with self._lock:
+            known = self._seen
             for row in rows:
                 self._seen = max(self._seen, row.seq)
                 if row.seq in withdrawn:
@@ -70,7 +71,7 @@ class PolicyBook:
             for seq in withdrawn:
                 self._versions.pop(seq, None)
             self._checked = time.monotonic()
-            newest = max(self._versions, default=0)
+            newest = self._seen  # withdrawn ones included: they were published
         if self._shared is not None and newest > known:
             self._shared.announce_policy(newest)
 
@@ -78,7 +79,7 @@ class PolicyBook:
         """Load new versions when Redis announced one this book has not seen, or when the
         last look is :data:`REFRESH_SECONDS` old."""
         announced = self._shared.latest_policy() if self._shared is not None else None
-        if announced is not None and announced > max(self._heard, *self._versions, 0):
+        if announced is not None and announced > max(self._heard, self._seen):
             self._heard = announced  # acted on once, even if not yet visible here
             self._checked = float("-inf")
         if time.monotonic() - self._checked >= REFRESH_SECONDS:

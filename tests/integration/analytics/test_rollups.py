@@ -108,6 +108,8 @@ def _check_table(session: Session, kind: str, k: int, kept: list[Raw]) -> None:
     truth_events: dict[object, int] = defaultdict(int)
     for e in kept:
         key = (e.name,) if grain == rules.NAME else e.platform
+        if kind in reports.DIMENSIONS:  # one dimension of the platform cell on its own
+            key = (e.platform[reports.DIMENSIONS[kind][1]],)
         owner = _owner(key, set(released), parent)
         truth_people[owner].add(e.person)
         truth_events[owner] += 1
@@ -143,7 +145,7 @@ def test_reports_release_only_k_people_and_match_a_recount(
     try:
         _setup(session, events, objected)
         kept = counted(events, objected)
-        for kind in ("features", "compatibility"):
+        for kind in ("features", "compatibility", *reports.DIMENSIONS):
             _check_table(session, kind, k, kept)
         active = reports.active_people(
             session, k=k, period="day", first=FEB, last=date(2026, 2, 3), actor=ACTOR,
@@ -152,6 +154,33 @@ def test_reports_release_only_k_people_and_match_a_recount(
         _check_days(active, k, lambda day: {e.person for e in kept if e.at.date() == day})
     finally:
         nested.rollback()
+
+
+def test_each_dimension_is_released_where_the_crossed_cells_are_too_small(
+    session: Session,
+) -> None:
+    """Six people on smart TVs, each with another browser version: no crossed cell reaches
+    k=5, so the matrix shows only "(other)", but the device-type report shows smart TVs."""
+    ids = people(session, 6)
+    at = datetime(2026, 2, 2, 12, tzinfo=UTC)
+    store(session, ids, [Raw(p, "channel.play", at, ("smart_tv", "Tizen", str(p), "Samsung "
+                                                      f"Internet {p}", str(p)))
+                         for p in range(6)])  # fmt: skip
+    service.build_days(session, _ctx(), rules.month_days(FEB))
+    matrix = reports.table(session, k=5, kind="compatibility", month=FEB, actor=ACTOR,
+                           clock=_ctx().clock)  # fmt: skip
+    assert [r.values["device_type"] for r in matrix.rows] == [rules.OTHER]
+    types = reports.table(session, k=5, kind="device_types", month=FEB, actor=ACTOR,
+                          clock=_ctx().clock)  # fmt: skip
+    assert [(r.values, r.people, r.events) for r in types.rows] == [
+        ({"device_type": "smart_tv"}, 6, 6)
+    ]
+    systems = reports.table(session, k=5, kind="operating_systems", month=FEB, actor=ACTOR,
+                            clock=_ctx().clock)  # fmt: skip
+    assert [(r.values, r.people) for r in systems.rows] == [({"os": "Tizen"}, 6)]
+    browsers = reports.table(session, k=5, kind="browsers", month=FEB, actor=ACTOR,
+                             clock=_ctx().clock)  # fmt: skip
+    assert [r.values["browser"] for r in browsers.rows] == [rules.OTHER]  # six of one each
 
 
 def test_objector_is_left_out_from_the_moment_of_objection(session: Session) -> None:

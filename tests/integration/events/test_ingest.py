@@ -239,7 +239,8 @@ def test_a_device_is_counted_once_per_person(session: Session, person: Person, s
 
 def test_bots_are_flagged(session: Session, person: Person, send: Send) -> None:
     ada = person()
-    send([play(ada)], context={"user_agent": "curl/8.4.0"})
+    googlebot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+    send([play(ada)], context={"user_agent": googlebot})
     (row,) = stored(session, subject_id=ada)
     assert row["is_bot"] is True
     assert row["device_type"] == "bot"

@@ -1,0 +1,289 @@
+"""The refiner: full parses off the request path, a persistent parse cache, and corrections.
+
+A serving process installs one (:func:`start`). When ingestion meets a (User-Agent, hints)
+pair its LRU does not hold, :meth:`Refiner.first_sight` answers at once with the quick parse
+(ua-parser, hints, IPTV layer) and queues the pair; a person's device row written from that
+answer gets a fingerprint of its own (``~`` + the pair's parse-cache key). The refiner's
+thread then takes the full answer from the persistent cache ``device_parses`` or, for a pair
+no process has parsed yet, parses it with matomo's detector and stores it there; it puts it
+in the LRU, and corrects what was stored with the quick answer: each person's device row
+becomes the full answer's (merged into an existing one, sign-ins moved over), and the
+person's events of that device and time span take the full answer's fields. Each correction
+is audited.
+
+The queue is bounded: when it is full the pair is dropped — its events and device row keep
+the quick answer, under the quick answer's own fingerprint — and its next sighting queues it
+again, so a flood of new strings costs ingestion one quick parse each and nothing more. The
+parse-cache key is an HMAC under a key derived from the vault's index key, never the string:
+neither the raw User-Agent nor the hints are written to the database or to a log.
+"""
+
+from __future__ import annotations
+
+import hmac
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from hashlib import sha256
+
+import structlog
+from sqlalchemy import Table, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from safehold import keys
+from safehold.access import audit
+from safehold.access.rules import Actor
+from safehold.clock import Clock
+from safehold.events import devices, matomo, storage
+from safehold.events.devices import PROVISIONAL, Device, Hints
+from safehold.events.models import DeviceParse, Login, SubjectDevice
+from safehold.events.people import upsert_devices
+
+QUEUE_SIZE = 1_000  # pairs waiting for a full parse; more are dropped until seen again
+TAKE = 100  # pairs refined per transaction
+SWEEP_SECONDS = 5.0  # how often leftover quick answers (any process's) are looked for
+# The share of one core the refiner's parses may take: it shares the serving process's GIL
+# with the requests, so after a parse of t seconds it rests t * (1 - DUTY) / DUTY.
+DUTY = 0.25
+KEY_INFO = b"safehold/device-parse-cache/v1"
+ACTOR = Actor("system", "devices.refine")
+DEVICE_CATEGORY, PURPOSE = "device.info", "service_provision"  # as events.service records
+_PARSES: Table = DeviceParse.__table__  # type: ignore[assignment]
+log = structlog.get_logger(__name__)
+
+Item = tuple[str, Hints, str]  # User-Agent, hints, parse-cache key
+
+
+def derive_key(index_key: bytes) -> bytes:
+    """The parse cache's HMAC key: HKDF of the index key under a label of its own."""
+    return keys.derive(index_key, KEY_INFO)
+
+
+def cache_key(key: bytes, user_agent: str, hints: Hints) -> str:
+    """HMAC-SHA256 of the pair, 31 hex digits (124 bits): the parse cache's key."""
+    parts = (user_agent, hints.ua, hints.mobile, hints.platform, hints.platform_version,
+             hints.model)  # fmt: skip
+    text = "\x1f".join(p if p is not None else "\x00" for p in parts)
+    return hmac.new(key, text.encode("utf-8", "surrogatepass"), sha256).hexdigest()[:31]
+
+
+class Refiner:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        key: bytes,
+        clock: Clock,
+        *,
+        queue_size: int = QUEUE_SIZE,
+        parse: Callable[[str, Hints], Device] = devices.detect_uncached,
+    ) -> None:
+        self.sessions, self.key, self.clock, self.parse = sessions, key, clock, parse
+        self.queue: queue.Queue[Item] = queue.Queue(maxsize=queue_size)
+        self.waiting: dict[tuple[str, Hints], Device] = {}  # quick answers given out
+        self.dropped = 0  # pairs not queued because the queue was full
+        self.stop = threading.Event()
+
+    # --- the request path ---------------------------------------------------------------
+
+    def first_sight(self, user_agent: str, hints: Hints) -> Device:
+        """The quick answer, marked pending; the pair queued for its full parse."""
+        found = self.waiting.get((user_agent, hints))
+        if found is not None:
+            return found
+        quick = devices.quick_answer(user_agent, hints)
+        if self.queue.full():
+            # Dropped: the quick answer as it is, kept as such (a row of its own per new
+            # string would let a flood multiply device rows); its next sighting queues it.
+            self.dropped += 1
+            return quick
+        pending = cache_key(self.key, user_agent, hints)
+        device = replace(quick, pending=pending)
+        try:
+            self.queue.put_nowait((user_agent, hints, pending))
+        except queue.Full:  # filled by another thread meanwhile
+            self.dropped += 1
+            return quick
+        self.waiting[(user_agent, hints)] = device
+        return device
+
+    # --- the refiner's thread -----------------------------------------------------------
+
+    def run(self) -> None:
+        """Refine until stopped; sweep for leftover quick answers every few seconds. matomo's
+        tables load at the first parse, not at start: the start is not slowed by them."""
+        swept = time.monotonic()
+        while not self.stop.is_set():
+            items = self._take(timeout=1.0)
+            try:
+                if items:
+                    self.refine(items)
+                now = time.monotonic()
+                if items or now - swept >= SWEEP_SECONDS:
+                    self.correct()
+                    swept = now
+            except Exception as exc:  # a database outage must not end the thread
+                log.warning("devices.refine_failed", pairs=len(items), error=type(exc).__name__)
+                self.stop.wait(SWEEP_SECONDS)
+
+    def _take(self, timeout: float) -> list[Item]:
+        try:
+            items = [self.queue.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while len(items) < TAKE:
+            try:
+                items.append(self.queue.get_nowait())
+            except queue.Empty:
+                break
+        return items
+
+    def drain(self) -> int:
+        """Refine everything queued and correct what it answered, in this thread (tests,
+        the benchmark); returns the pairs refined."""
+        done = 0
+        while items := self._take(timeout=0):
+            self.refine(items)
+            done += len(items)
+        self.correct()
+        return done
+
+    def refine(self, items: Sequence[Item]) -> None:
+        """The full answer of each pair, from the parse cache or parsed now and stored."""
+        wanted = {pending for _, _, pending in items}
+        p = DeviceParse
+        # SQLite: every transaction takes the database's write lock, so queue for it like
+        # ingestion does rather than make a batch wait in SQLite's busy loop.
+        with self.sessions() as session, storage.one_writer(session), session.begin():
+            known = {
+                row[0]: Device(*row[1:])
+                for row in session.execute(
+                    select(
+                        p.key,
+                        p.device_type,
+                        p.os_family,
+                        p.os_major,
+                        p.browser_family,
+                        p.browser_major,
+                        p.brand,
+                    ).where(p.key.in_(wanted), p.parser == matomo.PARSER)
+                )
+            }
+        fresh: list[dict[str, object]] = []
+        answers: list[tuple[str, Hints, Device]] = []
+        for user_agent, hints, pending in items:
+            device = known.get(pending)
+            if device is None:
+                began = time.perf_counter()
+                try:
+                    device = self.parse(user_agent, hints)
+                except Exception as exc:  # the detector's bug; its message may quote the UA
+                    log.warning("devices.parse_failed", error=type(exc).__name__)
+                    device = devices.quick_answer(user_agent, hints)
+                fresh.append(_row(pending, device, self.clock.now()))
+                self.stop.wait((time.perf_counter() - began) * (1 - DUTY) / DUTY)
+            answers.append((user_agent, hints, device))
+        if fresh:
+            self._store(fresh)
+        for user_agent, hints, device in answers:
+            devices.remember(user_agent, hints, device)
+            self.waiting.pop((user_agent, hints), None)
+
+    def _store(self, rows: list[dict[str, object]]) -> None:
+        with self.sessions() as session, storage.one_writer(session), session.begin():
+            dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+            statement = dialect.insert(_PARSES)
+            new = statement.excluded
+            statement = statement.on_conflict_do_update(
+                index_elements=["key"],
+                set_={c: getattr(new, c) for c in rows[0] if c != "key"},
+            )
+            session.execute(statement, rows)
+
+    def correct(self) -> int:
+        """Give every device row still holding a quick answer its full one, where the parse
+        cache has it (rows of any process, left by a restart or a dropped pair too)."""
+        with self.sessions() as session, storage.one_writer(session), session.begin():
+            found = session.execute(
+                select(SubjectDevice, DeviceParse)
+                .join(DeviceParse, SubjectDevice.fingerprint == PROVISIONAL + DeviceParse.key)
+                .where(SubjectDevice.fingerprint.startswith(PROVISIONAL))
+                .order_by(SubjectDevice.subject_id, SubjectDevice.id)
+            ).all()
+            accesses = []
+            for quick_row, parsed in found:
+                _correct(session, quick_row, parsed)
+                accesses.append(
+                    audit.Access(
+                        ACTOR,
+                        "devices.refine",
+                        quick_row.subject_id,
+                        {DEVICE_CATEGORY},
+                        PURPOSE,
+                        "ok",
+                    )
+                )
+            if accesses:
+                audit.record_many(session, accesses, clock=self.clock)
+            return len(found)
+
+
+def _row(pending: str, device: Device, now: datetime) -> dict[str, object]:
+    return {
+        "key": pending, "device_type": str(device.device_type), "brand": device.brand,
+        "os_family": device.os_family, "os_major": device.os_major,
+        "browser_family": device.browser_family, "browser_major": device.browser_major,
+        "parser": matomo.PARSER, "parsed_at": now,
+    }  # fmt: skip
+
+
+def _correct(session: Session, row: SubjectDevice, parsed: DeviceParse) -> None:
+    """One person's quick-answer device row, its sign-ins and its events, made the full
+    answer's."""
+    full = Device(parsed.device_type, parsed.os_family, parsed.os_major,
+                  parsed.browser_family, parsed.browser_major, parsed.brand)  # fmt: skip
+    ids = upsert_devices(session, [(row.subject_id, full, row.first_seen_at),
+                                   (row.subject_id, full, row.last_seen_at)])  # fmt: skip
+    target = ids[(row.subject_id, full.fingerprint)]
+    session.execute(update(Login).where(Login.device_id == row.id).values(device_id=target))
+
+    def events(table: Table) -> object:
+        c = table.c
+        return (
+            update(table)
+            .where(
+                c.subject_id == row.subject_id,
+                c.occurred_at >= row.first_seen_at,
+                c.occurred_at <= row.last_seen_at,
+                c.device_type == row.device_type,
+                c.os_family.is_not_distinct_from(row.os_family),
+                c.os_major.is_not_distinct_from(row.os_major),
+                c.browser_family.is_not_distinct_from(row.browser_family),
+                c.browser_major.is_not_distinct_from(row.browser_major),
+            )
+            .values(
+                device_type=full.device_type,
+                is_bot=full.is_bot,
+                os_family=full.os_family,
+                os_major=full.os_major,
+                browser_family=full.browser_family,
+                browser_major=full.browser_major,
+            )
+        )
+
+    # No late-event rows here: an event of an earlier day already has one from ingestion
+    # (its day waits for it), and today's roll-up is rebuilt whole; a final day's roll-up
+    # would count a second row twice.
+    storage.for_each_month(session, events, since=row.first_seen_at)  # type: ignore[arg-type]
+    session.execute(delete(SubjectDevice).where(SubjectDevice.id == row.id))
+
+
+def start(sessions: sessionmaker[Session], index_key: bytes, clock: Clock) -> Refiner:
+    """Install a refiner for this process and start its daemon thread."""
+    refiner = Refiner(sessions, derive_key(index_key), clock)
+    devices.install(refiner)
+    threading.Thread(target=refiner.run, name="safehold-devices", daemon=True).start()
+    return refiner
