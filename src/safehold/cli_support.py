@@ -1,22 +1,23 @@
-"""What every CLI command shares: one-line failures with exit code 2, settings, runtime."""
+"""What every CLI command shares: one-line failures with exit code 2, settings, runtime.
+
+Imported by every command module, so `safehold <command> --help` must not pay for the
+database, the settings or the policy: those are imported inside the functions that use them
+(tests/unit/test_cli_imports.py checks what a `--help` imports)."""
 
 from __future__ import annotations
 
 import socket
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
-from sqlalchemy.exc import SQLAlchemyError
 
-from safehold import migrate
-from safehold.config import Settings, SettingsError, load_settings
-from safehold.notices.book import PolicyBook
-from safehold.policy import PolicyFileError
-from safehold.runtime import Runtime, build_runtime
-from safehold.vault.errors import KeyProviderError
+if TYPE_CHECKING:
+    from safehold.config import Settings
+    from safehold.notices.book import PolicyBook
+    from safehold.runtime import Runtime
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # a failure is one line, however narrow
@@ -30,6 +31,8 @@ def fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
 
 
 def settings_or_exit() -> Settings:
+    from safehold.config import SettingsError, load_settings
+
     try:
         return load_settings()
     except SettingsError as exc:
@@ -37,6 +40,10 @@ def settings_or_exit() -> Settings:
 
 
 def runtime_or_exit(settings: Settings | None = None) -> Runtime:
+    from safehold.policy import PolicyFileError
+    from safehold.runtime import build_runtime
+    from safehold.vault.errors import KeyProviderError
+
     settings = settings or settings_or_exit()
     try:
         return build_runtime(settings)
@@ -54,6 +61,10 @@ def describe_database(settings: Settings) -> str:
 
 def upgrade_or_exit(runtime: Runtime) -> None:
     """Apply migrations; an unreachable or broken database is a one-line error."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from safehold import migrate
+
     try:
         migrate.upgrade(runtime.engine, audit_key=runtime.audit_key())
     except SQLAlchemyError as exc:

@@ -8,11 +8,12 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from safehold.access import service
 from safehold.access.rules import SCOPES, Actor
 from safehold.cli_support import fail, out, runtime_or_exit, upgrade_or_exit
-from safehold.db import transaction
 from safehold.errors import SafeholdError
+
+# The service and the database are imported by the commands that use them: `--help` needs
+# neither (cli_group).
 
 app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 
@@ -31,6 +32,9 @@ def create(
     ] = None,
 ) -> None:
     """Create a key and print its secret once; only a hash is stored."""
+    from safehold.access import service
+    from safehold.db import transaction
+
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
     try:
@@ -53,6 +57,9 @@ def create(
 @app.command("list")
 def list_() -> None:
     """List keys with their scopes and purposes."""
+    from safehold.access import service
+    from safehold.db import transaction
+
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
     with transaction(runtime.sessions) as session:
@@ -73,6 +80,9 @@ def list_() -> None:
 @app.command()
 def revoke(key_id: Annotated[str, typer.Argument(help="The key id (not the secret)")]) -> None:
     """Revoke a key; it stops working at once."""
+    from safehold.access import service
+    from safehold.db import transaction
+
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
     try:
@@ -114,6 +124,8 @@ def rotate(
 @app.command()
 def status() -> None:
     """How many data keys each key-encryption-key version wraps."""
+    from safehold.db import transaction
+
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
     with transaction(runtime.sessions) as session:

@@ -7,11 +7,8 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from safehold.cli_support import out, runtime_or_exit, upgrade_or_exit
-from safehold.logs import configure_logging
-from safehold.promises.jobs import check_and_keep
 
 app = typer.Typer(help="Check the policy's promises on the live data.", no_args_is_help=True)
 
@@ -28,6 +25,11 @@ def check(
     ),
 ) -> None:
     """Run every check; exit 1 when any promise is violated. Prints ids, never personal data."""
+    from rich.table import Table
+
+    from safehold.logs import configure_logging
+    from safehold.promises.jobs import check_and_keep
+
     runtime = runtime_or_exit()
     # Log lines (one per violation, one per run) go to stderr, so stdout is only the report.
     configure_logging(runtime.settings.log_format, runtime.settings.log_level)
