@@ -6,15 +6,21 @@ database, the settings or the policy: those are imported inside the functions th
 
 from __future__ import annotations
 
+import json
 import socket
+from collections.abc import Collection, Iterable
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.table import Column, Table
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from safehold.config import Settings
     from safehold.notices.book import PolicyBook
     from safehold.runtime import Runtime
@@ -28,6 +34,35 @@ EXIT_CONFIG = 2
 def fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
     raise typer.Exit(code)
+
+
+def full_table(*headers: str, whole: Collection[str] = ()) -> Table:
+    """A table that shows every character of every cell. Rich cuts a cell too wide for its
+    column to "…", and printed ids so cut could not be pasted into the next command (issue
+    20, item 7). The ``whole`` columns — ids — are never wrapped or shortened; the others make
+    room by wrapping, and fold a word longer than their width onto the next line."""
+    unknown = set(whole) - set(headers)
+    if unknown:
+        raise ValueError(f"no column {sorted(unknown)}")
+    return Table(
+        *(Column(h, no_wrap=h in whole, overflow="fold") for h in headers),
+    )
+
+
+class ListFormat(StrEnum):
+    table = "table"  # for people
+    json = "json"  # for programs: the API's own schema, so the keys are as stable as the API's
+
+
+FormatOption = Annotated[
+    ListFormat,
+    typer.Option("--format", help="table, or json (a list of objects, as the API answers)"),
+]
+
+
+def echo_json(items: Iterable[BaseModel]) -> None:
+    """A JSON list on standard output, nothing else (a log line goes to standard error)."""
+    typer.echo(json.dumps([item.model_dump(mode="json") for item in items], indent=2))
 
 
 def settings_or_exit() -> Settings:

@@ -8,10 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import Progress
-from rich.table import Table
 
 from safehold.access.rules import Actor
-from safehold.cli_support import fail, out, runtime_or_exit, upgrade_or_exit
+from safehold.cli_support import fail, full_table, out, runtime_or_exit, upgrade_or_exit
 from safehold.comms import rules
 from safehold.errors import SafeholdError
 
@@ -55,12 +54,12 @@ def status(message_id: Annotated[str, typer.Argument(help="The message id")]) ->
     except SafeholdError as exc:
         fail(exc.message)
     out.print(f"{view.message.kind} ({view.message.purpose}), {view.total} recipient(s)")
-    table = Table("status", "recipients")
+    table = full_table("status", "recipients")
     for name, count in view.counts.items():
         table.add_row(name, str(count))
     out.print(table)
     if view.reasons:
-        reasons = Table("reason", "recipients")
+        reasons = full_table("reason", "recipients")
         for name, count in view.reasons.items():
             reasons.add_row(name, str(count))
         out.print(reasons)

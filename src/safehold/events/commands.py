@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from safehold.access.rules import Actor
-from safehold.cli_support import fail, out, runtime_or_exit, upgrade_or_exit
+from safehold.cli_support import fail, full_table, out, runtime_or_exit, upgrade_or_exit
 
 if TYPE_CHECKING:
     from safehold.access.service import CreatedKey
@@ -34,7 +34,6 @@ DEMO_SUBJECTS, DEMO_DAYS = 60, 45
 @app.command()
 def partitions() -> None:
     """List the month partitions and how many events each holds."""
-    from rich.table import Table
     from sqlalchemy import func, select
 
     from safehold.db import transaction
@@ -42,7 +41,7 @@ def partitions() -> None:
 
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
-    table = Table("month", "table", "events")
+    table = full_table("month", "table", "events", whole={"month", "table"})
     with transaction(runtime.sessions) as session:
         for month in storage.months(session):
             name = rules.partition_name(month)

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from safehold.access.rules import Actor
-from safehold.cli_support import err, fail, out, runtime_or_exit, settings_or_exit, upgrade_or_exit
+from safehold.cli_support import (
+    err,
+    fail,
+    full_table,
+    out,
+    runtime_or_exit,
+    settings_or_exit,
+    upgrade_or_exit,
+)
 from safehold.errors import SafeholdError
 
 if TYPE_CHECKING:
@@ -76,7 +84,6 @@ def diff(
     new: Annotated[Path, typer.Argument(help="The later policy file")],
 ) -> None:
     """List the rule changes between two policy files and classify them minor or material."""
-    from rich.table import Table
 
     from safehold.policy import diff_policies
 
@@ -84,7 +91,7 @@ def diff(
     if not result.changes:
         out.print("no rule changes")
         return
-    table = Table("change", "what", "class")
+    table = full_table("change", "what", "class", whole={"change"})
     for change in result.changes:
         table.add_row(change.kind, change.description, str(change.change_class))
     out.print(table)
@@ -141,7 +148,6 @@ def publish(
 @app.command()
 def versions() -> None:
     """List the published versions and which one is in force."""
-    from rich.table import Table
 
     from safehold.db import transaction
     from safehold.notices import service as notices
@@ -151,7 +157,9 @@ def versions() -> None:
     with transaction(runtime.sessions) as session:
         runtime.book.load(session)
         current = runtime.book.in_force(runtime.clock.now())
-        table = Table("version", "class", "effective", "published", "changes", "in force")
+        table = full_table(
+            "version", "class", "effective", "published", "changes", "in force", whole={"version"}
+        )
         for v in notices.versions(session):
             table.add_row(
                 v.label, v.change_class, v.effective_at.isoformat(timespec="minutes"),

@@ -10,10 +10,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import Progress
-from rich.table import Table
 
 from safehold.access.rules import Actor
-from safehold.cli_support import fail, out, runtime_or_exit, upgrade_or_exit
+from safehold.cli_support import (
+    FormatOption,
+    ListFormat,
+    echo_json,
+    fail,
+    full_table,
+    out,
+    runtime_or_exit,
+    upgrade_or_exit,
+)
 from safehold.errors import SafeholdError
 from safehold.requests import rules
 from safehold.requests.rules import Kind, Status
@@ -35,10 +43,12 @@ STAFF = Actor("admin", "cli")
 def list_command(
     overdue: Annotated[bool, typer.Option(help="Only open requests past their deadline")] = False,
     status: Annotated[list[rules.Status] | None, typer.Option(help="Filter by status")] = None,
+    fmt: FormatOption = ListFormat.table,
 ) -> None:
     """Requests by deadline, soonest first. Exit 1 with --overdue when any is overdue."""
     from safehold.db import transaction
     from safehold.requests import service
+    from safehold.requests.schemas import request_out
 
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
@@ -47,18 +57,19 @@ def list_command(
         found = service.listing(
             session, now=now, status=[str(s) for s in status or []], overdue=overdue
         )
-        rows = [
-            (str(r.id), r.kind, r.status, r.received_at.date().isoformat(),
-             r.deadline_at.isoformat(timespec="minutes"),
-             "yes" if rules.is_overdue(r.status, r.deadline_at, now) else "")
-            for r in found
-        ]  # fmt: skip
-    table = Table("id", "kind", "status", "received", "deadline", "overdue")
-    for row in rows:
-        table.add_row(*row)
-    out.print(table)
-    out.print(f"{len(rows)} request(s)", highlight=False)
-    if overdue and rows:
+        listed = [request_out(r, now) for r in found]
+    if fmt is ListFormat.json:
+        echo_json(listed)
+    else:
+        table = full_table("id", "kind", "status", "received", "deadline", "overdue", whole={"id"})
+        for r in listed:
+            table.add_row(
+                str(r.id), r.kind, r.status, r.received_at.date().isoformat(),
+                r.deadline_at.isoformat(timespec="minutes"), "yes" if r.overdue else "",
+            )  # fmt: skip
+        out.print(table)
+        out.print(f"{len(listed)} request(s)", highlight=False)
+    if overdue and listed:
         raise typer.Exit(1)
 
 

@@ -14,7 +14,16 @@ from safehold import ratelimit
 from safehold.access.models import ApiKey
 from safehold.comms import service as comms
 from safehold.deps import ActorDep, RuntimeDep, SessionDep, require_scope
-from safehold.requests import certificate, export, extension, jobs, restriction, rules, service
+from safehold.requests import (
+    certificate,
+    export,
+    extension,
+    jobs,
+    restriction,
+    rules,
+    schemas,
+    service,
+)
 from safehold.requests.errors import CertificateNotReady
 from safehold.requests.models import DataRequest
 from safehold.requests.schemas import (
@@ -42,17 +51,7 @@ def context(runtime: Runtime) -> service.Context:
 
 
 def request_out(request: DataRequest, runtime: Runtime) -> RequestOut:
-    return RequestOut(
-        id=request.id, subject_id=request.subject_id, kind=request.kind, purpose=request.purpose,
-        channel=request.channel, made_by=request.made_by, status=request.status,
-        received_at=request.received_at, deadline_at=request.deadline_at,
-        overdue=rules.is_overdue(request.status, request.deadline_at, runtime.clock.now()),
-        extended_at=request.extended_at, extension_reason=request.extension_reason,
-        verified_at=request.verified_at, started_at=request.started_at,
-        responded_at=request.responded_at, rejection_reason=request.rejection_reason,
-        code_expires_at=request.code_expires_at, code_attempts=request.code_attempts,
-        progress=[step for step in rules.STEPS if step in request.progress],
-    )  # fmt: skip
+    return schemas.request_out(request, runtime.clock.now())
 
 
 @router.post(

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from safehold.access.rules import Actor
-from safehold.cli_support import err, fail, out, runtime_or_exit, upgrade_or_exit
+from safehold.cli_support import err, fail, full_table, out, runtime_or_exit, upgrade_or_exit
 from safehold.errors import SafeholdError
 
 # The services and the database are imported by the commands that use them: `--help` needs
@@ -80,7 +79,7 @@ def recipients() -> None:
 
     runtime = runtime_or_exit()
     ctx = Context(runtime.vault, runtime.policy, runtime.clock)
-    table = Table("recipient", "purposes", "categories", "notices")
+    table = full_table("recipient", "purposes", "categories", "notices", whole={"recipient"})
     for r in service.recipients(ctx, runtime.settings.webhooks):
         notices = r.delivery if r.notify_on_erasure else "not told"
         where = f"{r.role}, {r.country}" + (" (third country)" if r.third_country else "")
