@@ -39,13 +39,19 @@ def fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
 def full_table(*headers: str, whole: Collection[str] = ()) -> Table:
     """A table that shows every character of every cell. Rich cuts a cell too wide for its
     column to "…", and printed ids so cut could not be pasted into the next command (issue
-    20, item 7). The ``whole`` columns — ids — are never wrapped or shortened; the others make
-    room by wrapping, and fold a word longer than their width onto the next line."""
+    20, item 7). The ``whole`` columns — ids — are never wrapped; the others make room by
+    wrapping, and fold a word longer than their width onto the next line. Only a terminal
+    narrower than the ids themselves (and the borders) still cuts one, ending it in "…"."""
     unknown = set(whole) - set(headers)
     if unknown:
         raise ValueError(f"no column {sorted(unknown)}")
     return Table(
-        *(Column(h, no_wrap=h in whole, overflow="fold") for h in headers),
+        *(
+            Column(h, no_wrap=True, overflow="ellipsis")
+            if h in whole
+            else Column(h, overflow="fold")
+            for h in headers
+        ),
     )
 
 

@@ -12,9 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from safehold import migrate
+from safehold.access.schemas import ApiKeyOut
 from safehold.cli import app
 from safehold.clock import FrozenClock
 from safehold.config import load_settings
+from safehold.requests.schemas import RequestOut
 from safehold.runtime import build_runtime
 from tests.integration.requests.support import open_request, person
 
@@ -25,6 +27,12 @@ REQUEST_FIELDS = {
     "deadline_at", "overdue", "extended_at", "extension_reason", "verified_at", "started_at",
     "responded_at", "rejection_reason", "code_expires_at", "code_attempts", "progress",
 }  # fmt: skip
+
+
+def test_the_json_keys_are_the_api_s() -> None:
+    # GET /v1/keys answers list[ApiKeyOut], GET /v1/requests list[RequestOut]
+    assert set(ApiKeyOut.model_fields) == KEY_FIELDS
+    assert set(RequestOut.model_fields) == REQUEST_FIELDS
 
 
 @pytest.fixture(autouse=True)
