@@ -28,35 +28,33 @@ COMMANDS = {
     "policy": Lazy("safehold.policy.commands:app", "Check, render and compare policy files."),
     "keys": Lazy("safehold.access.commands:app", "Create, list and revoke API keys."),
     "audit": Lazy("safehold.access.audit_commands:app", "The keyed, hash-chained audit log."),
-    "demo": Lazy(  # a fictional IPTV customer base
+    "demo": Lazy(
         "safehold.events.commands:demo_command",
         "Fill Safehold with a fictional IPTV customer base, through the API.",
     ),
-    "events": Lazy(  # usage events: partitions, retention
+    "events": Lazy(
         "safehold.events.commands:app", "Usage events: month partitions and their retention."
     ),
-    "worker": Lazy(  # the periodic jobs: e-mail delivery, …
+    "worker": Lazy(
         "safehold.worker:command",
         "Run the periodic jobs (e-mail delivery, …) until stopped (SIGTERM or Ctrl-C).",
     ),
-    "messages": Lazy(  # e-mail delivery status, retries, bounces
-        "safehold.comms.commands:app", "E-mail delivery: status, retries, bounces."
-    ),
-    "ropa": Lazy(  # the record of processing activities (Art. 30)
+    "messages": Lazy("safehold.comms.commands:app", "E-mail delivery: status, retries, bounces."),
+    "ropa": Lazy(
         "safehold.sharing.commands:ropa_command",
         "Print the record of processing activities (GDPR Art. 30) from the policy and live data.",
     ),
-    "sharing": Lazy(  # recipients and the notices owed to them
+    "sharing": Lazy(
         "safehold.sharing.commands:app",
         "Third-party sharing: recipients and the notices owed to them.",
     ),
-    "requests": Lazy(  # data-subject requests: list --overdue, erase
+    "requests": Lazy(
         "safehold.requests.commands:app", "Data-subject requests: deadlines, erasure, restriction."
     ),
-    "retention": Lazy(  # retention run [--dry-run]
+    "retention": Lazy(
         "safehold.retention.commands:app", "Retention: delete what has outlived its period."
     ),
-    "promises": Lazy(  # promises check [--format json]
+    "promises": Lazy(
         "safehold.promises.commands:app", "Check the policy's promises on the live data."
     ),
 }

@@ -48,7 +48,7 @@ def list_command(
     """Requests by deadline, soonest first. Exit 1 with --overdue when any is overdue."""
     from safehold.db import transaction
     from safehold.requests import service
-    from safehold.requests.schemas import request_out
+    from safehold.requests.schemas import request_view
 
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
@@ -57,7 +57,7 @@ def list_command(
         found = service.listing(
             session, now=now, status=[str(s) for s in status or []], overdue=overdue
         )
-        listed = [request_out(r, now) for r in found]
+        listed = [request_view(r, now) for r in found]
     if fmt is ListFormat.json:
         echo_json(listed)
     else:

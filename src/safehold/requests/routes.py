@@ -14,16 +14,7 @@ from safehold import ratelimit
 from safehold.access.models import ApiKey
 from safehold.comms import service as comms
 from safehold.deps import ActorDep, RuntimeDep, SessionDep, require_scope
-from safehold.requests import (
-    certificate,
-    export,
-    extension,
-    jobs,
-    restriction,
-    rules,
-    schemas,
-    service,
-)
+from safehold.requests import certificate, export, extension, jobs, restriction, rules, service
 from safehold.requests.errors import CertificateNotReady
 from safehold.requests.models import DataRequest
 from safehold.requests.schemas import (
@@ -37,6 +28,7 @@ from safehold.requests.schemas import (
     RequestOut,
     RestrictionIn,
     RestrictionOut,
+    request_view,
 )
 from safehold.runtime import Runtime
 from safehold.subjects.models import Restriction
@@ -51,7 +43,7 @@ def context(runtime: Runtime) -> service.Context:
 
 
 def request_out(request: DataRequest, runtime: Runtime) -> RequestOut:
-    return schemas.request_out(request, runtime.clock.now())
+    return request_view(request, runtime.clock.now())
 
 
 @router.post(

@@ -84,7 +84,7 @@ class RequestOut(BaseModel):
     progress: list[str]
 
 
-def request_out(request: DataRequest, now: datetime) -> RequestOut:
+def request_view(request: DataRequest, now: datetime) -> RequestOut:
     """A request as the API and `safehold requests list --format json` show it."""
     return RequestOut(
         id=request.id, subject_id=request.subject_id, kind=request.kind, purpose=request.purpose,
