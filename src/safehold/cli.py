@@ -1,17 +1,16 @@
-"""`safehold`: the command line for operators. Commands call the same use cases as the API."""
+"""`safehold`: the command line for operators. Commands call the same use cases as the API.
+
+Each command group lives in its feature package and is imported only when it runs or its own
+help is asked for (`cli_group`); the commands here import what they use inside their bodies,
+so `safehold --help` imports no feature package (decision 0031)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import typer
-from rich.panel import Panel
-from sqlalchemy.exc import SQLAlchemyError
 
-from safehold import migrate, supervisor, worker
-from safehold.access import service as access
-from safehold.access.audit_commands import app as audit_app
-from safehold.access.commands import app as keys_app
+from safehold.cli_group import Lazy, lazy_group
 from safehold.cli_support import (
     describe_database,
     fail,
@@ -22,24 +21,46 @@ from safehold.cli_support import (
     settings_or_exit,
     upgrade_or_exit,
 )
-from safehold.comms.commands import app as messages_app
 from safehold.datadir import restrict_umask
-from safehold.db import transaction
-from safehold.events import commands as events_commands
-from safehold.events import jobs as events_jobs
-from safehold.events import refine
-from safehold.logs import configure_logging
-from safehold.notices import service as notices
-from safehold.policy import load_policy
-from safehold.policy.commands import app as policy_app
-from safehold.policy.rules import content_hash
-from safehold.promises.commands import app as promises_app
-from safehold.requests.commands import app as requests_app
-from safehold.retention.commands import app as retention_app
-from safehold.sharing.commands import app as sharing_app
-from safehold.sharing.commands import ropa_command
+
+# Where each command is, and the line `safehold --help` shows for it without importing it.
+COMMANDS = {
+    "policy": Lazy("safehold.policy.commands:app", "Check, render and compare policy files."),
+    "keys": Lazy("safehold.access.commands:app", "Create, list and revoke API keys."),
+    "audit": Lazy("safehold.access.audit_commands:app", "The keyed, hash-chained audit log."),
+    "demo": Lazy(
+        "safehold.events.commands:demo_command",
+        "Fill Safehold with a fictional IPTV customer base, through the API.",
+    ),
+    "events": Lazy(
+        "safehold.events.commands:app", "Usage events: month partitions and their retention."
+    ),
+    "worker": Lazy(
+        "safehold.worker:command",
+        "Run the periodic jobs (e-mail delivery, …) until stopped (SIGTERM or Ctrl-C).",
+    ),
+    "messages": Lazy("safehold.comms.commands:app", "E-mail delivery: status, retries, bounces."),
+    "ropa": Lazy(
+        "safehold.sharing.commands:ropa_command",
+        "Print the record of processing activities (GDPR Art. 30) from the policy and live data.",
+    ),
+    "sharing": Lazy(
+        "safehold.sharing.commands:app",
+        "Third-party sharing: recipients and the notices owed to them.",
+    ),
+    "requests": Lazy(
+        "safehold.requests.commands:app", "Data-subject requests: deadlines, erasure, restriction."
+    ),
+    "retention": Lazy(
+        "safehold.retention.commands:app", "Retention: delete what has outlived its period."
+    ),
+    "promises": Lazy(
+        "safehold.promises.commands:app", "Check the policy's promises on the live data."
+    ),
+}
 
 app = typer.Typer(
+    cls=lazy_group(COMMANDS),
     name="safehold",
     help="Safehold: a privacy policy made true by construction.",
     no_args_is_help=True,
@@ -47,18 +68,6 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-app.add_typer(policy_app, name="policy")
-app.add_typer(keys_app, name="keys")
-app.add_typer(audit_app, name="audit")
-app.add_typer(messages_app, name="messages")  # e-mail delivery status, retries, bounces
-app.command("worker")(worker.command)  # the periodic jobs: e-mail delivery, …
-app.add_typer(sharing_app, name="sharing")  # recipients and the notices owed to them
-app.command("ropa")(ropa_command)  # the record of processing activities (Art. 30)
-app.add_typer(events_commands.app, name="events")  # usage events: partitions, retention
-app.command("demo")(events_commands.demo_command)  # a fictional IPTV customer base
-app.add_typer(requests_app, name="requests")  # data-subject requests: list --overdue, erase
-app.add_typer(retention_app, name="retention")  # retention run [--dry-run]
-app.add_typer(promises_app, name="promises")  # promises check [--format json]
 
 
 @app.command()
@@ -84,6 +93,19 @@ def serve(
     ] = None,
 ) -> None:
     """Apply migrations and serve the API, the pages and the metrics."""
+    from rich.panel import Panel
+
+    from safehold import supervisor
+    from safehold.access import service as access
+    from safehold.db import transaction
+    from safehold.events import commands as events_commands
+    from safehold.events import jobs as events_jobs
+    from safehold.events import refine
+    from safehold.logs import configure_logging
+    from safehold.notices import service as notices
+    from safehold.policy import load_policy
+    from safehold.policy.rules import content_hash
+
     settings = settings_or_exit()
     processes = workers or settings.server_processes
     bind_host, bind_port = host or settings.host, port or settings.port
@@ -144,6 +166,8 @@ def serve(
 @db_app.command()
 def upgrade() -> None:
     """Apply every pending migration."""
+    from safehold import migrate
+
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
     out.print(f"database at migration {migrate.current_revision(runtime.engine)}")
@@ -152,6 +176,10 @@ def upgrade() -> None:
 @db_app.command()
 def current() -> None:
     """Print the database's migration and the newest one the code knows."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from safehold import migrate
+
     runtime = runtime_or_exit()
     try:
         revision = migrate.current_revision(runtime.engine)
@@ -165,6 +193,8 @@ def current() -> None:
 @db_app.command()
 def check() -> None:
     """Exit 0 when the database is at the newest migration, 1 when it is behind."""
+    from safehold import migrate
+
     runtime = runtime_or_exit()
     if not migrate.is_current(runtime.engine):
         fail("the database is behind the code: run 'safehold db upgrade'", code=1)

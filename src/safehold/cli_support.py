@@ -1,22 +1,29 @@
-"""What every CLI command shares: one-line failures with exit code 2, settings, runtime."""
+"""What every CLI command shares: one-line failures with exit code 2, settings, runtime.
+
+Imported by every command module, so `safehold <command> --help` must not pay for the
+database, the settings or the policy: those are imported inside the functions that use them
+(tests/unit/test_cli_imports.py checks what a `--help` imports)."""
 
 from __future__ import annotations
 
+import json
 import socket
+from collections.abc import Collection, Iterable
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from sqlalchemy.exc import SQLAlchemyError
+from rich.table import Column, Table
 
-from safehold import migrate
-from safehold.config import Settings, SettingsError, load_settings
-from safehold.notices.book import PolicyBook
-from safehold.policy import PolicyFileError
-from safehold.runtime import Runtime, build_runtime
-from safehold.vault.errors import KeyProviderError
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from safehold.config import Settings
+    from safehold.notices.book import PolicyBook
+    from safehold.runtime import Runtime
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # a failure is one line, however narrow
@@ -29,7 +36,44 @@ def fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
     raise typer.Exit(code)
 
 
+def full_table(*headers: str, whole: Collection[str] = ()) -> Table:
+    """A table that shows every character of every cell. Rich cuts a cell too wide for its
+    column to "…", and printed ids so cut could not be pasted into the next command (issue
+    20, item 7). The ``whole`` columns — ids — are never wrapped; the others make room by
+    wrapping, and fold a word longer than their width onto the next line. Only a terminal
+    narrower than the ids themselves (and the borders) still cuts one, ending it in "…"."""
+    unknown = set(whole) - set(headers)
+    if unknown:
+        raise ValueError(f"no column {sorted(unknown)}")
+    return Table(
+        *(
+            Column(h, no_wrap=True, overflow="ellipsis")
+            if h in whole
+            else Column(h, overflow="fold")
+            for h in headers
+        ),
+    )
+
+
+class ListFormat(StrEnum):
+    table = "table"  # for people
+    json = "json"  # for programs: the API's own schema, so the keys are as stable as the API's
+
+
+FormatOption = Annotated[
+    ListFormat,
+    typer.Option("--format", help="table, or json (a list of objects, as the API answers)"),
+]
+
+
+def echo_json(items: Iterable[BaseModel]) -> None:
+    """A JSON list on standard output, nothing else (a log line goes to standard error)."""
+    typer.echo(json.dumps([item.model_dump(mode="json") for item in items], indent=2))
+
+
 def settings_or_exit() -> Settings:
+    from safehold.config import SettingsError, load_settings
+
     try:
         return load_settings()
     except SettingsError as exc:
@@ -37,6 +81,10 @@ def settings_or_exit() -> Settings:
 
 
 def runtime_or_exit(settings: Settings | None = None) -> Runtime:
+    from safehold.policy import PolicyFileError
+    from safehold.runtime import build_runtime
+    from safehold.vault.errors import KeyProviderError
+
     settings = settings or settings_or_exit()
     try:
         return build_runtime(settings)
@@ -54,6 +102,10 @@ def describe_database(settings: Settings) -> str:
 
 def upgrade_or_exit(runtime: Runtime) -> None:
     """Apply migrations; an unreachable or broken database is a one-line error."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from safehold import migrate
+
     try:
         migrate.upgrade(runtime.engine, audit_key=runtime.audit_key())
     except SQLAlchemyError as exc:

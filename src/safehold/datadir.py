@@ -12,13 +12,9 @@ import os
 import stat
 from pathlib import Path
 
-from safehold.logs import get_logger
-
 PRIVATE_UMASK = 0o077  # files 0600, directories 0700
 PRIVATE_DIR = 0o700
 _OTHERS = 0o077  # group and other permission bits
-
-log = get_logger(__name__)
 
 
 def restrict_umask() -> None:
@@ -34,6 +30,9 @@ def make_private(path: Path) -> None:
     An existing directory open to group or others loses those permissions (the files inside
     are then out of reach, whatever their own modes), with a warning. One owned by another user, or
     a shared directory (the sticky bit, like /tmp), is left alone, with a warning."""
+    from safehold.logs import get_logger  # not at import: every `safehold` call imports this
+
+    log = get_logger(__name__)
     try:
         path.mkdir(mode=PRIVATE_DIR, parents=True)
     except FileExistsError:

@@ -17,22 +17,17 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from safehold import migrate
-from safehold.access import checkpoint_jobs, checkpoints
-from safehold.analytics import jobs as analytics_jobs
 from safehold.cli_support import fail, runtime_or_exit, settings_or_exit
-from safehold.comms import jobs as comms_jobs
-from safehold.events import jobs as events_jobs
 from safehold.logs import configure_logging, get_logger
-from safehold.promises import jobs as promise_jobs
-from safehold.retention import jobs as retention_jobs
-from safehold.runtime import Runtime
-from safehold.sharing import jobs as sharing_jobs
-from safehold.web import jobs as web_jobs
+
+if TYPE_CHECKING:
+    from safehold.runtime import Runtime
+
+# The jobs are imported when a worker starts: `safehold worker --help` needs none (cli_group).
 
 ERROR_PAUSE = 10.0  # seconds a job rests after it raised, so a broken dependency is not hammered
 MAX_DRAIN_ROUNDS = 10_000  # --once: a job that never runs out of work stops here
@@ -49,6 +44,15 @@ class Job:
 
 def registered_jobs() -> tuple[Job, ...]:
     """Every periodic job, in the order a worker runs them."""
+    from safehold.access import checkpoint_jobs, checkpoints
+    from safehold.analytics import jobs as analytics_jobs
+    from safehold.comms import jobs as comms_jobs
+    from safehold.events import jobs as events_jobs
+    from safehold.promises import jobs as promise_jobs
+    from safehold.retention import jobs as retention_jobs
+    from safehold.sharing import jobs as sharing_jobs
+    from safehold.web import jobs as web_jobs
+
     return (
         Job("web.sign_in", web_jobs.send_codes, web_jobs.SIGN_IN_SECONDS),  # sign-in codes
         Job("comms.outbox", comms_jobs.run, comms_jobs.POLL_SECONDS),  # deliver queued e-mail
@@ -117,6 +121,8 @@ def jobs_in_background(runtime: Runtime) -> Worker:
     """The jobs in a daemon thread of this process: ``safehold serve`` on one machine with
     the embedded database needs no second process (a separate ``safehold worker`` is still
     fine: the jobs share their work through the database)."""
+    from safehold.comms import jobs as comms_jobs
+
     worker = Worker(runtime, registered_jobs())
     threading.Thread(target=worker.run_forever, name="safehold-jobs", daemon=True).start()
     log.info("worker_started", worker=comms_jobs.WORKER_ID, jobs=[j.name for j in worker.jobs])
@@ -130,6 +136,9 @@ def command(
     only: Annotated[list[str] | None, typer.Option(help="Run only this job (repeatable)")] = None,
 ) -> None:
     """Run the periodic jobs (e-mail delivery, …) until stopped (SIGTERM or Ctrl-C)."""
+    from safehold import migrate
+    from safehold.comms import jobs as comms_jobs
+
     settings = settings_or_exit()
     configure_logging(settings.log_format, settings.log_level)
     runtime = runtime_or_exit(settings)

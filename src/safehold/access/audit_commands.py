@@ -7,9 +7,7 @@ from typing import Annotated
 
 import typer
 
-from safehold.access import audit, checkpoint_jobs, checkpoints
 from safehold.cli_support import fail, out, runtime_or_exit, upgrade_or_exit
-from safehold.db import reading_only, transaction
 
 app = typer.Typer(help="The keyed, hash-chained audit log.", no_args_is_help=True)
 
@@ -27,6 +25,9 @@ def verify(
 ) -> None:
     """Walk every chain, the checkpoints in the database and in the file beside the keys;
     name the first broken place (exit 1) or print the heads digest."""
+    from safehold.access import audit, checkpoints
+    from safehold.db import reading_only, transaction
+
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
     outside: list[tuple[str, checkpoints.Checkpoint | None]] = [
@@ -52,6 +53,8 @@ def verify(
 def checkpoint() -> None:
     """Seal every chain's head into the next checkpoint now; print it (the line appended to
     the checkpoint file): keep a copy elsewhere for `verify --expect`."""
+    from safehold.access import checkpoint_jobs
+
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
     made = checkpoint_jobs.make(runtime)

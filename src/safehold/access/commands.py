@@ -6,13 +6,22 @@ from typing import Annotated
 
 import typer
 from rich.progress import Progress
-from rich.table import Table
 
-from safehold.access import service
 from safehold.access.rules import SCOPES, Actor
-from safehold.cli_support import fail, out, runtime_or_exit, upgrade_or_exit
-from safehold.db import transaction
+from safehold.cli_support import (
+    FormatOption,
+    ListFormat,
+    echo_json,
+    fail,
+    full_table,
+    out,
+    runtime_or_exit,
+    upgrade_or_exit,
+)
 from safehold.errors import SafeholdError
+
+# The service and the database are imported by the commands that use them: `--help` needs
+# neither (cli_group).
 
 app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 
@@ -31,6 +40,9 @@ def create(
     ] = None,
 ) -> None:
     """Create a key and print its secret once; only a hash is stored."""
+    from safehold.access import service
+    from safehold.db import transaction
+
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
     try:
@@ -51,19 +63,26 @@ def create(
 
 
 @app.command("list")
-def list_() -> None:
-    """List keys with their scopes and purposes."""
+def list_(fmt: FormatOption = ListFormat.table) -> None:
+    """List keys with their scopes and purposes (never their secrets)."""
+    from safehold.access import service
+    from safehold.access.schemas import ApiKeyOut
+    from safehold.db import transaction
+
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
     with transaction(runtime.sessions) as session:
         keys = service.list_keys(session)
-        table = Table("id", "name", "scopes", "purposes", "created", "revoked")
+        if fmt is ListFormat.json:
+            echo_json(ApiKeyOut.model_validate(k) for k in keys)
+            return
+        table = full_table("id", "name", "scopes", "purposes", "created", "revoked", whole={"id"})
         for k in keys:
             table.add_row(
                 k.id,
                 k.name,
-                ", ".join(k.scopes),
-                ", ".join(k.purposes) or "-",
+                "\n".join(k.scopes),
+                "\n".join(k.purposes) or "-",
                 k.created_at.isoformat(timespec="seconds"),
                 k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "",
             )
@@ -73,6 +92,9 @@ def list_() -> None:
 @app.command()
 def revoke(key_id: Annotated[str, typer.Argument(help="The key id (not the secret)")]) -> None:
     """Revoke a key; it stops working at once."""
+    from safehold.access import service
+    from safehold.db import transaction
+
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
     try:
@@ -114,12 +136,14 @@ def rotate(
 @app.command()
 def status() -> None:
     """How many data keys each key-encryption-key version wraps."""
+    from safehold.db import transaction
+
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
     with transaction(runtime.sessions) as session:
         counts = runtime.vault.key_versions(session)
     current = runtime.vault.provider.current_version()
-    table = Table("KEK version", "data keys", "current")
+    table = full_table("KEK version", "data keys", "current", whole={"KEK version"})
     for version in runtime.vault.provider.versions():
         table.add_row(version, str(counts.get(version, 0)), "yes" if version == current else "")
     out.print(table)

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import sys
 import uuid
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import Progress
-from rich.table import Table
 
 from safehold.access.rules import Actor
-from safehold.cli_support import fail, out, runtime_or_exit, upgrade_or_exit
-from safehold.comms import preferences, rules, service, suppression
-from safehold.db import transaction
+from safehold.cli_support import fail, full_table, out, runtime_or_exit, upgrade_or_exit
+from safehold.comms import rules
 from safehold.errors import SafeholdError
-from safehold.runtime import Runtime
-from safehold.subjects.rules import normalise_email
-from safehold.vault.service import EMAIL_INDEX
+
+if TYPE_CHECKING:
+    from safehold.runtime import Runtime
+
+# The services and the database are imported by the commands that use them: `--help` needs
+# neither (cli_group).
 
 app = typer.Typer(help="E-mail delivery: status, retries, bounces.", no_args_is_help=True)
 CLI_ACTOR = Actor("admin", "cli")
@@ -43,6 +44,9 @@ def _message_id(raw: str) -> uuid.UUID:
 @app.command()
 def status(message_id: Annotated[str, typer.Argument(help="The message id")]) -> None:
     """Delivery counts of a message, per status and per reason."""
+    from safehold.comms import service
+    from safehold.db import transaction
+
     runtime = _runtime()
     try:
         with transaction(runtime.sessions) as session:
@@ -50,12 +54,12 @@ def status(message_id: Annotated[str, typer.Argument(help="The message id")]) ->
     except SafeholdError as exc:
         fail(exc.message)
     out.print(f"{view.message.kind} ({view.message.purpose}), {view.total} recipient(s)")
-    table = Table("status", "recipients")
+    table = full_table("status", "recipients")
     for name, count in view.counts.items():
         table.add_row(name, str(count))
     out.print(table)
     if view.reasons:
-        reasons = Table("reason", "recipients")
+        reasons = full_table("reason", "recipients")
         for name, count in view.reasons.items():
             reasons.add_row(name, str(count))
         out.print(reasons)
@@ -64,6 +68,9 @@ def status(message_id: Annotated[str, typer.Argument(help="The message id")]) ->
 @app.command()
 def retry(message_id: Annotated[str, typer.Argument(help="The message id")]) -> None:
     """Queue a message's failed deliveries again (after fixing the SMTP settings, say)."""
+    from safehold.comms import service
+    from safehold.db import transaction
+
     runtime = _runtime()
     try:
         with transaction(runtime.sessions) as session:
@@ -82,6 +89,9 @@ def bounce(
 ) -> None:
     """Record hard bounces or complaints reported by the mail provider. Only a keyed hash
     of each address is kept; mail still pending to it stops."""
+    from safehold.comms import suppression
+    from safehold.db import transaction
+
     if kind is rules.SuppressionKind.ERASED:
         fail("erased addresses are suppressed by erasure itself")
     addresses = [line.strip() for line in sys.stdin] if emails == ["-"] else emails
@@ -113,6 +123,11 @@ def unsuppress(
     kind: Kind = rules.SuppressionKind.HARD_BOUNCE,
 ) -> None:
     """Take an address off the suppression list (a bounce reported by mistake)."""
+    from safehold.comms import suppression
+    from safehold.db import transaction
+    from safehold.subjects.rules import normalise_email
+    from safehold.vault.service import EMAIL_INDEX
+
     runtime = _runtime()
     try:
         index = runtime.vault.index(EMAIL_INDEX, normalise_email(email))
@@ -131,6 +146,9 @@ def unsubscribe(
 ) -> None:
     """Act on an unsubscribe request that came by e-mail (the List-Unsubscribe mailto):
     the token is in its subject line."""
+    from safehold.comms import preferences, service
+    from safehold.db import transaction
+
     runtime = _runtime()
     ctx = service.context(runtime)
     try:

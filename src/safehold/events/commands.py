@@ -8,24 +8,20 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import httpx
 import typer
-import uvicorn
-from rich.progress import Progress
-from rich.table import Table
-from sqlalchemy import func, select
 
-from safehold.access import service as access
 from safehold.access.rules import Actor
-from safehold.cli_support import fail, out, runtime_or_exit, upgrade_or_exit
-from safehold.client import Client, SafeholdAPIError, SafeholdUnavailable
-from safehold.db import transaction
-from safehold.events import demo, jobs, rules, storage
-from safehold.logs import configure_logging
-from safehold.runtime import Runtime
-from safehold.subjects.models import Subject
+from safehold.cli_support import fail, full_table, out, runtime_or_exit, upgrade_or_exit
+
+if TYPE_CHECKING:
+    from safehold.access.service import CreatedKey
+    from safehold.events.demo import Summary
+    from safehold.runtime import Runtime
+
+# The jobs, the database, the HTTP client and the server are imported by the commands that
+# use them: `--help` needs none of them (cli_group).
 
 app = typer.Typer(help="Usage events: month partitions and their retention.", no_args_is_help=True)
 DEMO_SCOPES = ("events:write", "subjects:write")
@@ -38,9 +34,14 @@ DEMO_SUBJECTS, DEMO_DAYS = 60, 45
 @app.command()
 def partitions() -> None:
     """List the month partitions and how many events each holds."""
+    from sqlalchemy import func, select
+
+    from safehold.db import transaction
+    from safehold.events import rules, storage
+
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
-    table = Table("month", "table", "events")
+    table = full_table("month", "table", "events", whole={"month", "table"})
     with transaction(runtime.sessions) as session:
         for month in storage.months(session):
             name = rules.partition_name(month)
@@ -51,14 +52,19 @@ def partitions() -> None:
 
 @app.command()
 def ensure(
-    ahead: Annotated[int, typer.Option(help="Months to prepare beyond this one")] = (
-        jobs.MONTHS_AHEAD
-    ),
+    ahead: Annotated[
+        int | None,
+        typer.Option(help="Months to prepare beyond this one (default: as the worker keeps ready)"),
+    ] = None,
 ) -> None:
     """Create this month's partition and the next ones (ingestion also does it on demand)."""
+    from safehold.events import jobs
+
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
-    created = jobs.ensure_ahead(runtime.sessions, runtime.clock.now(), ahead)
+    created = jobs.ensure_ahead(
+        runtime.sessions, runtime.clock.now(), jobs.MONTHS_AHEAD if ahead is None else ahead
+    )
     out.print(f"created {len(created)} partition(s): {_months(created)}")
 
 
@@ -70,6 +76,9 @@ def expire(
 ) -> None:
     """Clear addresses past their period and forget old event ids; with --drop-months,
     drop whole months whose events are past retention."""
+    from safehold.db import transaction
+    from safehold.events import jobs
+
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
     now, policy = runtime.clock.now(), runtime.policy
@@ -98,7 +107,9 @@ def _free_port() -> int:
 @contextmanager
 def _serving(runtime: Runtime) -> Iterator[str]:
     """Safehold on a loopback port in this process, for the demo to talk HTTP to."""
-    from safehold.app import create_app  # the app imports every feature; only needed here
+    import uvicorn
+
+    from safehold.app import create_app
 
     port = _free_port()
     config = uvicorn.Config(
@@ -120,8 +131,13 @@ def _serving(runtime: Runtime) -> Iterator[str]:
 def fill(
     base_url: str, token: str, *, subjects: int, days: int,
     progress: Callable[[int, int], None] | None = None,
-) -> demo.Summary:  # fmt: skip
+) -> Summary:  # fmt: skip
     """Wait for Safehold at ``base_url`` to be ready, then send it the demo data."""
+    import httpx
+
+    from safehold.client import Client
+    from safehold.events import demo
+
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -144,6 +160,10 @@ def demo_command(
                                                  "subjects:write, service_provision)")] = None,
 ) -> None:  # fmt: skip
     """Fill Safehold with a fictional IPTV customer base, through the API."""
+    from rich.progress import Progress
+
+    from safehold.client import SafeholdAPIError, SafeholdUnavailable
+
     if url is not None and key is None:
         fail("--url needs --key: an API key with events:write and subjects:write")
     with Progress(transient=True) as bar:
@@ -162,7 +182,9 @@ def demo_command(
     out.print(describe(summary))
 
 
-def _fill_here(subjects: int, days: int, step: Callable[[int, int], None]) -> demo.Summary:
+def _fill_here(subjects: int, days: int, step: Callable[[int, int], None]) -> Summary:
+    from safehold.logs import configure_logging
+
     runtime = runtime_or_exit()
     configure_logging(runtime.settings.log_format, "warning")  # no access log under the bar
     upgrade_or_exit(runtime)
@@ -174,8 +196,11 @@ def _fill_here(subjects: int, days: int, step: Callable[[int, int], None]) -> de
         _revoke(runtime, created)
 
 
-def _demo_key(runtime: Runtime, actor: Actor) -> access.CreatedKey:
+def _demo_key(runtime: Runtime, actor: Actor) -> CreatedKey:
     """A key for the demo only (people and events, nothing else), revoked when it is done."""
+    from safehold.access import service as access
+    from safehold.db import transaction
+
     with transaction(runtime.sessions) as session:
         return access.create_key(
             session, name="demo", scopes=list(DEMO_SCOPES), purposes=list(DEMO_PURPOSES),
@@ -183,7 +208,10 @@ def _demo_key(runtime: Runtime, actor: Actor) -> access.CreatedKey:
         )  # fmt: skip
 
 
-def _revoke(runtime: Runtime, created: access.CreatedKey) -> None:
+def _revoke(runtime: Runtime, created: CreatedKey) -> None:
+    from safehold.access import service as access
+    from safehold.db import transaction
+
     with transaction(runtime.sessions) as session:
         access.revoke_key(session, created.key.id, clock=runtime.clock)
 
@@ -192,11 +220,16 @@ def demo_pending(runtime: Runtime) -> bool:
     """Whether the demo is still to be filled: the database holds no person yet (not one
     was ever registered). A first start that stopped before the demo — a busy port, a
     Ctrl-C — leaves it pending, so the next start fills it (decision 0031)."""
+    from sqlalchemy import func, select
+
+    from safehold.db import transaction
+    from safehold.subjects.models import Subject
+
     with transaction(runtime.sessions) as session:
         return not session.scalar(select(func.count()).select_from(Subject))
 
 
-def describe(summary: demo.Summary) -> str:
+def describe(summary: Summary) -> str:
     refused = ", ".join(f"{n} {reason}" for reason, n in sorted(summary.rejected.items()))
     return (
         f"demo data: {summary.people} people, {summary.sent} events sent, "
@@ -208,6 +241,10 @@ def seed_in_background(runtime: Runtime, host: str, port: int) -> threading.Thre
     """`safehold serve` on a database that holds no one yet: once it listens, send it a small
     fictional customer base (so a new user sees a living system), without delaying start.
     It uses a key of its own (people and events only), revoked when the demo is in."""
+    import httpx
+
+    from safehold.client import SafeholdAPIError, SafeholdUnavailable
+
     local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - comparing only
     out.print(
         f"filling the empty demo database: {DEMO_SUBJECTS} fictional people, {DEMO_DAYS} days "

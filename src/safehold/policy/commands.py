@@ -6,21 +6,27 @@ import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from safehold.access.rules import Actor
-from safehold.cli_support import err, fail, out, runtime_or_exit, settings_or_exit, upgrade_or_exit
-from safehold.comms import service as comms
-from safehold.db import transaction
+from safehold.cli_support import (
+    err,
+    fail,
+    full_table,
+    out,
+    runtime_or_exit,
+    settings_or_exit,
+    upgrade_or_exit,
+)
 from safehold.errors import SafeholdError
-from safehold.notices import service as notices
-from safehold.notices import withdrawal
-from safehold.notices.announce import announce
-from safehold.policy import Policy, PolicyFileError, diff_policies, load_policy
-from safehold.policy.render import render_html, render_markdown
+
+if TYPE_CHECKING:
+    from safehold.policy import Policy
+
+# The policy package, the services and the database are imported by the commands that use
+# them: `--help` needs none of them (cli_group).
 
 app = typer.Typer(help="Check, render and compare policy files.", no_args_is_help=True)
 
@@ -31,6 +37,8 @@ class Format(StrEnum):
 
 
 def _load(path: Path) -> Policy:
+    from safehold.policy import PolicyFileError, load_policy
+
     try:
         return load_policy(path)
     except PolicyFileError as exc:
@@ -59,6 +67,8 @@ def render(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here")] = None,
 ) -> None:
     """Write the human-readable policy generated from the rules."""
+    from safehold.policy.render import render_html, render_markdown
+
     policy = _load(file or settings_or_exit().policy_path)
     text = render_markdown(policy) if fmt is Format.md else render_html(policy)
     if output is None:
@@ -74,11 +84,14 @@ def diff(
     new: Annotated[Path, typer.Argument(help="The later policy file")],
 ) -> None:
     """List the rule changes between two policy files and classify them minor or material."""
+
+    from safehold.policy import diff_policies
+
     result = diff_policies(_load(old), _load(new))
     if not result.changes:
         out.print("no rule changes")
         return
-    table = Table("change", "what", "class")
+    table = full_table("change", "what", "class", whole={"change"})
     for change in result.changes:
         table.add_row(change.kind, change.description, str(change.change_class))
     out.print(table)
@@ -104,6 +117,11 @@ def publish(
     material: Annotated[bool, typer.Option(help="Publish as material even if minor")] = False,
 ) -> None:
     """Publish a new, immutable policy version; it takes effect at its date by itself."""
+    from safehold.comms import service as comms
+    from safehold.db import transaction
+    from safehold.notices import service as notices
+    from safehold.notices.announce import announce
+
     _load(file)  # every problem with its line before anything else
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
@@ -135,6 +153,10 @@ def withdraw(
 ) -> None:
     """Withdraw a scheduled version before it takes effect: its unsent notices are stopped,
     the people it reached get one note."""
+    from safehold.comms import service as comms
+    from safehold.db import transaction
+    from safehold.notices import withdrawal
+
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
     try:
@@ -154,13 +176,18 @@ def withdraw(
 @app.command()
 def versions() -> None:
     """List the published versions and which one is in force."""
+    from safehold.db import transaction
+    from safehold.notices import service as notices
+
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
     with transaction(runtime.sessions) as session:
         runtime.book.load(session)
         current = runtime.book.in_force(runtime.clock.now())
         withdrawn = notices.withdrawals(session)
-        table = Table("version", "class", "effective", "published", "changes", "in force")
+        table = full_table(
+            "version", "class", "effective", "published", "changes", "in force", whole={"version"}
+        )
         for v in notices.versions(session):
             table.add_row(
                 v.label, v.change_class, v.effective_at.isoformat(timespec="minutes"),
@@ -177,6 +204,9 @@ def acceptances(
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
 ) -> None:
     """Who has accepted a version, who was only notified, who not yet."""
+    from safehold.db import transaction
+    from safehold.notices import service as notices
+
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
     try:

@@ -7,11 +7,8 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from safehold.cli_support import out, runtime_or_exit, upgrade_or_exit
-from safehold.logs import configure_logging
-from safehold.promises.jobs import check_and_keep
+from safehold.cli_support import full_table, out, runtime_or_exit, upgrade_or_exit
 
 app = typer.Typer(help="Check the policy's promises on the live data.", no_args_is_help=True)
 
@@ -28,6 +25,10 @@ def check(
     ),
 ) -> None:
     """Run every check; exit 1 when any promise is violated. Prints ids, never personal data."""
+
+    from safehold.logs import configure_logging
+    from safehold.promises.jobs import check_and_keep
+
     runtime = runtime_or_exit()
     # Log lines (one per violation, one per run) go to stderr, so stdout is only the report.
     configure_logging(runtime.settings.log_format, runtime.settings.log_level)
@@ -40,11 +41,11 @@ def check(
         }  # fmt: skip
         typer.echo(json.dumps(document, indent=2))
     else:
-        table = Table("check", "result", "count", "examples", "promise")
+        table = full_table("check", "result", "count", "examples", "promise", whole={"examples"})
         for r in results:
             table.add_row(
                 r.id, "held" if r.held else "[red]VIOLATED[/red]", str(r.count),
-                ", ".join(r.examples), r.promise,
+                "\n".join(r.examples), r.promise,
             )  # fmt: skip
         out.print(table)
         out.print(f"{len(results) - row.violated} held, {row.violated} violated", highlight=False)

@@ -6,19 +6,32 @@ from __future__ import annotations
 import sys
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import Progress
-from rich.table import Table
 
 from safehold.access.rules import Actor
-from safehold.cli_support import fail, out, runtime_or_exit, upgrade_or_exit
-from safehold.comms import service as comms
-from safehold.db import transaction
+from safehold.cli_support import (
+    FormatOption,
+    ListFormat,
+    echo_json,
+    fail,
+    full_table,
+    out,
+    runtime_or_exit,
+    upgrade_or_exit,
+)
 from safehold.errors import SafeholdError
-from safehold.requests import export, extension, jobs, restriction, rules, service
+from safehold.requests import rules
 from safehold.requests.rules import Kind, Status
+
+if TYPE_CHECKING:
+    from safehold.requests.service import Context
+    from safehold.runtime import Runtime
+
+# The services and the database are imported by the commands that use them: `--help` needs
+# only the rules, for the choices it lists (cli_group).
 
 app = typer.Typer(
     help="Data-subject requests: deadlines, erasure, restriction.", no_args_is_help=True
@@ -30,8 +43,13 @@ STAFF = Actor("admin", "cli")
 def list_command(
     overdue: Annotated[bool, typer.Option(help="Only open requests past their deadline")] = False,
     status: Annotated[list[rules.Status] | None, typer.Option(help="Filter by status")] = None,
+    fmt: FormatOption = ListFormat.table,
 ) -> None:
     """Requests by deadline, soonest first. Exit 1 with --overdue when any is overdue."""
+    from safehold.db import transaction
+    from safehold.requests import service
+    from safehold.requests.schemas import request_view
+
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
     now = runtime.clock.now()
@@ -39,19 +57,27 @@ def list_command(
         found = service.listing(
             session, now=now, status=[str(s) for s in status or []], overdue=overdue
         )
-        rows = [
-            (str(r.id), r.kind, r.status, r.received_at.date().isoformat(),
-             r.deadline_at.isoformat(timespec="minutes"),
-             "yes" if rules.is_overdue(r.status, r.deadline_at, now) else "")
-            for r in found
-        ]  # fmt: skip
-    table = Table("id", "kind", "status", "received", "deadline", "overdue")
-    for row in rows:
-        table.add_row(*row)
-    out.print(table)
-    out.print(f"{len(rows)} request(s)", highlight=False)
-    if overdue and rows:
+        listed = [request_view(r, now) for r in found]
+    if fmt is ListFormat.json:
+        echo_json(listed)
+    else:
+        table = full_table("id", "kind", "status", "received", "deadline", "overdue", whole={"id"})
+        for r in listed:
+            table.add_row(
+                str(r.id), r.kind, r.status, r.received_at.date().isoformat(),
+                r.deadline_at.isoformat(timespec="minutes"), "yes" if r.overdue else "",
+            )  # fmt: skip
+        out.print(table)
+        out.print(f"{len(listed)} request(s)", highlight=False)
+    if overdue and listed:
         raise typer.Exit(1)
+
+
+def _context(runtime: Runtime) -> Context:
+    from safehold.comms import service as comms
+    from safehold.requests import service
+
+    return service.Context(runtime.vault, runtime.policy, runtime.clock, comms.context(runtime))
 
 
 def _request_id(raw: str) -> uuid.UUID:
@@ -74,10 +100,13 @@ def extend_command(
 ) -> None:
     """Extend an open request's deadline once, before it passes; the person is e-mailed the
     new deadline and the reason."""
+    from safehold.db import transaction
+    from safehold.requests import extension
+
     rid = _request_id(request_id)
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
-    ctx = service.Context(runtime.vault, runtime.policy, runtime.clock, comms.context(runtime))
+    ctx = _context(runtime)
     wanted = (by or "").strip().upper() or runtime.policy.requests.max_extension
     try:
         with transaction(runtime.sessions) as session:
@@ -97,10 +126,12 @@ def extend_command(
 @app.command("erase")
 def erase_command(request_id: Annotated[str, typer.Argument(help="The request id")]) -> None:
     """Carry out (or resume) a verified erasure request and print its outcome."""
+    from safehold.requests import jobs
+
     rid = _request_id(request_id)
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
-    ctx = service.Context(runtime.vault, runtime.policy, runtime.clock, comms.context(runtime))
+    ctx = _context(runtime)
     with Progress(transient=True) as progress:
         task = progress.add_task("erasing", total=len(rules.STEPS))
         try:
@@ -126,10 +157,13 @@ def export_command(
     ] = None,
 ) -> None:
     """Answer a verified access request (or re-read an answered one) and write the JSON."""
+    from safehold.db import transaction
+    from safehold.requests import export, service
+
     rid = _request_id(request_id)
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
-    ctx = service.Context(runtime.vault, runtime.policy, runtime.clock, comms.context(runtime))
+    ctx = _context(runtime)
     try:
         with transaction(runtime.sessions) as session:
             request = service.get(session, rid)
@@ -155,10 +189,13 @@ def export_command(
 
 
 def _restriction_step(request_id: str, step: str, reason: str | None = None) -> None:
+    from safehold.db import transaction
+    from safehold.requests import restriction
+
     rid = _request_id(request_id)
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
-    ctx = service.Context(runtime.vault, runtime.policy, runtime.clock, comms.context(runtime))
+    ctx = _context(runtime)
     try:
         with transaction(runtime.sessions) as session:
             if step == "apply":

@@ -28,6 +28,7 @@ from safehold.requests.schemas import (
     RequestOut,
     RestrictionIn,
     RestrictionOut,
+    request_view,
 )
 from safehold.runtime import Runtime
 from safehold.subjects.models import Restriction
@@ -42,17 +43,7 @@ def context(runtime: Runtime) -> service.Context:
 
 
 def request_out(request: DataRequest, runtime: Runtime) -> RequestOut:
-    return RequestOut(
-        id=request.id, subject_id=request.subject_id, kind=request.kind, purpose=request.purpose,
-        channel=request.channel, made_by=request.made_by, status=request.status,
-        received_at=request.received_at, deadline_at=request.deadline_at,
-        overdue=rules.is_overdue(request.status, request.deadline_at, runtime.clock.now()),
-        extended_at=request.extended_at, extension_reason=request.extension_reason,
-        verified_at=request.verified_at, started_at=request.started_at,
-        responded_at=request.responded_at, rejection_reason=request.rejection_reason,
-        code_expires_at=request.code_expires_at, code_attempts=request.code_attempts,
-        progress=[step for step in rules.STEPS if step in request.progress],
-    )  # fmt: skip
+    return request_view(request, runtime.clock.now())
 
 
 @router.post(

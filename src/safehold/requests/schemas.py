@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from safehold.requests.rules import CHANNELS, Kind
+from safehold.requests.rules import CHANNELS, STEPS, Kind, is_overdue
+
+if TYPE_CHECKING:
+    from safehold.requests.models import DataRequest
 
 Channel = Literal["api", "email", "phone", "post", "privacy_center"]
 assert set(Channel.__args__) == set(CHANNELS)  # type: ignore[attr-defined]
@@ -79,6 +82,21 @@ class RequestOut(BaseModel):
     code_expires_at: datetime | None
     code_attempts: int
     progress: list[str]
+
+
+def request_view(request: DataRequest, now: datetime) -> RequestOut:
+    """A request as the API and `safehold requests list --format json` show it."""
+    return RequestOut(
+        id=request.id, subject_id=request.subject_id, kind=request.kind, purpose=request.purpose,
+        channel=request.channel, made_by=request.made_by, status=request.status,
+        received_at=request.received_at, deadline_at=request.deadline_at,
+        overdue=is_overdue(request.status, request.deadline_at, now),
+        extended_at=request.extended_at, extension_reason=request.extension_reason,
+        verified_at=request.verified_at, started_at=request.started_at,
+        responded_at=request.responded_at, rejection_reason=request.rejection_reason,
+        code_expires_at=request.code_expires_at, code_attempts=request.code_attempts,
+        progress=[step for step in STEPS if step in request.progress],
+    )  # fmt: skip
 
 
 class CertificateOut(BaseModel):

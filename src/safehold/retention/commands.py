@@ -5,12 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.progress import Progress
-from rich.table import Table
 
-from safehold.analytics import jobs as analytics_jobs
-from safehold.cli_support import out, runtime_or_exit, upgrade_or_exit
-from safehold.retention import jobs
+from safehold.cli_support import full_table, out, runtime_or_exit, upgrade_or_exit
 
 app = typer.Typer(help="Retention: delete what has outlived its period.", no_args_is_help=True)
 
@@ -20,6 +16,11 @@ def run_command(
     dry_run: Annotated[bool, typer.Option(help="Report what is due; change nothing")] = False,
 ) -> None:
     """Apply every retention rule of the policy and print the report."""
+    from rich.progress import Progress
+
+    from safehold.analytics import jobs as analytics_jobs
+    from safehold.retention import jobs
+
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
     with Progress(transient=True) as progress:
@@ -28,7 +29,10 @@ def run_command(
             runtime, dry_run=dry_run, before_drop=analytics_jobs.before_drop(runtime),
             on_unit=lambda _unit: progress.advance(task),
         )  # fmt: skip
-    table = Table("category", "class", "action", "deleted", "people", "keys", "months", "held back")
+    table = full_table(
+        "category", "class", "action", "deleted", "people", "keys", "months", "held back",
+        whole={"category"},
+    )  # fmt: skip
     for line in report.as_dict()["categories"]:
         held = "; ".join(
             f"{h['rows']} row(s) of {h['people']} person(s): {h['reason']} "

@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from safehold.access.rules import Actor
-from safehold.cli_support import err, fail, out, runtime_or_exit, upgrade_or_exit
-from safehold.db import transaction
+from safehold.cli_support import err, fail, full_table, out, runtime_or_exit, upgrade_or_exit
 from safehold.errors import SafeholdError
-from safehold.sharing import jobs, propagation, ropa, ropa_read, rules, service, webhooks
-from safehold.subjects.service import Context
+
+# The services and the database are imported by the commands that use them: `--help` needs
+# none of them (cli_group).
 
 app = typer.Typer(
     help="Third-party sharing: recipients and the notices owed to them.", no_args_is_help=True
@@ -44,6 +43,9 @@ def ropa_command(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here")] = None,
 ) -> None:
     """Print the record of processing activities (GDPR Art. 30) from the policy and live data."""
+    from safehold.db import transaction
+    from safehold.sharing import ropa, ropa_read
+
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
     with transaction(runtime.sessions) as session:
@@ -67,9 +69,12 @@ def ropa_command(
 @app.command()
 def recipients() -> None:
     """The recipients the policy declares, and whether their notices go by webhook."""
+    from safehold.sharing import service
+    from safehold.subjects.service import Context
+
     runtime = runtime_or_exit()
     ctx = Context(runtime.vault, runtime.policy, runtime.clock)
-    table = Table("recipient", "purposes", "categories", "notices")
+    table = full_table("recipient", "purposes", "categories", "notices", whole={"recipient"})
     for r in service.recipients(ctx, runtime.settings.webhooks):
         notices = r.delivery if r.notify_on_erasure else "not told"
         where = f"{r.role}, {r.country}" + (" (third country)" if r.third_country else "")
@@ -83,6 +88,9 @@ def notices(
     overdue: Annotated[bool, typer.Option(help="Only those past their due date")] = False,
 ) -> None:
     """The notices owed to recipients (erasure, restriction, correction), oldest first."""
+    from safehold.db import transaction
+    from safehold.sharing import propagation, rules
+
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
     now = runtime.clock.now()
@@ -108,6 +116,9 @@ def notices(
 
 
 def _by_id(action: str, notice_id: str) -> None:
+    from safehold.db import transaction
+    from safehold.sharing import propagation
+
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
     try:
@@ -141,6 +152,8 @@ def retry(notice_id: Annotated[str, typer.Argument(help="The notice id")]) -> No
 @app.command()
 def deliver() -> None:
     """Send the notices that are due to recipients with a webhook, once (as the worker does)."""
+    from safehold.sharing import jobs
+
     runtime = runtime_or_exit()
     upgrade_or_exit(runtime)
     report = jobs.deliver_due(runtime)
@@ -155,4 +168,6 @@ def deliver() -> None:
 @app.command("webhook-secret")
 def webhook_secret() -> None:
     """Print a new random webhook secret for SAFEHOLD_RECIPIENT_WEBHOOKS."""
+    from safehold.sharing import webhooks
+
     typer.echo(webhooks.new_secret())
