@@ -14,6 +14,7 @@ from safehold.access import service as access
 from safehold.access.audit_commands import app as audit_app
 from safehold.access.commands import app as keys_app
 from safehold.app import create_app
+from safehold.backup import commands as backup_commands
 from safehold.cli_support import (
     describe_database,
     fail,
@@ -60,6 +61,7 @@ app.command("demo")(events_commands.demo_command)  # a fictional IPTV customer b
 app.add_typer(requests_app, name="requests")  # data-subject requests: list --overdue, erase
 app.add_typer(retention_app, name="retention")  # retention run [--dry-run]
 app.add_typer(promises_app, name="promises")  # promises check [--format json]
+app.add_typer(backup_commands.app, name="backup")  # create, list, restore, verify, replay
 
 
 @app.command()
@@ -82,6 +84,7 @@ def serve(
     configure_logging(settings.log_format, settings.log_level)
     runtime = runtime_or_exit(settings)
     upgrade_or_exit(runtime)
+    backup_commands.refuse_if_behind(runtime)  # a restored copy replays erasures first
     events_jobs.ensure_ahead(runtime.sessions, runtime.clock.now())  # event partitions
     with transaction(runtime.sessions) as session:
         notices.ensure_first_version(

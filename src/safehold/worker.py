@@ -24,6 +24,7 @@ import typer
 from safehold import migrate
 from safehold.access import checkpoint_jobs, checkpoints
 from safehold.analytics import jobs as analytics_jobs
+from safehold.backup.commands import refuse_if_behind
 from safehold.cli_support import fail, runtime_or_exit, settings_or_exit
 from safehold.comms import jobs as comms_jobs
 from safehold.events import jobs as events_jobs
@@ -135,6 +136,7 @@ def command(
     runtime = runtime_or_exit(settings)
     if not migrate.is_current(runtime.engine):
         fail("the database is behind the code: run 'safehold db upgrade' first")
+    refuse_if_behind(runtime)  # a restored copy replays its erasures before any job runs
     jobs = [j for j in registered_jobs() if not only or j.name in only]
     unknown = sorted(set(only or ()) - {j.name for j in registered_jobs()})
     if unknown:
