@@ -30,13 +30,16 @@ from safehold.db import make_engine, make_session_factory, transaction
 from safehold.events import storage
 from safehold.policy import load_policy
 from safehold.requests import jobs as request_jobs
+from safehold.retention import jobs as retention_jobs
 from safehold.runtime import Runtime
+from safehold.subjects import service as subjects
+from safehold.subjects.models import PersonalValue
 from safehold.vault.keyring import KeyRing
 from safehold.vault.models import DataKey
 from safehold.vault.providers import MemoryKeyProvider
 from safehold.vault.service import Vault
 from tests.conftest import DEFAULT_POLICY, FROZEN_AT, TEST_AUDIT_KEY
-from tests.integration.requests.support import ctx, person, verified
+from tests.integration.requests.support import STAFF, ctx, person, verified
 
 NewDatabase = Callable[[], URL]
 
@@ -224,3 +227,40 @@ def test_the_drill_reports_a_passing_restore(
     assert done.ok, done.problems
     assert done.replayed.erasures == 1
     assert done.audit_entries > 0
+
+
+def test_a_retention_shred_after_the_backup_is_replayed(
+    site: Site, new_database: NewDatabase, tmp_path: Path
+) -> None:
+    runtime = site.runtime
+    clock = runtime.clock
+    assert isinstance(clock, FrozenClock)
+    closing, staying = person(runtime, "Hal"), person(runtime, "Ivy")
+    sctx = subjects.Context(runtime.vault, runtime.policy, clock, runtime.book)
+    with transaction(runtime.sessions) as session:
+        subjects.close(session, sctx, closing, actor=STAFF)
+    backup = take_backup(site, tmp_path)
+    clock.advance(timedelta(days=91))  # contact details are due 90 days after closure
+    retention_jobs.run(runtime)
+    assert "account_contact" not in site.keys(closing)
+    entries = site.ledger.read().entries
+    assert [(e.kind, e.subject_id, e.classes) for e in entries] == [
+        ("retention", closing, ("account_contact",))
+    ]
+
+    copy = Site(new_database(), runtime.settings.data_dir, site.ring, clock)
+    restore.load_database(archive.load(backup.folder), copy.engine)
+    done = restore.bring_up_to_ledger(
+        archive.load(backup.folder), copy.engine, copy.runtime.sessions, ledger=copy.ledger,
+        policy=copy.runtime.policy, clock=clock, audit_key=TEST_AUDIT_KEY,
+    )  # fmt: skip
+    assert done.ok, done.problems
+    assert (done.replayed.erasures, done.replayed.retention_shreds) == (0, 1)
+    assert "account_contact" not in copy.keys(closing)
+    assert "account_contact" in copy.keys(staying)
+    with copy.runtime.sessions() as session:
+        values = session.scalars(
+            select(PersonalValue.retention_class).where(PersonalValue.subject_id == closing)
+        )
+        assert set(values) == {"invoice_records"}  # kept longer for a legal reason
+    copy.engine.dispose()

@@ -12,7 +12,6 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
-from rich.table import Table
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
@@ -74,6 +73,7 @@ def create(
         f"It holds no key material. The keys are in {m['keys']} and the erasure ledger in "
         f"{m['erasure_ledger']}: back them up separately, to another place than this backup.",
         highlight=False,
+        soft_wrap=True,  # paths stay whole, for scripts and copy-paste
     )
 
 
@@ -88,14 +88,13 @@ def list_backups(
     if not found:
         out.print(f"no backups in {folder}")
         return
-    table = Table("taken (UTC)", "database", "bytes", "people", "schema", "folder")
-    for b in found:
+    for b in found:  # one line each, the folder whole: for scripts and copy-paste
         m = b.manifest
-        table.add_row(
-            f"{b.created_at:%Y-%m-%d %H:%M:%S}", str(m["backend"]), f"{m['bytes']:,}",
-            f"{m['people']:,}", str(m["schema_revision"]), b.folder.name,
+        out.print(
+            f"{b.created_at:%Y-%m-%d %H:%M:%S} UTC  {m['backend']:<10} {m['bytes']:>14,} bytes "
+            f"{m['people']:>9,} people  schema {m['schema_revision']}  {b.folder}",
+            highlight=False, soft_wrap=True,
         )  # fmt: skip
-    out.print(table)
 
 
 def _backup_or_exit(source: Path) -> archive.Backup:
@@ -122,6 +121,7 @@ def _report(done: restore.Restored) -> None:
         f"{r.retention_shreds} retention shreds ({r.keys_destroyed} data keys destroyed, "
         f"{r.seconds:.2f} s); {done.people} people, {done.erased_people} erased",
         highlight=False,
+        soft_wrap=True,
     )
 
 
