@@ -55,7 +55,9 @@ def backed_up_then_erased(runtime: Runtime) -> tuple[Path, uuid.UUID, uuid.UUID]
     assert made.exit_code == 0, made.output
     assert "holds no key material" in made.output
     assert "back them up separately" in made.output
-    folder = Path(made.output.split()[1])
+    folder = Path(
+        next(ln for ln in made.output.splitlines() if ln.startswith("backup ")).split()[1]
+    )
     request_jobs.erase(runtime.sessions, ctx(runtime), verified(runtime, erased))
     return folder, erased, kept
 
@@ -141,6 +143,9 @@ def test_serve_refuses_a_copy_put_back_by_hand_until_replayed(
     assert served.returncode == 3, served.stderr
     assert "behind the erasure ledger" in served.stderr
     assert "safehold backup replay" in served.stderr
+    worker = runner.invoke(app, ["worker", "--once"])
+    assert worker.exit_code == 3, worker.output
+    assert "behind the erasure ledger" in worker.output
     replayed = runner.invoke(app, ["backup", "replay"])
     assert replayed.exit_code == 0, replayed.output
     assert "re-applied 1 erasures" in replayed.output
@@ -149,3 +154,15 @@ def test_serve_refuses_a_copy_put_back_by_hand_until_replayed(
         assert shredded_keys(after, erased) == []
     finally:
         after.close()
+
+
+def test_a_restore_without_the_keys_it_needs_is_refused(runtime: Runtime, data_dir: Path) -> None:
+    folder, _erased, _kept = backed_up_then_erased(runtime)
+    runtime.close()
+    for path in data_dir.glob("safehold.db*"):
+        path.unlink()
+    (data_dir / "keys" / "kek.json").unlink()  # the keys were not put back: new ones are made
+    refused = runner.invoke(app, ["backup", "restore", str(folder)])
+    assert refused.exit_code == 2
+    assert "cannot open this backup's data keys of KEK version v1" in refused.output
+    assert not (data_dir / "safehold.db").exists()

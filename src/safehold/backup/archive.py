@@ -11,6 +11,7 @@ and the keys (with the erasure ledger) are backed up separately.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -80,8 +81,28 @@ def facts(conn: Connection) -> dict[str, Any]:
         "kek_versions": sorted(
             str(v) for v in conn.scalars(select(DataKey.kek_version).distinct())
         ),
+        "key_probes": probes(conn),
         "people": conn.scalar(select(func.count()).select_from(Subject)) or 0,
     }
+
+
+def probes(conn: Connection) -> dict[str, dict[str, str]]:
+    """One wrapped data key per KEK version (as the database holds it, so nothing the copy
+    does not already hold): a restore unwraps it first, to know the keys put back are the
+    right ones before it loads anything."""
+    found: dict[str, dict[str, str]] = {}
+    for version in conn.scalars(select(DataKey.kek_version).distinct()):
+        row = conn.execute(
+            select(DataKey.subject_id, DataKey.retention_class, DataKey.wrapped_key)
+            .where(DataKey.kek_version == version)
+            .limit(1)
+        ).one()
+        found[str(version)] = {
+            "subject_id": str(row.subject_id),
+            "retention_class": row.retention_class,
+            "wrapped_key": base64.b64encode(row.wrapped_key).decode("ascii"),
+        }
+    return found
 
 
 def libpq(url: URL) -> tuple[str, dict[str, str]]:

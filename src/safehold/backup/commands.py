@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import tempfile
 import uuid
@@ -23,6 +24,8 @@ from safehold.cli_support import fail, out, runtime_or_exit, settings_or_exit, u
 from safehold.config import Settings, normalise_database_url
 from safehold.db import make_engine, make_session_factory
 from safehold.runtime import Runtime
+from safehold.vault import rules as vault_rules
+from safehold.vault.errors import DecryptionFailed, KeyProviderError
 from safehold.vault.providers import KEY_FILE
 
 app = typer.Typer(help="Backups that cannot bring an erased person back.", no_args_is_help=True)
@@ -104,6 +107,21 @@ def _backup_or_exit(source: Path) -> archive.Backup:
         fail(str(exc))
 
 
+def _keys_or_exit(runtime: Runtime, backup: archive.Backup) -> None:
+    """The keys put back must open the backup's data keys: one wrapped key per KEK version
+    (the manifest's ``key_probes``) is unwrapped before anything is loaded."""
+    for version, probe in sorted(backup.manifest.get("key_probes", {}).items()):
+        aad = vault_rules.key_aad(uuid.UUID(probe["subject_id"]), probe["retention_class"])
+        try:
+            runtime.vault.provider.unwrap(version, base64.b64decode(probe["wrapped_key"]), aad)
+        except (DecryptionFailed, KeyProviderError):
+            fail(
+                f"the keys in {keys_location(runtime.settings)} cannot open this backup's data "
+                f"keys of KEK version {version}: put back the key file (or SAFEHOLD_KEK) that "
+                "was in use when the backup was taken; nothing was restored"
+            )
+
+
 def _ledger_or_exit(runtime: Runtime) -> Ledger:
     ledger = runtime.vault.ledger or Ledger(runtime.settings.erasure_ledger_path)
     try:
@@ -133,6 +151,7 @@ def restore_command(
     re-apply every erasure and retention shred in the erasure ledger before anything serves."""
     backup = _backup_or_exit(source)
     runtime = runtime_or_exit()
+    _keys_or_exit(runtime, backup)
     ledger = _ledger_or_exit(runtime)
     try:
         with _bar("restoring") as bar:
@@ -217,6 +236,7 @@ def verify(
     audit chains and that no erased person is readable; exit 0 only when all holds."""
     backup = _backup_or_exit(source)
     runtime = runtime_or_exit()
+    _keys_or_exit(runtime, backup)
     ledger = _ledger_or_exit(runtime)
     outside = [c for _, c in checkpoints.read_file(runtime.settings.data_dir) if c is not None]
     try:

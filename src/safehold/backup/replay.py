@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from safehold.access import audit
@@ -38,7 +38,7 @@ from safehold.web import sessions as web_sessions
 ACTOR = Actor("system", "backup-restore")
 PURPOSE = "legal_obligation"  # re-applying an erasure is the controller's duty, as erasing is
 CHECK_BATCH = 500  # people looked up per query when comparing the ledger with the database
-REPLAY_BATCH = 200  # entries re-applied per transaction
+REPLAY_BATCH = 500  # entries re-applied per transaction
 SETTLE_SECONDS = 2.0  # a shred in flight in another process commits well within this
 
 
@@ -96,42 +96,57 @@ def replay(
 ) -> Replayed:  # fmt: skip
     """Re-apply ``entries`` (outstanding ones: :func:`outstanding`), oldest first, a batch per
     transaction, each with its audit entry. Safe to run again: a re-applied entry is no longer
-    outstanding."""
+    outstanding. Per batch, one statement per table where it can (keys, values, cards,
+    choices, acceptances, people, the audit entries); per person, what their own package
+    erases (events, privacy-center sessions, the suppression of their address)."""
     started = time.perf_counter()
     ordered = sorted(entries, key=lambda e: e.at)
     erasures = shreds = keys = 0
     for start in range(0, len(ordered), REPLAY_BATCH):
         batch = ordered[start : start + REPLAY_BATCH]
         with transaction(sessions) as session:
+            keys += _destroy_keys(session, batch)
+            erased = [e for e in batch if e.kind == ERASURE]
+            _erase_rows(session, erased, policy, clock)
             for entry in batch:
-                keys += _destroy_keys(session, entry)
-                if entry.kind == ERASURE:
-                    _erase_rows(session, entry, policy, clock)
-                    erasures += 1
-                else:
+                if entry.kind != ERASURE:
                     _expire_rows(session, entry, policy)
-                    shreds += 1
-                audit.record(
-                    session, actor=ACTOR, action=f"backup.replay.{entry.kind}",
-                    subject_id=entry.subject_id, categories=[], purpose=PURPOSE,
-                    outcome="ok", clock=clock,
-                )  # fmt: skip
+            audit.record_many(session, [
+                audit.Access(ACTOR, f"backup.replay.{e.kind}", e.subject_id, [], PURPOSE, "ok")
+                for e in batch
+            ], clock=clock)  # fmt: skip
+        erasures += len(erased)
+        shreds += len(batch) - len(erased)
         if progress is not None:
             progress(len(batch))
     return Replayed(erasures, shreds, keys, time.perf_counter() - started)
 
 
-def _destroy_keys(session: Session, entry: Entry) -> int:
-    statement = delete(DataKey).where(
-        DataKey.subject_id == entry.subject_id, DataKey.created_at <= entry.at
+def _destroy_keys(session: Session, batch: Sequence[Entry]) -> int:
+    """Every key the batch's entries name (created no later than the entry), one DELETE."""
+    ids = list({e.subject_id for e in batch})
+    held = session.execute(
+        select(DataKey.subject_id, DataKey.retention_class, DataKey.created_at).where(
+            DataKey.subject_id.in_(ids)
+        )
+    ).all()
+    by_person: dict[uuid.UUID, list[Entry]] = {}
+    for entry in batch:
+        by_person.setdefault(entry.subject_id, []).append(entry)
+    doomed = sorted({
+        (sid, klass)
+        for sid, klass, created in held
+        for entry in by_person.get(sid, [])
+        if (entry.classes is None or klass in entry.classes) and created <= entry.at
+    })  # fmt: skip
+    if not doomed:
+        return 0
+    session.execute(
+        delete(DataKey)
+        .where(tuple_(DataKey.subject_id, DataKey.retention_class).in_(doomed))
+        .execution_options(synchronize_session=False)
     )
-    if entry.classes is not None:
-        statement = statement.where(DataKey.retention_class.in_(entry.classes))
-    return len(session.execute(statement.returning(DataKey.retention_class)).all())
-
-
-def _in_classes(column: object, entry: Entry) -> object:
-    return True if entry.classes is None else column.in_(entry.classes)  # type: ignore[attr-defined]
+    return len(doomed)
 
 
 def _card_classes(policy: Policy) -> tuple[str, str]:
@@ -140,64 +155,87 @@ def _card_classes(policy: Policy) -> tuple[str, str]:
     )
 
 
-def _cards(session: Session, entry: Entry, policy: Policy) -> None:
+def _values_of(entries: Sequence[Entry]) -> ColumnElement[bool]:
+    """Personal values in the entries' classes (every class for a whole erasure)."""
+    whole = [e.subject_id for e in entries if e.classes is None]
+    pairs = [(e.subject_id, c) for e in entries if e.classes is not None for c in e.classes]
+    return or_(
+        PersonalValue.subject_id.in_(whole),
+        tuple_(PersonalValue.subject_id, PersonalValue.retention_class).in_(pairs),
+    )
+
+
+def _cards(session: Session, entries: Sequence[Entry], policy: Policy) -> None:
+    """Cards whose record class went are deleted; with only the token's class, the token."""
     token_class, record_class = _card_classes(policy)
-    mine = PaymentMethod.subject_id == entry.subject_id
-    classes = entry.classes
-    if classes is None or record_class in classes:
-        session.execute(delete(PaymentMethod).where(mine, PaymentMethod.created_at <= entry.at))
-    elif token_class in classes:
+    gone = [e.subject_id for e in entries if e.classes is None or record_class in e.classes]
+    trimmed = [
+        e.subject_id
+        for e in entries
+        if e.classes is not None and record_class not in e.classes and token_class in e.classes
+    ]
+    if gone:
+        session.execute(delete(PaymentMethod).where(PaymentMethod.subject_id.in_(gone)))
+    if trimmed:
         session.execute(
             update(PaymentMethod)
-            .where(mine, PaymentMethod.created_at <= entry.at)
+            .where(PaymentMethod.subject_id.in_(trimmed))
             .values(token=b"")
             .execution_options(synchronize_session=False)
         )
 
 
 def _expire_rows(session: Session, entry: Entry, policy: Policy) -> None:
-    """A retention shred: the class's values of that time go with their key."""
+    """A retention shred: the class's values and cards of that time go with their key."""
     session.execute(
-        delete(PersonalValue).where(
-            PersonalValue.subject_id == entry.subject_id,
-            _in_classes(PersonalValue.retention_class, entry),  # type: ignore[arg-type]
-            PersonalValue.updated_at <= entry.at,
-        )
+        delete(PersonalValue).where(_values_of([entry]), PersonalValue.updated_at <= entry.at)
     )
-    _cards(session, entry, policy)
+    token_class, record_class = _card_classes(policy)
+    classes = entry.classes or ()
+    mine = (PaymentMethod.subject_id == entry.subject_id, PaymentMethod.created_at <= entry.at)
+    if record_class in classes:
+        session.execute(delete(PaymentMethod).where(*mine))
+    elif token_class in classes:
+        session.execute(
+            update(PaymentMethod)
+            .where(*mine)
+            .values(token=b"")
+            .execution_options(synchronize_session=False)
+        )
 
 
-def _erase_rows(session: Session, entry: Entry, policy: Policy, clock: Clock) -> None:
-    """What the erasure deleted (requests.jobs ``delete_rows``, ``delete_events``,
-    ``close_subject``), for the classes it shredded; kept classes stay."""
-    subject = session.get(Subject, entry.subject_id)
-    if subject is None:
-        return  # registered after this backup: nothing of them is here
-    if subject.email_index is not None:
-        suppression.suppress_erased(session, subject.email_index, clock=clock, actor=ACTOR)
-    session.execute(
-        delete(PersonalValue).where(
-            PersonalValue.subject_id == entry.subject_id,
-            _in_classes(PersonalValue.retention_class, entry),  # type: ignore[arg-type]
+def _erase_rows(session: Session, entries: Sequence[Entry], policy: Policy, clock: Clock) -> None:
+    """What the erasures deleted (requests.jobs ``delete_rows``, ``delete_events``,
+    ``close_subject``), for the classes they shredded; kept classes stay. People registered
+    after the backup are not in it: nothing of them to do."""
+    people = {
+        p.id: p
+        for p in session.scalars(
+            select(Subject).where(Subject.id.in_([e.subject_id for e in entries]))
         )
-    )
-    _cards(session, entry, policy)
-    session.execute(delete(MarketingChoice).where(MarketingChoice.subject_id == subject.id))
-    session.execute(delete(Acceptance).where(Acceptance.subject_id == subject.id))
-    web_sessions.end_all_for(session, subject.id)
-    events.erase(session, subject.id)
+    }
+    entries = [e for e in entries if e.subject_id in people]
+    if not entries:
+        return
+    ids = [e.subject_id for e in entries]
+    for person in people.values():
+        if person.email_index is not None:
+            suppression.suppress_erased(session, person.email_index, clock=clock, actor=ACTOR)
+        web_sessions.end_all_for(session, person.id)
+        events.erase(session, person.id)
+    session.execute(delete(PersonalValue).where(_values_of(entries)))
+    _cards(session, entries, policy)
+    session.execute(delete(MarketingChoice).where(MarketingChoice.subject_id.in_(ids)))
+    session.execute(delete(Acceptance).where(Acceptance.subject_id.in_(ids)))
     session.execute(
-        update(Subject)
-        .where(Subject.id == subject.id)
-        .values(
-            status="erased",
-            erased_at=entry.at,
-            closed_at=subject.closed_at or entry.at,
-            email_index=None,
-            phone_index=None,
-        )
-        .execution_options(synchronize_session="fetch")
-    )
+        update(Subject),
+        [
+            {"id": e.subject_id, "status": "erased", "erased_at": e.at,
+             "closed_at": people[e.subject_id].closed_at or e.at,
+             "email_index": None, "phone_index": None}
+            for e in entries
+        ],
+    )  # fmt: skip
 
 
 def unreadable(session: Session, entries: Sequence[Entry]) -> list[str]:
