@@ -30,12 +30,15 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from safehold.logs import get_logger
+
 FORMAT = "safehold-erasure-ledger/1"
 FILE = Path("keys") / "erasure-ledger.jsonl"  # under the data dir, beside kek.json
 ERASURE = "erasure"
 RETENTION = "retention"
 VOID = "void"
 KINDS = (ERASURE, RETENTION)
+log = get_logger(__name__)
 _PENDING = "safehold.ledger.pending"  # Session.info: (ledger, entry ids) not committed yet
 
 
@@ -181,7 +184,10 @@ def _rolled_back(session: Session) -> None:
     for ledger, entry_id in pending:
         by_ledger.setdefault(id(ledger), (ledger, []))[1].append(entry_id)
     for ledger, ids in by_ledger.values():
-        ledger.void(ids)
+        try:
+            ledger.void(ids)
+        except LedgerError as exc:  # the entries stand: a replay re-applies a shred due anyway
+            log.warning("erasure_ledger_void_failed", entries=len(ids), error=str(exc))
 
 
 def iter_subjects(entries: Iterable[Entry]) -> Iterator[uuid.UUID]:

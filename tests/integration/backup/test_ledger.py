@@ -118,3 +118,26 @@ def test_appends_from_many_threads_stay_whole_lines(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert len(ledger.read().entries) == 200
+
+
+def test_a_void_that_cannot_be_written_leaves_the_entry_and_the_rollback_whole(
+    sessions: sessionmaker[Session], vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid = _keyed(sessions, vault, "account_contact")
+
+    def full_disk(_self: Ledger, _ids: object) -> None:
+        raise LedgerError("cannot append to the erasure ledger: No space left on device")
+
+    monkeypatch.setattr(Ledger, "void", full_disk)
+
+    def failing_step() -> None:
+        with transaction(sessions) as session:
+            vault.shred(session, sid, None)
+            raise RuntimeError("the step failed after the shred")
+
+    with pytest.raises(RuntimeError, match="the step failed"):  # the original error
+        failing_step()
+    assert vault.ledger is not None
+    assert [e.subject_id for e in vault.ledger.read().entries] == [sid]  # stands: conservative
+    with sessions() as session:
+        assert vault.data_key(session, sid, "account_contact", create=False)
