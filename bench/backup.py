@@ -190,6 +190,11 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default=None)
     args = parser.parse_args()
     configure_logging("console", "warning")
+    missing = [t for t in ("sqlite3", "pg_dump", "pg_restore") if shutil.which(t) is None]
+    if missing:  # the baselines are the plain tools themselves
+        raise SystemExit(
+            f"bench/backup.py needs {', '.join(missing)} (apt: sqlite3, postgresql-client)"
+        )
     print("Backups (one loaded 2-core machine shared with others: compare ratios, not seconds)")
     for backend in [args.backend] if args.backend else backends():
         bench(backend, args.people, args.events, args.erasures)

@@ -15,6 +15,7 @@ import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
 
 from safehold.access import checkpoints
 from safehold.backup import archive, replay, restore
@@ -30,6 +31,10 @@ from safehold.vault.providers import KEY_FILE
 
 app = typer.Typer(help="Backups that cannot bring an erased person back.", no_args_is_help=True)
 EXIT_BEHIND = 3  # the database is behind the erasure ledger (serve, worker, verify)
+
+
+def _one_line(exc: Exception) -> str:
+    return str(getattr(exc, "orig", exc)).splitlines()[0][:300]
 
 
 def keys_location(settings: Settings) -> str:
@@ -53,8 +58,7 @@ def create(
     ] = None,
 ) -> None:
     """Copy the database while Safehold serves (never the keys) and write its manifest."""
-    runtime = runtime_or_exit()
-    upgrade_or_exit(runtime)
+    runtime = runtime_or_exit()  # no migration: the copy is of the database as it is
     settings = runtime.settings
     dest = to or settings.backup_path
     with _bar("backing up") as bar:
@@ -65,8 +69,8 @@ def create(
                 ledger=settings.erasure_ledger_path,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )  # fmt: skip
-        except (BackupError, OSError) as exc:
-            fail(f"backup failed: {exc}")
+        except (BackupError, OSError, SQLAlchemyError) as exc:
+            fail(f"backup failed: {_one_line(exc)}")
     m = made.manifest
     out.print(
         f"backup {made.folder}\n"
@@ -246,8 +250,8 @@ def verify(
                 backup, engine, sessions, ledger=ledger, policy=runtime.policy,
                 clock=runtime.clock, audit_key=runtime.audit_key(), outside=outside,
             )  # fmt: skip
-    except (BackupError, OSError) as exc:
-        fail(f"verify failed: {exc}")
+    except (BackupError, OSError, SQLAlchemyError) as exc:
+        fail(f"verify failed: {_one_line(exc)}")
     _report(done)
     out.print(f"audit chains verified: {done.audit_entries} entries")
     if not done.ok:
