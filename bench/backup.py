@@ -154,19 +154,39 @@ def bench(backend: str, people: int, events: int, erasures: int) -> None:
         print(f"  {'':<34} {'safehold':>11} {'plain':>11} {'ratio':>9}")
         empty = Ledger(folder / "empty-ledger.jsonl")
         made: list[archive.Backup] = []
-        ours_b = seconds(lambda: made.append(archive.create(
-            runtime.engine, folder / "ours", now=runtime.clock.now(), keys="bench",
-            ledger=empty.path)))  # fmt: skip
         plain_file = folder / "plain.db"
-        plain_b = seconds(lambda: plain_backup(runtime.engine, plain_file))
-        line(f"backup ({made[0].manifest['bytes'] / 2**20:.0f} MiB)", ours_b, plain_b)
+
+        def ours_backup() -> None:
+            made.append(archive.create(
+                runtime.engine, folder / f"ours{len(made)}", now=runtime.clock.now(),
+                keys="bench", ledger=empty.path,
+            ))  # fmt: skip
+
+        def plain_backup_once() -> None:
+            plain_file.unlink(missing_ok=True)
+            plain_backup(runtime.engine, plain_file)
+
+        # Alternated (plain, ours, ours, plain), best of two each: the page cache and the
+        # other suites' load favour neither side.
+        backups: dict[str, list[float]] = {"plain": [], "ours": []}
+        for which in ("plain", "ours", "ours", "plain"):
+            work = plain_backup_once if which == "plain" else ours_backup
+            backups[which].append(seconds(work))
+        line(f"backup ({made[0].manifest['bytes'] / 2**20:.0f} MiB)", min(backups["ours"]),
+             min(backups["plain"]))  # fmt: skip
         hashing = seconds(lambda: archive.sha256(made[0].database_file))
         print(f"  (of ours, the file's SHA-256 takes {hashing:.2f} s, once at backup and once "
               "at restore)")  # fmt: skip
-        with empty_database(backend, folder) as a, empty_database(backend, folder) as b:
-            ours_r = seconds(lambda: ours_restore(made[0], a, runtime, empty))
-            plain_r = seconds(lambda: plain_restore(plain_file, b))
-        line("restore (empty ledger)", ours_r, plain_r)
+        restores: dict[str, list[float]] = {"plain": [], "ours": []}
+        for which in ("plain", "ours", "ours", "plain"):
+            with empty_database(backend, folder) as target:
+                if which == "plain":
+                    restores[which].append(seconds(lambda: plain_restore(plain_file, target)))
+                else:
+                    restores[which].append(
+                        seconds(lambda: ours_restore(made[0], target, runtime, empty))
+                    )
+        line("restore (empty ledger)", min(restores["ours"]), min(restores["plain"]))
         ledger = Ledger(folder / "ledger.jsonl")
         at = runtime.clock.now() + timedelta(seconds=1)
         for sid in random.Random(7).sample(ids, min(erasures, len(ids))):
@@ -179,7 +199,6 @@ def bench(backend: str, people: int, events: int, erasures: int) -> None:
         rate = r.erasures / r.seconds
         print(f"  replay of {r.erasures:,} erasures: {r.seconds:.2f} s ({rate:,.0f}/s, "
               f"{r.keys_destroyed:,} data keys destroyed)")  # fmt: skip
-        shutil.rmtree(folder / "ours", ignore_errors=True)
 
 
 def main() -> None:
