@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -17,12 +18,14 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from safehold.backup import archive
 from safehold.cli import app
 from safehold.config import load_settings
 from safehold.requests import jobs as request_jobs
 from safehold.runtime import Runtime, build_runtime
 from safehold.subjects.models import Subject
 from safehold.vault.models import DataKey
+from tests.audit_guards import guards_off_sqlite
 from tests.conftest import DEFAULT_POLICY
 from tests.e2e.test_serve import free_port, serve_env
 from tests.integration.requests.support import ctx, person, verified
@@ -166,3 +169,27 @@ def test_a_restore_without_the_keys_it_needs_is_refused(runtime: Runtime, data_d
     assert refused.exit_code == 2
     assert "cannot open this backup's data keys of KEK version v1" in refused.output
     assert not (data_dir / "safehold.db").exists()
+
+
+def test_verify_fails_on_a_backup_whose_audit_log_was_altered(runtime: Runtime) -> None:
+    folder, _erased, _kept = backed_up_then_erased(runtime)
+    copy = sqlite3.connect(folder / "database.sqlite")
+    guards_off_sqlite(copy)
+    copy.execute("UPDATE audit_entries SET action = 'subject.read' WHERE seq = 1")
+    copy.commit()
+    copy.close()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["sha256"] = archive.sha256(folder / "database.sqlite")  # a consistent forgery
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    checked = runner.invoke(app, ["backup", "verify", str(folder)])
+    assert checked.exit_code == 1, checked.output
+    assert "problem: audit log broken" in checked.output
+
+
+def test_a_backup_file_that_does_not_match_its_manifest_is_refused(runtime: Runtime) -> None:
+    folder, _erased, _kept = backed_up_then_erased(runtime)
+    with (folder / "database.sqlite").open("ab") as handle:
+        handle.write(b"\0")
+    checked = runner.invoke(app, ["backup", "verify", str(folder)])
+    assert checked.exit_code == 2
+    assert "does not match its manifest's SHA-256" in checked.output
