@@ -193,3 +193,11 @@ def test_a_backup_file_that_does_not_match_its_manifest_is_refused(runtime: Runt
     checked = runner.invoke(app, ["backup", "verify", str(folder)])
     assert checked.exit_code == 2
     assert "does not match its manifest's SHA-256" in checked.output
+    runtime.close()
+    data_dir = runtime.settings.data_dir
+    for path in data_dir.glob("safehold.db*"):
+        path.unlink()
+    refused = runner.invoke(app, ["backup", "restore", str(folder)])
+    assert refused.exit_code == 2
+    assert "does not match its manifest's SHA-256" in refused.output
+    assert list(data_dir.glob("safehold.db*")) == []  # the copy is removed

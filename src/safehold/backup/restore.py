@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from safehold import migrate
 from safehold.access import audit, checkpoints
 from safehold.access.models import AuditCheckpoint
 from safehold.backup import replay as replaying
-from safehold.backup.archive import Backup, BackupError, check_file, libpq
+from safehold.backup.archive import Backup, BackupError, check_file, libpq, sha256
 from safehold.backup.ledger import ERASURE, Ledger
 from safehold.clock import Clock
 from safehold.db import transaction
@@ -66,8 +67,9 @@ def is_empty(engine: Engine) -> bool:
 
 
 def load_database(backup: Backup, engine: Engine) -> None:
-    """Put the backup's data into the (empty) database ``engine`` points at."""
-    check_file(backup)
+    """Put the backup's data into the (empty) database ``engine`` points at, once its file
+    matches the manifest's SHA-256 (on SQLite checked while copying: a mismatch removes the
+    copy)."""
     if backup.manifest["backend"] != engine.dialect.name:
         raise BackupError(
             f"this is a {backup.manifest['backend']} backup; the database is {engine.dialect.name}"
@@ -80,15 +82,23 @@ def load_database(backup: Backup, engine: Engine) -> None:
     if engine.dialect.name == "sqlite":
         target = Path(engine.url.database or "")
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        source = sqlite3.connect(backup.database_file)
-        copy = sqlite3.connect(target)
-        try:
-            source.backup(copy)
-        finally:
-            source.close()
-            copy.close()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            digest = pool.submit(sha256, backup.database_file)  # hashing releases the GIL
+            source = sqlite3.connect(backup.database_file)
+            copy = sqlite3.connect(target)
+            try:
+                source.backup(copy)
+            finally:
+                source.close()
+                copy.close()
+            matches = digest.result() == backup.manifest.get("sha256")
+        if not matches:
+            for suffix in ("", "-journal", "-wal", "-shm"):  # the copy and SQLite's own files
+                target.with_name(target.name + suffix).unlink(missing_ok=True)
+            raise BackupError(f"{backup.database_file} does not match its manifest's SHA-256")
         target.chmod(0o600)
         return
+    check_file(backup)
     pg_restore = shutil.which("pg_restore")
     if pg_restore is None:
         raise BackupError("pg_restore is not installed (PostgreSQL client tools)")
