@@ -57,6 +57,10 @@ COMMANDS = {
     "promises": Lazy(
         "safehold.promises.commands:app", "Check the policy's promises on the live data."
     ),
+    "backup": Lazy(
+        "safehold.backup.commands:app",
+        "Backups that cannot bring an erased person back.",
+    ),
 }
 
 app = typer.Typer(
@@ -97,6 +101,7 @@ def serve(
 
     from safehold import supervisor
     from safehold.access import service as access
+    from safehold.backup import commands as backup_commands
     from safehold.db import transaction
     from safehold.events import commands as events_commands
     from safehold.events import jobs as events_jobs
@@ -113,6 +118,7 @@ def serve(
     configure_logging(settings.log_format, settings.log_level)
     runtime = runtime_or_exit(settings)
     upgrade_or_exit(runtime)
+    backup_commands.refuse_if_behind(runtime)  # a restored copy replays erasures first
     events_jobs.ensure_ahead(runtime.sessions, runtime.clock.now())  # event partitions
     with transaction(runtime.sessions) as session:
         notices.ensure_first_version(

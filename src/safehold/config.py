@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     # Key-encryption keys from the environment ("v1:<base64>,…;index:<base64>", see
     # docs/vault.md); unset means the key file under the data dir, created on first run.
     kek: str | None = Field(default=None, repr=False)
+    # Backups (docs/operations.md, "Backup and restore"): the erasure ledger, kept outside the
+    # database with the keys (unset: keys/erasure-ledger.jsonl under the data dir), and where
+    # `safehold backup create` writes (unset: backups/ under the data dir).
+    erasure_ledger: Path | None = None
+    backup_dir: Path | None = None
     # Mail delivery (used by the communication outbox). "console" prints e-mails to the
     # terminal instead of sending them: for demos and development only (docs/communication.md).
     mail_backend: Literal["smtp", "console"] = "smtp"
@@ -131,6 +136,14 @@ class Settings(BaseSettings):
         if self.database_url is None:
             return URL.create("sqlite+pysqlite", database=str(self.data_dir / "safehold.db"))
         return normalise_database_url(self.database_url)
+
+    @property
+    def erasure_ledger_path(self) -> Path:
+        return self.erasure_ledger or self.data_dir / "keys" / "erasure-ledger.jsonl"
+
+    @property
+    def backup_path(self) -> Path:
+        return self.backup_dir or self.data_dir / "backups"
 
     @property
     def is_embedded(self) -> bool:

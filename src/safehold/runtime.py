@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from safehold.access import chain
+from safehold.backup.ledger import Ledger
 from safehold.clock import Clock, SystemClock
 from safehold.config import Settings
 from safehold.datadir import make_private
@@ -88,7 +89,8 @@ def build_runtime(
     policy = load_policy(settings.policy_path)
     make_private(settings.data_dir)  # before the key file and the embedded database
     clock = clock or SystemClock()
-    vault = Vault(provider_from_settings(settings.data_dir, settings.kek), clock)
+    provider = provider_from_settings(settings.data_dir, settings.kek)
+    vault = Vault(provider, clock, ledger=Ledger(settings.erasure_ledger_path))
     engine = engine or make_engine(settings.database, timeouts=database_timeouts(settings))
     return Runtime(
         settings=settings,

@@ -137,6 +137,7 @@ def command(
 ) -> None:
     """Run the periodic jobs (e-mail delivery, …) until stopped (SIGTERM or Ctrl-C)."""
     from safehold import migrate
+    from safehold.backup.commands import refuse_if_behind
     from safehold.comms import jobs as comms_jobs
 
     settings = settings_or_exit()
@@ -144,6 +145,7 @@ def command(
     runtime = runtime_or_exit(settings)
     if not migrate.is_current(runtime.engine):
         fail("the database is behind the code: run 'safehold db upgrade' first")
+    refuse_if_behind(runtime)  # a restored copy replays its erasures before any job runs
     jobs = [j for j in registered_jobs() if not only or j.name in only]
     unknown = sorted(set(only or ()) - {j.name for j in registered_jobs()})
     if unknown:

@@ -2,7 +2,8 @@
 
 Each connection owns one chain for as long as it lives (decision 0030, "One chain per
 connection"): on PostgreSQL by a session-level advisory lock on the chain's number, on SQLite
-by an exclusive ``flock`` on a lock file beside the database. Nobody else appends to an owned
+by an exclusive ``flock`` on a lock file beside the database
+(``.<database file>.audit-chains/chain-N.lock``). Nobody else appends to an owned
 chain, so its owner keeps the chain's end (position and link) in memory and an append is one
 INSERT — no head row to read and lock on every access. The head row still follows every
 append, moved by the database itself (trigger ``audit_entries_extend``, migration 0028), which
@@ -171,7 +172,7 @@ def _lock_dir(conn: Connection) -> Path | None:
     if not database or database == ":memory:" or database.startswith("file::memory:"):
         return None
     path = Path(database)
-    directory = path.with_name(path.name + ".audit-chains")
+    directory = path.with_name(f".{path.name}.audit-chains")  # not matched by safehold.db*
     with contextlib.suppress(FileExistsError):
         directory.mkdir(mode=0o700)
     return directory

@@ -228,7 +228,9 @@ def _shred(run: Run) -> dict[str, Any]:
     subject = run.subject
     done = run.done
     classes = done["plan"]["erase_classes"]
-    return {"destroyed": ctx.vault.shred(session, subject.id, classes)}
+    # The request id is the certificate's: the erasure ledger names it (safehold.backup).
+    destroyed = ctx.vault.shred(session, subject.id, classes, ref=str(run.request.id))
+    return {"destroyed": destroyed}
 
 
 def _delete_rows(run: Run) -> dict[str, Any]:

@@ -250,7 +250,7 @@ def _expire_person(
     shred = not held and left == 0 and not cards_left
     destroyed: list[str] = []
     if shred and not env.dry_run:
-        destroyed = env.vault.shred(session, sid, [klass.retention_class])
+        destroyed = env.vault.shred(session, sid, [klass.retention_class], why="retention")
     elif shred:
         key = select(DataKey.retention_class).where(
             DataKey.subject_id == sid, DataKey.retention_class == klass.retention_class

@@ -17,6 +17,7 @@ from sqlalchemy import delete, event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
+from safehold.backup import ledger as erasure_ledger
 from safehold.clock import Clock
 from safehold.vault import jobs, rules
 from safehold.vault.errors import DataKeyDestroyed
@@ -87,11 +88,13 @@ class Vault:
     """Field encryption under per-person data keys wrapped by the provider's KEK."""
 
     def __init__(
-        self, provider: KeyProvider, clock: Clock, *, cache_size: int = DEK_CACHE_SIZE
-    ) -> None:
+        self, provider: KeyProvider, clock: Clock, *, cache_size: int = DEK_CACHE_SIZE,
+        ledger: erasure_ledger.Ledger | None = None,
+    ) -> None:  # fmt: skip
         self.provider = provider
         self.clock = clock
         self.cache = DekCache(cache_size)
+        self.ledger = ledger  # where shreds are written down outside the database (backups)
 
     def data_key(
         self, session: Session, subject_id: uuid.UUID, retention_class: str, *, create: bool
@@ -200,6 +203,9 @@ class Vault:
         session: Session,
         subject_id: uuid.UUID,
         retention_classes: Iterable[str] | None = None,
+        *,
+        why: str = erasure_ledger.ERASURE,
+        ref: str | None = None,
     ) -> list[str]:
         """Crypto-shred a person's data: destroy their data keys (all classes, or the given
         ones) and return the classes destroyed.
@@ -208,6 +214,10 @@ class Vault:
         is not touched: without the key, every copy of its ciphertext is noise (NIST SP 800-88
         cryptographic erase). Physical deletion of the ciphertext rows follows separately.
         The destruction is final once the caller commits.
+
+        With a ledger, the shred is also appended to it (``why``: an ``erasure``, always
+        written down; a ``retention`` shred, when it destroyed a key) before the caller
+        commits, so a restore from an older backup re-applies it (:mod:`safehold.backup`).
         """
         statement = delete(DataKey).where(DataKey.subject_id == subject_id)
         classes = None if retention_classes is None else sorted(set(retention_classes))
@@ -216,6 +226,11 @@ class Vault:
                 return []
             statement = statement.where(DataKey.retention_class.in_(classes))
         destroyed = sorted(session.scalars(statement.returning(DataKey.retention_class)))
+        if self.ledger is not None and (destroyed or why == erasure_ledger.ERASURE):
+            entry = erasure_ledger.new_entry(
+                at=self.clock.now(), kind=why, subject_id=subject_id, classes=classes, ref=ref
+            )
+            self.ledger.append(session, entry)
         held = self._held(session)
         for retention_class in destroyed:
             held.pop((subject_id, retention_class), None)
