@@ -30,18 +30,6 @@ class EventPartition(Base):
     created_at: Mapped[datetime]
 
 
-class EventReceipt(Base):
-    """One accepted event id: what makes a retried batch idempotent.
-
-    Kept until its event is past retention (an older event is refused anyway), so a retry can
-    never store an event twice while the event itself could still be stored."""
-
-    __tablename__ = "event_receipts"
-
-    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    occurred_at: Mapped[datetime] = mapped_column(index=True)
-
-
 class SubjectDevice(Base):
     """A device a person used, as coarse fields only (never the User-Agent), once per
     distinct (type, OS, OS major, browser or app, its major), with first and last use."""
@@ -64,13 +52,21 @@ class SubjectDevice(Base):
 class Login(Base):
     """One sign-in, closed by the next sign-out: the login history (its own category and
     retention, so sign-ins are kept here rather than in the month partitions), with the
-    login and logout events' dimension properties and the minimised IP address."""
+    login and logout events' dimension properties and the minimised IP address.
+
+    Keyed by (person, login event id) and (person, logout event id): what makes a retried
+    sign-in or sign-out a duplicate."""
 
     __tablename__ = "logins"
-    __table_args__ = (Index("ix_logins_subject_id_logged_in_at", "subject_id", "logged_in_at"),)
+    __table_args__ = (
+        Index("ix_logins_subject_id_logged_in_at", "subject_id", "logged_in_at"),
+        UniqueConstraint("subject_id", "logout_id"),
+    )
 
+    subject_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("subjects.id", ondelete="CASCADE"), primary_key=True
+    )
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # the login event's id
-    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
     logged_in_at: Mapped[datetime]
     logged_out_at: Mapped[datetime | None]
     device_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -79,6 +75,7 @@ class Login(Base):
     properties: Mapped[dict[str, Any] | None]
     logout_properties: Mapped[dict[str, Any] | None]
     ip: Mapped[str | None] = mapped_column(String(64))
+    logout_id: Mapped[uuid.UUID | None]  # the sign-out event's id that closed it
 
 
 class AnonymousLink(Base):
