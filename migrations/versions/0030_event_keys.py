@@ -3,8 +3,10 @@
 Each event gets its *filing month* ``month`` (the partition key: the month of the device's
 timestamp as sent, else of a UUIDv7 id's time, else of receipt — the same on every try) and
 ``owner_id`` (the ``subject_id`` it was sent with, else the first 128 bits of its device's
-blind index), and every month holds the unique key (owner_id, month, event_id). Logins are
-keyed by (subject_id, id) and remember the sign-out that closed them (``logout_id``).
+blind index), and every month holds the key (owner_id, month, event_id) (on PostgreSQL the
+table's primary key). Logins are keyed by (subject_id, id) and remember the sign-out that
+closed them (``logout_id``); ``anonymous_links`` loses its foreign key (a look-up table,
+``safehold.sharding``).
 
 Every existing event keeps its idempotency:
 
@@ -161,7 +163,7 @@ def _pg_swap(old_columns: bool) -> None:
         _pg_parent("events", OLD_COLUMNS, "occurred_at")
     else:
         _pg_parent("events", NEW_COLUMNS, "month")
-        op.execute(f"ALTER TABLE events ADD CONSTRAINT uq_events_key UNIQUE ({KEY})")
+        op.execute(f"ALTER TABLE events ADD CONSTRAINT pk_events PRIMARY KEY ({KEY})")
     op.execute("CREATE INDEX ix_events_subject_time ON events (subject_id, occurred_at)")
     op.execute(
         "CREATE INDEX ix_events_anonymous ON events (anonymous_index) "
@@ -324,12 +326,21 @@ def upgrade() -> None:
             batch_op.f("uq_logins_subject_id"), ["subject_id", "logout_id"]
         )
     op.execute(_LOGOUTS)
+    # A look-up table (blind index -> person), sharded by its own key: no foreign key into
+    # the people's shards. Nothing deletes a person's row, so the cascade never ran.
+    with op.batch_alter_table("anonymous_links", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_anonymous_links_subject_id_subjects", type_="foreignkey")
     with op.batch_alter_table("event_receipts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_event_receipts_occurred_at"))
     op.drop_table("event_receipts")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("anonymous_links", schema=None) as batch_op:
+        batch_op.create_foreign_key(
+            "fk_anonymous_links_subject_id_subjects", "subjects", ["subject_id"], ["id"],
+            ondelete="CASCADE",
+        )  # fmt: skip
     op.create_table(
         "event_receipts",
         sa.Column("event_id", sa.Uuid(), nullable=False),

@@ -86,7 +86,6 @@ class AnonymousLink(Base):
     __tablename__ = "anonymous_links"
 
     anonymous_index: Mapped[str] = mapped_column(String(64), primary_key=True)
-    subject_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("subjects.id", ondelete="CASCADE"), index=True
-    )
+    # No foreign key: a look-up table, sharded by its own key (``safehold.sharding``).
+    subject_id: Mapped[uuid.UUID] = mapped_column(index=True)
     linked_at: Mapped[datetime]
