@@ -29,11 +29,9 @@ PK, UQ, FK = (
 )
 REMAINING = {
     ("audit_entries", PK), ("audit_entries", UQ), ("data_requests", PK), ("devices", PK),
-    ("kept_reads", PK), ("legal_holds", PK), ("logins", FK), ("marketing_choices", PK),
-    ("objections", PK), ("outbox_items", PK), ("payment_methods", PK),
-    ("policy_acceptances", PK), ("propagations", PK), ("restrictions", FK),
-    ("restrictions", PK), ("restrictions", UQ), ("subjects", "unique key lacks id"),
-    ("web_email_changes", PK), ("web_sessions", PK), ("web_sign_in_codes", PK),
+    ("legal_holds", PK), ("logins", FK), ("outbox_items", PK), ("payment_methods", PK),
+    ("propagations", PK), ("restrictions", FK), ("restrictions", PK), ("restrictions", UQ),
+    ("subjects", "unique key lacks id"), ("web_sessions", PK), ("web_sign_in_codes", PK),
 }  # fmt: skip
 
 
