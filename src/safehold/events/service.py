@@ -177,7 +177,7 @@ def _store(
         ],
     )
     signs_in = people.record_logins(session, ctx, [p for p in pending if p.signs_in], device_ids)
-    fresh = [p for p in actions if (_owner(p), p.event_id) in stored]
+    fresh = [p for p in actions if (_owner(p).int, p.event_id.int) in stored]
     fresh = sorted([*fresh, *signs_in], key=lambda p: p.index)
     known = [p for p in fresh if p.subject_id is not None]
     linked = people.link_devices(session, ctx, signs_in, now)

@@ -53,7 +53,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from safehold.db import UTCDateTime
-from safehold.events import rules
+from safehold.events import rules, writes
 from safehold.events.models import EventPartition
 
 PARENT = "events"
@@ -198,35 +198,30 @@ def _rebuild_view(session: Session) -> None:
 # --- rows ---------------------------------------------------------------------------------
 
 
-def insert_rows(
-    session: Session, rows: Sequence[Mapping[str, Any]]
-) -> set[tuple[uuid.UUID, uuid.UUID]]:
+def insert_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[tuple[int, int]]:
     """Store the events whose key (:data:`KEY`) is new, each in the partition of its
-    ``month`` (see :func:`ensure_months`); returns the (owner, event id) of those stored —
-    the others were received before (duplicates) and are left as they were.
+    ``month`` (see :func:`ensure_months`); returns the (owner, event id) of those stored, as
+    integers (``UUID.int``) — the others were received before (duplicates) and are left as
+    they were.
 
     Rows go in key order, so two batches sharing events wait for each other, never deadlock.
+    The values go to the driver as it takes them, not through SQLAlchemy's types (``writes``).
     PostgreSQL: ``COPY`` into a temporary table, then one ``INSERT … SELECT … ON CONFLICT DO
     NOTHING RETURNING`` into the parent (the server routes rows to their months).
-    SQLite: one ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (executemany) per month table."""
+    SQLite: multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING`` per month table."""
     if not rows:
         return set()
     rows = [_keyed(r) for r in rows]
     ordered = sorted(rows, key=lambda r: (r["owner_id"].int, r["month"], r["event_id"].int))
+    raw = session.connection().connection.driver_connection
     if not _is_sqlite(session):
-        return _copy(session, ordered)
+        return writes.postgres(raw, PARENT, COLUMN_NAMES, KEY, ordered)
     by_month: dict[date, list[Mapping[str, Any]]] = {}
     for row in ordered:
         by_month.setdefault(row["month"], []).append(row)
-    stored: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    stored: set[tuple[int, int]] = set()
     for month, chunk in sorted(by_month.items()):
-        table = month_table(rules.partition_name(month))
-        statement = (
-            sqlite.insert(table)
-            .on_conflict_do_nothing(index_elements=list(KEY))
-            .returning(table.c.owner_id, table.c.event_id)
-        )
-        stored.update((r[0], r[1]) for r in session.connection().execute(statement, chunk))
+        stored |= writes.sqlite(raw, rules.partition_name(month), COLUMN_NAMES, KEY, chunk)
     return stored
 
 
@@ -240,12 +235,6 @@ def _keyed(row: Mapping[str, Any]) -> Mapping[str, Any]:
         "month": row.get("month") or rules.month_start(row["occurred_at"]),
         "owner_id": row.get("owner_id") or owner_of(row["subject_id"], row["anonymous_index"]),
     }
-
-
-def _copy_value(value: Any) -> Any:
-    if isinstance(value, dict):
-        return rules.compact_json(value)
-    return value
 
 
 def stored_keys(
@@ -274,29 +263,6 @@ def stored_keys(
             )
         )
         stored.update((r[0], r[1]) for r in found)
-    return stored
-
-
-STAGING = "events_staging"  # per connection (temporary), emptied at every commit
-_COLUMNS = ", ".join(COLUMN_NAMES)
-_STAGE = f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING} (LIKE {PARENT}) ON COMMIT DELETE ROWS"
-_FROM_STAGING = (
-    f"INSERT INTO {PARENT} ({_COLUMNS}) SELECT {_COLUMNS} FROM {STAGING} "  # noqa: S608 — constants
-    f"ORDER BY {', '.join(KEY)} ON CONFLICT ({', '.join(KEY)}) DO NOTHING "
-    "RETURNING owner_id, event_id"
-)
-
-
-def _copy(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[tuple[uuid.UUID, uuid.UUID]]:
-    raw = session.connection().connection.driver_connection
-    with raw.cursor() as cursor:  # type: ignore[union-attr]
-        cursor.execute(_STAGE)
-        with cursor.copy(f"COPY {STAGING} ({_COLUMNS}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(tuple(_copy_value(row.get(c)) for c in COLUMN_NAMES))
-        cursor.execute(_FROM_STAGING)
-        stored = {(r[0], r[1]) for r in cursor.fetchall()}
-        cursor.execute(f"DELETE FROM {STAGING}")  # noqa: S608 — a constant
     return stored
 
 
