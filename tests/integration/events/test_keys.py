@@ -176,3 +176,21 @@ def test_the_same_id_from_two_senders_is_two_events(
 
 def test_no_receipts_table_remains(session: Session) -> None:
     assert "event_receipts" not in inspect(session.get_bind()).get_table_names()
+
+
+def test_a_fast_clock_at_a_month_end_can_put_the_event_in_the_future(
+    session: Session, person: Person, send: Send
+) -> None:
+    """A box 10 minutes fast dates an event of 23:52 in the next month (00:02); filed there,
+    its time is that month's first instant, more than 5 minutes after the batch arrived at
+    23:53: refused as in the future, like any event that would be stored after its receipt.
+    The same event sent after midnight is stored, at the month's first instant."""
+    ada = person()
+    minute = 60 * SECOND
+    event = play(ada, MONTH_END + 2 * minute)  # by the box's clock
+    early = send([event], sent_at=MONTH_END + 3 * minute, at=MONTH_END - 7 * minute)
+    assert statuses(early) == ["timestamp_in_future"]
+    late = send([event], sent_at=MONTH_END + 13 * minute, at=MONTH_END + 3 * minute)
+    assert statuses(late) == ["accepted"]
+    (row,) = stored(session, subject_id=ada)
+    assert row["occurred_at"] == MONTH_END
