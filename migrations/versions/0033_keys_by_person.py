@@ -1,7 +1,9 @@
 """Personal tables keyed by person (decision 0037, ``safehold.sharding``): the primary key of
-``kept_reads``, ``marketing_choices``, ``objections``, ``policy_acceptances`` and
+``devices``, ``kept_reads``, ``marketing_choices``, ``objections``, ``policy_acceptances`` and
 ``web_email_changes`` becomes (subject_id, id), so a PostgreSQL sharded by person can hold
-each person's rows on one node. No row changes; ``id`` stays unique (it is a UUID4).
+each person's rows on one node; a login's device is then (subject_id, device_id), the
+person's own (no ``ON DELETE SET NULL``: the retention sweep clears ``device_id`` before it
+deletes a device). No row changes; ``id`` stays unique (it is a UUID4).
 
 Revision ID: 0033
 Revises: 0030
@@ -18,6 +20,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 TABLES = (
+    "devices",
     "kept_reads",
     "marketing_choices",
     "objections",
@@ -34,8 +37,21 @@ def _key(columns: list[str]) -> None:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("logins", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_logins_device_id_devices", type_="foreignkey")
     _key(["subject_id", "id"])
+    with op.batch_alter_table("logins", schema=None) as batch_op:
+        batch_op.create_foreign_key(
+            "fk_logins_subject_id_devices", "devices", ["subject_id", "device_id"],
+            ["subject_id", "id"],
+        )  # fmt: skip
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("logins", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_logins_subject_id_devices", type_="foreignkey")
     _key(["id"])
+    with op.batch_alter_table("logins", schema=None) as batch_op:
+        batch_op.create_foreign_key(
+            "fk_logins_device_id_devices", "devices", ["device_id"], ["id"], ondelete="SET NULL"
+        )

@@ -8,7 +8,14 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    PrimaryKeyConstraint,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safehold.db import UNMANAGED_TABLES, Base
@@ -35,9 +42,12 @@ class SubjectDevice(Base):
     distinct (type, OS, OS major, browser or app, its major), with first and last use."""
 
     __tablename__ = "devices"
-    __table_args__ = (UniqueConstraint("subject_id", "fingerprint"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("subject_id", "id"),  # by person: safehold.sharding
+        UniqueConstraint("subject_id", "fingerprint"),
+    )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column()
     subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
     fingerprint: Mapped[str] = mapped_column(String(32))
     device_type: Mapped[str] = mapped_column(String(16))
@@ -61,6 +71,9 @@ class Login(Base):
     __table_args__ = (
         Index("ix_logins_subject_id_logged_in_at", "subject_id", "logged_in_at"),
         UniqueConstraint("subject_id", "logout_id"),
+        # The person's own device (co-located); deleting a device clears it first
+        # (retention.usage), as no database empties one column of a two-column key alike.
+        ForeignKeyConstraint(["subject_id", "device_id"], ["devices.subject_id", "devices.id"]),
     )
 
     subject_id: Mapped[uuid.UUID] = mapped_column(
@@ -69,9 +82,7 @@ class Login(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # the login event's id
     logged_in_at: Mapped[datetime]
     logged_out_at: Mapped[datetime | None]
-    device_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("devices.id", ondelete="SET NULL")
-    )
+    device_id: Mapped[uuid.UUID | None]
     properties: Mapped[dict[str, Any] | None]
     logout_properties: Mapped[dict[str, Any] | None]
     ip: Mapped[str | None] = mapped_column(String(64))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, bindparam, case, delete, func, select, update
+from sqlalchemy import Table, bindparam, case, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -103,6 +103,23 @@ def upsert_devices(
     # executemany (compiled once); the rows are sorted, so writers lock in the same order.
     found = session.connection().execute(statement, rows).all()
     return {(row[0], row[1]): row[2] for row in found}
+
+
+def forget_devices(session: Session, devices: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> int:
+    """Delete these (person, device id) devices; the logins made on them keep their times
+    and lose the device (the foreign key is on both columns, so the database cannot empty
+    just one). Returns the devices deleted."""
+    if not devices:
+        return 0
+    session.execute(
+        update(Login)
+        .where(tuple_(Login.subject_id, Login.device_id).in_(devices))
+        .values(device_id=None)
+    )
+    gone = session.execute(
+        delete(SubjectDevice).where(tuple_(SubjectDevice.subject_id, SubjectDevice.id).in_(devices))
+    )
+    return int(getattr(gone, "rowcount", 0))
 
 
 def touch_people(session: Session, known: Iterable[Pending]) -> None:

@@ -212,7 +212,7 @@ def test_logins_make_a_history_with_devices_and_last_activity(
     assert login.properties == {"method": "password"}
     assert login.logout_properties == {"reason": "user"}
     assert login.ip == "2001:db8:abcd::/48"
-    device = session.get(SubjectDevice, login.device_id)
+    device = session.get(SubjectDevice, (ada, login.device_id))
     assert device is not None
     assert (device.device_type, device.browser_family) == ("set_top_box", "MAG portal")
     assert (device.first_seen_at, device.last_seen_at) == (t, t + timedelta(hours=1))

@@ -12,8 +12,9 @@ import uuid6
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from safehold.events.models import Login
-from tests.integration.events.conftest import Person, Send, statuses, stored
+from safehold.events import people
+from safehold.events.models import Login, SubjectDevice
+from tests.integration.events.conftest import TIZEN, Person, Send, statuses, stored
 
 MONTH_END = datetime(2026, 4, 1, tzinfo=UTC)  # March ends here
 SECOND = timedelta(seconds=1)
@@ -194,3 +195,22 @@ def test_a_fast_clock_at_a_month_end_can_put_the_event_in_the_future(
     assert statuses(late) == ["accepted"]
     (row,) = stored(session, subject_id=ada)
     assert row["occurred_at"] == MONTH_END
+
+
+def test_a_device_deleted_by_retention_leaves_its_logins_without_it(
+    session: Session, person: Person, send: Send
+) -> None:
+    """Logins point at the person's own device by (person, device); deleting the device
+    (what the retention sweep does, through ``people.forget_devices``) keeps the logins."""
+    ada = person()
+    at = MONTH_END - timedelta(days=2)
+    login = {"event_id": str(uuid.uuid4()), "subject_id": str(ada), "name": "login",
+             "timestamp": at.isoformat()}  # fmt: skip
+    send([login], context={"user_agent": TIZEN}, at=at + SECOND)
+    (row,) = session.scalars(select(Login).where(Login.subject_id == ada))
+    assert row.device_id is not None
+    assert people.forget_devices(session, [(ada, row.device_id)]) == 1
+    session.expire_all()
+    (row,) = session.scalars(select(Login).where(Login.subject_id == ada))
+    assert row.device_id is None
+    assert session.scalars(select(SubjectDevice).where(SubjectDevice.subject_id == ada)).all() == []
