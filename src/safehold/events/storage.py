@@ -1,15 +1,16 @@
 """Where events are stored: one partition per UTC month, so retention drops a month at once.
 
-* PostgreSQL: ``events`` is a native range-partitioned table (migration 0005); each month is
-  ``events_YYYYMM``, a ``PARTITION OF events``. Inserts go through ``COPY`` into the parent.
+* PostgreSQL: ``events`` is a native range-partitioned table (migrations 0005, 0030); each
+  month is ``events_YYYYMM``, a ``PARTITION OF events``. Inserts: ``COPY`` into a temporary
+  table, then one ``INSERT … SELECT`` into the parent (``writes``).
 * SQLite: each month is its own table ``events_YYYYMM`` with the same columns and indexes,
   and ``events`` is a view (``UNION ALL`` of the months) rebuilt whenever a month is added or
-  dropped. Inserts are one ``executemany`` per month table, in the batch's transaction.
+  dropped. Inserts: multi-row ``INSERT``s per month table, in the batch's transaction.
 
 Either way ``EVENTS`` (below) reads every month, every month has an index on (person, time)
 for fast per-person erasure, and ``event_partitions`` registers the months.
 
-The partition key is ``month``, the event's *filing month* (``rules.filing_month``: the
+The partition key is ``month``, the event's *filing month* (``rules.file_event``: the
 month of the device's timestamp as sent), which is the same on every try of an event, and
 each month's unique key (``owner_id``, ``month``, ``event_id``) is what makes a retry a
 duplicate: no second table. ``owner_id`` is who sent the event — its ``subject_id`` as sent,
