@@ -126,7 +126,9 @@ def _table(name: str, *, new: bool) -> sa.Table:
 def _sent_month(client_time: datetime | None, event_id: object, received: datetime) -> date | None:
     """A frozen copy of ``events.rules._sent_month``: None keeps the event where it is."""
     if client_time is not None:
-        return _month_of(client_time) if client_time >= EARLIEST_EVENT else None
+        if EARLIEST_EVENT <= client_time <= received + timedelta(days=1):
+            return _month_of(client_time)
+        return None
     number = int(getattr(event_id, "int", 0))
     if getattr(event_id, "version", None) == 7:
         moment = datetime.fromtimestamp((number >> 80) / 1000, UTC)

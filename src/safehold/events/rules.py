@@ -345,15 +345,19 @@ def file_event(
 
     The month is that of the device's timestamp as sent; without one, of the time in a
     time-ordered id (UUIDv7, RFC 9562: the Python client sends those). The corrected time is
-    then moved into that month if it lies just outside (:func:`into_month`). Only when the
-    device's clock is unset (before 2000) or the event brings no time at all is the month
-    that of the corrected time (or of receipt): a retry can then fall in the next or previous
-    month, so an event within a day of a month's end names that month as ``neighbour`` to
-    look in too."""
+    then moved into that month if it lies just outside (:func:`into_month`; a moved event
+    names its corrected time's month as ``neighbour``). Only when the device's clock is not
+    set (before 2000, or more than a day ahead) or the event brings no time at all is the
+    month that of the corrected time (or of receipt): a retry can then fall in the next or
+    previous month, so an event within a day of a month's end names that month as
+    ``neighbour`` to look in too."""
     stable = _sent_month(timestamp, event_id, received_at)
     if stable is not None:
         moved = into_month(occurred_at, stable)
-        return None if moved is None else Filing(stable, moved)
+        if moved is None:
+            return None
+        # Moved: a try whose clock looked unset filed it under the corrected time's month.
+        return Filing(stable, moved, None if moved == occurred_at else month_start(occurred_at))
     month = month_start(occurred_at)
     if not EARLIEST_EVENT <= occurred_at <= received_at + FUTURE_TOLERANCE:
         return Filing(month, occurred_at)  # refused by the time window anyway
@@ -369,9 +373,11 @@ def _sent_month(
     timestamp: datetime | None, event_id: uuid.UUID, received_at: datetime
 ) -> date | None:
     """The month of what the device sent: its timestamp, else its UUIDv7 id's time; None for
-    an unset clock (before 2000) or neither."""
+    a clock that is not set (before 2000, or more than a day after the receipt) or neither."""
     if timestamp is not None:
-        return month_start(timestamp) if timestamp >= EARLIEST_EVENT else None
+        if EARLIEST_EVENT <= timestamp <= received_at + MAX_MONTH_SHIFT:
+            return month_start(timestamp)
+        return None
     if event_id.version == 7:
         moment = datetime.fromtimestamp((event_id.int >> 80) / 1000, UTC)
         if EARLIEST_EVENT <= moment <= received_at + FUTURE_TOLERANCE:

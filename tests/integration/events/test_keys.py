@@ -214,3 +214,21 @@ def test_a_device_deleted_by_retention_leaves_its_logins_without_it(
     (row,) = session.scalars(select(Login).where(Login.subject_id == ada))
     assert row.device_id is None
     assert session.scalars(select(SubjectDevice).where(SubjectDevice.subject_id == ada)).all() == []
+
+
+def test_a_clock_a_day_fast_is_found_whichever_month_each_try_chose(
+    session: Session, person: Person, send: Send
+) -> None:
+    """A box 25 hours fast: on the first try its timestamp is more than a day after the
+    receipt (a clock not set: filed under the corrected time's month, March); on the retry
+    less than a day (filed under its own month, April, moved to April's first instant). The
+    retry looks in March too."""
+    ada = person()
+    hour = 3600 * SECOND
+    event = play(ada, MONTH_END + 24 * hour)  # truly March 31, 23:00
+    first = send([event], sent_at=MONTH_END + 24 * hour + SECOND, at=MONTH_END - hour + SECOND)
+    retry = send([event], sent_at=MONTH_END + 25.5 * hour, at=MONTH_END + 0.5 * hour)
+    assert statuses(first) == ["accepted"]
+    assert statuses(retry) == ["duplicate"]
+    (row,) = stored(session, subject_id=ada)
+    assert row["month"].month == 3
