@@ -18,7 +18,6 @@ from safehold.carddata import contains_card_number
 from safehold.client import new_event_id
 from safehold.config import Settings
 from safehold.events import storage
-from safehold.events.models import EventReceipt
 from safehold.events.schemas import BatchOut, EventIn
 from safehold.runtime import Runtime
 from tests.conftest import DEFAULT_POLICY
@@ -126,7 +125,7 @@ def test_more_events_than_the_limit_is_413_and_nothing_is_written(
     assert_error(answer.json(), "batch_too_large")
     assert answer.json()["error"]["details"] == {"max_events": MAX_BATCH}
     with runtime.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(EventReceipt)) == 0
+        assert session.scalar(select(func.count()).select_from(storage.EVENTS)) == 0
 
 
 def test_the_events_endpoint_has_its_own_body_limit(
@@ -166,7 +165,7 @@ def test_a_malformed_batch_is_refused_whole_with_nothing_written(
     assert answer.status_code == 422
     assert_error(answer.json(), "validation_failed")
     with runtime.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(EventReceipt)) == 0
+        assert session.scalar(select(func.count()).select_from(storage.EVENTS)) == 0
 
 
 def test_the_answer_is_the_documented_batch_out(
@@ -209,7 +208,7 @@ def test_a_body_that_is_not_json_by_its_type_is_refused_whole(
     typed = client.post("/v1/events", content=body, headers=json_type)
     assert typed.status_code == 202
     with runtime.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(EventReceipt)) == 1
+        assert session.scalar(select(func.count()).select_from(storage.EVENTS)) == 1
 
 
 def test_the_batch_body_and_answer_stay_documented(client: TestClient) -> None:
@@ -273,7 +272,7 @@ def test_card_numbers_however_written_refuse_the_batch(
     assert_error(answer.json(), "card_data_refused")
     assert answer.json()["error"]["details"]["location"].startswith("body.events[0].properties")
     with runtime.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(EventReceipt)) == 0
+        assert session.scalar(select(func.count()).select_from(storage.EVENTS)) == 0
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
@@ -286,7 +285,7 @@ def test_a_batch_that_is_not_utf8_is_refused_unread(
         assert answer.status_code == 415
         assert_error(answer.json(), "body_not_utf8")
     with runtime.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(EventReceipt)) == 0
+        assert session.scalar(select(func.count()).select_from(storage.EVENTS)) == 0
 
 
 @pytest.mark.parametrize("trigger", [b'"card"', b'"4111 1111 1111 1111"', b'"\\u0041"'])

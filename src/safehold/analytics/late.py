@@ -20,7 +20,8 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, delete, exists, insert, select, update
+from sqlalchemy import ColumnElement, Table, delete, exists, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from safehold.analytics.models import LateEvent
@@ -42,9 +43,12 @@ def late_days(received_at: datetime, occurred: Iterable[tuple[uuid.UUID, datetim
 
 def record(session: Session, rows: list[dict[str, Any]]) -> None:
     """Write the batch's late events (one multi-row INSERT; nothing for live traffic).
-    Event ids are unique (the receipts saw to it), so no conflict can arise."""
+    Only new events come here (their month's key saw to it); an id already waiting — the
+    same id sent by two senders, which the events keep apart — reopens its day already."""
     if rows:
-        session.connection().execute(insert(_LATE), rows)
+        dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+        statement = dialect.insert(_LATE).on_conflict_do_nothing(index_elements=["event_id"])
+        session.connection().execute(statement, rows)
 
 
 def days_with_late(session: Session) -> set[date]:

@@ -6,7 +6,16 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, text
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safehold.db import Base
@@ -24,6 +33,7 @@ class Objection(Base):
 
     __tablename__ = "objections"
     __table_args__ = (
+        PrimaryKeyConstraint("subject_id", "id"),  # by person: safehold.sharding
         Index("ix_objections_subject_id_purpose", "subject_id", "purpose"),
         Index(
             "ux_objections_open", "subject_id", "purpose", unique=True,
@@ -32,7 +42,7 @@ class Objection(Base):
         ),
     )  # fmt: skip
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column()
     subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
     purpose: Mapped[str] = mapped_column(String(64))
     objected_at: Mapped[datetime]

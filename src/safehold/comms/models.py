@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, PrimaryKeyConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safehold.db import Base
@@ -21,8 +21,9 @@ class MarketingChoice(Base):
     person chose when, through which channel, under which policy version."""
 
     __tablename__ = "marketing_choices"
+    __table_args__ = (PrimaryKeyConstraint("subject_id", "id"),)  # by person: safehold.sharding
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4)
     subject_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("subjects.id", ondelete="CASCADE"), index=True
     )

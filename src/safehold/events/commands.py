@@ -74,7 +74,7 @@ def expire(
         bool, typer.Option(help="Also drop months past retention (after aggregating them)")
     ] = False,
 ) -> None:
-    """Clear addresses past their period and forget old event ids; with --drop-months,
+    """Clear addresses past their period; with --drop-months,
     drop whole months whose events are past retention."""
     from safehold.db import transaction
     from safehold.events import jobs
@@ -84,9 +84,8 @@ def expire(
     now, policy = runtime.clock.now(), runtime.policy
     with transaction(runtime.sessions) as session:
         cleared = jobs.expire_ips(session, policy, now)
-        pruned = jobs.prune_receipts(session, policy, now)
         dropped = jobs.drop_expired_months(session, policy, now) if drop_months else []
-    out.print(f"addresses cleared: {cleared}; event ids forgotten: {pruned}")
+    out.print(f"addresses cleared: {cleared}")
     if drop_months:
         out.print(f"months dropped: {_months(dropped)}")
 

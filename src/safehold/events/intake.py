@@ -52,7 +52,8 @@ class Pending:
     category: str
     signs_in: bool  # a login or logout: kept in the login history, not the month tables
     personal_class: str | None  # the retention class its personal properties are kept in
-    occurred_at: datetime
+    occurred_at: datetime  # skew-corrected, inside its filing month
+    filing: rules.Filing | None  # where it is stored (None: a sign-in, kept in the logins)
     properties: SplitProperties
     device: Device | None
     ip: str | None
@@ -134,7 +135,7 @@ def check(
     pending = []
     for index, event in _parse(batch, outcomes):
         event_id = event.event_id or storage.new_event_id()
-        checked = _check(memo, event)
+        checked = _check(memo, event, event_id)
         if isinstance(checked, Refusal):
             outcomes[index] = Outcome(index, event_id, "rejected", checked)
         elif event_id in seen:
@@ -178,7 +179,7 @@ def _raw_id(raw: object) -> uuid.UUID | None:
         return None
 
 
-def _check(memo: _Batch, event: EventIn) -> Pending | Refusal:
+def _check(memo: _Batch, event: EventIn, event_id: uuid.UUID) -> Pending | Refusal:
     found = memo.name(event.name)
     if found is None:
         return refuse(Reason.EVENT_NAME_NOT_ALLOWED)
@@ -187,6 +188,12 @@ def _check(memo: _Batch, event: EventIn) -> Pending | Refusal:
     if event.timestamp is not None and not rules.in_utc_range(event.timestamp):
         return refuse(Reason.INVALID_EVENT, fields=[_OUT_OF_RANGE])  # kept as client_time
     occurred_at = rules.event_time(memo.received_at, event.timestamp, memo.batch.sent_at)
+    filing = None
+    if not found.signs_in:  # sign-ins go to the login history, not to a month
+        filing = rules.file_event(event.timestamp, event_id, memo.received_at, occurred_at)
+        if filing is None:
+            return found.window.check(occurred_at) or refuse(Reason.CLOCK_SKEW)
+        occurred_at = filing.occurred_at
     refusal = found.window.check(occurred_at)
     if refusal is not None:
         return refusal
@@ -206,4 +213,4 @@ def _check(memo: _Batch, event: EventIn) -> Pending | Refusal:
     ip = memo.ip_expiry.keep(ip, occurred_at)
     personal_class = found.personal_class if split.personal else None
     return Pending(-1, event, _NIL, found.category, found.signs_in, personal_class,
-                   occurred_at, split, device, ip)  # fmt: skip
+                   occurred_at, filing, split, device, ip)  # fmt: skip

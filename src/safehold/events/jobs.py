@@ -8,7 +8,6 @@
   for people still handled under a version with a shorter ``network.ip`` period (a
   material change they have not accepted, decision 0022), after that one;
 * :func:`drop_expired_months` — a whole month at once when its events are past retention;
-* :func:`prune_receipts` — idempotency receipts of events too old to be accepted again.
 """
 
 from __future__ import annotations
@@ -16,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, delete, update
+from sqlalchemy import ColumnElement, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from safehold.db import transaction
 from safehold.events import rules, storage
-from safehold.events.models import EventReceipt, Login
+from safehold.events.models import Login
 from safehold.notices.cohorts import HeldUnder, held_under
 from safehold.policy import Policy
 from safehold.policy.document import ACTION_CATEGORY
@@ -132,25 +131,11 @@ def drop_expired_months(
     return dropped
 
 
-def prune_receipts(session: Session, policy: Policy, now: datetime) -> int:
-    """Forget ids of events older than any event category's retention: such an event
-    would be refused (``outside_retention``) if it came again, so no duplicate can slip in."""
-    events = policy.events
-    categories = stored_categories(policy) | {
-        c for c in (events.category_of(events.login_event),) if c is not None
-    }
-    cutoff = min(
-        rules.retention_cutoff(now, policy.retention_rule_for(c).period) for c in categories
-    )
-    result = session.execute(delete(EventReceipt).where(EventReceipt.occurred_at <= cutoff))
-    return int(getattr(result, "rowcount", 0))
-
-
 MAINTENANCE_SECONDS = 3600.0  # the worker's events job runs hourly when it finds nothing
 
 
 def maintain(runtime: Runtime) -> int:
-    """The worker's events job: partitions ahead, expired addresses, stale receipts.
+    """The worker's events job: partitions ahead, expired addresses.
 
     Dropping whole expired months is left to the retention run, which must feed the
     analytics aggregates first for categories whose rule says "aggregate then delete"."""
@@ -159,5 +144,4 @@ def maintain(runtime: Runtime) -> int:
     created = ensure_ahead(runtime.sessions, now)
     with transaction(runtime.sessions) as session:
         expired = expire_ips(session, policy, now, held_under(runtime.book, now))
-        pruned = prune_receipts(session, policy, now)
-    return len(created) + expired + pruned
+    return len(created) + expired

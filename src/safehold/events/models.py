@@ -8,7 +8,14 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    PrimaryKeyConstraint,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safehold.db import UNMANAGED_TABLES, Base
@@ -30,29 +37,18 @@ class EventPartition(Base):
     created_at: Mapped[datetime]
 
 
-class EventReceipt(Base):
-    """One accepted event id: what makes a retried batch idempotent.
-
-    Kept until its event is past retention (an older event is refused anyway), so a retry can
-    never store an event twice while the event itself could still be stored."""
-
-    __tablename__ = "event_receipts"
-
-    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    occurred_at: Mapped[datetime] = mapped_column(index=True)
-
-
 class SubjectDevice(Base):
     """A device a person used, as coarse fields only (never the User-Agent), once per
     distinct (type, OS, OS major, browser or app, its major), with first and last use."""
 
     __tablename__ = "devices"
     __table_args__ = (
+        PrimaryKeyConstraint("subject_id", "id"),  # by person: safehold.sharding
         UniqueConstraint("subject_id", "fingerprint"),
         Index("ix_devices_fingerprint", "fingerprint"),  # the refiner finds quick answers
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column()
     subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
     fingerprint: Mapped[str] = mapped_column(String(32))
     device_type: Mapped[str] = mapped_column(String(16))
@@ -88,21 +84,31 @@ class DeviceParse(Base):
 class Login(Base):
     """One sign-in, closed by the next sign-out: the login history (its own category and
     retention, so sign-ins are kept here rather than in the month partitions), with the
-    login and logout events' dimension properties and the minimised IP address."""
+    login and logout events' dimension properties and the minimised IP address.
+
+    Keyed by (person, login event id) and (person, logout event id): what makes a retried
+    sign-in or sign-out a duplicate."""
 
     __tablename__ = "logins"
-    __table_args__ = (Index("ix_logins_subject_id_logged_in_at", "subject_id", "logged_in_at"),)
+    __table_args__ = (
+        Index("ix_logins_subject_id_logged_in_at", "subject_id", "logged_in_at"),
+        UniqueConstraint("subject_id", "logout_id"),
+        # The person's own device (co-located); deleting a device clears it first
+        # (retention.usage), as no database empties one column of a two-column key alike.
+        ForeignKeyConstraint(["subject_id", "device_id"], ["devices.subject_id", "devices.id"]),
+    )
 
+    subject_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("subjects.id", ondelete="CASCADE"), primary_key=True
+    )
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # the login event's id
-    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
     logged_in_at: Mapped[datetime]
     logged_out_at: Mapped[datetime | None]
-    device_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("devices.id", ondelete="SET NULL")
-    )
+    device_id: Mapped[uuid.UUID | None]
     properties: Mapped[dict[str, Any] | None]
     logout_properties: Mapped[dict[str, Any] | None]
     ip: Mapped[str | None] = mapped_column(String(64))
+    logout_id: Mapped[uuid.UUID | None]  # the sign-out event's id that closed it
 
 
 class AnonymousLink(Base):
@@ -113,7 +119,6 @@ class AnonymousLink(Base):
     __tablename__ = "anonymous_links"
 
     anonymous_index: Mapped[str] = mapped_column(String(64), primary_key=True)
-    subject_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("subjects.id", ondelete="CASCADE"), index=True
-    )
+    # No foreign key: a look-up table, sharded by its own key (``safehold.sharding``).
+    subject_id: Mapped[uuid.UUID] = mapped_column(index=True)
     linked_at: Mapped[datetime]

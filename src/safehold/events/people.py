@@ -13,13 +13,12 @@ were never stored (there was no person's key to encrypt them under).
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, bindparam, case, delete, func, select, update
+from sqlalchemy import Table, bindparam, case, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -37,6 +36,7 @@ ANONYMOUS_INDEX = "anonymous_id"  # the blind-index kind of anonymous device ids
 ACTION_CATEGORY = "usage.action"
 _SUBJECTS: Table = Subject.__table__  # type: ignore[assignment]
 _DEVICES: Table = SubjectDevice.__table__  # type: ignore[assignment]
+_LOGINS: Table = Login.__table__  # type: ignore[assignment]
 
 
 def _dialect(session: Session) -> Any:
@@ -105,6 +105,23 @@ def upsert_devices(
     # executemany (compiled once); the rows are sorted, so writers lock in the same order.
     found = session.connection().execute(statement, rows).all()
     return {(row[0], row[1]): row[2] for row in found}
+
+
+def forget_devices(session: Session, devices: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> int:
+    """Delete these (person, device id) devices; the logins made on them keep their times
+    and lose the device (the foreign key is on both columns, so the database cannot empty
+    just one). Returns the devices deleted."""
+    if not devices:
+        return 0
+    session.execute(
+        update(Login)
+        .where(tuple_(Login.subject_id, Login.device_id).in_(devices))
+        .values(device_id=None)
+    )
+    gone = session.execute(
+        delete(SubjectDevice).where(tuple_(SubjectDevice.subject_id, SubjectDevice.id).in_(devices))
+    )
+    return int(getattr(gone, "rowcount", 0))
 
 
 def touch_people(session: Session, known: Iterable[Pending]) -> None:
@@ -185,6 +202,7 @@ def _claim_anonymous(
             .where(
                 t.c.anonymous_index == index,
                 t.c.subject_id.is_(None),
+                t.c.month >= rules.month_start(since),  # PostgreSQL prunes by the month
                 t.c.occurred_at >= since,
                 t.c.occurred_at <= signed_in_at,
             )
@@ -222,39 +240,75 @@ def _claim_anonymous(
 def record_logins(
     session: Session, ctx: Context, signs_in: Sequence[Pending],
     device_ids: dict[tuple[uuid.UUID, str], uuid.UUID],
-) -> None:  # fmt: skip
-    """Sign-ins open a login; a sign-out closes the person's latest open one before it."""
-    opened: dict[uuid.UUID, list[Login]] = defaultdict(list)
-    for p in sorted(signs_in, key=lambda p: p.occurred_at):
-        assert p.subject_id is not None  # sign-ins always name their person (rules)
-        if p.event.name == ctx.policy.events.login_event:
-            device_id = device_ids.get((p.subject_id, p.device.fingerprint)) if p.device else None
-            login = Login(
-                id=p.event_id,
-                subject_id=p.subject_id,
-                logged_in_at=p.occurred_at,
-                logged_out_at=None,
-                device_id=device_id,
-                properties=p.properties.dimensions or None,
-                logout_properties=None,
-                ip=p.ip,
-            )
-            session.add(login)
-            opened[p.subject_id].append(login)
+) -> list[Pending]:  # fmt: skip
+    """Sign-ins open a login; a sign-out closes the person's latest open one before it.
+    Returns the sign-ins that are new: a login whose id is in the history already, or a
+    sign-out whose id closed a login already, is a duplicate and changes nothing."""
+    login_event = ctx.policy.events.login_event
+    logins = [p for p in signs_in if p.event.name == login_event]
+    fresh = _open_logins(session, logins, device_ids)
+    logouts = [p for p in signs_in if p.event.name != login_event]
+    if not logouts:
+        return fresh
+    people = {p.subject_id for p in logouts}
+    ids = {p.event_id for p in logouts}
+    closed_by = set(
+        session.scalars(
+            select(Login.logout_id).where(Login.subject_id.in_(people), Login.logout_id.in_(ids))
+        )
+    )
+    for p in sorted(logouts, key=lambda p: p.occurred_at):
+        if p.event_id in closed_by:
             continue
-        candidates = [x for x in opened[p.subject_id] if x.logged_in_at <= p.occurred_at]
-        open_login = next((x for x in reversed(candidates) if x.logged_out_at is None), None)
-        if open_login is None:
-            open_login = session.scalars(
-                select(Login)
-                .where(
-                    Login.subject_id == p.subject_id,
-                    Login.logged_out_at.is_(None),
-                    Login.logged_in_at <= p.occurred_at,
-                )
-                .order_by(Login.logged_in_at.desc())
-                .limit(1)
-            ).first()
+        open_login = session.scalars(
+            select(Login)
+            .where(
+                Login.subject_id == p.subject_id,
+                Login.logged_out_at.is_(None),
+                Login.logged_in_at <= p.occurred_at,
+            )
+            .order_by(Login.logged_in_at.desc())
+            .limit(1)
+        ).first()
         if open_login is not None:
             open_login.logged_out_at = p.occurred_at
             open_login.logout_properties = p.properties.dimensions or None
+            open_login.logout_id = p.event_id
+            session.flush()  # the next sign-out of the batch sees it closed
+        fresh.append(p)
+    return fresh
+
+
+def _open_logins(
+    session: Session, logins: Sequence[Pending], device_ids: dict[tuple[uuid.UUID, str], uuid.UUID]
+) -> list[Pending]:
+    """Insert the logins whose (person, id) is new, in key order; returns them."""
+    if not logins:
+        return []
+    rows = []
+    for p in sorted(
+        logins, key=lambda p: (p.subject_id.int if p.subject_id else 0, p.event_id.int)
+    ):
+        assert p.subject_id is not None  # sign-ins always name their person (rules)
+        device_id = device_ids.get((p.subject_id, p.device.fingerprint)) if p.device else None
+        rows.append(
+            {
+                "id": p.event_id,
+                "subject_id": p.subject_id,
+                "logged_in_at": p.occurred_at,
+                "logged_out_at": None,
+                "device_id": device_id,
+                "properties": p.properties.dimensions or None,
+                "logout_properties": None,
+                "ip": p.ip,
+                "logout_id": None,
+            }
+        )
+    statement = (
+        _dialect(session)
+        .insert(_LOGINS)
+        .on_conflict_do_nothing(index_elements=["subject_id", "id"])
+        .returning(_LOGINS.c.id)
+    )
+    new = set(session.connection().execute(statement, rows).scalars())
+    return [p for p in logins if p.event_id in new]

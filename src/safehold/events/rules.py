@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -23,6 +24,7 @@ FUTURE_TOLERANCE = timedelta(minutes=5)  # an event "from the future" after skew
 EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)  # older clocks are broken, not history
 EARLIEST_TIME = datetime.min.replace(tzinfo=UTC)  # the ends of what a datetime can hold
 LATEST_TIME = datetime.max.replace(tzinfo=UTC)
+MAX_MONTH_SHIFT = timedelta(days=1)  # how far an event's time may move into its filing month
 ANONYMOUS_LINK_WINDOW = timedelta(hours=24)  # events before a sign-in that it claims
 PARTITION_PREFIX = "events_"
 IP_CACHE_SIZE = 65_536  # addresses remembered minimised (ipaddress parsing is slow)
@@ -47,6 +49,7 @@ class Reason(StrEnum):
     TIMESTAMP_IN_FUTURE = "timestamp_in_future"
     TIMESTAMP_TOO_OLD = "timestamp_too_old"
     OUTSIDE_RETENTION = "outside_retention"
+    CLOCK_SKEW = "clock_skew"
 
 
 MESSAGES: dict[Reason, str] = {
@@ -61,6 +64,7 @@ MESSAGES: dict[Reason, str] = {
     Reason.TIMESTAMP_IN_FUTURE: "the event time is in the future",
     Reason.TIMESTAMP_TOO_OLD: "the event time is before the year 2000",
     Reason.OUTSIDE_RETENTION: "the event is older than its retention period",
+    Reason.CLOCK_SKEW: "the device's clock puts the event in another month than it happened",
 }
 
 
@@ -319,6 +323,84 @@ def months_ahead(now: datetime, count: int) -> list[date]:
     for _ in range(count):
         months.append(next_month(months[-1]))
     return months
+
+
+@dataclass(frozen=True, slots=True)
+class Filing:
+    """Where an event is stored: its filing month (the partition), its time inside that
+    month, and another month a copy from an earlier try may be in (when the month could not
+    be taken from what the device sent)."""
+
+    month: date
+    occurred_at: datetime
+    neighbour: date | None = None
+
+
+def file_event(
+    timestamp: datetime | None, event_id: uuid.UUID, received_at: datetime, occurred_at: datetime
+) -> Filing | None:
+    """The month an event is filed under, the same on every try of it; None when the
+    device's clock puts it more than :data:`MAX_MONTH_SHIFT` into another month than the
+    corrected time (``clock_skew``).
+
+    The month is that of the device's timestamp as sent; without one, of the time in a
+    time-ordered id (UUIDv7, RFC 9562: the Python client sends those). The corrected time is
+    then moved into that month if it lies just outside (:func:`into_month`; a moved event
+    names its corrected time's month as ``neighbour``). Only when the device's clock is not
+    set (before 2000, or more than a day ahead) or the event brings no time at all is the
+    month that of the corrected time (or of receipt): a retry can then fall in the next or
+    previous month, so an event within a day of a month's end names that month as
+    ``neighbour`` to look in too."""
+    stable = _sent_month(timestamp, event_id, received_at)
+    if stable is not None:
+        moved = into_month(occurred_at, stable)
+        if moved is None:
+            return None
+        # Moved: a try whose clock looked unset filed it under the corrected time's month.
+        return Filing(stable, moved, None if moved == occurred_at else month_start(occurred_at))
+    month = month_start(occurred_at)
+    if not EARLIEST_EVENT <= occurred_at <= received_at + FUTURE_TOLERANCE:
+        return Filing(month, occurred_at)  # refused by the time window anyway
+    start, end = month_bounds(month)
+    if occurred_at - start <= MAX_MONTH_SHIFT:
+        return Filing(month, occurred_at, month_start(start - MAX_MONTH_SHIFT))
+    if end - occurred_at <= MAX_MONTH_SHIFT:
+        return Filing(month, occurred_at, next_month(month))
+    return Filing(month, occurred_at)
+
+
+def _sent_month(
+    timestamp: datetime | None, event_id: uuid.UUID, received_at: datetime
+) -> date | None:
+    """The month of what the device sent: its timestamp, else its UUIDv7 id's time; None for
+    a clock that is not set (before 2000, or more than a day after the receipt) or neither."""
+    if timestamp is not None:
+        if EARLIEST_EVENT <= timestamp <= received_at + MAX_MONTH_SHIFT:
+            return month_start(timestamp)
+        return None
+    if event_id.version == 7:
+        moment = datetime.fromtimestamp((event_id.int >> 80) / 1000, UTC)
+        if EARLIEST_EVENT <= moment <= received_at + FUTURE_TOLERANCE:
+            return month_start(moment)
+    return None
+
+
+def into_month(occurred_at: datetime, month: date) -> datetime | None:
+    """``occurred_at`` moved into ``month`` (its filing month), so that every event of a
+    partition has its time in that partition's month and retention can drop months whole;
+    None when that would move it by more than :data:`MAX_MONTH_SHIFT` (a device clock more
+    than a day wrong, across a month's end: refused as ``clock_skew``). Unchanged when
+    already inside."""
+    if month.year == LATEST_TIME.year and month.month == LATEST_TIME.month:
+        return None  # no partition can hold December 9999 (its end is past a datetime's)
+    start, end = month_bounds(month)
+    if occurred_at < start:
+        moved = start
+    elif occurred_at >= end:
+        moved = end - timedelta(microseconds=1)
+    else:
+        return occurred_at
+    return moved if abs(moved - occurred_at) <= MAX_MONTH_SHIFT else None
 
 
 def expired_months(months: list[date], now: datetime, period: str) -> list[date]:

@@ -5,9 +5,10 @@ commits before it answers 202, so an acknowledged event is durable.
 
 The order of statements matters. The batch's first write registers its months (taking
 SQLite's write lock before anything is read; creating a new month before any lock on the
-events table is held), receipts are claimed in event-id order (two batches sharing ids can
-never deadlock), and the audit entries, which serialise writers on the chain's head row,
-come last so that lock is held only until the commit.
+events table is held); the events go in first, in key order, and their month's unique key
+says which were received before (duplicates: nothing else is written for them); the audit
+entries, which serialise writers on the chain's head row, come last so that lock is held
+only until the commit.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from safehold.access import audit
@@ -31,7 +31,6 @@ from safehold.events import intake, people, rules, storage
 from safehold.events.intake import PERSONAL_FIELD as PERSONAL_FIELD  # re-exported
 from safehold.events.intake import Outcome as Outcome  # re-exported
 from safehold.events.intake import Pending
-from safehold.events.models import EventReceipt
 from safehold.events.rules import Reason, Refusal, refuse
 from safehold.events.schemas import BatchIn
 from safehold.notices.book import PolicyBook
@@ -47,7 +46,6 @@ INGEST_PURPOSE = "service_provision"  # recording usage serves the contract (and
 DEVICE_CATEGORY = "device.info"
 NETWORK_CATEGORY = "network.ip"
 IN_CHUNK = 1_000  # ids per IN (...) list
-_RECEIPTS: Table = EventReceipt.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -65,14 +63,16 @@ def ingest(
     outcomes: dict[int, Outcome] = {}
     pending = intake.check(ctx.policy, batch, received_at, outcomes)
     if pending:
-        months = {rules.month_start(p.occurred_at) for p in pending if not p.signs_in}
+        months = {p.filing.month for p in pending if p.filing is not None}
         storage.ensure_months(
             session, months | set(rules.months_ahead(received_at, 1)), received_at
         )
         pending = _resolve_people(session, ctx, pending, outcomes, received_at)
-        fresh = _claim(session, pending, outcomes)
-        if fresh:
-            _store(session, ctx, fresh, received_at, actor)
+        fresh = _store(session, ctx, pending, received_at, actor)
+        stored = {p.index for p in fresh}
+        for p in pending:
+            if p.index not in stored:
+                outcomes[p.index] = Outcome(p.index, p.event_id, "duplicate")
         for p in fresh:
             details = {"dropped_properties": p.dropped} if p.dropped else None
             outcomes[p.index] = Outcome(p.index, p.event_id, "accepted", details=details)
@@ -157,48 +157,29 @@ def _allowed(
     return frozenset(decision.allowed)
 
 
-# --- 3. claim the ids: exactly once -------------------------------------------------------
-
-
-def _claim(session: Session, pending: list[Pending], outcomes: dict[int, Outcome]) -> list[Pending]:
-    """Insert a receipt per event id; ids already received are duplicates, not stored again."""
-    if not pending:
-        return []
-    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
-    statement = (
-        dialect.insert(_RECEIPTS)
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(_RECEIPTS.c.event_id)
-    )
-    ordered = sorted(pending, key=lambda p: p.event_id.int)  # ints compare in C; same order
-    rows = [{"event_id": p.event_id, "occurred_at": p.occurred_at} for p in ordered]
-    # executemany: compiled once, sent as multi-row INSERTs ("insertmanyvalues").
-    claimed = set(session.connection().execute(statement, rows).scalars())
-    fresh = []
-    for p in pending:
-        if p.event_id in claimed:
-            fresh.append(p)
-        else:
-            outcomes[p.index] = Outcome(p.index, p.event_id, "duplicate")
-    return fresh
-
-
-# --- 4. store ------------------------------------------------------------------------------
+# --- 3. store: exactly once ----------------------------------------------------------------
 
 
 def _store(
-    session: Session, ctx: Context, fresh: list[Pending], now: datetime, actor: Actor
-) -> None:
-    signs_in = [p for p in fresh if p.signs_in]
-    actions = [p for p in fresh if not p.signs_in]
-    known = [p for p in fresh if p.subject_id is not None]
+    session: Session, ctx: Context, pending: list[Pending], now: datetime, actor: Actor
+) -> list[Pending]:
+    """Store what is new; returns those events (the others are duplicates)."""
+    actions = _not_in_neighbours(session, [p for p in pending if not p.signs_in])
+    keys = _data_keys(session, ctx, actions)
+    stored = storage.insert_rows(session, [_row(p, now, keys) for p in actions])
+    # Devices and last activity only move outwards (min/max): a duplicate changes nothing.
     device_ids = people.upsert_devices(
         session,
-        [(p.subject_id, p.device, p.occurred_at) for p in known if p.device is not None],  # type: ignore[misc]
+        [
+            (p.subject_id, p.device, p.occurred_at)
+            for p in pending
+            if p.subject_id is not None and p.device is not None
+        ],
     )
-    keys = _data_keys(session, ctx, actions)
-    storage.insert_rows(session, [_row(p, now, keys) for p in actions])
-    people.record_logins(session, ctx, signs_in, device_ids)
+    signs_in = people.record_logins(session, ctx, [p for p in pending if p.signs_in], device_ids)
+    fresh = [p for p in actions if (_owner(p).int, p.event_id.int) in stored]
+    fresh = sorted([*fresh, *signs_in], key=lambda p: p.index)
+    known = [p for p in fresh if p.subject_id is not None]
     linked = people.link_devices(session, ctx, signs_in, now)
     people.touch_people(session, known)
     # People's events of a day that had already ended reopen it for the roll-ups.
@@ -206,6 +187,26 @@ def _store(
     late.record(session, late.late_days(now, counted + linked.events))
     session.flush()  # everything but the audit entries, whose head-row lock lasts to commit
     _audit(session, ctx, known, linked.categories, actor)
+    return fresh
+
+
+def _not_in_neighbours(session: Session, actions: list[Pending]) -> list[Pending]:
+    """Leave out the events already stored in the neighbouring month their filing names (an
+    event whose month came from the corrected time: an earlier try may have landed there)."""
+    probes = [
+        (_owner(p), p.filing.neighbour, p.event_id)
+        for p in actions
+        if p.filing is not None and p.filing.neighbour is not None
+    ]
+    if not probes:
+        return actions
+    found = storage.stored_keys(session, probes)
+    return [p for p in actions if (_owner(p), p.event_id) not in found]
+
+
+def _owner(p: Pending) -> uuid.UUID:
+    """Who sent the event (``storage.owner_of``): the same on every try."""
+    return storage.owner_of(p.event.subject_id, p.anonymous_index)
 
 
 def _data_keys(
@@ -265,6 +266,8 @@ def _row(p: Pending, now: datetime, keys: dict[tuple[uuid.UUID, str], bytes]) ->
         "browser_major": device.browser_major if device else None,
         "is_bot": bool(device and device.is_bot),
         "ip": p.ip,
+        "month": p.filing.month if p.filing is not None else None,
+        "owner_id": _owner(p),
     }
 
 

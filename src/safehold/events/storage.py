@@ -1,13 +1,22 @@
 """Where events are stored: one partition per UTC month, so retention drops a month at once.
 
-* PostgreSQL: ``events`` is a native range-partitioned table (migration 0005); each month is
-  ``events_YYYYMM``, a ``PARTITION OF events``. Inserts go through ``COPY`` into the parent.
+* PostgreSQL: ``events`` is a native range-partitioned table (migrations 0005, 0030); each
+  month is ``events_YYYYMM``, a ``PARTITION OF events``. Inserts: ``COPY`` into a temporary
+  table, then one ``INSERT … SELECT`` into the parent (``writes``).
 * SQLite: each month is its own table ``events_YYYYMM`` with the same columns and indexes,
   and ``events`` is a view (``UNION ALL`` of the months) rebuilt whenever a month is added or
-  dropped. Inserts are one ``executemany`` per month table, in the batch's transaction.
+  dropped. Inserts: multi-row ``INSERT``s per month table, in the batch's transaction.
 
 Either way ``EVENTS`` (below) reads every month, every month has an index on (person, time)
-for fast per-person erasure, and ``event_partitions`` registers the months. Creating a
+for fast per-person erasure, and ``event_partitions`` registers the months.
+
+The partition key is ``month``, the event's *filing month* (``rules.file_event``: the
+month of the device's timestamp as sent), which is the same on every try of an event, and
+each month's unique key (``owner_id``, ``month``, ``event_id``) is what makes a retry a
+duplicate: no second table. ``owner_id`` is who sent the event — its ``subject_id`` as sent,
+or a UUID made from the device's blind index for an anonymous event (:func:`owner_of`) — so
+it never changes, not even when a sign-in makes the anonymous event a person's, and it is
+the column a distributed PostgreSQL shards the events by (docs/scaling.md). Creating a
 month happens inside the writing transaction (so a rollback takes it back too); the
 registry insert that starts each batch serialises creators of the same month.
 """
@@ -27,6 +36,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     Delete,
     Engine,
     Index,
@@ -37,14 +47,14 @@ from sqlalchemy import (
     Update,
     Uuid,
     delete,
-    insert,
     select,
+    tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from safehold.db import UTCDateTime
-from safehold.events import rules
+from safehold.events import rules, writes
 from safehold.events.models import EventPartition
 
 PARENT = "events"
@@ -54,7 +64,7 @@ _META = MetaData()  # not Base.metadata: these tables are made at run time, not 
 def _columns() -> list[Column[Any]]:
     return [
         Column("event_id", Uuid(), nullable=False),
-        Column("occurred_at", UTCDateTime(), nullable=False),  # the partition key
+        Column("occurred_at", UTCDateTime(), nullable=False),  # corrected; inside ``month``
         Column("client_time", UTCDateTime()),  # the device's own clock, as sent
         Column("received_at", UTCDateTime(), nullable=False),
         Column("subject_id", Uuid()),  # null: anonymous (not yet signed in)
@@ -71,7 +81,22 @@ def _columns() -> list[Column[Any]]:
         Column("browser_major", String(16)),
         Column("is_bot", Boolean(), nullable=False),
         Column("ip", String(64)),  # minimised as the policy says (prefix, or whole)
+        Column("month", Date(), nullable=False),  # the partition key: the filing month
+        Column("owner_id", Uuid(), nullable=False),  # who sent it (owner_of): never changes
     ]
+
+
+KEY = ("owner_id", "month", "event_id")  # the key (PostgreSQL: primary): a retry is a duplicate
+
+
+def owner_of(subject_id: uuid.UUID | None, anonymous_index: str | None) -> uuid.UUID:
+    """The key an event is stored under: the ``subject_id`` it was sent with, else the first
+    128 bits of its device's blind index (an HMAC, never the anonymous id itself) as a UUID —
+    what migration 0030 computes in SQL for the events it found."""
+    if subject_id is not None:
+        return subject_id
+    assert anonymous_index is not None  # intake refuses an event with neither
+    return uuid.UUID(anonymous_index[:32])
 
 
 COLUMN_NAMES = tuple(c.name for c in _columns())
@@ -84,6 +109,7 @@ def month_table(name: str) -> Table:
     """The Core table of one month (its DDL on SQLite; its rows on both backends)."""
     if name not in _MONTHS:
         table = Table(name, _META, *_columns())
+        Index(f"uq_{name}_key", *(table.c[c] for c in KEY), unique=True)
         Index(f"ix_{name}_subject_time", table.c.subject_id, table.c.occurred_at)
         Index(
             f"ix_{name}_anonymous",
@@ -130,10 +156,9 @@ def ensure_months(session: Session, months: Iterable[date], now: datetime) -> li
         _rebuild_view(session)
     else:
         for month in created:
-            start, end = rules.month_bounds(month)
             conn.exec_driver_sql(
                 f"CREATE TABLE IF NOT EXISTS {rules.partition_name(month)} PARTITION OF {PARENT} "
-                f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+                f"FOR VALUES FROM ('{month.isoformat()}') TO ('{rules.next_month(month)}')"
             )
     return created
 
@@ -174,36 +199,72 @@ def _rebuild_view(session: Session) -> None:
 # --- rows ---------------------------------------------------------------------------------
 
 
-def insert_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Store events, each already in its month's partition range (see :func:`ensure_months`).
+def insert_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[tuple[int, int]]:
+    """Store the events whose key (:data:`KEY`) is new, each in the partition of its
+    ``month`` (see :func:`ensure_months`); returns the (owner, event id) of those stored, as
+    integers (``UUID.int``) — the others were received before (duplicates) and are left as
+    they were.
 
-    PostgreSQL: one ``COPY`` into the parent (the server routes rows to their months).
-    SQLite: one ``executemany`` per month table."""
+    Rows go in key order, so two batches sharing events wait for each other, never deadlock.
+    The values go to the driver as it takes them, not through SQLAlchemy's types (``writes``).
+    PostgreSQL: ``COPY`` into a temporary table, then one ``INSERT … SELECT … ON CONFLICT DO
+    NOTHING RETURNING`` into the parent (the server routes rows to their months).
+    SQLite: multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING`` per month table."""
     if not rows:
-        return
-    if _is_sqlite(session):
-        by_month: dict[str, list[Mapping[str, Any]]] = {}
-        for row in rows:
-            name = rules.partition_name(rules.month_start(row["occurred_at"]))
-            by_month.setdefault(name, []).append(row)
-        for name, chunk in by_month.items():
-            session.execute(insert(month_table(name)), chunk)
-        return
-    _copy(session, rows)
-
-
-def _copy_value(value: Any) -> Any:
-    if isinstance(value, dict):
-        return rules.compact_json(value)
-    return value
-
-
-def _copy(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+        return set()
+    rows = [_keyed(r) for r in rows]
+    ordered = sorted(rows, key=lambda r: (r["owner_id"].int, r["month"], r["event_id"].int))
     raw = session.connection().connection.driver_connection
-    columns = ", ".join(COLUMN_NAMES)
-    with raw.cursor() as cursor, cursor.copy(f"COPY {PARENT} ({columns}) FROM STDIN") as copy:  # type: ignore[union-attr]
-        for row in rows:
-            copy.write_row(tuple(_copy_value(row.get(c)) for c in COLUMN_NAMES))
+    if not _is_sqlite(session):
+        return writes.postgres(raw, PARENT, COLUMN_NAMES, KEY, ordered)
+    by_month: dict[date, list[Mapping[str, Any]]] = {}
+    for row in ordered:
+        by_month.setdefault(row["month"], []).append(row)
+    stored: set[tuple[int, int]] = set()
+    for month, chunk in sorted(by_month.items()):
+        stored |= writes.sqlite(raw, rules.partition_name(month), COLUMN_NAMES, KEY, chunk)
+    return stored
+
+
+def _keyed(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A row with its key: ingestion gives ``month`` and ``owner_id``; rows written by other
+    code (benchmarks, tests planting events) get the month of their time and their sender."""
+    if "month" in row and "owner_id" in row:
+        return row
+    return {
+        **row,
+        "month": row.get("month") or rules.month_start(row["occurred_at"]),
+        "owner_id": row.get("owner_id") or owner_of(row["subject_id"], row["anonymous_index"]),
+    }
+
+
+def stored_keys(
+    session: Session, keys: Iterable[tuple[uuid.UUID, date, uuid.UUID]]
+) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    """Which of these (owner, month, event id) keys are stored: (owner, event id) of each."""
+    by_month: dict[date, list[tuple[uuid.UUID, uuid.UUID]]] = {}
+    for owner, month, event_id in keys:
+        by_month.setdefault(month, []).append((owner, event_id))
+    if not _is_sqlite(session):
+        wanted = [(o, m, e) for m, pairs in by_month.items() for o, e in pairs]
+        if not wanted:
+            return set()
+        found = session.execute(
+            select(EVENTS.c.owner_id, EVENTS.c.event_id).where(
+                tuple_(EVENTS.c.owner_id, EVENTS.c.month, EVENTS.c.event_id).in_(wanted)
+            )
+        )
+        return {(r[0], r[1]) for r in found}
+    stored: set[tuple[uuid.UUID, uuid.UUID]] = set()
+    for month in set(by_month) & set(months(session)):
+        table = month_table(rules.partition_name(month))
+        found = session.execute(
+            select(table.c.owner_id, table.c.event_id).where(
+                tuple_(table.c.owner_id, table.c.event_id).in_(by_month[month])
+            )
+        )
+        stored.update((r[0], r[1]) for r in found)
+    return stored
 
 
 def for_each_month(

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, PrimaryKeyConstraint, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safehold.db import Base
@@ -40,9 +40,12 @@ class Acceptance(Base):
     (ISO/IEC TS 27560 style): who, which version, when, how, and the evidence."""
 
     __tablename__ = "policy_acceptances"
-    __table_args__ = (UniqueConstraint("subject_id", "version_seq", "method"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("subject_id", "id"),  # by person: safehold.sharding
+        UniqueConstraint("subject_id", "version_seq", "method"),
+    )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4)
     subject_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("subjects.id", ondelete="CASCADE"), index=True
     )

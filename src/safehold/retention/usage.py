@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, delete, func, select
 
 from safehold.db import transaction
+from safehold.events import people as people_events
 from safehold.events import rules as event_rules
 from safehold.events.models import Login, SubjectDevice
 from safehold.events.service import DEVICE_CATEGORY
@@ -88,7 +89,10 @@ def _sweep_rows(
             batch = session.execute(free.order_by(model.id).limit(rules.BATCH)).all()
             if not batch:
                 break
-            session.execute(delete(model).where(model.id.in_([row[0] for row in batch])))
+            if model is SubjectDevice:  # logins keep their time, lose the device
+                people_events.forget_devices(session, [(row[1], row[0]) for row in batch])
+            else:
+                session.execute(delete(model).where(model.id.in_([row[0] for row in batch])))
             line.deleted += len(batch)
             people |= {row[1] for row in batch}
             audit_run(session, env, "retention.delete", None, [category])

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String
+from sqlalchemy import ForeignKey, LargeBinary, PrimaryKeyConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safehold.db import Base
@@ -91,8 +91,9 @@ class KeptRead(Base):
     it is the controller's proof of why kept data was opened."""
 
     __tablename__ = "kept_reads"
+    __table_args__ = (PrimaryKeyConstraint("subject_id", "id"),)  # by person: safehold.sharding
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column()
     at: Mapped[datetime]
     subject_id: Mapped[uuid.UUID] = mapped_column(index=True)
     purpose: Mapped[str] = mapped_column(String(80))

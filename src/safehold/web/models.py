@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, PrimaryKeyConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safehold.db import Base
@@ -70,9 +70,12 @@ class EmailChange(Base):
     made; erasure removes the person's rows at once."""
 
     __tablename__ = "web_email_changes"
-    __table_args__ = (Index("ix_web_email_changes_subject_created", "subject_id", "created_at"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("subject_id", "id"),  # by person: safehold.sharding
+        Index("ix_web_email_changes_subject_created", "subject_id", "created_at"),
+    )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column()
     subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
     sealed_address: Mapped[bytes] = mapped_column(LargeBinary)
     address_index: Mapped[str] = mapped_column(String(64))

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from safehold import migrate
 from safehold.db import make_engine, make_session_factory
 from safehold.events import jobs, rules, service, storage
-from safehold.events.models import EventReceipt, Login
+from safehold.events.models import Login
 from safehold.events.schemas import BatchIn
 from safehold.policy.document import FullIpRules, IpMode
 from safehold.runtime import Runtime
@@ -105,16 +105,6 @@ def test_whole_addresses_expire_after_their_own_short_period(
     assert jobs.expire_ips(session, policy, NOW + timedelta(days=5)) == 0
     assert jobs.expire_ips(session, policy, NOW + timedelta(days=7)) == 1
     assert stored(session, subject_id=ada)[0]["ip"] is None
-
-
-def test_receipts_are_kept_as_long_as_an_event_could_come_again(
-    session: Session, person: Person, send: Send, runtime: Runtime
-) -> None:
-    ada = person()
-    send([play(ada, NOW - timedelta(days=1))])
-    assert jobs.prune_receipts(session, runtime.policy, NOW + timedelta(days=390)) == 0
-    assert jobs.prune_receipts(session, runtime.policy, NOW + timedelta(days=400)) == 1
-    assert session.scalar(select(func.count()).select_from(EventReceipt)) == 0
 
 
 # --- on a database of their own: committed partitions, the drift check, concurrency ---------

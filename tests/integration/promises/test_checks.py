@@ -60,7 +60,7 @@ def _held(runtime: Runtime, check_id: str) -> None:
 def _event_row(sid: uuid.UUID | None, at: datetime, *, ip: str | None = None) -> dict[str, object]:
     return {
         "event_id": uuid.uuid4(), "occurred_at": at, "client_time": None, "received_at": at,
-        "subject_id": sid, "anonymous_index": None, "name": "play_start",
+        "subject_id": sid, "anonymous_index": None if sid else "cd" * 32, "name": "play_start",
         "category": "usage.action", "properties": {}, "personal": None,
         "retention_class": None, "device_type": None, "os_family": None, "os_major": None,
         "browser_family": None, "browser_major": None, "is_bot": False, "ip": ip,
