@@ -216,7 +216,7 @@ def prepare(
         audit.Access(actor, "message.render", subject_id, categories, purpose, outcome)
         for actor, subject_id, categories, purpose, outcome in reads
     ]
-    audit.record_many(session, accesses, clock=ctx.clock)  # last: a short chain lock
+    audit.record_many(session, accesses, clock=ctx.clock)  # one statement, this connection's chain
     return out
 
 

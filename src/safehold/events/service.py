@@ -7,8 +7,7 @@ The order of statements matters. The batch's first write registers its months (t
 SQLite's write lock before anything is read; creating a new month before any lock on the
 events table is held); the events go in first, in key order, and their month's unique key
 says which were received before (duplicates: nothing else is written for them); the audit
-entries, which serialise writers on the chain's head row, come last so that lock is held
-only until the commit.
+entries come last, one statement on the chain the connection owns (``access.chains``).
 """
 
 from __future__ import annotations
@@ -185,7 +184,7 @@ def _store(
     # People's events of a day that had already ended reopen it for the roll-ups.
     counted = [(p.event_id, p.occurred_at) for p in known if not (p.device and p.device.is_bot)]
     late.record(session, late.late_days(now, counted + linked.events))
-    session.flush()  # everything but the audit entries, whose head-row lock lasts to commit
+    session.flush()  # everything but the audit entries, appended last
     _audit(session, ctx, known, linked.categories, actor)
     return fresh
 
@@ -291,4 +290,4 @@ def _audit(
         audit.Access(actor, "events.ingest", sid, recorded[sid], INGEST_PURPOSE, "ok")
         for sid in sorted(recorded)
     ]
-    audit.record_many(session, accesses, clock=ctx.clock)  # three statements per batch
+    audit.record_many(session, accesses, clock=ctx.clock)  # one statement per batch
