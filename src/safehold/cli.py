@@ -39,6 +39,7 @@ from safehold.requests.commands import app as requests_app
 from safehold.retention.commands import app as retention_app
 from safehold.sharing.commands import app as sharing_app
 from safehold.sharing.commands import ropa_command
+from safehold.staff.commands import app as staff_app
 
 app = typer.Typer(
     name="safehold",
@@ -60,6 +61,7 @@ app.command("demo")(events_commands.demo_command)  # a fictional IPTV customer b
 app.add_typer(requests_app, name="requests")  # data-subject requests: list --overdue, erase
 app.add_typer(retention_app, name="retention")  # retention run [--dry-run]
 app.add_typer(promises_app, name="promises")  # promises check [--format json]
+app.add_typer(staff_app, name="staff")  # staff members: create-owner, invite, list, remove
 
 
 @app.command()

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from safehold.access.models import ApiKey
 from safehold.access.rules import Actor, purpose_allowed
 from safehold.comms import service as comms
 from safehold.console import rules
+from safehold.console.common import Principal
 from safehold.console.service import QueueRow
 from safehold.events import history
 from safehold.events.models import SubjectDevice
@@ -87,7 +87,7 @@ def _scope_missing(scope: str) -> str:
 
 
 def view(
-    session: Session, runtime: Runtime, key: ApiKey, subject_id: uuid.UUID, *, purpose: str,
+    session: Session, runtime: Runtime, key: Principal, subject_id: uuid.UUID, *, purpose: str,
     actor: Actor,
 ) -> PersonView:  # fmt: skip
     """Every part of the person's page the key may see (see the module's table). The read

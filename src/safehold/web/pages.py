@@ -120,10 +120,12 @@ StaffDep = Annotated[SignedIn, Depends(current_staff)]
 
 
 def actor_of(request: Request, signed_in: SignedIn) -> Actor:
-    """The audit actor: the person themselves, or the staff member's API key."""
+    """The audit actor: the person themselves, the staff member, or (break-glass) the key."""
     request_id = getattr(request.state, "request_id", None)
     if signed_in.kind is Kind.PERSON:
         return Actor("subject", str(signed_in.subject_id), request_id=request_id)
+    if signed_in.member is not None:
+        return Actor("staff", str(signed_in.member.id), request_id=request_id)
     assert signed_in.api_key is not None
     return Actor("api_key", signed_in.api_key.id, request_id=request_id)
 
