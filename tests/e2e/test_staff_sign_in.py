@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from safehold.access.models import AuditEntry
 from safehold.access.rules import Actor
@@ -17,7 +18,9 @@ from safehold.config import Settings
 from safehold.db import transaction
 from safehold.runtime import Runtime
 from safehold.staff import service
+from safehold.staff.models import StaffSignIn
 from safehold.staff.rules import Role
+from safehold.web import jobs as web_jobs
 from tests.e2e import staff_support as s
 from tests.e2e.conftest import audit_entries
 from tests.integration.comms.smtp import SmtpServer
@@ -101,15 +104,28 @@ def test_removal_ends_the_session_at_once_and_the_member_cannot_sign_in_again(
     assert "That code is not right." in refused.text
 
 
-def test_a_changed_role_ends_the_session(
+def test_a_changed_role_ends_the_session_and_the_next_one_has_the_new_role(
     client: TestClient, runtime: Runtime, smtp: SmtpServer
 ) -> None:
     member = s.invite(runtime, AGENT, Role.SUPPORT_AGENT, "Sam Agent")
-    sign_in_first_time(client, runtime, smtp, AGENT)
+    secret = sign_in_first_time(client, runtime, smtp, AGENT)
+    with transaction(runtime.sessions) as session:
+        service.change_role(
+            session, service.context(runtime), AGENT, Role.AUDITOR, actor=Actor("admin", "test")
+        )
+    assert client.get("/admin", follow_redirects=False).status_code == 303
+    assert isinstance(runtime.clock, FrozenClock)
+    runtime.clock.advance(timedelta(seconds=30))
+    attempt = s.attempt_of(s.ask_code(client, AGENT))
+    s.post_step(client, "code", attempt, s.mailed_code(smtp, AGENT))
+    assert s.post_step(client, "totp", attempt, s.totp(runtime, secret)).status_code == 303
+    assert client.get("/admin/audit").status_code == 200
+    assert client.get("/admin/people").status_code == 403
+    # A role changed by any other means ends the session too: it records the role it began with.
     with transaction(runtime.sessions) as session:
         row = session.get(type(member), member.id)
         assert row is not None
-        row.role = str(Role.PRIVACY_OFFICER)
+        row.role = str(Role.ANALYST)
     assert client.get("/admin", follow_redirects=False).status_code == 303
 
 
@@ -175,16 +191,33 @@ def test_e_mailed_code_brute_force_is_limited_per_attempt_and_per_client(
 
 
 def test_an_unknown_address_gets_the_same_answer_and_no_mail(
-    client: TestClient, smtp: SmtpServer
+    client: TestClient, runtime: Runtime, smtp: SmtpServer
 ) -> None:
     answer = s.ask_code(client, "nobody@example.com")
     assert answer.status_code == 303
     assert smtp.inbox.to("nobody@example.com") == []
     page = client.get(answer.headers["location"])
     assert "If that address is a staff member&#39;s" in page.text
+    assert isinstance(runtime.clock, FrozenClock)
+    runtime.clock.advance(timedelta(minutes=10))
+    web_jobs.purge(runtime)  # expired attempts are removed with the sessions and codes
+    with runtime.sessions() as session:
+        assert session.scalars(select(StaffSignIn)).all() == []
 
 
 def test_the_sign_in_forms_need_the_csrf_token(client: TestClient) -> None:
     for path in ("/admin/sign-in/email", "/admin/sign-in/code", "/admin/sign-in/totp"):
         refused = client.post(path, data={"email": AGENT, "code": "123456"})
         assert refused.status_code == 403, path
+
+
+def test_a_code_the_mail_server_refused_is_a_retry_page_and_leaves_no_attempt(
+    client: TestClient, runtime: Runtime, smtp: SmtpServer
+) -> None:
+    s.invite(runtime, AGENT, Role.AUDITOR, "Aud Itor")
+    smtp.inbox.refuse[AGENT] = "451 4.3.0 try again later"
+    answer = s.ask_code(client, AGENT)
+    assert answer.status_code == 503
+    assert "The code could not be e-mailed just now." in answer.text
+    with runtime.sessions() as session:
+        assert session.scalars(select(StaffSignIn)).all() == []

@@ -96,6 +96,27 @@ def list_(
 
 
 @app.command()
+def role(
+    email: str, new_role: Annotated[str, typer.Argument(metavar="ROLE", help="The new role")]
+) -> None:
+    """Give a member another role; their sessions end at once."""
+    try:
+        chosen = rules.role_of(new_role)
+    except UnknownRole as exc:
+        fail(str(exc))
+    runtime = runtime_or_exit()
+    upgrade_or_exit(runtime)
+    try:
+        with transaction(runtime.sessions) as session:
+            ctx = service.context(runtime)
+            member = service.change_role(session, ctx, email, chosen, actor=CLI)
+    except SafeholdError as exc:
+        fail(exc.message)
+    label = rules.ROLES[chosen].label
+    out.print(f"{member.name} is now {label}; their sessions have ended.")
+
+
+@app.command()
 def remove(email: str) -> None:
     """Remove a member: their sessions end at once and they can no longer sign in."""
     runtime = runtime_or_exit()

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from safehold import ratelimit
+from safehold.comms.mail import MailError
 from safehold.deps import RuntimeDep, SessionDep
 from safehold.errors import InvalidInput, RateLimited
 from safehold.requests import rules as codes
@@ -72,6 +73,9 @@ def ask_code(
         except RateLimited as exc:
             error = f"Too many codes asked for. Try again in {exc.retry_after} seconds."
             status = 429
+        except MailError:
+            session.rollback()  # no attempt without its e-mail
+            error, status = "The code could not be e-mailed just now. Try again in a minute.", 503
         except ConfusableEmail:
             error = "Type the address in one alphabet, without look-alike or full-width letters."
         except InvalidInput:

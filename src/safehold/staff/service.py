@@ -150,6 +150,23 @@ def remove(session: Session, ctx: Context, address: str, *, actor: Actor) -> Sta
     return member
 
 
+def change_role(
+    session: Session, ctx: Context, address: str, role: Role, *, actor: Actor
+) -> StaffMember:
+    """Give a member another role; their sessions end (they sign in again under it)."""
+    member = find(session, ctx, address)
+    if member is None or member.removed_at is not None:
+        raise MemberNotFound("no staff member has that address", details={})
+    if member.role == role:
+        return member
+    if member.role == Role.OWNER and len(_active_owners(session)) == 1:
+        raise LastOwner("the last owner keeps the role: make another owner first", details={})
+    member.role = str(role)
+    end_sessions(session, member.id)
+    _audit(session, ctx, actor, f"staff.role.{role}", "ok")
+    return member
+
+
 def may_sign_in(member: StaffMember, now: datetime) -> bool:
     if member.removed_at is not None:
         return False
