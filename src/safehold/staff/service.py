@@ -248,7 +248,12 @@ def check_totp(session: Session, ctx: Context, attempt: uuid.UUID, code: str) ->
     step's and not a replay."""
     now = ctx.clock.now()
     row = _attempt(session, attempt, now)
-    member = session.get(StaffMember, row.member_id) if row.member_id else None
+    # The member's row is locked: two sign-ins sending one code at once accept it once.
+    member = (
+        session.get(StaffMember, row.member_id, with_for_update=True, populate_existing=True)
+        if row.member_id
+        else None
+    )
     if row.code_ok_at is None or member is None or member.totp_sealed is None:
         raise SignInRefused("enter the e-mailed code first", details={})
     if row.totp_tries >= rules.TOTP_TRIES or not may_sign_in(member, now):
