@@ -221,3 +221,41 @@ def test_a_code_the_mail_server_refused_is_a_retry_page_and_leaves_no_attempt(
     assert "The code could not be e-mailed just now." in answer.text
     with runtime.sessions() as session:
         assert session.scalars(select(StaffSignIn)).all() == []
+
+
+def test_an_invitation_unused_for_seven_days_mails_no_code(
+    client: TestClient, runtime: Runtime, smtp: SmtpServer
+) -> None:
+    s.invite(runtime, AGENT, Role.AUDITOR, "Aud Itor")
+    assert isinstance(runtime.clock, FrozenClock)
+    runtime.clock.advance(timedelta(days=7))
+    before = len(smtp.inbox.to(AGENT))
+    assert s.ask_code(client, AGENT).status_code == 303
+    assert len(smtp.inbox.to(AGENT)) == before
+
+
+def test_a_key_left_unconfirmed_is_replaced_and_the_key_is_stored_sealed(
+    client: TestClient, runtime: Runtime, smtp: SmtpServer
+) -> None:
+    member = s.invite(runtime, AGENT, Role.AUDITOR, "Aud Itor")
+    _, first = s.enrol(client, smtp, AGENT)
+    attempt, second = s.enrol(client, smtp, AGENT)
+    assert first != second
+    with runtime.sessions() as session:
+        row = session.get(type(member), member.id)
+        assert row is not None
+        assert row.totp_sealed is not None
+        assert second.encode() not in row.totp_sealed
+        assert len(row.totp_sealed) == 12 + 32 + 16  # nonce, the key's 32 characters, tag
+    stale = s.post_step(client, "totp", attempt, s.totp(runtime, first))
+    assert stale.status_code == 422
+    assert s.post_step(client, "totp", attempt, s.totp(runtime, second)).status_code == 303
+
+
+def test_a_wrong_code_for_no_member_is_audited_without_naming_anyone(
+    client: TestClient, runtime: Runtime
+) -> None:
+    attempt = s.attempt_of(s.ask_code(client, "nobody@example.com"))
+    assert s.post_step(client, "code", attempt, "12345678").status_code == 422
+    entries = audit_entries(runtime, "console.sign_in")
+    assert [(e.actor, e.outcome) for e in entries] == [("system:console-sign-in", "refused")]
