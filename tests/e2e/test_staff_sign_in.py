@@ -65,7 +65,8 @@ def test_invited_support_agent_signs_in_sees_only_their_role_and_is_named_in_the
     for path in ALL_PAGES:
         refused = client.get(path)
         assert refused.status_code == 403, path
-        assert "the role support agent lacks the scope" in refused.text
+        assert "Your role, support agent, does not hold the scope" in refused.text
+        assert "safehold keys create" not in refused.text  # a member is not told to get a key
 
     form = client.get("/admin/people")
     other = {"csrf_token": s.token(form), "contact": "ada.quill@example.com",
@@ -75,6 +76,8 @@ def test_invited_support_agent_signs_in_sees_only_their_role_and_is_named_in_the
     found = client.post("/admin/people", data=allowed)
     assert found.status_code == 200
     assert "Ada Quill" in found.text
+    assert "Your role, support agent, does not hold the scope requests:write" in found.text
+    assert "Your key" not in found.text
 
     actor = f"staff:{member.id}"
     sign_ins = [e for e in audit_entries(runtime, "console.sign_in") if e.actor == actor]

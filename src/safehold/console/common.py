@@ -57,9 +57,10 @@ def guard(signed_in: SignedIn, scope: str | None) -> Principal:
     """The signed-in principal, if it holds ``scope`` (else 403 naming the scope)."""
     principal = key_of(signed_in)
     if scope is not None and scope not in principal.scopes:
-        raise MissingScope(
-            f"{principal.holder} lacks the scope {scope!r}", details={"required_scope": scope}
-        )
+        details = {"required_scope": scope}
+        if principal.role is not None:
+            details["role"] = principal.role
+        raise MissingScope(f"{principal.holder} lacks the scope {scope!r}", details=details)
     return principal
 
 

@@ -158,13 +158,16 @@ def error_page(
 ) -> HTMLResponse:  # fmt: skip
     """The error as a page: under /admin in the console's frame (its width and footer), and
     a missing scope named with what to ask for (``details`` of the error, never a value the
-    client sent: only :class:`MissingScope`'s ``required_scope`` is read)."""
+    client sent: only :class:`MissingScope`'s ``required_scope`` and, for a staff member, the
+    ``role`` label the console's guard put there are read)."""
     staff = request.url.path == "/admin" or request.url.path.startswith("/admin/")
     scope = (details or {}).get("required_scope") if code == "missing_scope" else None
+    role = (details or {}).get("role") if code == "missing_scope" else None  # the console's
     page = render(
         request, "error.html",
         {"status": status, "code": code, "message": message, "staff": staff,
-         "missing_scope": scope if isinstance(scope, str) else None},
+         "missing_scope": scope if isinstance(scope, str) else None,
+         "missing_scope_role": role if isinstance(role, str) else None},
         status_code=status,
     )  # fmt: skip
     page.headers.update(headers or {})  # e.g. Retry-After of a rate limit
