@@ -57,6 +57,7 @@ COMMANDS = {
     "promises": Lazy(
         "safehold.promises.commands:app", "Check the policy's promises on the live data."
     ),
+    "staff": Lazy("safehold.staff.commands:app", "Staff members of the admin console."),
     "backup": Lazy(
         "safehold.backup.commands:app",
         "Backups that cannot bring an erased person back.",

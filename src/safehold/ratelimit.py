@@ -92,6 +92,13 @@ LIMITS: dict[str, str] = {
     # probing for key ids). Successful sign-ins are not counted, so staff behind one office
     # address never lock each other out.
     "signin.staff.client": "10/15 minutes",
+    # Staff members' sign-in (decision 0038): codes asked for one address (its blind index)
+    # and from one client address; wrong e-mailed codes and wrong TOTP codes from one
+    # client address; wrong TOTP codes for one member across attempts (the lockout).
+    "signin.member.code.address": "5/15 minutes",
+    "signin.member.code.client": "30/15 minutes",
+    "signin.member.verify.client": "30/15 minutes",
+    "signin.member.totp.member": "10/15 minutes",
 }
 
 

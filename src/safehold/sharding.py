@@ -47,6 +47,8 @@ REFERENCE = frozenset(
         "policy_withdrawals",
         "promise_runs",
         "retention_runs",
+        "staff_members",  # the console's staff, not the service's people (decision 0038)
+        "staff_sign_ins",
     }
 )
 

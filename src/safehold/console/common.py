@@ -3,19 +3,22 @@ feature contexts, and turning a refused action into a message next to its field.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse
 
-from safehold.access import service as access
-from safehold.access.models import ApiKey
+from safehold.access.errors import MissingScope, PurposeNotAllowed
+from safehold.access.rules import purpose_allowed
 from safehold.comms import service as comms
 from safehold.console import rules
 from safehold.errors import SafeholdError
 from safehold.handlers import status_for
 from safehold.requests import service as requests
 from safehold.runtime import Runtime
+from safehold.staff import rules as staff_rules
 from safehold.subjects import service as subjects
 from safehold.web import pages
 from safehold.web.sessions import SignedIn
@@ -23,17 +26,55 @@ from safehold.web.sessions import SignedIn
 Field = Annotated[str | None, Form()]
 
 
-def key_of(signed_in: SignedIn) -> ApiKey:
-    assert signed_in.api_key is not None  # StaffDep only lets staff sessions through
-    return signed_in.api_key
+@dataclass(frozen=True)
+class Principal:
+    """Who the console serves, with what they may do: a staff member (their role's scopes
+    and purposes, from :data:`safehold.staff.rules.ROLES`) or, on the break-glass path, an
+    API key (its own). ``holder`` names the grant in a refusal."""
+
+    name: str
+    holder: str  # "the role support agent" | "this API key"
+    role: str | None  # a member's role's label; None for a key
+    scopes: Collection[str]
+    purposes: list[str]
 
 
-def guard(signed_in: SignedIn, scope: str | None) -> ApiKey:
-    """The staff member's key, if it holds ``scope`` (else 403 naming the scope)."""
-    key = key_of(signed_in)
-    if scope is not None:
-        access.require_scope(key, scope)
-    return key
+def key_of(signed_in: SignedIn) -> Principal:
+    """The principal of a staff session (StaffDep only lets staff sessions through)."""
+    if signed_in.member is not None:
+        member = signed_in.member
+        grant = staff_rules.grant(member.role)
+        return Principal(
+            member.name, f"the role {grant.label}", grant.label, grant.scopes,
+            list(grant.purposes),
+        )  # fmt: skip
+    key = signed_in.api_key
+    assert key is not None
+    return Principal(key.name, "this API key", None, key.scopes, key.purposes)
+
+
+def guard(signed_in: SignedIn, scope: str | None) -> Principal:
+    """The signed-in principal, if it holds ``scope`` (else 403 naming the scope)."""
+    principal = key_of(signed_in)
+    if scope is not None and scope not in principal.scopes:
+        details = {"required_scope": scope}
+        if principal.role is not None:
+            details["role"] = principal.role
+        raise MissingScope(f"{principal.holder} lacks the scope {scope!r}", details=details)
+    return principal
+
+
+def require_purpose(principal: Principal, purpose: str, *, declared: Collection[str]) -> None:
+    """Refuse a purpose the principal may not use; a submitted value is named only when the
+    policy declares it (as the API's check)."""
+    if not purpose_allowed(principal.purposes, purpose):
+        named = purpose in declared
+        raise PurposeNotAllowed(
+            f"{principal.holder} may not use personal data for "
+            + (f"the purpose {purpose!r}" if named else "an undeclared purpose"),
+            details={"purpose": purpose if named else None,
+                     "allowed_purposes": principal.purposes},
+        )  # fmt: skip
 
 
 def page(
@@ -41,11 +82,13 @@ def page(
     *, status_code: int = 200,
 ) -> HTMLResponse:  # fmt: skip
     """A console page with the navigation this key may use and the current page marked."""
-    key = key_of(signed_in)
+    principal = key_of(signed_in)
     values = {
-        "nav": rules.nav(key.scopes),
+        "nav": rules.nav(principal.scopes),
         "here": request.url.path,
-        "key_name": key.name,
+        "key_name": principal.name if principal.role is None else None,
+        "member_name": principal.name if principal.role is not None else None,
+        "member_role": principal.role,
         "errors": {},
         **(context or {}),
     }

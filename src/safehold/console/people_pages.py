@@ -18,8 +18,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from safehold import ratelimit
-from safehold.access import service as access
-from safehold.access.models import ApiKey
 from safehold.console import common, person, rules
 from safehold.console.common import Field
 from safehold.deps import RuntimeDep, SessionDep
@@ -49,7 +47,7 @@ ASK_CONTACT = (
 )
 
 
-def _form(runtime: Runtime, key: ApiKey) -> dict[str, Any]:
+def _form(runtime: Runtime, key: common.Principal) -> dict[str, Any]:
     """What the page's forms offer this key: purposes to read for, request kinds, channels,
     purposes one may object to, and the policy's categories for a hold."""
     policy = runtime.policy
@@ -112,7 +110,7 @@ def look_up(
         errors["contact"] = problem
     if errors or purpose is None:
         return _render(request, signed_in, runtime, errors=errors, status_code=422, **kept)
-    access.require_purpose(key, purpose, declared=runtime.policy.purpose_ids)
+    common.require_purpose(key, purpose, declared=runtime.policy.purpose_ids)
     actor = pages.actor_of(request, signed_in)
     try:
         found = person.find(session, runtime, actor=actor, purpose=purpose, email=email,
@@ -145,7 +143,7 @@ def _person(
     if purpose is None or purpose not in runtime.policy.purpose_ids:
         return _render(request, signed_in, runtime, status_code=422,
                        errors={"purpose": CHOOSE_PURPOSE})  # fmt: skip
-    access.require_purpose(key, purpose, declared=runtime.policy.purpose_ids)
+    common.require_purpose(key, purpose, declared=runtime.policy.purpose_ids)
     actor = pages.actor_of(request, signed_in)
     try:
         shown = person.view(session, runtime, key, subject_id, purpose=purpose, actor=actor)

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from safehold.access.models import ApiKey
 from safehold.access.rules import Actor, purpose_allowed
 from safehold.comms import service as comms
 from safehold.console import rules
+from safehold.console.common import Principal
 from safehold.console.service import QueueRow
 from safehold.events import history
 from safehold.events.models import SubjectDevice
@@ -82,12 +82,16 @@ def find(
     return subjects.lookup_all(session, ctx, actor=actor, purpose=purpose, email=email, phone=phone)
 
 
-def _scope_missing(scope: str) -> str:
-    return f"Your key does not hold the scope {scope}, which this part needs."
+def _holder(key: Principal) -> str:
+    return "Your key" if key.role is None else f"Your role, {key.role},"
+
+
+def _scope_missing(key: Principal, scope: str) -> str:
+    return f"{_holder(key)} does not hold the scope {scope}, which this part needs."
 
 
 def view(
-    session: Session, runtime: Runtime, key: ApiKey, subject_id: uuid.UUID, *, purpose: str,
+    session: Session, runtime: Runtime, key: Principal, subject_id: uuid.UUID, *, purpose: str,
     actor: Actor,
 ) -> PersonView:  # fmt: skip
     """Every part of the person's page the key may see (see the module's table). The read
@@ -106,12 +110,12 @@ def view(
             QueueRow(r, request_rules.is_overdue(r.status, r.deadline_at, now)) for r in found
         ]
     else:
-        out.missing["requests"] = _scope_missing(REQUESTS_SCOPE)
+        out.missing["requests"] = _scope_missing(key, REQUESTS_SCOPE)
     if purpose_allowed(key.purposes, MARKETING_PURPOSE):
         out.marketing = comms.preference(session, comms.context(runtime), subject_id, actor=actor)
     else:
         out.missing["marketing"] = (
-            f"Your key may not use the purpose {MARKETING_PURPOSE}, which reading the "
+            f"{_holder(key)} may not use the purpose {MARKETING_PURPOSE}, which reading the "
             "marketing choice needs."
         )
     events = EventsContext(runtime.vault, runtime.policy, runtime.clock, runtime.book)
@@ -128,7 +132,7 @@ def view(
             for h in retention.holds(session, subject_id=subject_id)[: rules.PERSON_ROWS]
         ]
     else:
-        out.missing["holds"] = _scope_missing(HOLDS_SCOPE)
+        out.missing["holds"] = _scope_missing(key, HOLDS_SCOPE)
     out.may = frozenset(
         action
         for action, scope in (("request", REQUESTS_SCOPE), ("hold", HOLDS_SCOPE))

@@ -6,7 +6,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from safehold.access import service as access
 from safehold.analytics import jobs as analytics_jobs
 from safehold.analytics import rules as analytics_rules
 from safehold.console import charts, common, publish_pages, rules, service
@@ -34,7 +33,7 @@ def analytics(
     month: str | None = None,
 ) -> HTMLResponse:  # fmt: skip
     key = common.guard(signed_in, "analytics:read")
-    access.require_purpose(key, analytics_rules.PURPOSE, declared=runtime.policy.purpose_ids)
+    common.require_purpose(key, analytics_rules.PURPOSE, declared=runtime.policy.purpose_ids)
     now = runtime.clock.now()
     chosen = analytics_rules.parse_month(month)
     errors = {"month": "Choose a month like 2026-02."} if month and chosen is None else {}

@@ -2,9 +2,10 @@
 
 Neither table holds personal data in the clear: a session row is the SHA-256 of its cookie
 (a stolen database yields no usable cookie) and names a person by their opaque id or a staff
-member by their API key's id; a code row keeps a keyed hash of the code, for a person their
-id, and until the worker has handled it the blind index of the address it was asked for.
-Rows are short-lived and removed when they end (:mod:`safehold.web.sessions`).
+member by their id (on the break-glass path, by their API key's id); a code row keeps a
+keyed hash of the code, for a person their id, and until the worker has handled it the
+blind index of the address it was asked for. Rows are short-lived and removed when they
+end (:mod:`safehold.web.sessions`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ class WebSession(Base):
     kind: Mapped[str] = mapped_column(String(8))  # "person" | "staff"
     subject_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("subjects.id"), index=True)
     api_key_id: Mapped[str | None] = mapped_column(String(32))  # staff: the key signed in with
+    # staff: the member signed in, and their role then (a changed role ends the session)
+    staff_member_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("staff_members.id"), index=True
+    )
+    staff_role: Mapped[str | None] = mapped_column(String(24))
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     expires_at: Mapped[datetime]  # absolute end; idle end = last_seen_at + the idle limit

@@ -120,10 +120,12 @@ StaffDep = Annotated[SignedIn, Depends(current_staff)]
 
 
 def actor_of(request: Request, signed_in: SignedIn) -> Actor:
-    """The audit actor: the person themselves, or the staff member's API key."""
+    """The audit actor: the person themselves, the staff member, or (break-glass) the key."""
     request_id = getattr(request.state, "request_id", None)
     if signed_in.kind is Kind.PERSON:
         return Actor("subject", str(signed_in.subject_id), request_id=request_id)
+    if signed_in.member is not None:
+        return Actor("staff", str(signed_in.member.id), request_id=request_id)
     assert signed_in.api_key is not None
     return Actor("api_key", signed_in.api_key.id, request_id=request_id)
 
@@ -156,13 +158,16 @@ def error_page(
 ) -> HTMLResponse:  # fmt: skip
     """The error as a page: under /admin in the console's frame (its width and footer), and
     a missing scope named with what to ask for (``details`` of the error, never a value the
-    client sent: only :class:`MissingScope`'s ``required_scope`` is read)."""
+    client sent: only :class:`MissingScope`'s ``required_scope`` and, for a staff member, the
+    ``role`` label the console's guard put there are read)."""
     staff = request.url.path == "/admin" or request.url.path.startswith("/admin/")
     scope = (details or {}).get("required_scope") if code == "missing_scope" else None
+    role = (details or {}).get("role") if code == "missing_scope" else None  # the console's
     page = render(
         request, "error.html",
         {"status": status, "code": code, "message": message, "staff": staff,
-         "missing_scope": scope if isinstance(scope, str) else None},
+         "missing_scope": scope if isinstance(scope, str) else None,
+         "missing_scope_role": role if isinstance(role, str) else None},
         status_code=status,
     )  # fmt: skip
     page.headers.update(headers or {})  # e.g. Retry-After of a rate limit

@@ -1,8 +1,9 @@
 """Browser sessions: start one after a sign-in, find it from its cookie, end it.
 
 A session ends when its idle or absolute lifetime is over (:data:`rules.LIFETIMES`), when
-the person signs out, when the person is erased, and — for staff — when the API key they
-signed in with is revoked: :func:`load` checks all of that on every request.
+the person signs out, when the person is erased, and — for staff — when the member is
+removed or their role changed (or, on the break-glass path, when the API key they signed in
+with is revoked): :func:`load` checks all of that on every request.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from safehold.access.models import ApiKey
+from safehold.staff.models import StaffMember, StaffSignIn
 from safehold.subjects.models import Subject
 from safehold.web import rules
 from safehold.web.models import EmailChange, SignInCode, WebSession
@@ -23,17 +25,19 @@ from safehold.web.rules import Kind
 
 @dataclass(frozen=True)
 class SignedIn:
-    """Who a page is for: a person (``subject_id``) or staff (``api_key``)."""
+    """Who a page is for: a person (``subject_id``), a staff member (``member``), or staff
+    signed in with an API key (``api_key``, the break-glass path)."""
 
     kind: Kind
     session_id: str
     subject_id: uuid.UUID | None = None
     api_key: ApiKey | None = None
+    member: StaffMember | None = None
 
 
 def start(
     session: Session, kind: Kind, *, now: datetime, subject_id: uuid.UUID | None = None,
-    api_key_id: str | None = None,
+    api_key_id: str | None = None, member: StaffMember | None = None,
 ) -> str:  # fmt: skip
     """Record a new session and return its cookie value (shown once, never stored)."""
     token = rules.new_token()
@@ -44,6 +48,8 @@ def start(
             kind=str(kind),
             subject_id=subject_id,
             api_key_id=api_key_id,
+            staff_member_id=member.id if member else None,
+            staff_role=member.role if member else None,
             created_at=now,
             last_seen_at=now,
             expires_at=now + life.absolute,
@@ -82,6 +88,11 @@ def _who(session: Session, row: WebSession) -> SignedIn | None:
         if status is None or status == "erased":
             return None
         return SignedIn(Kind.PERSON, row.id, subject_id=row.subject_id)
+    if row.kind == Kind.STAFF and row.staff_member_id is not None:
+        member = session.get(StaffMember, row.staff_member_id)
+        if member is None or member.removed_at is not None or member.role != row.staff_role:
+            return None
+        return SignedIn(Kind.STAFF, row.id, member=member)
     if row.kind == Kind.STAFF and row.api_key_id is not None:
         key = session.get(ApiKey, row.api_key_id)
         if key is None or key.revoked_at is not None:
@@ -107,10 +118,11 @@ def end_all_for(session: Session, subject_id: uuid.UUID) -> int:
 
 
 def purge_expired(session: Session, *, now: datetime) -> int:
-    """Remove sessions past their absolute end, and codes and address changes past their
-    expiry once the hour they count against has passed too."""
+    """Remove sessions past their absolute end, codes (staff sign-in attempts too) past their
+    expiry, and address changes once the hour they count against has passed."""
     gone = session.execute(delete(WebSession).where(WebSession.expires_at <= now))
     session.execute(delete(SignInCode).where(SignInCode.expires_at <= now))
+    session.execute(delete(StaffSignIn).where(StaffSignIn.expires_at <= now))
     session.execute(
         delete(EmailChange).where(EmailChange.created_at <= now - rules.SIGN_IN_CODE_WINDOW)
     )

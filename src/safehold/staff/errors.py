@@ -1,0 +1,29 @@
+"""Refusals of staff accounts, each with a stable code; their HTTP status follows the base
+class (:mod:`safehold.handlers`)."""
+
+from __future__ import annotations
+
+from safehold.errors import Conflict, InvalidInput, NotFound
+
+
+class MemberExists(Conflict):
+    code = "staff_member_exists"
+
+
+class MemberNotFound(NotFound):
+    code = "staff_member_not_found"
+
+
+class OwnerExists(Conflict):
+    code = "staff_owner_exists"
+
+
+class LastOwner(Conflict):
+    code = "staff_last_owner"
+
+
+class SignInRefused(InvalidInput):
+    """A wrong, expired, used or exhausted code or TOTP. The message is the page's."""
+
+    code = "staff_sign_in_refused"
+    keeps_writes = True  # the counted try

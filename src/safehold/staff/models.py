@@ -1,0 +1,53 @@
+"""Staff members and their sign-in attempts.
+
+A member's e-mail address is not stored: only its keyed blind index (like a person's), so
+a code is e-mailed to the address typed on the sign-in page, which matched the index. The
+name is stored as given (it is shown in the console and the CLI). The TOTP secret is sealed
+(AES-256-GCM under a key derived from the vault's index key, bound to the member's id). A
+removed member keeps their row, so the audit entries naming ``staff:<id>`` still say who.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from safehold.db import Base
+
+
+class StaffMember(Base):
+    __tablename__ = "staff_members"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    email_index: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(24))
+    invited_by: Mapped[str] = mapped_column(String(80))  # an audit actor, e.g. "admin:cli"
+    created_at: Mapped[datetime]
+    invite_expires_at: Mapped[datetime | None]  # until the first sign-in (then None)
+    joined_at: Mapped[datetime | None]  # the first complete sign-in
+    last_sign_in_at: Mapped[datetime | None]
+    removed_at: Mapped[datetime | None]
+    totp_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_confirmed_at: Mapped[datetime | None]  # a code of the secret was entered once
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)  # replays refused up to here
+
+
+class StaffSignIn(Base):
+    """One sign-in attempt: the e-mailed code's keyed hash (a placeholder no typed code can
+    match when the address is no member's), then the TOTP step."""
+
+    __tablename__ = "staff_sign_ins"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # the attempt id the pages carry
+    member_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_members.id"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    code_tries: Mapped[int] = mapped_column(Integer, default=0)
+    code_ok_at: Mapped[datetime | None]
+    totp_tries: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None]
