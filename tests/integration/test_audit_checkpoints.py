@@ -16,7 +16,7 @@ from safehold.clock import FrozenClock
 from safehold.db import transaction
 from safehold.runtime import Runtime
 from tests.audit_guards import guards_off
-from tests.integration.test_audit_log import write
+from tests.integration.test_audit_log import BASE, write
 
 
 def _file_copies(runtime: Runtime) -> list[tuple[str, checkpoints.Checkpoint | None]]:
@@ -30,14 +30,14 @@ def _verify(runtime: Runtime) -> chain.Verification:
 
 
 def _history(runtime: Runtime, clock: FrozenClock) -> checkpoints.Checkpoint:
-    """Entries on chains 0 and 6, a checkpoint, then more entries on chain 6."""
+    """Entries on chains BASE and BASE + 6, a checkpoint, then more on BASE + 6."""
     with transaction(runtime.sessions) as session:
-        write(session, clock, 3, chain_id=0)
+        write(session, clock, 3, chain_id=BASE)
     with transaction(runtime.sessions) as session:
-        write(session, clock, 4, chain_id=6)
+        write(session, clock, 4, chain_id=BASE + 6)
     made = checkpoint_jobs.make(runtime)
     with transaction(runtime.sessions) as session:
-        write(session, clock, 2, chain_id=6)
+        write(session, clock, 2, chain_id=BASE + 6)
     return made
 
 
@@ -63,8 +63,8 @@ def test_a_checkpoint_seals_every_head_and_is_emitted_outside(
 ) -> None:
     made = _history(runtime, clock)
     assert made.number == 1
-    assert {c for c, _, _ in made.heads} >= {0, 6}  # every chain's head, used or not
-    assert next((c, p) for c, p, _ in made.heads if c == 6) == (6, 4)
+    assert {c for c, _, _ in made.heads} >= {BASE, BASE + 6}  # every chain's head, used or not
+    assert next((c, p) for c, p, _ in made.heads if c == BASE + 6) == (BASE + 6, 4)
     assert checkpoints.authentic(runtime.audit_key(), made)
     assert checkpoints.read_file(runtime.settings.data_dir) == [(1, made)]
     path = runtime.settings.data_dir / checkpoints.FILE
@@ -78,12 +78,12 @@ def test_a_checkpoint_seals_every_head_and_is_emitted_outside(
 
 def test_truncation_after_a_checkpoint_is_named(runtime: Runtime, clock: FrozenClock) -> None:
     _history(runtime, clock)
-    _cut(runtime, 6, keep=4)  # only what came after the checkpoint: nothing sealed is lost
+    _cut(runtime, BASE + 6, keep=4)  # only what came after the checkpoint: nothing sealed is lost
     assert _verify(runtime).ok
-    _cut(runtime, 6, keep=2)  # two entries the checkpoint sealed
+    _cut(runtime, BASE + 6, keep=2)  # two entries the checkpoint sealed
     broken = _verify(runtime).broken
     assert broken is not None
-    assert (broken.chain, broken.seq) == (6, 4)
+    assert (broken.chain, broken.seq) == (BASE + 6, 4)
     assert broken.reason == "entries cut off: checkpoint 1 sealed this position"
 
 
@@ -97,7 +97,7 @@ def test_a_wiped_log_is_named_by_the_checkpoints(runtime: Runtime, clock: Frozen
     broken = _verify(runtime).broken
     assert broken is not None
     assert (broken.chain, broken.seq, broken.reason) == (
-        0, 3, "entries cut off: checkpoint 1 sealed this position"
+        BASE, 3, "entries cut off: checkpoint 1 sealed this position"
     )  # fmt: skip
     with transaction(runtime.sessions) as session:  # the checkpoints wiped too: the file tells
         session.execute(delete(AuditCheckpoint))
@@ -112,8 +112,8 @@ def test_a_deleted_head_is_named(runtime: Runtime, clock: FrozenClock) -> None:
     """The review's C10: the head row deleted (alone, then with a truncation)."""
     _history(runtime, clock)
     with transaction(runtime.sessions) as session:
-        session.execute(delete(AuditHead).where(AuditHead.id == 6))
-    assert _verify(runtime).broken == chain.Break(1, "chain head missing", 6)
+        session.execute(delete(AuditHead).where(AuditHead.id == BASE + 6))
+    assert _verify(runtime).broken == chain.Break(1, "chain head missing", BASE + 6)
 
 
 def test_an_edited_checkpoint_file_is_named_by_its_line(
@@ -166,7 +166,7 @@ def test_a_checkpoint_kept_elsewhere_catches_what_the_database_forgot(
     with transaction(runtime.sessions) as session:
         guards_off(session)
         session.execute(delete(AuditCheckpoint))
-    _cut(runtime, 6, keep=1)
+    _cut(runtime, BASE + 6, keep=1)
     with runtime.sessions() as session:
         assert audit.verify(session).ok  # without a copy from outside, nothing to compare
         copy = checkpoints.parse(kept.line())
@@ -193,6 +193,6 @@ def test_the_worker_makes_one_checkpoint_per_interval(runtime: Runtime, clock: F
 def test_erasing_a_person_never_touches_the_chains(runtime: Runtime, clock: FrozenClock) -> None:
     """Entries hold no personal values, only the person's id: nothing to erase in them."""
     with transaction(runtime.sessions) as session:
-        recorded = write(session, clock, 2, chain_id=3)
+        recorded = write(session, clock, 2, chain_id=BASE + 3)
     assert isinstance(recorded[0].subject_id, uuid.UUID)
     assert _verify(runtime).ok

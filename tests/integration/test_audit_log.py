@@ -28,16 +28,23 @@ from tests.conftest import FROZEN_AT, TEST_AUDIT_KEY
 ACTOR = Actor("api_key", "k1", request_id="req-1")
 
 
+# The tests' chains: other connections of the shared test database (the app's, a job's) own
+# the low numbers, so these tests write on chains numbered from BASE, which only they use.
+BASE = 1000
+
+
 def on_chain(session: Session, chain_id: int) -> None:
-    """Make the session's connection own chain ``chain_id`` (the tests' connection is shared
-    by every test, so each says which chain it writes on)."""
+    """Make the session's connection own chain ``chain_id`` (a number from :data:`BASE`: the
+    tests' connection is shared by every test, so each says which chain it writes on)."""
     conn = session.connection()
     owned = chains.current(conn)
     if owned is None or owned.chain != chain_id:
         chains.claim_exactly(conn, chain_id)
 
 
-def write(session: Session, clock: FrozenClock, n: int, chain_id: int = 0) -> list[audit.Recorded]:
+def write(
+    session: Session, clock: FrozenClock, n: int, chain_id: int = BASE
+) -> list[audit.Recorded]:
     """``n`` entries of one new person on chain ``chain_id``."""
     on_chain(session, chain_id)
     subject = uuid.uuid4()
@@ -58,7 +65,7 @@ def write(session: Session, clock: FrozenClock, n: int, chain_id: int = 0) -> li
 
 def test_entries_chain_and_verify(session: Session, clock: FrozenClock) -> None:
     entries = write(session, clock, 5)
-    assert [(e.chain, e.position) for e in entries] == [(0, p) for p in range(1, 6)]
+    assert [(e.chain, e.position) for e in entries] == [(BASE, p) for p in range(1, 6)]
     assert entries[1].prev_hash == entries[0].hash
     result = audit.verify(session)
     assert result.ok
@@ -71,7 +78,7 @@ def test_awkward_text_links_as_the_verifier_recomputes(
     """Quotes, backslashes, non-ASCII and a look-alike of the seq key in the values, stored
     and read back by the database, still give the link ``chain.link_hash`` recomputes."""
     odd = Actor("admin", 'ad\\min "é" 中', request_id='","seq":9,"x":"\u2028')
-    on_chain(session, 0)
+    on_chain(session, BASE)
     first = audit.record(
         session, actor=odd, action="subject.read", subject_id=None,
         categories=['a"b', "ü"], purpose=None, outcome="ok", clock=clock,
@@ -98,7 +105,7 @@ def test_a_stale_head_makes_the_next_append_fail_rather_than_fork(
     owner reads the head again, the number it would reuse is refused by the unique key: the
     chain never forks, and verify names the entry past the head."""
     write(session, clock, 2)
-    session.execute(update(AuditHead).where(AuditHead.id == 0).values(last_seq=1))
+    session.execute(update(AuditHead).where(AuditHead.id == BASE).values(last_seq=1))
     session.expire_all()
     assert audit.verify(session).broken is not None
     with pytest.raises(IntegrityError), session.begin_nested():
@@ -114,7 +121,7 @@ def plant(
     data: chain.EntryData,
     prev: str,
     digest: str,
-    chain_id: int | None = 0,
+    chain_id: int | None = BASE,
 ) -> None:
     """Insert an entry directly, as a database writer would (bypassing ``audit.record``).
     ``chain_id=None``: a row of the one-chain schema before migration 0027 (``seq`` only)."""
@@ -151,7 +158,7 @@ def _recompute_unkeyed(session: Session, start: int) -> None:
         prev = digest
     session.execute(
         update(AuditHead)
-        .where(AuditHead.id == 0)
+        .where(AuditHead.id == BASE)
         .values(last_seq=rows[-1].position, last_hash=prev)
     )
     session.expire_all()
@@ -165,7 +172,7 @@ def test_an_edit_with_recomputed_links_is_named_without_the_key(
     session.execute(update(AuditEntry).where(AuditEntry.position == 3).values(purpose="marketing"))
     _recompute_unkeyed(session, 3)
     result = audit.verify(session)
-    assert result.broken == chain.Break(3, "entry altered")
+    assert result.broken == chain.Break(3, "entry altered", BASE)
 
 
 def test_links_recomputed_with_another_key_are_named(session: Session, clock: FrozenClock) -> None:
@@ -181,9 +188,9 @@ def test_links_recomputed_with_another_key_are_named(session: Session, clock: Fr
             update(AuditEntry).where(AuditEntry.position == row.position).values(hash=digest)
         )
         prev = digest
-    session.execute(update(AuditHead).where(AuditHead.id == 0).values(last_hash=prev))
+    session.execute(update(AuditHead).where(AuditHead.id == BASE).values(last_hash=prev))
     session.expire_all()
-    assert audit.verify(session).broken == chain.Break(3, "entry altered")
+    assert audit.verify(session).broken == chain.Break(3, "entry altered", BASE)
 
 
 def test_a_forged_appended_entry_is_named(session: Session, clock: FrozenClock) -> None:
@@ -195,9 +202,11 @@ def test_a_forged_appended_entry_is_named(session: Session, clock: FrozenClock) 
     )  # fmt: skip
     digest = chain.legacy_link_hash(recorded[-1].hash, forged)
     plant(session, forged, recorded[-1].hash, digest)
-    session.execute(update(AuditHead).where(AuditHead.id == 0).values(last_seq=4, last_hash=digest))
+    session.execute(
+        update(AuditHead).where(AuditHead.id == BASE).values(last_seq=4, last_hash=digest)
+    )
     session.expire_all()
-    assert audit.verify(session).broken == chain.Break(4, "entry altered")
+    assert audit.verify(session).broken == chain.Break(4, "entry altered", BASE)
 
 
 def test_a_chain_rewritten_entirely_unkeyed_is_named(session: Session, clock: FrozenClock) -> None:
@@ -388,7 +397,7 @@ def test_an_append_that_does_not_extend_the_head_is_refused(
     for position, prev in ((4, recorded[-1].hash), (3, recorded[0].hash)):
         moved = dataclasses.replace(data, seq=position)
         with pytest.raises(DBAPIError, match="extend the head"), session.begin_nested():
-            plant(session, moved, prev, chain.link_hash(TEST_AUDIT_KEY, 0, prev, moved))
+            plant(session, moved, prev, chain.link_hash(TEST_AUDIT_KEY, BASE, prev, moved))
     session.expire_all()
     assert [e.position for e in audit.entries(session, subject_id=None)] == [1, 2]
     assert audit.verify(session).ok
@@ -398,28 +407,28 @@ def test_an_entry_moved_to_another_chain_is_named(session: Session, clock: Froze
     """Moving an entry (and its link) to another chain, heads fixed up to match, breaks
     both: its link names its chain, and its old chain has a gap."""
     guards_off(session)
-    write(session, clock, 3, chain_id=2)
-    write(session, clock, 2, chain_id=7)
+    write(session, clock, 3, chain_id=BASE + 2)
+    write(session, clock, 2, chain_id=BASE + 7)
     moved = session.scalars(
-        select(AuditEntry).where(AuditEntry.chain == 2, AuditEntry.position == 3)
+        select(AuditEntry).where(AuditEntry.chain == BASE + 2, AuditEntry.position == 3)
     ).one()
-    last7 = session.get_one(AuditHead, 7)
+    last7 = session.get_one(AuditHead, BASE + 7)
     session.execute(
         update(AuditEntry)
         .where(AuditEntry.seq == moved.seq)
-        .values(chain=7, position=3, prev_hash=last7.last_hash)
+        .values(chain=BASE + 7, position=3, prev_hash=last7.last_hash)
     )
     session.execute(
-        update(AuditHead).where(AuditHead.id == 7).values(last_seq=3, last_hash=moved.hash)
+        update(AuditHead).where(AuditHead.id == BASE + 7).values(last_seq=3, last_hash=moved.hash)
     )
     second = session.scalars(
-        select(AuditEntry).where(AuditEntry.chain == 2, AuditEntry.position == 2)
+        select(AuditEntry).where(AuditEntry.chain == BASE + 2, AuditEntry.position == 2)
     ).one()
     session.execute(
-        update(AuditHead).where(AuditHead.id == 2).values(last_seq=2, last_hash=second.hash)
+        update(AuditHead).where(AuditHead.id == BASE + 2).values(last_seq=2, last_hash=second.hash)
     )
     session.expire_all()
-    assert audit.verify(session).broken == chain.Break(3, "entry altered", 7)
+    assert audit.verify(session).broken == chain.Break(3, "entry altered", BASE + 7)
 
 
 def test_an_entry_past_the_head_is_named(session: Session, clock: FrozenClock) -> None:
@@ -434,27 +443,29 @@ def test_an_entry_past_the_head_is_named(session: Session, clock: FrozenClock) -
     assert first is not None
     extra = dataclasses.replace(audit.as_data(first), seq=3)
     prev = recorded[-1].hash
-    plant(session, extra, prev, chain.link_hash(TEST_AUDIT_KEY, 0, prev, extra))
+    plant(session, extra, prev, chain.link_hash(TEST_AUDIT_KEY, BASE, prev, extra))
     session.expire_all()
-    assert audit.verify(session).broken == chain.Break(3, "entry past the chain's head", 0)
+    assert audit.verify(session).broken == chain.Break(3, "entry past the chain's head", BASE)
 
 
 def test_a_deleted_chain_head_is_named(session: Session, clock: FrozenClock) -> None:
-    write(session, clock, 2, chain_id=4)
-    session.execute(delete(AuditHead).where(AuditHead.id == 4))
+    write(session, clock, 2, chain_id=BASE + 4)
+    session.execute(delete(AuditHead).where(AuditHead.id == BASE + 4))
     session.expire_all()
-    assert audit.verify(session).broken == chain.Break(1, "chain head missing", 4)
+    assert audit.verify(session).broken == chain.Break(1, "chain head missing", BASE + 4)
 
 
 def test_an_entry_on_a_chain_without_a_head_is_named(session: Session, clock: FrozenClock) -> None:
     guards_off(session)
-    write(session, clock, 1, chain_id=3)
-    session.execute(update(AuditEntry).where(AuditEntry.chain == 3).values(chain=99))
+    write(session, clock, 1, chain_id=BASE + 3)
+    session.execute(update(AuditEntry).where(AuditEntry.chain == BASE + 3).values(chain=BASE + 99))
     session.execute(
-        update(AuditHead).where(AuditHead.id == 3).values(last_seq=0, last_hash=chain.GENESIS)
+        update(AuditHead)
+        .where(AuditHead.id == BASE + 3)
+        .values(last_seq=0, last_hash=chain.GENESIS)
     )
     session.expire_all()
-    assert audit.verify(session).broken == chain.Break(1, "chain head missing", 99)
+    assert audit.verify(session).broken == chain.Break(1, "chain head missing", BASE + 99)
 
 
 def test_the_database_refuses_to_change_or_remove_entries_and_checkpoints(
