@@ -16,7 +16,7 @@ from safehold.clock import FrozenClock
 from safehold.db import transaction
 from safehold.runtime import Runtime
 from tests.audit_guards import guards_off
-from tests.integration.test_audit_log import BASE, write
+from tests.integration.test_audit_log import BASE, chains_let_go, write  # noqa: F401 (fixture)
 
 
 def _file_copies(runtime: Runtime) -> list[tuple[str, checkpoints.Checkpoint | None]]:
@@ -124,7 +124,7 @@ def test_an_edited_checkpoint_file_is_named_by_its_line(
     path = runtime.settings.data_dir / checkpoints.FILE
     lines = path.read_text().splitlines()
     doc = json.loads(lines[1])
-    doc["heads"] = [[c, 0 if c == 6 else p, h] for c, p, h in doc["heads"]]  # seal less
+    doc["heads"] = [[c, 0 if c == BASE + 6 else p, h] for c, p, h in doc["heads"]]  # seal less
     path.write_text("\n".join([lines[0], json.dumps(doc), "not a checkpoint"]) + "\n")
     broken = _verify(runtime).broken
     assert broken is not None

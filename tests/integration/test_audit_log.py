@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.synchronize import Barrier
 
 import pytest
@@ -31,6 +31,14 @@ ACTOR = Actor("api_key", "k1", request_id="req-1")
 # The tests' chains: other connections of the shared test database (the app's, a job's) own
 # the low numbers, so these tests write on chains numbered from BASE, which only they use.
 BASE = 1000
+
+
+@pytest.fixture(autouse=True)
+def chains_let_go(connection: Connection) -> Iterator[None]:
+    """After each test its connection lets its chain go: the pool hands the next test
+    another connection, which must be able to own the same numbered chain."""
+    yield
+    chains.let_go(connection)
 
 
 def on_chain(session: Session, chain_id: int) -> None:
@@ -94,7 +102,7 @@ def test_awkward_text_links_as_the_verifier_recomputes(
     assert last.prev_hash == batch[-1].hash
     result = audit.verify(session)
     assert result.ok, result.broken
-    assert session.get_one(AuditHead, 0).last_hash == last.hash
+    assert session.get_one(AuditHead, BASE).last_hash == last.hash
 
 
 def test_a_stale_head_makes_the_next_append_fail_rather_than_fork(
@@ -291,7 +299,7 @@ def test_a_batch_chains_between_single_entries(session: Session, clock: FrozenCl
     result = audit.verify(session)
     assert result.ok
     assert result.checked == 8
-    assert session.get_one(AuditHead, 0).last_hash == after[0].hash
+    assert session.get_one(AuditHead, BASE).last_hash == after[0].hash
 
 
 def test_an_empty_batch_appends_nothing(session: Session, clock: FrozenClock) -> None:
