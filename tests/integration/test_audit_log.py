@@ -34,11 +34,14 @@ BASE = 1000
 
 
 @pytest.fixture(autouse=True)
-def chains_let_go(connection: Connection) -> Iterator[None]:
-    """After each test its connection lets its chain go: the pool hands the next test
-    another connection, which must be able to own the same numbered chain."""
+def chains_let_go(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test on the shared test connection, it lets its chain go: the pool hands
+    the next test another connection, which must be able to own the same numbered chain."""
+    shared = "connection" in request.fixturenames
+    conn = request.getfixturevalue("connection") if shared else None
     yield
-    chains.let_go(connection)
+    if conn is not None:
+        chains.let_go(conn)
 
 
 def on_chain(session: Session, chain_id: int) -> None:
@@ -391,6 +394,25 @@ def test_the_end_in_memory_follows_commits_rollbacks_and_errors(
             s.commit()
             assert [(r.chain, r.position) for r in last] == [(owner.chain, 4)]
             assert audit.verify(s).ok
+    finally:
+        engine.dispose()
+
+
+def test_a_connection_lost_mid_transaction_rolls_back_without_a_new_error(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The database went away (the connection invalidated) after an append: rolling back
+    must not fail again in the chain's bookkeeping — its chain went with the connection."""
+    engine = make_engine(make_url(f"sqlite+pysqlite:///{tmp_path_factory.mktemp('l') / 'l.db'}"))
+    migrate.upgrade(engine)
+    clock = FrozenClock(FROZEN_AT)
+    try:
+        with engine.connect() as conn:
+            session = Session(bind=conn, info={AUDIT_KEY: TEST_AUDIT_KEY})
+            audit.record_many(session, accesses(1), clock=clock)
+            conn.invalidate()
+            session.close()  # rolls back: raised PendingRollbackError from the rollback event
+            assert chains.current(conn) is None
     finally:
         engine.dispose()
 

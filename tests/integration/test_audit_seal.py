@@ -87,7 +87,7 @@ def test_the_sealed_prefix_cannot_be_extended_over_keyed_entries(before_0026: En
             subject_id=None, categories=(), purpose=None, outcome="ok", request_id=None,
         )  # fmt: skip
         digest = chain.legacy_link_hash(head.last_hash, forged)
-        plant(session, forged, head.last_hash, digest)
+        plant(session, forged, head.last_hash, digest, chain_id=0)
         head.last_seq, head.last_hash = forged.seq, digest
     with sessions() as session:
         assert audit.verify(session).broken == chain.Break(LEGACY + 2, "entry altered")

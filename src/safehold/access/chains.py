@@ -31,6 +31,7 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, Engine, Table, event, func, insert, select
 from sqlalchemy.engine.interfaces import ExceptionContext
+from sqlalchemy.exc import SQLAlchemyError
 
 from safehold.access.models import AuditHead
 
@@ -183,7 +184,14 @@ def _lock_dir(conn: Connection) -> Path | None:
 
 
 def _state(conn: Connection) -> ChainState | None:
-    state = conn.info.get(_STATE)
+    """The connection's chain, or None — also for a connection that was invalidated (the
+    database went away): its DBAPI connection is gone, and with it the chain it owned."""
+    if conn.invalidated or conn.closed:
+        return None
+    try:
+        state = conn.info.get(_STATE)
+    except SQLAlchemyError:  # e.g. PendingRollbackError while the connection is replaced
+        return None
     return state if isinstance(state, ChainState) else None
 
 
@@ -215,12 +223,9 @@ def _on_error(context: ExceptionContext) -> None:
     # A failed statement or commit: the end may not be what memory says (a commit that
     # failed after the commit event moved it). Re-read before the next append.
     conn = context.connection
-    if conn is None:
-        return
-    with contextlib.suppress(Exception):  # a closed connection has no info left to mark
-        state = _state(conn)
-        if state is not None:
-            failed(state)
+    state = _state(conn) if conn is not None else None
+    if state is not None:
+        failed(state)
 
 
 def _close_lock(_dbapi_connection: Any, record: Any) -> None:
@@ -229,12 +234,16 @@ def _close_lock(_dbapi_connection: Any, record: Any) -> None:
         state.release()
 
 
+def _close_lock_invalidated(dbapi_connection: Any, record: Any, _exception: Any) -> None:
+    _close_lock(dbapi_connection, record)
+
+
 def install(engine: Engine) -> None:
     """Let go of SQLite chain locks as soon as the pool closes or replaces a connection
     (PostgreSQL's advisory locks end with the server session by themselves)."""
     if engine.dialect.name == "sqlite" and not event.contains(engine.pool, "close", _close_lock):
         event.listen(engine.pool, "close", _close_lock)
-        event.listen(engine.pool, "invalidate", _close_lock)
+        event.listen(engine.pool, "invalidate", _close_lock_invalidated)
 
 
 __all__ = [
