@@ -134,10 +134,9 @@ def make_engine(url: URL, *, timeouts: DatabaseTimeouts | None = None, **kwargs:
 AUDIT_KEY = "safehold.audit_key"  # the Session.info entry holding the audit key (access.audit)
 
 
-def make_session_factory(
-    engine: Engine, *, audit_key: bytes | None = None
-) -> sessionmaker[Session]:
-    """Sessions on ``engine``; ``audit_key`` travels with each (a Runtime adds its own)."""
+def make_session_factory(engine: Engine, *, audit_key: object = None) -> sessionmaker[Session]:
+    """Sessions on ``engine``; ``audit_key`` (a key, or ``access.audit_keys.AuditKeys``)
+    travels with each (a Runtime adds its own)."""
     info = {} if audit_key is None else {AUDIT_KEY: audit_key}
     return sessionmaker(bind=engine, expire_on_commit=False, info=info)
 

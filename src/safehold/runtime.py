@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from safehold.access import chain
+from safehold.access.audit_keys import AuditKeys
 from safehold.backup.ledger import Ledger
 from safehold.clock import Clock, SystemClock
 from safehold.config import Settings
@@ -43,8 +44,10 @@ class Runtime:
         # one (a test's) keeps it.
         info = sessions.kw.get("info", {})
         if AUDIT_KEY not in info:
-            derived = chain.derive_key(vault.provider.index_key())
-            sessions.configure(info={**info, AUDIT_KEY: derived})
+            sessions.configure(info={**info, AUDIT_KEY: self.new_audit_keys()})
+        elif isinstance(info[AUDIT_KEY], bytes):  # a test's key: version 0, rotatable here
+            keys = AuditKeys(info[AUDIT_KEY], vault.provider)
+            sessions.configure(info={**info, AUDIT_KEY: keys})
         self.clock: Clock = clock or SystemClock()
         self.registry = registry or CollectorRegistry()
         # What the processes share when SAFEHOLD_REDIS_URL is set (safehold.shared): the
@@ -57,11 +60,19 @@ class Runtime:
         # force at the clock's "now" does, switching at its effective date by itself.
         self.book = PolicyBook(policy, shared=self.shared)
 
+    def new_audit_keys(self) -> AuditKeys:
+        """The audit key versions: 0 derived from the key provider's index key (never
+        stored), the rotated ones unwrapped by it (``access.audit_keys``)."""
+        return AuditKeys(chain.derive_key(self.vault.provider.index_key()), self.vault.provider)
+
+    def audit_keys(self) -> AuditKeys:
+        """The audit key versions every session of this runtime carries."""
+        keys = self.sessions.kw["info"][AUDIT_KEY]
+        return keys if isinstance(keys, AuditKeys) else AuditKeys(keys)
+
     def audit_key(self) -> bytes:
-        """The audit log's link key, derived from the key provider (never stored): the one
-        every session of this runtime carries."""
-        key: bytes = self.sessions.kw["info"][AUDIT_KEY]
-        return key
+        """The audit key's version 0 (what migration 0026 sealed the unkeyed log with)."""
+        return self.audit_keys().legacy
 
     @property
     def policy(self) -> Policy:

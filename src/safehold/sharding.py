@@ -36,6 +36,7 @@ REFERENCE = frozenset(
         "api_keys",
         "audit_checkpoints",
         "audit_head",
+        "audit_keys",  # audit key versions, wrapped by the KEK (decision 0030)
         "device_parses",  # keyed by a keyed hash of a User-Agent: no person (decision 0032)
         "disclosures",  # one per disclosure; its people are in disclosure_subjects
         "event_partitions",

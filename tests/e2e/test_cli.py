@@ -137,7 +137,7 @@ def test_policy_check_refuses_an_alias_bomb_with_its_line(tmp_path: Path) -> Non
     assert "anchors and aliases are not allowed" in " ".join(result.output.split())
 
 
-def _register_people(n: int) -> None:
+def _register_people(n: int, *, start: int = 0) -> None:
     from safehold import migrate
     from safehold.config import load_settings
     from safehold.db import transaction
@@ -148,7 +148,7 @@ def _register_people(n: int) -> None:
     migrate.upgrade(runtime.engine)
     ctx = service.Context(runtime.vault, runtime.policy, runtime.clock)
     with transaction(runtime.sessions) as session:
-        for i in range(n):
+        for i in range(start, start + n):
             contact = rules.contact(name=f"Pat Example{i}", email=f"pat{i}@example.com")
             service.register(
                 session, ctx, actor=Actor("admin", "test"), contact=contact,
@@ -186,6 +186,24 @@ def test_audit_verify_reports_intact_and_broken_chains(data_dir: Path) -> None:
     broken = runner.invoke(app, ["audit", "verify"])
     assert broken.exit_code == 1
     assert f"broken at chain {chain}, position {position}" in broken.output
+
+
+def test_audit_rotate_key_keys_new_entries_and_travels_with_the_kek(data_dir: Path) -> None:
+    import sqlite3
+
+    _register_people(1)
+    rotated = runner.invoke(app, ["audit", "rotate-key"])
+    assert rotated.exit_code == 0, rotated.output
+    assert "audit key version 1 created, wrapped by KEK v1" in rotated.output
+    _register_people(1, start=1)  # a new process: it reads the new version at its first append
+    kek = runner.invoke(app, ["keys", "rotate"])
+    assert "1 audit keys re-wrapped, 0 left" in " ".join(kek.output.split())
+    assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
+    with sqlite3.connect(data_dir / "var" / "safehold.db") as db:
+        keyed = db.execute("SELECT action, key_version FROM audit_entries ORDER BY seq").fetchall()
+    assert keyed[0] == ("subject.register", 0)
+    assert ("audit.key_rotated.v1", 1) in keyed  # keyed by the version it created
+    assert keyed[-1] == ("subject.register", 1)
 
 
 def test_a_checkpoint_kept_elsewhere_catches_a_cut_tail(

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from multiprocessing.synchronize import Barrier
 
 import pytest
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import column, delete, insert, select, table, text, update
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
@@ -127,6 +127,14 @@ def test_a_stale_head_makes_the_next_append_fail_rather_than_fork(
     assert [e.position for e in audit.entries(session, subject_id=None)] == [1, 2]
 
 
+# The entries table as it was before migration 0027 (and 0042's key versions): what an
+# old database's rows are planted into.
+BEFORE_0027 = table(
+    "audit_entries",
+    *(column(c.name, c.type) for c in AuditEntry.__table__.c if c.name != "key_version"),
+)
+
+
 def plant(
     db: Session | Connection,
     data: chain.EntryData,
@@ -138,7 +146,7 @@ def plant(
     ``chain_id=None``: a row of the one-chain schema before migration 0027 (``seq`` only)."""
     where = {"seq": data.seq} if chain_id is None else {"chain": chain_id, "position": data.seq}
     db.execute(
-        insert(AuditEntry).values(
+        insert(AuditEntry if chain_id is not None else BEFORE_0027).values(
             **where,
             at=data.at,
             actor=data.actor,

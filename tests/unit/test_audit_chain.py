@@ -44,20 +44,25 @@ def build(n: int, *, legacy: int = 0) -> list[Link]:
     return links
 
 
+def v0(links: list[Link]) -> list[tuple[chain.EntryData, str, str, int]]:
+    """The links as verify walks them: each keyed by audit key version 0."""
+    return [(data, prev, digest, 0) for data, prev, digest in links]
+
+
 def head(links: list[Link]) -> tuple[int, str]:
     return (len(links), links[-1][2] if links else chain.GENESIS)
 
 
 def test_an_intact_chain_verifies() -> None:
     links = build(20)
-    result = chain.verify(links, head(links), key=KEY)
+    result = chain.verify(v0(links), head(links), key=KEY)
     assert result.ok
     assert result.checked == 20
     assert result.head_hash == links[-1][2]
 
 
 def test_empty_chain_verifies() -> None:
-    assert chain.verify([], (0, chain.GENESIS), key=KEY).ok
+    assert chain.verify(v0([]), (0, chain.GENESIS), key=KEY).ok
 
 
 def test_the_hash_covers_every_field() -> None:
@@ -120,7 +125,7 @@ def test_any_edit_is_detected_at_the_edited_entry(n: int, data: st.DataObject) -
     name = data.draw(st.sampled_from(FIELDS))
     entry, prev, digest = links[i]
     links[i] = (dataclasses.replace(entry, **{name: "tampered"}), prev, digest)
-    result = chain.verify(links, head(build(n)), key=KEY)
+    result = chain.verify(v0(links), head(build(n)), key=KEY)
     assert result.broken is not None
     assert result.broken.seq == i + 1
 
@@ -131,7 +136,7 @@ def test_any_deletion_is_detected(n: int, data: st.DataObject) -> None:
     links = list(original)
     i = data.draw(st.integers(0, n - 1))
     del links[i]
-    result = chain.verify(links, head(original), key=KEY)
+    result = chain.verify(v0(links), head(original), key=KEY)
     assert result.broken is not None
     assert result.broken.seq == i + 1
 
@@ -143,7 +148,7 @@ def test_any_reordering_is_detected(n: int, data: st.DataObject) -> None:
     i = data.draw(st.integers(0, n - 2))
     j = data.draw(st.integers(i + 1, n - 1))
     links[i], links[j] = links[j], links[i]
-    result = chain.verify(links, head(original), key=KEY)
+    result = chain.verify(v0(links), head(original), key=KEY)
     assert result.broken is not None
     assert result.broken.seq == i + 1
 
@@ -156,21 +161,21 @@ def test_any_insertion_is_detected_even_with_a_recomputed_hash(n: int, data: st.
     prev = links[i - 1][2] if i else chain.GENESIS
     forged = dataclasses.replace(original[0][0], seq=i + 1, actor="admin:forger")
     links.insert(i, (forged, prev, chain.link_hash(KEY, 0, prev, forged)))
-    result = chain.verify(links, head(original), key=KEY)
+    result = chain.verify(v0(links), head(original), key=KEY)
     assert result.broken is not None
     assert result.broken.seq <= i + 2
 
 
 def test_entries_cut_off_the_end_are_detected_by_the_head() -> None:
     original = build(10)
-    result = chain.verify(original[:7], head(original), key=KEY)
+    result = chain.verify(v0(original[:7]), head(original), key=KEY)
     assert result.broken is not None
     assert result.broken.reason == "entries missing after the last one"
 
 
 def test_a_sealed_legacy_prefix_verifies() -> None:
     links = build(8, legacy=5)
-    result = chain.verify(links, head(links), key=KEY)
+    result = chain.verify(v0(links), head(links), key=KEY)
     assert result.ok
     assert result.checked == 8
 
@@ -179,7 +184,7 @@ def test_an_edit_in_the_legacy_prefix_is_detected() -> None:
     links = build(8, legacy=5)
     entry, prev, digest = links[2]
     links[2] = (dataclasses.replace(entry, outcome="tampered"), prev, digest)
-    assert chain.verify(links, head(links), key=KEY).broken == chain.Break(3, "entry altered")
+    assert chain.verify(v0(links), head(links), key=KEY).broken == chain.Break(3, "entry altered")
 
 
 def test_the_legacy_prefix_recomputed_breaks_at_the_seal() -> None:
@@ -192,7 +197,7 @@ def test_the_legacy_prefix_recomputed_breaks_at_the_seal() -> None:
         prev = links[i][2]
     seal, _, digest = links[5]
     links[5] = (seal, prev, digest)
-    assert chain.verify(links, head(links), key=KEY).broken == chain.Break(6, "entry altered")
+    assert chain.verify(v0(links), head(links), key=KEY).broken == chain.Break(6, "entry altered")
 
 
 def test_an_unkeyed_entry_after_a_keyed_one_is_detected() -> None:
@@ -201,18 +206,18 @@ def test_an_unkeyed_entry_after_a_keyed_one_is_detected() -> None:
     links[4] = (entry, prev, chain.legacy_link_hash(prev, entry))
     entry5, _, _ = links[5]
     links[5] = (entry5, links[4][2], chain.link_hash(KEY, 0, links[4][2], entry5))
-    assert chain.verify(links, head(links), key=KEY).broken == chain.Break(5, "entry altered")
+    assert chain.verify(v0(links), head(links), key=KEY).broken == chain.Break(5, "entry altered")
 
 
 def test_a_chain_with_no_keyed_entry_is_rewritten() -> None:
     links = build(4, legacy=4)
-    result = chain.verify(links, head(links), key=KEY)
+    result = chain.verify(v0(links), head(links), key=KEY)
     assert result.broken == chain.Break(1, "no entry is keyed: the chain was rewritten")
 
 
 def test_another_chain_number_does_not_verify() -> None:
     links = build(3)
-    assert chain.verify(links, head(links), key=KEY, chain_id=1).broken == chain.Break(
+    assert chain.verify(v0(links), head(links), key=KEY, chain_id=1).broken == chain.Break(
         1, "entry altered"
     )
 
@@ -222,3 +227,27 @@ def test_the_audit_key_is_derived_from_the_index_key_under_its_own_label() -> No
     assert chain.derive_key(index) != chain.derive_key(b"j" * 32)
     assert chain.derive_key(index) != index
     assert len(chain.derive_key(index)) == 32
+
+
+def test_each_entry_is_checked_with_the_key_version_it_names() -> None:
+    """Entries keyed by a rotated version verify with that version's key; relabelling an
+    entry's version, or a version nobody can read, is a break at that entry."""
+    rotated = b"r" * 32
+    links = build(6)
+    walked = v0(links)
+    prev = links[-1][2]
+    for seq in (7, 8):
+        data = dataclasses.replace(links[0][0], seq=seq)
+        digest = chain.link_hash(rotated, 0, prev, data)
+        walked.append((data, prev, digest, 1))
+        prev = digest
+    keys = {0: KEY, 1: rotated}.get
+    assert chain.verify(walked, (8, prev), key=keys).ok
+    relabelled = [*walked[:3], (*walked[3][:3], 1), *walked[4:]]
+    assert chain.verify(relabelled, (8, prev), key=keys).broken == chain.Break(4, "entry altered")
+    unreadable = chain.verify(walked, (8, prev), key={0: KEY}.get).broken
+    assert unreadable is not None
+    assert (unreadable.seq, unreadable.reason) == (
+        7,
+        "keyed by audit key version 1, which cannot be read",
+    )

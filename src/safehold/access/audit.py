@@ -15,6 +15,7 @@ from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from safehold.access import chain, chains, checkpoints
+from safehold.access.audit_keys import AuditKeys
 from safehold.access.models import AuditEntry, AuditHead
 from safehold.access.rules import Actor
 from safehold.clock import Clock
@@ -58,14 +59,17 @@ _APPEND = insert(ENTRIES).returning(ENTRIES.c.seq, sort_by_parameter_order=True)
 _APPEND_ONE = insert(ENTRIES)  # one entry: no executemany; its seq is the inserted key
 
 
-def audit_key(session: Session) -> bytes:
-    """The audit key the session's factory carries (:func:`safehold.runtime.Runtime` puts it
-    there, derived from the key provider). There is no unkeyed fallback: a session without
-    it cannot append to or verify the log."""
-    key = session.info.get(AUDIT_KEY)
-    if not isinstance(key, bytes):
+def audit_keys(session: Session) -> AuditKeys:
+    """The audit key versions the session's factory carries (:class:`safehold.runtime.Runtime`
+    puts them there; a bare key is version 0 alone). There is no unkeyed fallback: a session
+    without them cannot append to or verify the log."""
+    keys = session.info.get(AUDIT_KEY)
+    if isinstance(keys, bytes):
+        keys = AuditKeys(keys)
+        session.info[AUDIT_KEY] = keys
+    if not isinstance(keys, AuditKeys):
         raise RuntimeError("this session carries no audit key (build it through a Runtime)")
-    return key
+    return keys
 
 
 def record(
@@ -94,8 +98,8 @@ def record_many(session: Session, accesses: Sequence[Access], *, clock: Clock) -
     this runs on every access to personal data."""
     if not accesses:
         return []
-    key = audit_key(session)
     conn = session.connection()
+    version, key = audit_keys(session).for_append(conn)
     at = clock.now()
     owner = chains.owned(conn)
     chain_id = owner.chain
@@ -107,7 +111,13 @@ def record_many(session: Session, accesses: Sequence[Access], *, clock: Clock) -
         digest = chain.link_hash(key, chain_id, prev_hash, data)
         rows.append(
             _row(data, access.subject_id)
-            | {"chain": chain_id, "position": position, "prev_hash": prev_hash, "hash": digest}
+            | {
+                "chain": chain_id,
+                "position": position,
+                "prev_hash": prev_hash,
+                "hash": digest,
+                "key_version": version,
+            }
         )
         links.append((position, access.subject_id, prev_hash, digest))
         prev_hash = digest
@@ -172,17 +182,17 @@ def as_data(entry: AuditEntry) -> chain.EntryData:
 _WALKED = (
     ENTRIES.c.position, ENTRIES.c.at, ENTRIES.c.actor, ENTRIES.c.action, ENTRIES.c.subject_id,
     ENTRIES.c.categories, ENTRIES.c.purpose, ENTRIES.c.outcome, ENTRIES.c.request_id,
-    ENTRIES.c.prev_hash, ENTRIES.c.hash,
+    ENTRIES.c.prev_hash, ENTRIES.c.hash, ENTRIES.c.key_version,
 )  # fmt: skip
 
 
-def _links(rows: Iterable[Any]) -> Iterator[tuple[chain.EntryData, str, str]]:
-    for position, at, actor, action, subject, categories, purpose, outcome, req, prev, h in rows:
+def _links(rows: Iterable[Any]) -> Iterator[tuple[chain.EntryData, str, str, int]]:
+    for position, at, actor, action, subject, categories, purpose, outcome, req, prev, h, v in rows:
         data = chain.EntryData(
             position, at, actor, action, str(subject) if subject else None, tuple(categories),
             purpose, outcome, req,
         )  # fmt: skip
-        yield data, prev, h
+        yield data, prev, h, v
 
 
 def verify(
@@ -191,7 +201,8 @@ def verify(
     """Walk every chain in position order, then check the checkpoints (the database's, and
     copies kept ``outside`` it: ``checkpoints.check``). The result names the first broken
     place, counts every entry, and digests every chain's head (``chain.heads_digest``)."""
-    key = audit_key(session)
+    keys = audit_keys(session)
+    readable = keys.readable(session.connection())
     used = set(session.scalars(select(AuditEntry.chain).distinct()))
     checked, tips = 0, {}
     for chain_id in sorted(used | set(session.scalars(select(AuditHead.id)))):
@@ -215,7 +226,10 @@ def verify(
         )
         try:
             result = chain.verify(
-                _links(rows), (head.last_seq, head.last_hash), key=key, chain_id=chain_id
+                _links(rows),
+                (head.last_seq, head.last_hash),
+                key=readable.get,
+                chain_id=chain_id,
             )
         finally:
             rows.close()  # a break stops early: release the server-side cursor
@@ -225,7 +239,7 @@ def verify(
                 checked, "", dataclasses.replace(result.broken, chain=chain_id)
             )
         tips[chain_id] = (result.checked, result.head_hash)
-    broken = checkpoints.check(session, key, outside=outside)
+    broken = checkpoints.check(session, keys, outside=outside)
     return chain.Verification(checked, chain.heads_digest(tips), broken)
 
 

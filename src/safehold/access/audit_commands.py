@@ -59,3 +59,30 @@ def checkpoint() -> None:
     upgrade_or_exit(runtime)
     made = checkpoint_jobs.make(runtime)
     out.print(made.line(), highlight=False, soft_wrap=True)
+
+
+@app.command("rotate-key")
+def rotate_key() -> None:
+    """Add a new audit key version (random, wrapped by the current key-encryption key):
+    every process keys new entries with it within 30 seconds, and checkpoints are sealed with
+    it from two minutes on; after that, entries keyed by an older version fail `verify`."""
+    from safehold.access import audit, audit_keys
+    from safehold.access.rules import Actor
+    from safehold.db import transaction
+
+    runtime = runtime_or_exit()
+    upgrade_or_exit(runtime)
+    with transaction(runtime.sessions) as session:
+        version = audit_keys.rotate(session, runtime.vault.provider, now=runtime.clock.now())
+        audit.record(
+            session, actor=Actor("admin", "cli"), action=f"audit.key_rotated.v{version}",
+            subject_id=None, categories=[], purpose=None, outcome="ok",
+            clock=runtime.clock,
+        )  # fmt: skip
+    switch = int(audit_keys.SWITCH_AFTER.total_seconds())
+    out.print(
+        f"audit key version {version} created, wrapped by KEK "
+        f"{runtime.vault.provider.current_version()}. Every process keys new entries with it "
+        f"within {audit_keys.REFRESH_SECONDS:g} seconds; checkpoints are sealed with it from "
+        f"{switch} seconds on (`safehold audit checkpoint`, or the worker within the hour)."
+    )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -130,29 +130,40 @@ class Verification:
         return self.broken is None
 
 
+KeyLookup = Callable[[int], "bytes | None"]  # an audit key version -> its key, if readable
+
+
 def verify(
-    entries: Iterable[tuple[EntryData, str, str]],
+    entries: Iterable[tuple[EntryData, str, str, int]],
     head: tuple[int, str] | None,
     *,
-    key: bytes,
+    key: bytes | KeyLookup,
     chain_id: int = 0,
 ) -> Verification:
-    """Walk ``(entry, prev_hash, hash)`` of one chain in seq order; name the first broken link.
+    """Walk ``(entry, prev_hash, hash, key version)`` of one chain in seq order; name the
+    first broken link. ``key`` gives each version's key (a bare key: version 0 only).
 
     Every link must be the keyed one, except an unkeyed (legacy) prefix before the first keyed
     entry; a non-empty chain must end with a keyed entry. ``head`` is the stored
     (last_seq, last_hash): it catches entries cut off the end by someone who left it alone."""
+    lookup: KeyLookup = key if callable(key) else {0: key}.get
     expected_prev, expected_seq, checked = GENESIS, 1, 0
     keyed_seen = False
-    for entry, prev_hash, stored_hash in entries:
+    version, version_key = -1, None
+    for entry, prev_hash, stored_hash, entry_version in entries:
         if entry.seq != expected_seq:
             what = "missing" if entry.seq > expected_seq else "duplicated or reordered"
             return Verification(checked, expected_prev, Break(expected_seq, f"entry {what}"))
         if prev_hash != expected_prev:
             return Verification(checked, expected_prev, Break(entry.seq, "previous-hash mismatch"))
-        if hmac.compare_digest(link_hash(key, chain_id, prev_hash, entry), stored_hash):
+        if entry_version != version:
+            version, version_key = entry_version, lookup(entry_version)
+        if version_key is None:
+            reason = f"keyed by audit key version {version}, which cannot be read"
+            return Verification(checked, expected_prev, Break(entry.seq, reason))
+        if hmac.compare_digest(link_hash(version_key, chain_id, prev_hash, entry), stored_hash):
             keyed_seen = True
-        elif keyed_seen or legacy_link_hash(prev_hash, entry) != stored_hash:
+        elif keyed_seen or version or legacy_link_hash(prev_hash, entry) != stored_hash:
             return Verification(checked, expected_prev, Break(entry.seq, "entry altered"))
         expected_prev, expected_seq, checked = stored_hash, expected_seq + 1, checked + 1
     if checked and not keyed_seen:

@@ -15,7 +15,7 @@ def make(runtime: Runtime) -> checkpoints.Checkpoint:
     one line appended to the file beside the keys, and one log line. (Emitted after the
     commit, so nothing outside ever names a checkpoint the database rolled back.)"""
     with transaction(runtime.sessions) as session:
-        made = checkpoints.take(session, runtime.audit_key(), clock=runtime.clock)
+        made = checkpoints.take(session, runtime.audit_keys(), clock=runtime.clock)
     checkpoints.append_to_file(runtime.settings.data_dir, made)
     log.info("audit_checkpoint", checkpoint=made.document())
     return made

@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from safehold.access import chain
+from safehold.access.audit_keys import AuditKeys
 from safehold.access.models import AuditCheckpoint, AuditEntry, AuditHead
 from safehold.clock import Clock
 
@@ -44,32 +45,54 @@ class Checkpoint:
     heads: tuple[Head, ...]
     prev_mac: str  # the previous checkpoint's mac (GENESIS before the first)
     mac: str
+    key_version: int = 0  # the audit key version that sealed it (access.audit_keys)
 
     def document(self) -> dict[str, object]:
-        return _body(self.number, self.at, self.heads, self.prev_mac) | {"mac": self.mac}
+        body = _body(self.number, self.at, self.heads, self.prev_mac, self.key_version)
+        return body | {"mac": self.mac}
 
     def line(self) -> str:
         return _CANONICAL.encode(self.document())
 
 
-def _body(number: int, at: datetime, heads: Sequence[Head], prev_mac: str) -> dict[str, object]:
-    return {
+def _body(
+    number: int, at: datetime, heads: Sequence[Head], prev_mac: str, key_version: int
+) -> dict[str, object]:
+    body: dict[str, object] = {
         "format": FORMAT,
         "number": number,
         "at": at.isoformat(timespec="microseconds"),
         "heads": [list(h) for h in heads],
         "prev_mac": prev_mac,
     }
+    if key_version:  # absent for version 0: checkpoints from before rotation read the same
+        body["key"] = key_version
+    return body
 
 
-def sign(key: bytes, number: int, at: datetime, heads: Sequence[Head], prev: str) -> Checkpoint:
-    text = "checkpoint:" + _CANONICAL.encode(_body(number, at, heads, prev))
+def sign(
+    key: bytes,
+    number: int,
+    at: datetime,
+    heads: Sequence[Head],
+    prev: str,
+    *,
+    key_version: int = 0,
+) -> Checkpoint:
+    text = "checkpoint:" + _CANONICAL.encode(_body(number, at, heads, prev, key_version))
     mac = hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
-    return Checkpoint(number, at, tuple(heads), prev, mac)
+    return Checkpoint(number, at, tuple(heads), prev, mac, key_version)
 
 
-def authentic(key: bytes, checkpoint: Checkpoint) -> bool:
-    expected = sign(key, checkpoint.number, checkpoint.at, checkpoint.heads, checkpoint.prev_mac)
+def authentic(keys: bytes | Mapping[int, bytes], checkpoint: Checkpoint) -> bool:
+    """Sealed by the audit key version it names (a bare key: version 0)."""
+    key = keys.get(checkpoint.key_version) if isinstance(keys, Mapping) else keys
+    if key is None or (isinstance(keys, bytes) and checkpoint.key_version):
+        return False
+    made = checkpoint
+    expected = sign(
+        key, made.number, made.at, made.heads, made.prev_mac, key_version=made.key_version
+    )
     return hmac.compare_digest(expected.mac, checkpoint.mac)
 
 
@@ -81,14 +104,18 @@ def parse(text: str) -> Checkpoint | None:
             return None
         heads = tuple((int(c), int(p), str(h)) for c, p, h in doc["heads"])
         at = datetime.fromisoformat(doc["at"])
-        return Checkpoint(doc["number"], at, heads, str(doc["prev_mac"]), str(doc["mac"]))
+        version = doc.get("key", 0)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+            return None
+        mac, prev = str(doc["mac"]), str(doc["prev_mac"])
+        return Checkpoint(doc["number"], at, heads, prev, mac, version)
     except (ValueError, TypeError, KeyError):
         return None
 
 
 def _of(row: AuditCheckpoint) -> Checkpoint:
     heads = tuple((int(c), int(p), str(h)) for c, p, h in row.heads)
-    return Checkpoint(row.number, row.at, heads, row.prev_mac, row.mac)
+    return Checkpoint(row.number, row.at, heads, row.prev_mac, row.mac, row.key_version)
 
 
 def latest(session: Session) -> Checkpoint | None:
@@ -98,16 +125,21 @@ def latest(session: Session) -> Checkpoint | None:
     return _of(row) if row is not None else None
 
 
-def take(session: Session, key: bytes, *, clock: Clock) -> Checkpoint:
+def take(session: Session, keys: AuditKeys | bytes, *, clock: Clock) -> Checkpoint:
     """Seal every chain's head as it stands into the next checkpoint (in the caller's
-    transaction: a concurrent checkpoint takes the same number and one of them fails)."""
+    transaction: a concurrent checkpoint takes the same number and one of them fails), with
+    the audit key version ``AuditKeys.for_checkpoint`` chooses."""
+    ring = keys if isinstance(keys, AuditKeys) else AuditKeys(keys)
     heads = [(h.id, h.last_seq, h.last_hash) for h in session.scalars(select(AuditHead))]
     last = latest(session)
     number = last.number + 1 if last else 1
-    made = sign(key, number, clock.now(), sorted(heads), last.mac if last else chain.GENESIS)
+    now = clock.now()
+    version, key = ring.for_checkpoint(session.connection(), now, last.key_version if last else 0)
+    prev = last.mac if last else chain.GENESIS
+    made = sign(key, number, now, sorted(heads), prev, key_version=version)
     session.add(AuditCheckpoint(
         number=made.number, at=made.at, heads=[list(h) for h in made.heads],
-        prev_mac=made.prev_mac, mac=made.mac,
+        prev_mac=made.prev_mac, mac=made.mac, key_version=made.key_version,
     ))  # fmt: skip
     session.flush()
     return made
@@ -137,7 +169,7 @@ def read_file(data_dir: Path) -> list[tuple[int, Checkpoint | None]]:
 
 def check(
     session: Session,
-    key: bytes,
+    keys: AuditKeys | bytes,
     *,
     outside: Iterable[tuple[str, Checkpoint | None]] = (),
 ) -> chain.Break | None:
@@ -146,7 +178,10 @@ def check(
     The database's checkpoints: each authentic, numbered 1, 2, … and covering the previous
     one's MAC. ``outside`` copies (named by where they came from: a file line, ``--expect``):
     each authentic and present, identical, in the database. Then every chain must still
-    reach the position its latest checkpoint sealed, with the sealed link there."""
+    reach the position its latest checkpoint sealed, with the sealed link there; and no entry
+    past what the first checkpoint sealed with a key version may be keyed by an older one."""
+    ring = keys if isinstance(keys, AuditKeys) else AuditKeys(keys)
+    key = ring.readable(session.connection())
     rows = session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.number))
     stored: dict[int, Checkpoint] = {}
     prev = chain.GENESIS
@@ -159,6 +194,8 @@ def check(
             return _at(place, "checkpoint signature invalid")
         if made.prev_mac != prev:
             return _at(place, "checkpoint does not follow the previous one")
+        if stored and made.key_version < stored[made.number - 1].key_version:
+            return _at(place, "checkpoint sealed with an older audit key than the one before")
         stored[made.number], prev = made, made.mac
     newest = stored[max(stored)] if stored else None
     for where, copy in outside:
@@ -170,7 +207,9 @@ def check(
             return _at(where, f"checkpoint {copy.number} is missing from the database or differs")
         if newest is None or copy.number > newest.number:
             newest = copy
-    return _reaches(session, newest) if newest is not None else None
+    if newest is not None and (cut := _reaches(session, newest)) is not None:
+        return cut
+    return _retired(session, stored.values())
 
 
 def _reaches(session: Session, checkpoint: Checkpoint) -> chain.Break | None:
@@ -189,6 +228,37 @@ def _reaches(session: Session, checkpoint: Checkpoint) -> chain.Break | None:
             reason = f"entry differs from the link checkpoint {checkpoint.number} sealed"
             return chain.Break(position, reason, chain_id)
     return None
+
+
+def _retired(session: Session, made: Iterable[Checkpoint]) -> chain.Break | None:
+    """An entry keyed by a version older than a checkpoint's, past what the first checkpoint
+    with that version sealed: written with a retired key (``access.audit_keys``)."""
+    first: dict[int, Checkpoint] = {}
+    for checkpoint in made:
+        first.setdefault(checkpoint.key_version, checkpoint)
+    for version, checkpoint in sorted(first.items()):
+        if version == 0:
+            continue
+        sealed = {c: p for c, p, _ in checkpoint.heads}
+        older = select(func.min(AuditEntry.position)).where(AuditEntry.key_version < version)
+        places = [(c, older.where(AuditEntry.chain == c, AuditEntry.position > p))
+                  for c, p in sealed.items()]  # fmt: skip
+        places += [(c, older.where(AuditEntry.chain == c)) for c in _chains_after(session, sealed)]
+        for chain_id, query in places:
+            position = session.scalar(query)
+            if position is not None:
+                reason = (
+                    f"keyed by an audit key older than version {version}, past what "
+                    f"checkpoint {checkpoint.number} sealed with it: a retired key"
+                )
+                return chain.Break(position, reason, chain_id)
+    return None
+
+
+def _chains_after(session: Session, sealed: Mapping[int, int]) -> list[int]:
+    """Chains with entries that a checkpoint sealing ``sealed`` did not know of."""
+    query = select(AuditEntry.chain).distinct().where(AuditEntry.chain.not_in(list(sealed)))
+    return sorted(session.scalars(query))
 
 
 def _at(place: str, reason: str) -> chain.Break:

@@ -127,9 +127,16 @@ def rotate(
             bar.update(task, completed=done, total=total)
 
         report = runtime.vault.rotate(runtime.sessions, progress=progress)
+    from safehold.access import audit_keys
+    from safehold.db import transaction
+
+    with transaction(runtime.sessions) as session:  # the audit keys travel with the KEK
+        moved = audit_keys.rewrap(session, runtime.vault.provider)
+        left = audit_keys.on_old_kek(session, runtime.vault.provider)
     out.print(
         f"{report.rewrapped} data keys re-wrapped under {report.target_version} "
-        f"in {report.batches} batches; {report.remaining} left on older versions"
+        f"in {report.batches} batches; {report.remaining} left on older versions; "
+        f"{moved} audit keys re-wrapped, {left} left"
     )
 
 

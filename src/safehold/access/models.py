@@ -4,7 +4,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, Sequence, SmallInteger, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Integer,
+    LargeBinary,
+    Sequence,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safehold.db import Base
@@ -54,6 +63,23 @@ class AuditEntry(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # The audit key version that keyed ``hash`` (``access.audit_keys``): 0 is the key derived
+    # from the index key, 1, 2, … the rotated ones in ``audit_keys``.
+    key_version: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+
+
+class AuditKey(Base):
+    """A rotated audit key (``safehold audit rotate-key``): 32 random bytes wrapped by the
+    key-encryption key (``kek_version``), so the database holds it but cannot use it — only
+    a process holding the KEK can unwrap it. Version 0 is not here: it is derived from the
+    index key."""
+
+    __tablename__ = "audit_keys"
+
+    version: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    kek_version: Mapped[str] = mapped_column(String(32))
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
 
 
 class AuditHead(Base):
@@ -82,3 +108,4 @@ class AuditCheckpoint(Base):
     heads: Mapped[list[list[Any]]] = mapped_column(JSON)
     prev_mac: Mapped[str] = mapped_column(String(64))
     mac: Mapped[str] = mapped_column(String(64))
+    key_version: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")

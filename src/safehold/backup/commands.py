@@ -278,7 +278,7 @@ def verify(
     outside = [c for _, c in checkpoints.read_file(runtime.settings.data_dir) if c is not None]
     try:
         with _scratch(runtime.settings, scratch_url) as engine:
-            sessions = make_session_factory(engine, audit_key=runtime.audit_key())
+            sessions = make_session_factory(engine, audit_key=runtime.new_audit_keys())
             done = restore.drill(
                 backup, engine, sessions, ledger=ledger, policy=runtime.policy,
                 clock=runtime.clock, audit_key=runtime.audit_key(), outside=outside,
