@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
-from safehold.access import chain, chains, checkpoints
+from safehold.access import append, chain, chains, checkpoints
 from safehold.access.audit_keys import AuditKeys
 from safehold.access.models import AuditEntry, AuditHead
 from safehold.access.rules import Actor
@@ -56,7 +56,6 @@ class Access:
 # number across all chains, for paging) is the database's own (a sequence on PostgreSQL, the
 # rowid on SQLite); the head row follows by trigger (``access.chains``).
 _APPEND = insert(ENTRIES).returning(ENTRIES.c.seq, sort_by_parameter_order=True)
-_APPEND_ONE = insert(ENTRIES)  # one entry: no executemany; its seq is the inserted key
 
 
 def audit_keys(session: Session) -> AuditKeys:
@@ -122,10 +121,8 @@ def record_many(session: Session, accesses: Sequence[Access], *, clock: Clock) -
         links.append((position, access.subject_id, prev_hash, digest))
         prev_hash = digest
     try:
-        if len(rows) == 1:
-            inserted = conn.execute(_APPEND_ONE, rows[0]).inserted_primary_key
-            assert inserted is not None  # a one-row INSERT always has its key
-            numbers: Sequence[int] = [int(inserted[0])]
+        if len(rows) == 1:  # every audited access: through the driver (access.append)
+            numbers: Sequence[int] = [append.one(conn, rows[0])]
         else:  # in the order of ``rows``
             numbers = conn.execute(_APPEND, rows).scalars().all()
     except BaseException:
