@@ -98,6 +98,24 @@ class Settings(BaseSettings):
     # Redis for what the processes must share: rate-limit counters and the news of a newly
     # published policy version (unset: each process keeps its own). May hold a password.
     redis_url: str | None = Field(default=None, repr=False)
+    # Addresses (comma-separated) each audit checkpoint is e-mailed to as it is made, e.g.
+    # the privacy officers': a copy outside the database and the machine (docs/operations.md,
+    # "Audit log"). Empty: none is e-mailed.
+    audit_checkpoint_mail: str = ""
+
+    @field_validator("audit_checkpoint_mail")
+    @classmethod
+    def _checkpoint_mail_is_addresses(cls, value: str) -> str:
+        addresses = [a.strip() for a in value.split(",") if a.strip()]
+        for address in addresses:
+            local, at, domain = address.partition("@")
+            if not (local and at and "." in domain) or any(c.isspace() for c in address):
+                raise ValueError("must be e-mail addresses separated by commas")
+        return ",".join(addresses)
+
+    @property
+    def checkpoint_recipients(self) -> list[str]:
+        return [a for a in self.audit_checkpoint_mail.split(",") if a]
 
     @field_validator("base_url")
     @classmethod

@@ -7,15 +7,21 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
 from sqlalchemy import delete, select, update
 
 from safehold.access import audit, chain, checkpoint_jobs, checkpoints
 from safehold.access.models import AuditCheckpoint, AuditEntry, AuditHead
 from safehold.clock import FrozenClock
+from safehold.config import Settings
 from safehold.db import transaction
 from safehold.runtime import Runtime
 from tests.audit_guards import guards_off
+from tests.integration.comms.smtp import SmtpServer
+from tests.integration.comms.support import comms_settings
 from tests.integration.test_audit_log import BASE, chains_let_go, write  # noqa: F401 (fixture)
 
 
@@ -196,3 +202,33 @@ def test_erasing_a_person_never_touches_the_chains(runtime: Runtime, clock: Froz
         recorded = write(session, clock, 2, chain_id=BASE + 3)
     assert isinstance(recorded[0].subject_id, uuid.UUID)
     assert _verify(runtime).ok
+
+
+def test_each_checkpoint_is_mailed_to_the_configured_addresses_and_verifies_as_kept(
+    runtime: Runtime, clock: FrozenClock, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    """SAFEHOLD_AUDIT_CHECKPOINT_MAIL: one message per address, whose line is the checkpoint;
+    a failed delivery loses nothing (the checkpoint is committed and in the file)."""
+    runtime.settings = comms_settings(
+        tmp_path, smtp, audit_checkpoint_mail="officer@example.com, deputy@example.com"
+    )
+    made = _history(runtime, clock)  # checkpoint 1, made by checkpoint_jobs.make
+    smtp.inbox.wait_for(2)
+    for address in ("officer@example.com", "deputy@example.com"):
+        (message,) = smtp.inbox.to(address)
+        assert message["Subject"].startswith(f"Audit checkpoint {made.number} of ")
+        text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        line = next(x for x in text.splitlines() if x.startswith("{"))
+        assert checkpoints.parse(line) == made
+    with runtime.sessions() as session:
+        kept = [("the mailed copy", checkpoints.parse(line))]
+        assert audit.verify(session, outside=kept).ok
+    smtp.inbox.refuse["officer@example.com"] = "550 5.1.1 no such mailbox"
+    assert checkpoint_jobs.mail_copies(runtime, made) == 1  # the other still went
+    assert checkpoints.read_file(runtime.settings.data_dir)[-1] == (1, made)
+
+
+def test_checkpoint_mail_setting_refuses_what_is_not_an_address(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="e-mail addresses separated by commas"):
+        Settings(data_dir=tmp_path, audit_checkpoint_mail="officer@example.com; nobody")
+    assert Settings(data_dir=tmp_path).checkpoint_recipients == []

@@ -18,7 +18,43 @@ def make(runtime: Runtime) -> checkpoints.Checkpoint:
         made = checkpoints.take(session, runtime.audit_keys(), clock=runtime.clock)
     checkpoints.append_to_file(runtime.settings.data_dir, made)
     log.info("audit_checkpoint", checkpoint=made.document())
+    mail_copies(runtime, made)
     return made
+
+
+def mail_copies(runtime: Runtime, made: checkpoints.Checkpoint) -> int:
+    """E-mail the checkpoint to ``SAFEHOLD_AUDIT_CHECKPOINT_MAIL`` (each address its own
+    message); how many went. A failed delivery is logged and loses nothing: the checkpoint
+    is committed, in the file and in the log already."""
+    recipients = runtime.settings.checkpoint_recipients
+    if not recipients:
+        return 0
+    from safehold.comms.mail import MailError
+    from safehold.staff.mail import sender  # the mailer, sent at once (as staff mail is)
+
+    operator = runtime.policy.controller.name
+    send = sender(runtime.settings, operator, runtime.clock.now)
+    sent = 0
+    for address in recipients:
+        try:
+            send(address, f"Audit checkpoint {made.number} of {operator}", mail_text(made))
+        except (MailError, OSError) as exc:
+            log.error("audit_checkpoint_mail_failed", checkpoint=made.number, error=str(exc))
+            continue
+        sent += 1
+    return sent
+
+
+def mail_text(made: checkpoints.Checkpoint) -> str:
+    return (
+        f"Audit checkpoint {made.number}, sealed at {made.at.isoformat(timespec='seconds')}:\n\n"
+        f"{made.line()}\n\n"
+        "Keep this e-mail where the people who run the service cannot change it. To check the "
+        "audit log against it, save the line above to a file and run:\n\n"
+        "    safehold audit verify --expect @FILE\n\n"
+        "It holds no personal data and no key: only where each audit chain ended, and a "
+        "signature."
+    )
 
 
 def run(runtime: Runtime) -> int:
