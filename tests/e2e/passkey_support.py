@@ -48,6 +48,7 @@ class SoftPasskey:
     credential_id: bytes = field(default_factory=lambda: os.urandom(32))
     user_handle: bytes | None = None
     count: int = 0
+    verified: bool = True  # the authenticator checked its PIN or biometric (the UV flag)
 
     def _cose(self) -> bytes:
         numbers = self.key.public_key().public_numbers()
@@ -63,7 +64,8 @@ class SoftPasskey:
         self.user_handle = unb64(options["user"]["id"])
         rp_hash = hashlib.sha256(self.rp_id.encode()).digest()
         attested = bytes(16) + struct.pack(">H", len(self.credential_id)) + self.credential_id
-        auth_data = rp_hash + bytes([UP | UV | AT]) + struct.pack(">I", self.count)
+        flags = UP | AT | (UV if self.verified else 0)
+        auth_data = rp_hash + bytes([flags]) + struct.pack(">I", self.count)
         auth_data += attested + self._cose()
         attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
         client_data = self._client_data("webauthn.create", options["challenge"])
@@ -78,7 +80,8 @@ class SoftPasskey:
         """The answer to ``navigator.credentials.get()`` for ``options``, as JSON."""
         self.count = self.count + 1 if count is None else count
         rp_hash = hashlib.sha256(self.rp_id.encode()).digest()
-        auth_data = rp_hash + bytes([UP | UV]) + struct.pack(">I", self.count)
+        auth_data = rp_hash + bytes([UP | (UV if self.verified else 0)])
+        auth_data += struct.pack(">I", self.count)
         client_data = self._client_data("webauthn.get", options["challenge"])
         signed = auth_data + hashlib.sha256(client_data).digest()
         signature = self.key.sign(signed, ec.ECDSA(hashes.SHA256()))

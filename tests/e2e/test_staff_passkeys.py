@@ -177,6 +177,10 @@ def test_another_members_passkey_or_ceremony_is_refused(
     listing = client.get("/admin/passkeys")
     page = client.post("/admin/passkeys/new", data={"csrf_token": s.token(listing)})
     ceremony, options = p.ceremony_of(page)  # the owner's registration ceremony …
+    listing = client.get("/admin/passkeys")
+    second, second_options = p.ceremony_of(
+        client.post("/admin/passkeys/new", data={"csrf_token": s.token(listing)})
+    )
     client.cookies.clear()
     analysts_key.user_handle = analyst.id.bytes
     assert p.sign_in(client, analysts_key).status_code == 303  # … answered as the analyst
@@ -186,6 +190,16 @@ def test_another_members_passkey_or_ceremony_is_refused(
     taken = client.post("/admin/passkeys/add", data=data)
     assert taken.status_code == 422
     assert "That passkey request is someone else&#39;s: start again." in taken.text
+
+    client.cookies.clear()  # a signed-in member's ceremony does not start a session
+    form = client.get("/admin/sign-in")
+    data = {"csrf_token": s.token(form), "ceremony": second, "name": "Stolen",
+            "credential": p.SoftPasskey().create(second_options), "next": "/admin"}  # fmt: skip
+    no_session = client.post("/admin/sign-in/passkey/register", data=data, follow_redirects=False)
+    assert no_session.status_code == 422
+    assert "That passkey request is someone else&#39;s: start again." in no_session.text
+    assert "safehold_admin=" not in no_session.headers.get("set-cookie", "")
+    assert p.sign_in(client, analysts_key).status_code == 303
 
     [owners] = stored(runtime, owner.id)
     form = client.get("/admin/passkeys")
@@ -269,3 +283,44 @@ def test_a_break_glass_key_session_has_no_passkeys_page(
     page = client.get("/admin/passkeys")
     assert page.status_code == 404
     assert "an API key has none" in page.text
+
+
+def test_a_passkey_not_unlocked_by_pin_or_biometric_is_refused(
+    client: TestClient, runtime: Runtime, smtp: SmtpServer
+) -> None:
+    member, passkey = member_with_passkey(client, runtime, smtp, OFFICER, Role.OWNER, "Olu")
+    passkey.verified = False  # user present only: a second factor missing
+    assert p.sign_in(client, passkey).status_code == 422
+    assert codes_again(client, runtime, smtp, OFFICER, SECRETS[OFFICER]).status_code == 303
+    unverified = p.register(client, p.SoftPasskey(verified=False))
+    assert unverified.status_code == 422
+    assert len(stored(runtime, member.id)) == 1
+
+
+def test_a_member_has_at_most_ten_passkeys(
+    client: TestClient, runtime: Runtime, smtp: SmtpServer, clock: FrozenClock
+) -> None:
+    member = s.invite(runtime, OFFICER, Role.OWNER, "Olu Owner")
+    code_sign_in(client, runtime, smtp, OFFICER)
+    with transaction(runtime.sessions) as session:
+        for n in range(10):
+            session.add(StaffPasskey(
+                id=uuid.uuid4(), member_id=member.id, credential_id=bytes([n]) * 16,
+                public_key=b"-", sign_count=0, transports="", name=f"Key {n}",
+                created_at=clock.now(), last_used_at=None,
+            ))  # fmt: skip
+    listing = client.get("/admin/passkeys")
+    refused = client.post("/admin/passkeys/new", data={"csrf_token": s.token(listing)})
+    assert refused.status_code == 409
+    assert "You have 10 passkeys: remove one before adding another." in refused.text
+
+
+def test_passkey_challenges_from_one_client_are_rate_limited(client: TestClient) -> None:
+    form = client.get("/admin/sign-in")
+    data = {"csrf_token": s.token(form), "next": "/admin"}
+    answers = [client.post("/admin/sign-in/passkey", data=data).status_code for _ in range(61)]
+    assert answers[:60] == [200] * 60
+    assert answers[60] == 429
+    late = p.answer_sign_in(client, str(uuid.uuid4()), "{}")
+    assert late.status_code == 429
+    assert "Too many tries. Try again in" in late.text
