@@ -94,10 +94,8 @@ def finish_sign_in(
     if ceremony_id is None or not credential or len(credential) > CREDENTIAL_MAX:
         return _sign_in_page(request, target, "The browser sent no passkey: try again.", 422)
     try:
-        with ratelimit.attempt(runtime, (BUCKET, _client(request))):
-            member = passkeys.finish_sign_in(
-                session, service.context(runtime), ceremony_id, credential
-            )
+        ratelimit.check(runtime, BUCKET, _client(request))  # answers spend challenges counted
+        member = passkeys.finish_sign_in(session, service.context(runtime), ceremony_id, credential)
     except RateLimited as exc:
         return _sign_in_page(
             request, target, f"Too many tries. Try again in {exc.retry_after} seconds.", 429
@@ -176,11 +174,11 @@ def _finish_registration(
     if label is None:
         return f"Give the passkey a name of 1 to {rules.NAME_MAX} characters: start again."
     try:
-        with ratelimit.attempt(runtime, (BUCKET, _client(request))):
-            member, _ = passkeys.finish_registration(
-                session, service.context(runtime), ceremony_id, credential, label,
-                member_id=member_id,
-            )  # fmt: skip
+        ratelimit.check(runtime, BUCKET, _client(request))
+        member, _ = passkeys.finish_registration(
+            session, service.context(runtime), ceremony_id, credential, label,
+            member_id=member_id,
+        )  # fmt: skip
     except RateLimited as exc:
         return f"Too many tries. Try again in {exc.retry_after} seconds."
     except PasskeyRefused as exc:

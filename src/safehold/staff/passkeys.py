@@ -217,14 +217,13 @@ def finish_sign_in(
     if passkey is None or member is None or not service.may_sign_in(member, now):
         _audit(session, ctx, _NOBODY, SIGN_IN, "refused")
         raise PasskeyRefused("that passkey is not one of this console's", details={})
-    handle = parsed.response.user_handle
+    handle, rp = parsed.response.user_handle, rules.relying_party(ctx.base_url)
     try:
         if handle is not None and handle != member.id.bytes:
             raise ValueError("the user handle names another member")
         verified = verify_authentication_response(
             credential=parsed, expected_challenge=row.challenge,
-            expected_rp_id=rules.relying_party(ctx.base_url).id,
-            expected_origin=rules.relying_party(ctx.base_url).origin,
+            expected_rp_id=rp.id, expected_origin=rp.origin,
             credential_public_key=passkey.public_key,
             credential_current_sign_count=passkey.sign_count, require_user_verification=True,
         )  # fmt: skip
