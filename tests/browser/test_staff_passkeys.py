@@ -14,7 +14,7 @@ from pathlib import Path
 import pyotp
 import pytest
 import uvicorn
-from playwright.sync_api import Page, expect
+from playwright.sync_api import CDPSession, Page, expect
 
 from safehold import migrate
 from safehold.app import create_app
@@ -34,12 +34,16 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def localhost(tmp_path: Path, smtp: SmtpServer) -> Iterator[tuple[str, Runtime]]:
-    """Safehold served on 127.0.0.1, its base URL http://localhost:<port> (the RP id)."""
+@pytest.fixture(params=["required"])
+def localhost(
+    request: pytest.FixtureRequest, tmp_path: Path, smtp: SmtpServer
+) -> Iterator[tuple[str, Runtime]]:
+    """Safehold served on 127.0.0.1, its base URL http://localhost:<port> (the RP id), with
+    SAFEHOLD_STAFF_2FA the fixture's parameter."""
     port = _free_port()
     base = f"http://localhost:{port}"
-    runtime = build_runtime(comms_settings(tmp_path, smtp, base_url=base))
+    settings = comms_settings(tmp_path, smtp, base_url=base, staff_2fa=request.param)
+    runtime = build_runtime(settings)
     migrate.upgrade(runtime.engine)
     config = uvicorn.Config(
         create_app(runtime), host="127.0.0.1", port=port, log_config=None, log_level="warning"
@@ -57,10 +61,8 @@ def localhost(tmp_path: Path, smtp: SmtpServer) -> Iterator[tuple[str, Runtime]]
     runtime.close()
 
 
-def test_register_a_passkey_then_sign_in_with_it_in_chromium(
-    page: Page, localhost: tuple[str, Runtime], smtp: SmtpServer
-) -> None:
-    base, runtime = localhost
+def virtual_authenticator(page: Page) -> tuple[CDPSession, str]:
+    """Chromium's virtual authenticator: CTAP2, built in, resident keys, user verified."""
     cdp = page.context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
     authenticator = cdp.send(
@@ -68,8 +70,11 @@ def test_register_a_passkey_then_sign_in_with_it_in_chromium(
         {"options": {"protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
                      "hasUserVerification": True, "isUserVerified": True}},
     )["authenticatorId"]  # fmt: skip
-    s.invite(runtime, ADDRESS, Role.OWNER, "Olu Owner")
+    return cdp, str(authenticator)
 
+
+def codes(page: Page, base: str, smtp: SmtpServer) -> None:
+    """The first sign-in with the e-mailed code and a TOTP, up to its last button."""
     page.goto(base + "/admin/sign-in")
     page.get_by_label("E-mail address").fill(ADDRESS)
     page.get_by_role("button", name="E-mail me a code").click()
@@ -78,6 +83,15 @@ def test_register_a_passkey_then_sign_in_with_it_in_chromium(
     secret = page.locator(".totp-secret").inner_text()
     page.get_by_label("Code from your authenticator app").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Sign in").click()
+
+
+def test_register_a_passkey_then_sign_in_with_it_in_chromium(
+    page: Page, localhost: tuple[str, Runtime], smtp: SmtpServer
+) -> None:
+    base, runtime = localhost
+    cdp, authenticator = virtual_authenticator(page)
+    s.invite(runtime, ADDRESS, Role.OWNER, "Olu Owner")
+    codes(page, base, smtp)
     page.wait_for_url(f"{base}/admin")
 
     page.get_by_role("link", name="Your passkeys").click()
@@ -113,3 +127,26 @@ def test_register_a_passkey_then_sign_in_with_it_in_chromium(
     page.get_by_role("button", name="Use my passkey").click()
     expect(page.get_by_role("alert")).to_have_text("That passkey is not one of this console's.")
     screenshot(page, "staff-passkey-refused")
+
+
+@pytest.mark.parametrize("localhost", ["passkey"], indirect=True)
+def test_under_passkey_the_first_sign_in_ends_on_registering_one_in_chromium(
+    page: Page, localhost: tuple[str, Runtime], smtp: SmtpServer
+) -> None:
+    base, runtime = localhost
+    virtual_authenticator(page)
+    s.invite(runtime, ADDRESS, Role.OWNER, "Olu Owner")
+    codes(page, base, smtp)
+    expect(page.get_by_text("This console signs staff in with passkeys only.")).to_be_visible()
+    page.get_by_label("Name of this passkey").fill("Phone")
+    screenshot(page, "staff-passkey-required")
+    page.get_by_role("button", name="Create the passkey").click()
+    page.wait_for_url(f"{base}/admin")
+    expect(page.get_by_text("Signed in as Olu Owner, owner.")).to_be_visible()
+
+    page.get_by_role("button", name="Sign out").click()
+    page.goto(base + "/admin/sign-in")
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    page.get_by_role("button", name="Use my passkey").click()
+    page.wait_for_url(f"{base}/admin")
+    expect(page.get_by_text("Signed in as Olu Owner, owner.")).to_be_visible()
