@@ -7,7 +7,7 @@ TRUNCATE): an entry whose key is gone could no longer be verified. They can be u
 re-wrapping under a new KEK version needs.
 
 Revision ID: 0042
-Revises: 0034
+Revises: 0037
 Create Date: 2026-12-07
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 import safehold.db
 
 revision: str = "0042"
-down_revision: str | None = "0034"
+down_revision: str | None = "0037"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

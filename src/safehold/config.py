@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from safehold import dbtimeouts
 from safehold.sharing.webhooks import WebhookSecretError, secret_key
+from safehold.staff.passkey_rules import StaffTwoFactor, unusable_reason
 
 ENV_PREFIX = "SAFEHOLD_"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -98,6 +99,10 @@ class Settings(BaseSettings):
     # Redis for what the processes must share: rate-limit counters and the news of a newly
     # published policy version (unset: each process keeps its own). May hold a password.
     redis_url: str | None = Field(default=None, repr=False)
+    # How staff sign in to the console (docs/admin-console.md, decision 0041): "required" — a
+    # passkey, or the e-mailed code then a TOTP; "passkey" — a member with a passkey only with
+    # it, a member without one registers one at the end of a code + TOTP sign-in.
+    staff_2fa: StaffTwoFactor = StaffTwoFactor.REQUIRED
     # Addresses (comma-separated) each audit checkpoint is e-mailed to as it is made, e.g.
     # the privacy officers': a copy outside the database and the machine (docs/operations.md,
     # "Audit log"). Empty: none is e-mailed.
@@ -123,6 +128,15 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("staff_2fa")
+    @classmethod
+    def _passkeys_can_work(cls, value: StaffTwoFactor, info: ValidationInfo) -> StaffTwoFactor:
+        base_url = info.data.get("base_url")
+        reason = unusable_reason(base_url) if isinstance(base_url, str) else None
+        if value is StaffTwoFactor.PASSKEY and reason is not None:
+            raise ValueError(f"'passkey' cannot work: {reason}")
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -99,6 +99,10 @@ LIMITS: dict[str, str] = {
     "signin.member.code.client": "30/15 minutes",
     "signin.member.verify.client": "30/15 minutes",
     "signin.member.totp.member": "10/15 minutes",
+    # Staff passkeys (decision 0041): passkey challenges asked for from one client address
+    # (a passkey's signature cannot be guessed: this bounds the rows and the work a client
+    # causes; each answer spends a challenge, and none is checked once the limit is reached).
+    "signin.member.passkey.client": "60/15 minutes",
 }
 
 

@@ -49,6 +49,8 @@ REFERENCE = frozenset(
         "promise_runs",
         "retention_runs",
         "staff_members",  # the console's staff, not the service's people (decision 0038)
+        "staff_passkey_ceremonies",  # passkey challenges of staff, no person (decision 0041)
+        "staff_passkeys",  # staff members' passkeys (decision 0041)
         "staff_sign_ins",
     }
 )

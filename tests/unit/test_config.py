@@ -46,6 +46,8 @@ def test_the_test_suites_own_variable_is_not_a_setting(monkeypatch: pytest.Monke
         ("SAFEHOLD_TRUSTED_PROXIES", "10.0.0.5,proxy.internal", "entry 2 is not an IP address"),
         ("SAFEHOLD_TRUSTED_PROXIES", "10.0.0.1/8", "entry 1 is not an IP address or network"),
         ("SAFEHOLD_TRUSTED_PROXIES", "*,10.0.0.5", "cannot be combined"),
+        ("SAFEHOLD_STAFF_2FA", "optional", "SAFEHOLD_STAFF_2FA: Input should be 'required' or"),
+        ("SAFEHOLD_STAFF_2FA", "passkey", "passkeys need a host name in SAFEHOLD_BASE_URL"),
     ],
 )
 def test_wrong_values_give_one_line_naming_the_setting(
@@ -100,3 +102,17 @@ def test_trusted_proxies_are_none_by_default_and_checked_when_named(
     assert load_settings().trusted_proxies == ""
     monkeypatch.setenv("SAFEHOLD_TRUSTED_PROXIES", raw)
     assert load_settings().trusted_proxies == kept
+
+
+def test_staff_2fa_is_required_by_default_and_passkey_needs_a_secure_host_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().staff_2fa == "required"
+    monkeypatch.setenv("SAFEHOLD_STAFF_2FA", "passkey")
+    monkeypatch.setenv("SAFEHOLD_BASE_URL", "http://console.example.com")
+    with pytest.raises(SettingsError, match=r"SAFEHOLD_STAFF_2FA: .*https://"):
+        load_settings()
+    monkeypatch.setenv("SAFEHOLD_BASE_URL", "https://console.example.com")
+    assert load_settings().staff_2fa == "passkey"
+    monkeypatch.setenv("SAFEHOLD_BASE_URL", "http://localhost:8000")
+    assert load_settings().staff_2fa == "passkey"

@@ -27,3 +27,22 @@ class SignInRefused(InvalidInput):
 
     code = "staff_sign_in_refused"
     keeps_writes = True  # the counted try
+
+
+class PasskeyRefused(InvalidInput):
+    """A passkey ceremony that did not verify: an unknown, used or expired challenge, a
+    response for another site, a passkey not registered here or whose counter went back.
+    The message is the page's."""
+
+    code = "staff_passkey_refused"
+    keeps_writes = True  # the challenge is spent and the refusal audited
+
+
+class PasskeyNotFound(NotFound):
+    code = "staff_passkey_not_found"
+
+
+class PasskeyOnly(InvalidInput):
+    """A code + TOTP sign-in of a member who has a passkey, under SAFEHOLD_STAFF_2FA=passkey."""
+
+    code = "staff_passkey_only"

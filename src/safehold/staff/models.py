@@ -51,3 +51,38 @@ class StaffSignIn(Base):
     code_ok_at: Mapped[datetime | None]
     totp_tries: Mapped[int] = mapped_column(Integer, default=0)
     used_at: Mapped[datetime | None]
+
+
+class StaffPasskey(Base):
+    """A member's passkey (WebAuthn credential, decision 0041): its id and public key as the
+    authenticator gave them, the last signature counter seen (a counter that goes back is
+    refused), its transports (hints for the browser) and the name the member gave it."""
+
+    __tablename__ = "staff_passkeys"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # what the pages carry
+    member_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_members.id"), index=True)
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)  # COSE, as registered
+    sign_count: Mapped[int] = mapped_column(Integer)
+    transports: Mapped[str] = mapped_column(String(120))  # comma-separated, may be empty
+    name: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+
+
+class StaffPasskeyCeremony(Base):
+    """One WebAuthn ceremony: the challenge the browser must sign, single-use and short-lived.
+    ``register`` names a member (signed in, or finishing a sign-in under ``passkey``);
+    ``sign_in`` names nobody until a passkey answers."""
+
+    __tablename__ = "staff_passkey_ceremonies"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # the id the page carries
+    kind: Mapped[str] = mapped_column(String(16))  # "register" | "sign_in"
+    member_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_members.id"))
+    challenge: Mapped[bytes] = mapped_column(LargeBinary)
+    signs_in: Mapped[bool]  # a registration that completes a sign-in (SAFEHOLD_STAFF_2FA=passkey)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

@@ -22,9 +22,10 @@ from safehold.comms.mail import MailError
 from safehold.deps import RuntimeDep, SessionDep
 from safehold.errors import InvalidInput, RateLimited
 from safehold.requests import rules as codes
-from safehold.staff import rules, service
-from safehold.staff.errors import SignInRefused
-from safehold.staff.models import StaffSignIn
+from safehold.staff import passkey_routes, passkeys, rules, service
+from safehold.staff.errors import PasskeyOnly, SignInRefused
+from safehold.staff.models import StaffMember, StaffSignIn
+from safehold.staff.passkey_rules import code_sign_in_allowed, must_register
 from safehold.subjects.errors import ConfusableEmail
 from safehold.web import pages, sessions
 from safehold.web.pages import CsrfDep
@@ -117,8 +118,13 @@ def enter_code(
     try:
         with ratelimit.attempt(runtime, ("signin.member.verify.client", _client(request))):
             member = service.check_code(session, ctx, attempt_id, digits)
+            _code_sign_in_allowed(session, runtime, member)
             secret = service.enrolment(session, ctx, member)
             session.commit()
+    except PasskeyOnly as exc:
+        session.rollback()  # the right code does not open this way
+        return _step(request, "code", str(attempt_id), target, ttl_minutes=minutes,
+                     status_code=422, errors={"code": _sentence(exc.message)})  # fmt: skip
     except (RateLimited, SignInRefused) as exc:
         session.commit()  # a counted wrong try and its audit entry
         message = (
@@ -135,6 +141,16 @@ def enter_code(
     account = f"{member.name} ({ctx.operator})"
     uri = rules.provisioning_uri(secret, account, f"{ctx.operator} {rules.ISSUER}")
     return _step(request, "totp", str(attempt_id), target, secret=secret, uri=uri)
+
+
+def _code_sign_in_allowed(session: SessionDep, runtime: RuntimeDep, member: StaffMember) -> None:
+    """Under SAFEHOLD_STAFF_2FA=passkey, a member who has a passkey signs in only with it."""
+    if not code_sign_in_allowed(
+        runtime.settings.staff_2fa, passkeys.has_passkey(session, member.id)
+    ):
+        raise PasskeyOnly(
+            "this console takes your passkey: use 'Sign in with a passkey'", details={}
+        )
 
 
 @router.get("/admin/sign-in/totp", response_class=HTMLResponse)
@@ -163,6 +179,10 @@ def enter_totp(
         ratelimit.check(runtime, "signin.member.totp.member", member_key)
         with ratelimit.attempt(runtime, ("signin.member.verify.client", _client(request))):
             member = service.check_totp(session, ctx, attempt_id, digits)
+            _code_sign_in_allowed(session, runtime, member)
+    except PasskeyOnly as exc:
+        session.rollback()
+        return refused(_sentence(exc.message), 422)
     except RateLimited as exc:
         return refused(
             f"Too many wrong codes: sign-in is locked. Try again in {exc.retry_after} seconds.", 429
@@ -172,6 +192,11 @@ def enter_totp(
         with contextlib.suppress(RateLimited):  # this refusal counts toward the lockout
             ratelimit.hit(runtime, "signin.member.totp.member", member_key)
         return refused(_sentence(exc.message), 422)
+    if must_register(runtime.settings.staff_2fa, passkeys.has_passkey(session, member.id)):
+        ceremony = passkeys.begin_registration(session, ctx, member, signs_in=True)
+        session.commit()
+        action = "/admin/sign-in/passkey/register"
+        return passkey_routes.registration_page(request, ceremony, action=action, target=target)
     token = sessions.start(session, Kind.STAFF, now=runtime.clock.now(), member=member)
     session.commit()
     response = pages.redirect(target)

@@ -33,7 +33,7 @@ from safehold.staff.errors import (
     OwnerExists,
     SignInRefused,
 )
-from safehold.staff.models import StaffMember, StaffSignIn
+from safehold.staff.models import StaffMember, StaffPasskey, StaffSignIn
 from safehold.staff.rules import Role
 from safehold.subjects.rules import normalise_email
 from safehold.vault.service import Vault
@@ -109,6 +109,7 @@ def invite(
     member.created_at, member.invite_expires_at = now, now + rules.INVITATION_TTL
     member.joined_at = member.last_sign_in_at = member.removed_at = None
     member.totp_sealed = member.totp_confirmed_at = member.totp_last_step = None
+    session.execute(delete(StaffPasskey).where(StaffPasskey.member_id == member.id))
     session.flush()
     _audit(session, ctx, actor, f"staff.invite.{role}", "ok")
     days = rules.INVITATION_TTL.days
@@ -146,6 +147,7 @@ def remove(session: Session, ctx: Context, address: str, *, actor: Actor) -> Sta
         raise LastOwner("the last owner cannot be removed: make another owner first", details={})
     member.removed_at = ctx.clock.now()
     end_sessions(session, member.id)
+    session.execute(delete(StaffPasskey).where(StaffPasskey.member_id == member.id))
     _audit(session, ctx, actor, "staff.remove", "ok")
     return member
 
