@@ -3,7 +3,7 @@ class (:mod:`safehold.handlers`)."""
 
 from __future__ import annotations
 
-from safehold.errors import Conflict, InvalidInput, NotFound
+from safehold.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
 class MemberExists(Conflict):
@@ -27,3 +27,17 @@ class SignInRefused(InvalidInput):
 
     code = "staff_sign_in_refused"
     keeps_writes = True  # the counted try
+
+
+class NoAuthenticator(Conflict):
+    code = "staff_no_authenticator"
+
+
+class SessionNotFound(NotFound):
+    code = "staff_session_not_found"
+
+
+class OwnerOnly(Forbidden):
+    """A staff-management page or action asked for by anyone but an owner member."""
+
+    code = "staff_owner_only"

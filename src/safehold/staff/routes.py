@@ -22,7 +22,7 @@ from safehold.comms.mail import MailError
 from safehold.deps import RuntimeDep, SessionDep
 from safehold.errors import InvalidInput, RateLimited
 from safehold.requests import rules as codes
-from safehold.staff import rules, service
+from safehold.staff import manage, rules, service
 from safehold.staff.errors import SignInRefused
 from safehold.staff.models import StaffSignIn
 from safehold.subjects.errors import ConfusableEmail
@@ -83,7 +83,8 @@ def ask_code(
     if error is not None:
         return pages.render(
             request, "admin_sign_in.html",
-            {"next": target, "email": address, "errors": {"email": error}}, status_code=status,
+            {"next": target, "email": address, "errors": {"email": error},
+             "key_sign_in": not manage.owner_has_joined(session)}, status_code=status,
         )  # fmt: skip
     query = urlencode({"attempt": str(attempt), "next": target})
     return pages.redirect(f"/admin/sign-in/code?{query}")
