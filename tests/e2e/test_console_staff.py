@@ -48,6 +48,10 @@ def other_client(client: TestClient) -> TestClient:
     return TestClient(client.app, raise_server_exceptions=False)
 
 
+def actions(runtime: Runtime, prefix: str) -> list[str]:
+    return [e.action for e in audit_entries(runtime, None) if e.action.startswith(prefix)]
+
+
 def member_by_name(runtime: Runtime, name: str) -> StaffMember | None:
     with transaction(runtime.sessions) as session:
         return session.scalars(select(StaffMember).where(StaffMember.name == name)).first()
@@ -117,7 +121,7 @@ def test_only_an_owner_reaches_staff_pages_and_a_tampered_post_changes_nothing(
         assert me is not None
         assert me.role == "privacy_officer"
         assert session.scalars(select(StaffMember).where(StaffMember.name == "M")).first() is None
-    assert not audit_entries(runtime, "staff.role")
+    assert not actions(runtime, "staff.role")
     # CSRF: the owner's own post without the form's token is refused and changes nothing.
     forged = client.post(f"/admin/staff/{officer.id}/role", data={"role": "auditor"},
                          follow_redirects=False)  # fmt: skip
@@ -169,7 +173,7 @@ def test_last_owner_is_kept_and_the_refusal_is_shown(
     demoted = s.post_form(client, page, f"{page}/role", {"role": "auditor"})
     assert demoted.status_code == 409
     assert client.get("/admin/staff").status_code == 200  # still an owner, still signed in
-    assert not audit_entries(runtime, "staff.remove")
+    assert not actions(runtime, "staff.remove")
 
 
 def test_sessions_are_listed_and_one_is_ended_from_the_page(
