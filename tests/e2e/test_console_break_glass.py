@@ -68,6 +68,8 @@ def test_key_signs_in_until_an_owner_joins_then_never_and_its_session_ends(
     assert unknown[0] == 403  # the same answer: a closed path checks no key
     names = [e.actor for e in audit_entries(runtime, "console.sign_in") if e.outcome == "closed"]
     assert names[-1] == "system:console-sign-in"
+    answers = [key_sign_in(client, token)[0] for _ in range(9)]  # the client's 10 refusals
+    assert answers == [403] * 8 + [429]
 
 
 def test_the_sole_owner_who_lost_their_app_is_reset_on_the_server_and_enrols_anew(

@@ -200,6 +200,12 @@ def test_sessions_are_listed_and_one_is_ended_from_the_page(
     assert "That session has ended already." in twice.text
     own = client.get(f"/admin/staff/{owner.id}")
     assert "(this session)" in own.text
+    with transaction(runtime.sessions) as session:
+        [mine] = session.scalars(select(WebSession).where(WebSession.staff_member_id == owner.id))
+        my_id = mine.id
+    elsewhere = f"/admin/staff/{sam.id}/sessions/{my_id}/revoke"  # a session not Sam's
+    assert s.post_form(client, "/admin/staff", elsewhere, {}).status_code == 404
+    assert client.get("/admin/staff").status_code == 200
 
 
 def test_totp_reset_ends_sessions_and_the_next_sign_in_enrols_a_new_authenticator(
