@@ -78,3 +78,29 @@ def enrol(client: TestClient, smtp: SmtpServer, address: str) -> tuple[str, str]
 
 def totp(runtime: Runtime, secret: str, seconds: int = 0) -> str:
     return pyotp.TOTP(secret).at(runtime.clock.now().timestamp() + seconds)
+
+
+def join(client: TestClient, runtime: Runtime, smtp: SmtpServer, address: str) -> str:
+    """A first complete sign-in (code, enrolment, TOTP) in ``client``: the TOTP secret."""
+    attempt, secret = enrol(client, smtp, address)
+    done = post_step(client, "totp", attempt, totp(runtime, secret))
+    assert done.status_code == 303, done.text
+    return secret
+
+
+def post_form(client: TestClient, page: str, action: str, data: dict[str, str]) -> Response:
+    """Submit a form of ``page`` as a browser does: with the page's CSRF token."""
+    return client.post(
+        action, data={"csrf_token": token(client.get(page)), **data}, follow_redirects=False
+    )
+
+
+def join_again(
+    client: TestClient, runtime: Runtime, smtp: SmtpServer, address: str, secret: str
+) -> None:
+    """A later sign-in (code, then the TOTP of the app enrolled with ``secret``)."""
+    attempt = attempt_of(ask_code(client, address))
+    step = post_step(client, "code", attempt, mailed_code(smtp, address))
+    assert step.status_code == 303, step.text
+    done = post_step(client, "totp", attempt, totp(runtime, secret))
+    assert done.status_code == 303, done.text

@@ -72,3 +72,14 @@ def test_owner_invites_lists_and_removes(smtp: SmtpServer) -> None:
     assert [r["status"] for r in listed()] == ["invited", "removed"]
     unknown = runner.invoke(app, ["staff", "remove", "sam@example.com"])
     assert unknown.exit_code == 2
+
+
+def test_reset_totp_from_the_server(smtp: SmtpServer) -> None:
+    made = runner.invoke(app, ["staff", "create-owner", "olive@example.com", "--name", "Olive"])
+    assert made.exit_code == 0, made.output
+    early = runner.invoke(app, ["staff", "reset-totp", "olive@example.com"])
+    assert early.exit_code == 2
+    assert "has not set up an authenticator yet" in early.output
+    unknown = runner.invoke(app, ["staff", "reset-totp", "nobody@example.com"])
+    assert unknown.exit_code == 2
+    assert "no staff member has that address" in unknown.output

@@ -110,7 +110,7 @@ def test_member_registers_a_passkey_lists_it_and_signs_in_with_it_alone(
     assert "Signed in as <strong>Priya Officer</strong>, privacy officer." in home.text
     [used] = stored(runtime, member.id)
     assert (used.sign_count, used.last_used_at) == (1, clock.now())
-    actor = f"staff:{member.id}"
+    actor = f"staff:{member.id}/privacy_officer"
     assert [e.outcome for e in audit_entries(runtime, "staff.passkey.add")] == ["ok"]
     signed_in = [e for e in audit_entries(runtime, "console.sign_in") if e.actor == actor]
     assert [e.outcome for e in signed_in] == ["ok", "ok"]  # the codes, then the passkey
@@ -324,3 +324,29 @@ def test_passkey_challenges_from_one_client_are_rate_limited(client: TestClient)
     late = p.answer_sign_in(client, str(uuid.uuid4()), "{}")
     assert late.status_code == 429
     assert "Too many tries. Try again in" in late.text
+
+
+def test_an_owner_removes_a_members_passkeys_from_the_staff_page(
+    client: TestClient, runtime: Runtime, smtp: SmtpServer, clock: FrozenClock
+) -> None:
+    """For a lost device: every passkey of the member goes, their sessions end, audited."""
+    desk = TestClient(client.app, raise_server_exceptions=False)
+    member, passkey = member_with_passkey(
+        desk, runtime, smtp, OFFICER, Role.PRIVACY_OFFICER, "Priya Officer"
+    )
+    clock.advance(timedelta(minutes=1))
+    assert p.sign_in(desk, passkey).status_code == 303
+    owner = s.invite(runtime, "olive.owner@example.com", Role.OWNER, "Olive Owner")
+    code_sign_in(client, runtime, smtp, "olive.owner@example.com")
+    page = f"/admin/staff/{member.id}"
+    assert "Remove their passkeys" in client.get(page).text
+    done = s.post_form(client, page, f"{page}/passkey-reset", {})
+    assert done.status_code == 303, done.text
+    assert stored(runtime, member.id) == []
+    assert desk.get("/admin", follow_redirects=False).status_code == 303  # signed out at once
+    desk.cookies.clear()
+    assert p.sign_in(desk, passkey).status_code == 422
+    [entry] = audit_entries(runtime, f"staff.passkey_reset:{member.id}")
+    assert entry.actor == f"staff:{owner.id}/owner"
+    assert "Remove their passkeys" not in client.get(page).text
+    assert s.post_form(client, "/admin/staff", f"{page}/passkey-reset", {}).status_code == 409

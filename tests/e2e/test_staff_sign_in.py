@@ -79,7 +79,7 @@ def test_invited_support_agent_signs_in_sees_only_their_role_and_is_named_in_the
     assert "Your role, support agent, does not hold the scope requests:write" in found.text
     assert "Your key" not in found.text
 
-    actor = f"staff:{member.id}"
+    actor = f"staff:{member.id}/support_agent"  # the member, and the role they acted in
     sign_ins = [e for e in audit_entries(runtime, "console.sign_in") if e.actor == actor]
     assert [e.outcome for e in sign_ins] == ["ok"]
     reads = [e for e in audit_entries(runtime, None) if e.subject_id == ada and e.actor == actor]
@@ -171,7 +171,7 @@ def test_totp_brute_force_is_locked_out_even_for_the_right_code(
     assert locked.status_code == 429
     assert "Too many wrong codes: sign-in is locked." in locked.text
     refusals = [e for e in audit_entries(runtime, "console.sign_in")
-                if e.actor == f"staff:{member.id}" and e.outcome == "refused"]  # fmt: skip
+                if e.actor == f"staff:{member.id}/auditor" and e.outcome == "refused"]  # fmt: skip
     assert len(refusals) == 10
 
 

@@ -140,7 +140,7 @@ def _entry_data(access: Access, position: int, at: datetime) -> chain.EntryData:
     return chain.EntryData(
         seq=position,
         at=at,
-        actor=f"{actor.kind}:{actor.id}",
+        actor=actor.audit_name,
         action=access.action,
         subject_id=str(access.subject_id) if access.subject_id else None,
         categories=tuple(sorted(set(access.categories))),

@@ -99,11 +99,21 @@ def widens(
 class Actor:
     """Who is acting: an API key, a staff member, the person themselves, or a system job.
 
-    ``request_id`` ties the audit entries an action writes to the request that caused it."""
+    ``request_id`` ties the audit entries an action writes to the request that caused it.
+    ``role`` is a staff member's role when they acted: the audit log names it beside them
+    (:attr:`audit_name`), while records that keep who did something (``created_by``…) keep
+    ``kind:id`` alone."""
 
-    kind: str  # "api_key" | "admin" | "subject" | "system"
+    kind: str  # "api_key" | "admin" | "staff" | "subject" | "system"
     id: str
     request_id: str | None = None
+    role: str | None = None
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.id}"
+
+    @property
+    def audit_name(self) -> str:
+        """How an audit entry names the actor: ``staff:<member id>/<role>`` for a member
+        (the role they held then, covered by the entry's hash), ``kind:id`` otherwise."""
+        return f"{self}/{self.role}" if self.role else str(self)

@@ -19,6 +19,7 @@ from safehold.handlers import status_for
 from safehold.requests import service as requests
 from safehold.runtime import Runtime
 from safehold.staff import rules as staff_rules
+from safehold.staff.errors import OwnerOnly
 from safehold.subjects import service as subjects
 from safehold.web import pages
 from safehold.web.sessions import SignedIn
@@ -64,6 +65,15 @@ def guard(signed_in: SignedIn, scope: str | None) -> Principal:
     return principal
 
 
+def require_owner(signed_in: SignedIn) -> Principal:
+    """The signed-in owner: staff management is an owner's alone, never an API key's (even
+    one holding every scope, on the break-glass path) nor another role's."""
+    member = signed_in.member
+    if member is None or member.role != staff_rules.Role.OWNER:
+        raise OwnerOnly("only an owner manages staff members", details={})
+    return key_of(signed_in)
+
+
 def require_purpose(principal: Principal, purpose: str, *, declared: Collection[str]) -> None:
     """Refuse a purpose the principal may not use; a submitted value is named only when the
     policy declares it (as the API's check)."""
@@ -83,8 +93,9 @@ def page(
 ) -> HTMLResponse:  # fmt: skip
     """A console page with the navigation this key may use and the current page marked."""
     principal = key_of(signed_in)
+    owner = signed_in.member is not None and signed_in.member.role == staff_rules.Role.OWNER
     values = {
-        "nav": rules.nav(principal.scopes),
+        "nav": rules.nav(principal.scopes, owner=owner),
         "here": request.url.path,
         "key_name": principal.name if principal.role is None else None,
         "member_name": principal.name if principal.role is not None else None,

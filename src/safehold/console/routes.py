@@ -1,5 +1,5 @@
 """The admin console (/admin): one router made of the page groups, in navigation order.
-Every page needs a staff session (a personal API key) and checks its own scope."""
+Every page needs a staff session and checks its own scope (staff management: the owner role)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from safehold.console import (
     record_pages,
     request_pages,
     ropa_pages,
+    staff_pages,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -21,3 +22,4 @@ router.include_router(record_pages.router)  # /admin/audit, /admin/messages
 router.include_router(policy_pages.router)  # /admin/policy, /admin/retention, /admin/analytics
 router.include_router(promise_pages.router)  # /admin/promises
 router.include_router(ropa_pages.router)  # /admin/ropa
+router.include_router(staff_pages.router)  # /admin/staff (owners only)

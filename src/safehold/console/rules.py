@@ -39,6 +39,8 @@ PAGES: tuple[Page, ...] = (
     Page("/admin/analytics", "Analytics", "analytics:read"),
 )
 SCOPE_OF = {p.path: p.scope for p in PAGES}
+# Staff management: an owner member's alone (no scope grants it), listed last.
+STAFF_PAGE = Page("/admin/staff", "Staff", None)
 
 AUDIT_PAGE = 50  # audit entries per page
 QUEUE_LIMIT = 500  # requests shown in the queue at once (soonest deadline first)
@@ -94,10 +96,12 @@ def extension_choices(max_extension: str) -> dict[str, str]:
     return choices
 
 
-def nav(scopes: Iterable[str]) -> list[Page]:
-    """The pages a key with ``scopes`` may open, in order."""
+def nav(scopes: Iterable[str], *, owner: bool = False) -> list[Page]:
+    """The pages a principal with ``scopes`` may open, in order (staff management last, for
+    an owner)."""
     held = set(scopes)
-    return [p for p in PAGES if p.scope is None or p.scope in held]
+    pages = [p for p in PAGES if p.scope is None or p.scope in held]
+    return [*pages, STAFF_PAGE] if owner else pages
 
 
 def usable_purposes(declared: Sequence[str], key_purposes: list[str]) -> list[str]:

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from safehold.access import audit
@@ -188,10 +188,12 @@ class AuditPage:
 
 
 def audit_page(
-    session: Session, *, before: int | None, action: str | None, subject_id: uuid.UUID | None
-) -> AuditPage:
-    """Newest first, :data:`rules.AUDIT_PAGE` at a time, filtered by action (prefix) and
-    person; with the whole chain's verification."""
+    session: Session, *, before: int | None, action: str | None, subject_id: uuid.UUID | None,
+    actor: str | None = None,
+) -> AuditPage:  # fmt: skip
+    """Newest first, :data:`rules.AUDIT_PAGE` at a time, filtered by action (prefix), person
+    and actor (``staff:<id>`` matches the member under any role they held); with the whole
+    chain's verification."""
     query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(rules.AUDIT_PAGE + 1)
     if before is not None:
         query = query.where(AuditEntry.seq < before)
@@ -199,6 +201,9 @@ def audit_page(
         query = query.where(AuditEntry.action.startswith(action, autoescape=True))
     if subject_id is not None:
         query = query.where(AuditEntry.subject_id == subject_id)
+    if actor:
+        under_a_role = AuditEntry.actor.startswith(f"{actor}/", autoescape=True)
+        query = query.where(or_(AuditEntry.actor == actor, under_a_role))
     rows = list(session.scalars(query))
     more = len(rows) > rules.AUDIT_PAGE
     rows = rows[: rules.AUDIT_PAGE]

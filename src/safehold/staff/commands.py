@@ -142,3 +142,22 @@ def remove(email: str) -> None:
     except SafeholdError as exc:
         fail(exc.message)
     out.print(f"Removed {member.name} (member {member.id}); their sessions have ended.")
+
+
+@app.command("reset-totp")
+def reset_totp(email: str) -> None:
+    """Forget a member's authenticator (lost or exposed): their sessions end, and at their
+    next sign-in, after the e-mailed code, they set up a new one. The break-glass path for
+    an owner nobody else can reset (decision 0042)."""
+    from safehold.db import transaction
+    from safehold.staff import service
+
+    runtime = runtime_or_exit()
+    upgrade_or_exit(runtime)
+    try:
+        with transaction(runtime.sessions) as session:
+            member = service.reset_totp(session, service.context(runtime), email, actor=CLI)
+    except SafeholdError as exc:
+        fail(exc.message)
+    out.print(f"{member.name}'s authenticator is reset; their sessions have ended. At their "
+              "next sign-in they set up a new one.")  # fmt: skip

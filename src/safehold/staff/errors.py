@@ -3,7 +3,7 @@ class (:mod:`safehold.handlers`)."""
 
 from __future__ import annotations
 
-from safehold.errors import Conflict, InvalidInput, NotFound
+from safehold.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
 class MemberExists(Conflict):
@@ -46,3 +46,17 @@ class PasskeyOnly(InvalidInput):
     """A code + TOTP sign-in of a member who has a passkey, under SAFEHOLD_STAFF_2FA=passkey."""
 
     code = "staff_passkey_only"
+
+
+class NoAuthenticator(Conflict):
+    code = "staff_no_authenticator"
+
+
+class SessionNotFound(NotFound):
+    code = "staff_session_not_found"
+
+
+class OwnerOnly(Forbidden):
+    """A staff-management page or action asked for by anyone but an owner member."""
+
+    code = "staff_owner_only"

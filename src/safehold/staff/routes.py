@@ -22,7 +22,7 @@ from safehold.comms.mail import MailError
 from safehold.deps import RuntimeDep, SessionDep
 from safehold.errors import InvalidInput, RateLimited
 from safehold.requests import rules as codes
-from safehold.staff import passkey_routes, passkeys, rules, service
+from safehold.staff import manage, passkey_routes, passkeys, rules, service
 from safehold.staff.errors import PasskeyOnly, SignInRefused
 from safehold.staff.models import StaffMember, StaffSignIn
 from safehold.staff.passkey_rules import code_sign_in_allowed, must_register
@@ -84,7 +84,8 @@ def ask_code(
     if error is not None:
         return pages.render(
             request, "admin_sign_in.html",
-            {"next": target, "email": address, "errors": {"email": error}}, status_code=status,
+            {"next": target, "email": address, "errors": {"email": error},
+             "key_sign_in": not manage.owner_has_joined(session)}, status_code=status,
         )  # fmt: skip
     query = urlencode({"attempt": str(attempt), "next": target})
     return pages.redirect(f"/admin/sign-in/code?{query}")

@@ -25,20 +25,13 @@ from safehold.access.rules import Actor
 from safehold.clock import Clock
 from safehold.requests import rules as codes
 from safehold.runtime import Runtime
-from safehold.staff import mail, rules
-from safehold.staff.errors import (
-    LastOwner,
-    MemberExists,
-    MemberNotFound,
-    OwnerExists,
-    SignInRefused,
-)
+from safehold.staff import mail, manage, rules
+from safehold.staff.errors import MemberExists, MemberNotFound, OwnerExists, SignInRefused
 from safehold.staff.models import StaffMember, StaffPasskey, StaffSignIn
 from safehold.staff.rules import Role
 from safehold.subjects.rules import normalise_email
 from safehold.vault.service import Vault
 from safehold.web import rules as web_rules
-from safehold.web.models import WebSession
 
 EMAIL_KIND = "staff.email"  # the blind index's domain: never equal to a person's index
 SIGN_IN = "console.sign_in"
@@ -74,22 +67,12 @@ def _audit(session: Session, ctx: Context, actor: Actor, action: str, outcome: s
 
 
 def actor_of(member: StaffMember, request_id: str | None = None) -> Actor:
-    return Actor("staff", str(member.id), request_id=request_id)
+    return Actor("staff", str(member.id), request_id=request_id, role=member.role)
 
 
 def find(session: Session, ctx: Context, address: str) -> StaffMember | None:
     index = email_index(ctx, address)
     return session.scalars(select(StaffMember).where(StaffMember.email_index == index)).first()
-
-
-def _active_owners(session: Session) -> list[StaffMember]:
-    return list(
-        session.scalars(
-            select(StaffMember).where(
-                StaffMember.role == Role.OWNER, StaffMember.removed_at.is_(None)
-            )
-        )
-    )
 
 
 def invite(
@@ -111,7 +94,7 @@ def invite(
     member.totp_sealed = member.totp_confirmed_at = member.totp_last_step = None
     session.execute(delete(StaffPasskey).where(StaffPasskey.member_id == member.id))
     session.flush()
-    _audit(session, ctx, actor, f"staff.invite.{role}", "ok")
+    manage.record(session, ctx.clock, actor, f"staff.invite.{role}", member.id)
     days = rules.INVITATION_TTL.days
     link = f"{ctx.base_url.rstrip('/')}/admin/sign-in"
     text = mail.invitation_text(ctx.operator, rules.ROLES[role].label, link, days)
@@ -123,7 +106,7 @@ def create_owner(
     session: Session, ctx: Context, address: str, *, name: str, actor: Actor
 ) -> StaffMember:
     """The first owner; refused once an owner exists (who then invites the others)."""
-    if _active_owners(session):
+    if manage.active_owners(session):
         raise OwnerExists("an owner exists: they invite further staff", details={})
     return invite(session, ctx, address, name=name, role=Role.OWNER, actor=actor)
 
@@ -132,40 +115,33 @@ def members(session: Session) -> list[StaffMember]:
     return list(session.scalars(select(StaffMember).order_by(StaffMember.created_at)))
 
 
-def end_sessions(session: Session, member_id: uuid.UUID) -> int:
-    ended = session.execute(delete(WebSession).where(WebSession.staff_member_id == member_id))
-    session.flush()
-    return int(getattr(ended, "rowcount", 0) or 0)
-
-
-def remove(session: Session, ctx: Context, address: str, *, actor: Actor) -> StaffMember:
-    """End the member's access at once: removed, every session ended. The last owner stays."""
+def _current(session: Session, ctx: Context, address: str) -> StaffMember:
     member = find(session, ctx, address)
     if member is None or member.removed_at is not None:
         raise MemberNotFound("no staff member has that address", details={})
-    if member.role == Role.OWNER and len(_active_owners(session)) == 1:
-        raise LastOwner("the last owner cannot be removed: make another owner first", details={})
-    member.removed_at = ctx.clock.now()
-    end_sessions(session, member.id)
-    session.execute(delete(StaffPasskey).where(StaffPasskey.member_id == member.id))
-    _audit(session, ctx, actor, "staff.remove", "ok")
+    return member
+
+
+def remove(session: Session, ctx: Context, address: str, *, actor: Actor) -> StaffMember:
+    """End the member's access at once (:func:`manage.remove`)."""
+    member = _current(session, ctx, address)
+    manage.remove(session, ctx.clock, member, actor=actor)
     return member
 
 
 def change_role(
     session: Session, ctx: Context, address: str, role: Role, *, actor: Actor
 ) -> StaffMember:
-    """Give a member another role; their sessions end (they sign in again under it)."""
-    member = find(session, ctx, address)
-    if member is None or member.removed_at is not None:
-        raise MemberNotFound("no staff member has that address", details={})
-    if member.role == role:
-        return member
-    if member.role == Role.OWNER and len(_active_owners(session)) == 1:
-        raise LastOwner("the last owner keeps the role: make another owner first", details={})
-    member.role = str(role)
-    end_sessions(session, member.id)
-    _audit(session, ctx, actor, f"staff.role.{role}", "ok")
+    """Give a member another role; their sessions end (:func:`manage.change_role`)."""
+    member = _current(session, ctx, address)
+    manage.change_role(session, ctx.clock, member, role, actor=actor)
+    return member
+
+
+def reset_totp(session: Session, ctx: Context, address: str, *, actor: Actor) -> StaffMember:
+    """Forget the member's authenticator (:func:`manage.reset_totp`)."""
+    member = _current(session, ctx, address)
+    manage.reset_totp(session, ctx.clock, member, actor=actor)
     return member
 
 

@@ -1,5 +1,6 @@
 """Sign-in and sign-out pages: people to the privacy center (/me) with an e-mailed code,
-staff to the admin console (/admin) with their personal API key.
+staff to the admin console (/admin) with an API key on the break-glass path, open only until
+an owner has joined (members sign in through :mod:`safehold.staff.routes`).
 
 Form fields arrive as plain optional strings and are checked here, so a wrong value is shown
 next to its field on the same page instead of as an error page.
@@ -25,6 +26,7 @@ from safehold.errors import InvalidInput, RateLimited
 from safehold.requests import rules as codes
 from safehold.requests.errors import CodeAttemptsExhausted, CodeExpired, CodeInvalid, CodeMissing
 from safehold.runtime import Runtime
+from safehold.staff import manage
 from safehold.subjects.errors import ConfusableEmail
 from safehold.web import pages, rules, sessions, signin, staff
 from safehold.web.pages import CsrfDep
@@ -177,10 +179,18 @@ def person_sign_out(request: Request, _csrf: CsrfDep, session: SessionDep) -> Re
     return _sign_out(request, session, Kind.PERSON)
 
 
+def _key_sign_in_open(session: Session) -> bool:
+    """The break-glass path: only until an owner has joined (decision 0042)."""
+    return not manage.owner_has_joined(session)
+
+
 @router.get("/admin/sign-in", response_class=HTMLResponse)
-def staff_sign_in_page(request: Request, next: str | None = None) -> HTMLResponse:
+def staff_sign_in_page(
+    request: Request, session: SessionDep, next: str | None = None
+) -> HTMLResponse:
     target = pages.safe_next(next, "/admin")
-    return pages.render(request, "admin_sign_in.html", {"next": target, "errors": {}})
+    values = {"next": target, "errors": {}, "key_sign_in": _key_sign_in_open(session)}
+    return pages.render(request, "admin_sign_in.html", values)
 
 
 @router.post("/admin/sign-in", response_class=HTMLResponse)
@@ -193,9 +203,10 @@ def staff_sign_in(
     target = pages.safe_next(next, "/admin")
     given, client = (api_key or "").strip(), _client(request)
 
-    def refused(message: str, status_code: int) -> HTMLResponse:
+    def refused(message: str, status_code: int, *, open_: bool = True) -> HTMLResponse:
         return pages.render(
-            request, "admin_sign_in.html", {"next": target, "errors": {"api_key": message}},
+            request, "admin_sign_in.html",
+            {"next": target, "errors": {"api_key": message}, "key_sign_in": open_},
             status_code=status_code,
         )  # fmt: skip
 
@@ -206,6 +217,12 @@ def staff_sign_in(
     except RateLimited as exc:
         return refused(f"Too many attempts. Try again in {exc.retry_after} seconds.", 429)
     request_id = getattr(request.state, "request_id", None)
+    if not _key_sign_in_open(session):
+        staff.refuse_closed(session, given, clock=runtime.clock, request_id=request_id)
+        session.commit()  # the refusal's audit entry
+        with contextlib.suppress(RateLimited):
+            ratelimit.hit(runtime, STAFF_LIMIT, client)
+        return refused(staff.CLOSED, 403, open_=False)
     try:
         key = staff.sign_in(session, given, clock=runtime.clock, request_id=request_id)
     except InvalidApiKey as exc:

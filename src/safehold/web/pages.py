@@ -125,7 +125,8 @@ def actor_of(request: Request, signed_in: SignedIn) -> Actor:
     if signed_in.kind is Kind.PERSON:
         return Actor("subject", str(signed_in.subject_id), request_id=request_id)
     if signed_in.member is not None:
-        return Actor("staff", str(signed_in.member.id), request_id=request_id)
+        member = signed_in.member
+        return Actor("staff", str(member.id), request_id=request_id, role=member.role)
     assert signed_in.api_key is not None
     return Actor("api_key", signed_in.api_key.id, request_id=request_id)
 

@@ -3,7 +3,7 @@
 A session ends when its idle or absolute lifetime is over (:data:`rules.LIFETIMES`), when
 the person signs out, when the person is erased, and — for staff — when the member is
 removed or their role changed (or, on the break-glass path, when the API key they signed in
-with is revoked): :func:`load` checks all of that on every request.
+with is revoked or an owner has joined): :func:`load` checks all of that on every request.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from safehold.access.models import ApiKey
+from safehold.staff import manage
 from safehold.staff.models import StaffMember, StaffPasskeyCeremony, StaffSignIn
 from safehold.subjects.models import Subject
 from safehold.web import rules
@@ -95,7 +96,7 @@ def _who(session: Session, row: WebSession) -> SignedIn | None:
         return SignedIn(Kind.STAFF, row.id, member=member)
     if row.kind == Kind.STAFF and row.api_key_id is not None:
         key = session.get(ApiKey, row.api_key_id)
-        if key is None or key.revoked_at is not None:
+        if key is None or key.revoked_at is not None or manage.owner_has_joined(session):
             return None
         return SignedIn(Kind.STAFF, row.id, api_key=key)
     return None

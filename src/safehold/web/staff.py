@@ -1,4 +1,5 @@
-"""Staff sign-in to the admin console with a personal API key, audited either way.
+"""Staff sign-in to the admin console with an API key (the break-glass path, open only until
+an owner has joined: decision 0042), audited either way.
 
 A refused attempt leaves an audit entry (``console.sign_in``, outcome ``refused``) so key
 stuffing and probing for key ids leave a trace; a successful one leaves ``ok``. Neither
@@ -20,6 +21,11 @@ from safehold.clock import Clock
 
 ACTION = "console.sign_in"
 ANONYMOUS = "console-sign-in"  # the system actor's id when the token names no key
+CLOSED = (
+    "API keys no longer sign in to the console: an owner has joined. Sign in with your "
+    "e-mail address; an owner who lost their authenticator is reset by another owner, or on "
+    "the server with 'safehold staff reset-totp'."
+)
 
 
 def sign_in(session: Session, token: str, *, clock: Clock, request_id: str | None) -> ApiKey:
@@ -32,6 +38,12 @@ def sign_in(session: Session, token: str, *, clock: Clock, request_id: str | Non
         raise
     _record(session, Actor("api_key", key.id, request_id=request_id), "ok", clock)
     return key
+
+
+def refuse_closed(session: Session, token: str, *, clock: Clock, request_id: str | None) -> None:
+    """Record a key sign-in tried after the path closed: the key is not checked (a closed
+    path tells nothing about a key), the entry names it only when its id exists."""
+    _record(session, _claimed(session, token, request_id), "closed", clock)
 
 
 def _claimed(session: Session, token: str, request_id: str | None) -> Actor:
