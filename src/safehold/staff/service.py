@@ -25,7 +25,7 @@ from safehold.access.rules import Actor
 from safehold.clock import Clock
 from safehold.requests import rules as codes
 from safehold.runtime import Runtime
-from safehold.staff import mail, rules
+from safehold.staff import addresses, mail, rules
 from safehold.staff.errors import (
     LastOwner,
     MemberExists,
@@ -109,6 +109,7 @@ def invite(
     member.created_at, member.invite_expires_at = now, now + rules.INVITATION_TTL
     member.joined_at = member.last_sign_in_at = member.removed_at = None
     member.totp_sealed = member.totp_confirmed_at = member.totp_last_step = None
+    addresses.keep(ctx.vault, member, address)
     session.flush()
     _audit(session, ctx, actor, f"staff.invite.{role}", "ok")
     days = rules.INVITATION_TTL.days
@@ -193,7 +194,8 @@ def request_code(session: Session, ctx: Context, address: str) -> uuid.UUID:
         )
     )  # fmt: skip
     session.flush()
-    if code is not None:
+    if code is not None and member is not None:
+        addresses.keep(ctx.vault, member, address)  # typed, and it matched their index
         minutes = int(rules.SIGN_IN_CODE_TTL.total_seconds() // 60)
         text = mail.code_text(ctx.operator, code, minutes)
         ctx.send(address, "Your admin console sign-in code", text)
