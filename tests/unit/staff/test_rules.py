@@ -61,7 +61,8 @@ def test_an_auditor_only_reads() -> None:
 def test_a_privacy_officer_answers_requests_publishes_and_reads_the_audit() -> None:
     officer = rules.grant("privacy_officer")
     assert {"holds:write", "policy:admin", "audit:read", "ropa:read"} <= set(officer.scopes)
-    assert holds(officer.scopes, "requests:open") and holds(officer.scopes, "requests:execute")
+    assert holds(officer.scopes, "requests:open")
+    assert holds(officer.scopes, "requests:execute")
     assert "keys:admin" not in officer.scopes
     assert ANY_PURPOSE not in officer.purposes
 
