@@ -132,6 +132,10 @@ def test_api_keys_requests_write_keeps_everything_requests_open_cannot_erase(
     assert refused.json()["error"]["details"]["required_scope"] == "requests:execute"
     noted = client.post(f"/v1/requests/{erasure}/notes", headers=opener, json={"text": NOTE})
     assert noted.status_code == 201, noted.text
+    card = {"text": "Paid with 4111 1111 1111 1111 last year."}  # a test card number
+    refused_card = client.post(f"/v1/requests/{erasure}/notes", headers=opener, json=card)
+    assert refused_card.status_code == 422
+    assert refused_card.json()["error"]["code"] == "card_data_refused"
     listed = client.get(f"/v1/requests/{erasure}/notes", headers=opener)
     assert [n["text"] for n in listed.json()] == [NOTE]
     bad = client.put(f"/v1/requests/{erasure}/assignee", headers=opener,

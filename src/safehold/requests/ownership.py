@@ -12,16 +12,17 @@ assignment, note written and notes read is audited in the same transaction.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from safehold.access.rules import Actor, holds
 from safehold.requests import rules
 from safehold.requests.errors import AssigneeInvalid, NoteInvalid, NoteRefused, TransitionRefused
-from safehold.requests.models import DataRequest, RequestNote
+from safehold.requests.models import DataRequest, RequestNote, RequestReminder
 from safehold.requests.service import Context, get, record
 from safehold.staff import rules as staff_rules
 from safehold.staff.models import StaffMember
@@ -171,3 +172,13 @@ def _member_names(session: Session, authors: set[str]) -> dict[str, str]:
 def member_name(session: Session, member_id: uuid.UUID | None) -> str | None:
     member = session.get(StaffMember, member_id) if member_id else None
     return member.name if member else None
+
+
+def forget(session: Session, requests: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> None:
+    """Delete the notes and reminder rows of the (subject_id, request_id) pairs: the request
+    log's sweep calls it in the batch that deletes the requests themselves."""
+    if not requests:
+        return
+    for table in (RequestNote, RequestReminder):
+        pair = tuple_(table.subject_id, table.request_id)
+        session.execute(delete(table).where(pair.in_(list(requests))))

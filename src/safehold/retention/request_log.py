@@ -6,12 +6,13 @@ have no response date and are never touched."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, select
 
 from safehold.db import transaction
 from safehold.events import rules as event_rules
+from safehold.requests import ownership
 from safehold.requests import rules as request_rules
-from safehold.requests.models import DataRequest, RequestNote, RequestReminder
+from safehold.requests.models import DataRequest
 from safehold.retention import rules
 from safehold.retention.common import Env, audit_run, count_rows
 
@@ -30,14 +31,11 @@ def sweep_request_log(env: Env) -> None:
         return
     while True:
         with transaction(env.sessions) as session:
-            keys = [
-                tuple(k) for k in session.execute(due.order_by(DataRequest.id).limit(rules.BATCH))
-            ]
+            found = session.execute(due.order_by(DataRequest.id).limit(rules.BATCH))
+            keys = [(subject_id, request_id) for subject_id, request_id in found]
             if not keys:
                 return
-            for table in (RequestNote, RequestReminder):  # keyed (subject_id, request_id)
-                pair = tuple_(table.subject_id, table.request_id)
-                session.execute(delete(table).where(pair.in_(keys)))
+            ownership.forget(session, keys)  # their notes and reminders
             ids = [request_id for _subject, request_id in keys]
             session.execute(delete(DataRequest).where(DataRequest.id.in_(ids)))
             line.deleted += len(ids)
