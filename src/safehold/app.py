@@ -23,6 +23,7 @@ from safehold.ops.routes import router as ops_router
 from safehold.policy.routes import router as policy_router
 from safehold.promises import metrics as promise_metrics
 from safehold.requests import metrics as request_metrics
+from safehold.requests.owner_routes import router as request_owner_router
 from safehold.requests.routes import exports as exports_pages
 from safehold.requests.routes import router as requests_router
 from safehold.retention.routes import router as holds_router
@@ -76,6 +77,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(acceptance_router)  # /v1/subjects/{id}/policy-acceptance, /activity
     app.include_router(sharing_router)  # /v1/recipients, /disclosures, /propagations, /ropa
     app.include_router(requests_router)  # /v1/requests: people's requests, erasure, certificates
+    app.include_router(request_owner_router)  # /v1/requests/{id}/assignee, /notes
     app.include_router(holds_router)  # /v1/holds: legal holds
     app.include_router(analytics_router)  # /v1/analytics reports, /v1/subjects/{id}/objections
     request_metrics.install(runtime)  # safehold_requests_overdue on /metrics

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # Analytics (docs/analytics.md): days after a day ends before its roll-up is final and
     # reports release it; an event arriving later still reopens the day.
     analytics_grace_days: int = Field(default=7, ge=1, le=90)
+    # Requests (docs/requests.md, "Owned requests"): days before a request's deadline its
+    # assignee is e-mailed a reminder (once per deadline); overdue ones go to the officers.
+    request_reminder_days: int = Field(default=3, ge=1, le=60)
     # Key-encryption keys from the environment ("v1:<base64>,…;index:<base64>", see
     # docs/vault.md); unset means the key file under the data dir, created on first run.
     kek: str | None = Field(default=None, repr=False)

@@ -32,6 +32,17 @@ MULTI_LINE = frozenset(
         ("/admin/policy/publish", "source"),  # the same file, confirmed from the preview
     }
 )
+# Routes with an id in the path, and their multi-line field: a request's internal notes.
+MULTI_LINE_ROUTES = ((re.compile(r"^/(?:v1|admin)/requests/[0-9a-fA-F-]{36}/notes$"), "text"),)
+
+
+def multi_line(route: str, field: str) -> bool:
+    """Whether ``field`` of a body sent to ``route`` may hold line breaks and tabs."""
+    if (route, field) in MULTI_LINE:
+        return True
+    return any(f == field and pattern.match(route) for pattern, f in MULTI_LINE_ROUTES)
+
+
 # In JSON text a control character inside a string is either an escape (\n \r \t \b \f or
 # \u00XX in the C0, DEL or C1 range), or a raw DEL or a raw C1 (UTF-8 C2 80 to C2 9F); a raw
 # C0 is not JSON at all. Only a body holding one of these is parsed and walked.
@@ -52,7 +63,7 @@ def has_control(text: str, *, multi_line: bool = False) -> bool:
 def _walk(value: object, path: str, route: str, top: bool) -> Iterator[Finding]:
     if isinstance(value, str):
         field = path.rsplit(".", 1)[-1]
-        if has_control(value, multi_line=top and (route, field) in MULTI_LINE):
+        if has_control(value, multi_line=top and multi_line(route, field)):
             yield Finding(path)
     elif isinstance(value, dict):
         for key, item in value.items():
@@ -68,7 +79,7 @@ def _pairs(pairs: list[tuple[str, str]], path: str, route: str) -> Finding | Non
     for key, value in pairs:
         if has_control(key):
             return Finding(path)
-        if has_control(value, multi_line=(route, key) in MULTI_LINE and path == "body"):
+        if has_control(value, multi_line=multi_line(route, key) and path == "body"):
             return Finding(f"{path}.{key}")
     return None
 

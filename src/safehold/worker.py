@@ -49,6 +49,7 @@ def registered_jobs() -> tuple[Job, ...]:
     from safehold.comms import jobs as comms_jobs
     from safehold.events import jobs as events_jobs
     from safehold.promises import jobs as promise_jobs
+    from safehold.requests import reminders
     from safehold.retention import jobs as retention_jobs
     from safehold.sharing import jobs as sharing_jobs
     from safehold.web import jobs as web_jobs
@@ -63,6 +64,7 @@ def registered_jobs() -> tuple[Job, ...]:
         Job("web.sessions", web_jobs.purge, web_jobs.PURGE_SECONDS),  # ended sign-ins
         Job("promises.daily", promise_jobs.daily, promise_jobs.POLL_SECONDS),  # live checks
         Job("audit.checkpoint", checkpoint_jobs.run, checkpoints.POLL_SECONDS),  # seal heads
+        Job("requests.reminders", reminders.run, reminders.POLL_SECONDS),  # deadlines near
     )
 
 

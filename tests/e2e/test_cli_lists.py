@@ -26,6 +26,7 @@ REQUEST_FIELDS = {
     "id", "subject_id", "kind", "purpose", "channel", "made_by", "status", "received_at",
     "deadline_at", "overdue", "extended_at", "extension_reason", "verified_at", "started_at",
     "responded_at", "rejection_reason", "code_expires_at", "code_attempts", "progress",
+    "assignee_id", "assigned_at",
 }  # fmt: skip
 
 

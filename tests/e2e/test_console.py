@@ -122,7 +122,7 @@ def test_a_narrow_key_gets_a_403_naming_the_scope_and_sees_only_its_pages(
     assert client.get("/admin/audit").status_code == 200
     refused = client.get("/admin/requests")
     assert refused.status_code == 403
-    assert "<h1>This page needs the scope requests:write</h1>" in refused.text
+    assert "<h1>This page needs the scope requests:open</h1>" in refused.text
     assert "Something went wrong" not in refused.text
     assert "missing_scope" in refused.text
     assert 'class="console"' in refused.text  # in the console's frame, with its footer

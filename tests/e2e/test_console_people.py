@@ -118,7 +118,7 @@ def test_a_narrow_key_sees_what_its_scopes_and_purposes_allow_and_is_told_the_re
     page = post(client, "/admin/people", "/admin/people",
                 {"contact": "gwen@example.com", "purpose": "communication.service"})  # fmt: skip
     assert page.status_code == 200, page.text
-    assert "does not hold the scope requests:write" in page.text
+    assert "does not hold the scope requests:open" in page.text
     assert "does not hold the scope holds:write" in page.text
     assert "may not use the purpose service_provision" in page.text  # the marketing read's
     assert "Smart TV" not in page.text  # communication may not see devices: refused, said
@@ -136,7 +136,7 @@ def test_a_narrow_key_sees_what_its_scopes_and_purposes_allow_and_is_told_the_re
         {"purpose": "communication.service", "kind": "access", "channel": "phone"},
     )
     assert gone.status_code == 403
-    assert "<h1>This page needs the scope requests:write</h1>" in gone.text
+    assert "<h1>This page needs the scope requests:open</h1>" in gone.text
 
 
 def test_staff_open_a_request_on_the_persons_behalf(

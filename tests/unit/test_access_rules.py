@@ -60,3 +60,16 @@ def test_every_new_key_id_matches_the_pattern_its_route_takes() -> None:
     for _ in range(200):
         assert re.fullmatch(rules.KEY_ID_PATTERN, rules.new_token().key_id)
     assert re.fullmatch(rules.KEY_ID_PATTERN, "me") is None
+
+
+def test_requests_write_holds_both_halves_of_the_split_request_scope() -> None:
+    assert rules.holds(["requests:write"], "requests:open")
+    assert rules.holds(["requests:write"], "requests:execute")
+    assert not rules.holds(["requests:open"], "requests:execute")  # a support agent's grant
+    assert not rules.holds(["requests:open", "requests:execute"], "requests:write")
+    # A key made before the split makes keys with either half; the halves never make it.
+    assert rules.widens(["requests:write"], ["*"], ["requests:open"], []) == []
+    assert rules.widens(["requests:open"], ["*"], ["requests:execute"], []) == ["requests:execute"]
+    assert rules.widens(["requests:open", "requests:execute"], ["*"], ["requests:write"], []) == [
+        "requests:write"
+    ]

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 TOKEN_PREFIX = "shk"  # noqa: S105 — a public prefix, not a secret
@@ -29,9 +30,24 @@ SCOPES: dict[str, str] = {
     "ropa:read": "read the record of processing activities (GDPR Art. 30)",
     "audit:read": "read the audit log",
     "analytics:read": "read aggregated, k-anonymous reports",
-    "requests:write": "open and act on data-subject requests",
+    "requests:write": "open and act on data-subject requests, erasures included",
+    "requests:open": "open data-subject requests on a person's behalf and act on them, "
+    "except carrying out an erasure",
+    "requests:execute": "carry out (or resume) a verified erasure",
     "holds:write": "place and lift legal holds",
 }
+
+# A scope that holds others: keys made before the request scope was split (decision 0040)
+# keep ``requests:write``, which is both halves. A holder of the halves does not hold it.
+IMPLIES: dict[str, frozenset[str]] = {
+    "requests:write": frozenset({"requests:open", "requests:execute"}),
+}
+
+
+def holds(scopes: Iterable[str], scope: str) -> bool:
+    """Whether a grant of ``scopes`` holds ``scope``: named, or implied by one it names."""
+    return any(s == scope or scope in IMPLIES.get(s, ()) for s in scopes)
+
 
 _TOKEN = re.compile(rf"^{TOKEN_PREFIX}_([a-z2-7]{{13}})_([A-Za-z0-9_-]{{43}})$")
 
@@ -89,7 +105,7 @@ def widens(
     purposes: list[str],
 ) -> list[str]:
     """What a new key would hold that its creator does not: a key never widens itself."""
-    extra = [s for s in scopes if s not in granter_scopes]
+    extra = [s for s in scopes if not holds(granter_scopes, s)]
     if ANY_PURPOSE not in granter_purposes:
         extra += [f"purpose {p}" for p in purposes if p not in granter_purposes]
     return extra

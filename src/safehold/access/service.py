@@ -91,7 +91,7 @@ def authenticate(session: Session, token: str) -> ApiKey:
 
 
 def require_scope(key: ApiKey, scope: str) -> None:
-    if scope not in key.scopes:
+    if not rules.holds(key.scopes, scope):
         raise MissingScope(
             f"this API key lacks the scope {scope!r}", details={"required_scope": scope}
         )

@@ -11,7 +11,7 @@ from fastapi import Form, Request
 from fastapi.responses import HTMLResponse
 
 from safehold.access.errors import MissingScope, PurposeNotAllowed
-from safehold.access.rules import purpose_allowed
+from safehold.access.rules import holds, purpose_allowed
 from safehold.comms import service as comms
 from safehold.console import rules
 from safehold.errors import SafeholdError
@@ -57,7 +57,7 @@ def key_of(signed_in: SignedIn) -> Principal:
 def guard(signed_in: SignedIn, scope: str | None) -> Principal:
     """The signed-in principal, if it holds ``scope`` (else 403 naming the scope)."""
     principal = key_of(signed_in)
-    if scope is not None and scope not in principal.scopes:
+    if scope is not None and not holds(principal.scopes, scope):
         details = {"required_scope": scope}
         if principal.role is not None:
             details["role"] = principal.role

@@ -7,7 +7,7 @@ asks for the same read, and is audited by that service exactly as the API's read
 | part             | API equivalent                            | needs                       |
 |------------------|-------------------------------------------|-----------------------------|
 | data, cards      | ``GET /v1/subjects/{id}?purpose=``        | subjects:read + the purpose |
-| requests         | ``GET /v1/requests?subject_id=``          | requests:write              |
+| requests         | ``GET /v1/requests?subject_id=``          | requests:open               |
 | marketing choice | ``GET /v1/subjects/{id}/marketing``       | subjects:read + service_provision |
 | devices          | ``GET /v1/subjects/{id}/devices?purpose=``| subjects:read + the purpose |
 | legal holds      | ``GET /v1/holds?subject_id=``             | holds:write                 |
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from safehold.access.rules import Actor, purpose_allowed
+from safehold.access.rules import Actor, holds, purpose_allowed
 from safehold.comms import service as comms
 from safehold.console import rules
 from safehold.console.common import Principal
@@ -45,7 +45,7 @@ from safehold.subjects import service as subjects
 from safehold.subjects.errors import PurposeRefused
 from safehold.subjects.models import Subject
 
-REQUESTS_SCOPE = "requests:write"
+REQUESTS_SCOPE = "requests:open"
 HOLDS_SCOPE = "holds:write"
 MARKETING_PURPOSE = subjects.WRITE_PURPOSE  # what GET /v1/subjects/{id}/marketing reads for
 
@@ -104,7 +104,7 @@ def view(
     subject = subjects.get(session, subject_id)
     out = PersonView(subject, purpose, read.data, [*read.decision.withheld, *read.erased], cards)
     now = runtime.clock.now()
-    if REQUESTS_SCOPE in key.scopes:
+    if holds(key.scopes, REQUESTS_SCOPE):
         found = requests.listing(session, now=now, subject_id=subject_id, limit=rules.PERSON_ROWS)
         out.requests = [
             QueueRow(r, request_rules.is_overdue(r.status, r.deadline_at, now)) for r in found
@@ -126,7 +126,7 @@ def view(
     except PurposeRefused as exc:  # audited as refused; the rest of the page stands
         rule = exc.details.get("rule")
         out.missing["devices"] = f"{exc.message[:1].upper()}{exc.message[1:]} (rule {rule})."
-    if HOLDS_SCOPE in key.scopes:
+    if holds(key.scopes, HOLDS_SCOPE):
         out.holds = [
             HoldRow(h, retention_rules.is_active(h.lifted_at, h.until, now))
             for h in retention.holds(session, subject_id=subject_id)[: rules.PERSON_ROWS]
@@ -136,6 +136,6 @@ def view(
     out.may = frozenset(
         action
         for action, scope in (("request", REQUESTS_SCOPE), ("hold", HOLDS_SCOPE))
-        if scope in key.scopes and subject.status != "erased"
+        if holds(key.scopes, scope) and subject.status != "erased"
     )
     return out

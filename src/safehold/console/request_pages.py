@@ -15,10 +15,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from safehold.access.rules import Actor
+from safehold.access.rules import Actor, holds
 from safehold.center import actions as center_actions
 from safehold.center import service as center
-from safehold.console import common, rules, service
+from safehold.console import common, owned, rules, service
 from safehold.console.common import Field
 from safehold.deps import RuntimeDep, SessionDep
 from safehold.errors import SafeholdError
@@ -35,7 +35,8 @@ from safehold.web.pages import CsrfDep, StaffDep
 from safehold.web.sessions import SignedIn
 
 router = APIRouter(include_in_schema=False)
-SCOPE = "requests:write"
+SCOPE = "requests:open"  # open and act on requests
+EXECUTE = "requests:execute"  # carry out an erasure (decision 0040)
 
 
 @router.get("/admin", response_class=HTMLResponse)
@@ -43,27 +44,37 @@ def overview(
     request: Request, signed_in: StaffDep, session: SessionDep, runtime: RuntimeDep
 ) -> HTMLResponse:
     key = common.guard(signed_in, None)
-    figures = service.overview(session, runtime.clock.now()) if SCOPE in key.scopes else None
+    figures = service.overview(session, runtime.clock.now()) if holds(key.scopes, SCOPE) else None
     return common.page(request, signed_in, "console/overview.html", {"figures": figures})
 
 
 @router.get("/admin/requests", response_class=HTMLResponse)
 def queue(
     request: Request, signed_in: StaffDep, session: SessionDep, runtime: RuntimeDep,
-    status: str | None = None, kind: str | None = None,
+    status: str | None = None, kind: str | None = None, owner: str | None = None,
 ) -> HTMLResponse:  # fmt: skip
+    """Opens, for a staff member, on their own open requests, soonest deadline first."""
     common.guard(signed_in, SCOPE)
     status, statuses = rules.queue_filter(status)
     kind = kind if kind in set(Kind) else None
-    rows = service.queue(session, runtime.clock.now(), statuses=statuses, kind=kind)
+    member = signed_in.member
+    owner = rules.queue_owner(owner, member=member is not None)
+    rows = service.queue(
+        session, runtime.clock.now(), statuses=statuses, kind=kind,
+        assignee=member.id if member is not None and owner == rules.OWNER_MINE else None,
+        unassigned=owner == rules.OWNER_NOBODY,
+    )  # fmt: skip
     return common.page(
         request, signed_in, "console/queue.html",
         {"rows": rows, "status": status, "kind": kind, "statuses": list(Status),
-         "kinds": list(Kind)},
+         "kinds": list(Kind), "owner": owner,
+         "owners": {k: v for k, v in rules.OWNER_CHOICES.items()
+                    if member is not None or k != rules.OWNER_MINE},
+         "names": owned.names(session, {row.request.assignee_id for row in rows})},
     )  # fmt: skip
 
 
-def _detail(
+def detail_page(
     request: Request, signed_in: SignedIn, session: SessionDep, runtime: Runtime,
     request_id: uuid.UUID, *, errors: dict[str, str] | None = None, status_code: int = 200,
     extra: dict[str, Any] | None = None,
@@ -77,6 +88,8 @@ def _detail(
         mail_days = mails.completion_mail_days() if mails.completion_mail_offered(
             runtime.policy) else None  # fmt: skip
         extra = {"plan": plan, "completion_mail_days": mail_days, **(extra or {})}
+    context = owned.page_context(request, signed_in, session, runtime, view.request)
+    session.commit()  # the notes' read is audited
     return common.page(
         request, signed_in, "console/request.html",
         {"view": view, "r": view.request, "errors": errors or {}, "notice": notice,
@@ -85,7 +98,7 @@ def _detail(
          "extension_choices": rules.extension_choices(runtime.policy.requests.max_extension),
          "address_parts": request_rules.ADDRESS_PARTS,
          "restriction_reasons": subject_rules.RESTRICTION_REASONS,
-         "lift_reasons": subject_rules.LIFT_REASONS, **(extra or {})},
+         "lift_reasons": subject_rules.LIFT_REASONS, **context, **(extra or {})},
         status_code=status_code,
     )  # fmt: skip
 
@@ -96,7 +109,7 @@ def detail(
     runtime: RuntimeDep,
 ) -> HTMLResponse:  # fmt: skip
     common.guard(signed_in, SCOPE)
-    return _detail(request, signed_in, session, runtime, request_id)
+    return detail_page(request, signed_in, session, runtime, request_id)
 
 
 def _act(
@@ -112,7 +125,7 @@ def _act(
             session.commit()
         else:
             session.rollback()
-        return _detail(
+        return detail_page(
             request, signed_in, session, runtime, request_id,
             errors={field: common.message(exc)}, status_code=common.status_of(exc),
         )  # fmt: skip
@@ -133,7 +146,7 @@ def _with_reason(
     refusal is shown next to ``refusal_field`` (default ``field``)."""
     common.guard(signed_in, SCOPE)
     if reason is None or reason not in allowed:
-        return _detail(request, signed_in, session, runtime, request_id, errors={field: ask},
+        return detail_page(request, signed_in, session, runtime, request_id, errors={field: ask},
                        status_code=422)  # fmt: skip
     ctx, actor = common.requests_context(runtime), pages.actor_of(request, signed_in)
     return _act(
@@ -165,7 +178,7 @@ def verify(
     common.guard(signed_in, SCOPE)
     digits = request_rules.typed_code(code)
     if digits is None:
-        return _detail(
+        return detail_page(
             request, signed_in, session, runtime, request_id, status_code=422,
             errors={"code": f"Type the {request_rules.CODE_DIGITS} digits the person read out."},
         )  # fmt: skip
@@ -185,7 +198,7 @@ def extend(
     wanted = (extension or "").strip()
     if wanted not in rules.extension_choices(runtime.policy.requests.max_extension):
         ask = {"extension": "Choose how long to extend the deadline by."}
-        return _detail(request, signed_in, session, runtime, request_id, errors=ask,
+        return detail_page(request, signed_in, session, runtime, request_id, errors=ask,
                        status_code=422)  # fmt: skip
     return _with_reason(
         request, signed_in, session, runtime, request_id, reason,
@@ -216,10 +229,10 @@ def erase(
     session: SessionDep, runtime: RuntimeDep, confirm: Field = None,
 ) -> Response:  # fmt: skip
     """Only once the staff member has ticked that they checked the plan on the page."""
-    common.guard(signed_in, SCOPE)
+    common.guard(signed_in, EXECUTE)
     if confirm != "yes":
         ask = {"confirm": "Tick the box to confirm the plan above before carrying it out."}
-        return _detail(request, signed_in, session, runtime, request_id, errors=ask,
+        return detail_page(request, signed_in, session, runtime, request_id, errors=ask,
                        status_code=422)  # fmt: skip
     ctx, actor = common.requests_context(runtime), pages.actor_of(request, signed_in)
     session.commit()  # the job owns its transactions (one per step): hold nothing meanwhile
@@ -242,10 +255,10 @@ def fulfil_access(
     except SafeholdError as exc:
         session.rollback()
         errors = {"answer": common.message(exc)}
-        return _detail(request, signed_in, session, runtime, request_id, errors=errors,
+        return detail_page(request, signed_in, session, runtime, request_id, errors=errors,
                        status_code=common.status_of(exc))  # fmt: skip
     session.commit()
-    return _detail(request, signed_in, session, runtime, request_id, extra={"grant": grant})
+    return detail_page(request, signed_in, session, runtime, request_id, extra={"grant": grant})
 
 
 @router.post("/admin/requests/{request_id}/objection")

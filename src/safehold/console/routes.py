@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from safehold.console import (
+    owner_pages,
     people_pages,
     policy_pages,
     promise_pages,
@@ -17,6 +18,7 @@ from safehold.console import (
 
 router = APIRouter(include_in_schema=False)
 router.include_router(request_pages.router)  # /admin, /admin/requests…
+router.include_router(owner_pages.router)  # /admin/requests/{id}/assignee, /notes
 router.include_router(people_pages.router)  # /admin/people…
 router.include_router(record_pages.router)  # /admin/audit, /admin/messages
 router.include_router(policy_pages.router)  # /admin/policy, /admin/retention, /admin/analytics

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
-from safehold.access.rules import purpose_allowed
+from safehold.access.rules import holds, purpose_allowed
 from safehold.analytics import rules as analytics_rules
 from safehold.policy.durations import can_exceed, duration_in_words
 from safehold.requests.rules import OPEN, Status
@@ -28,7 +28,7 @@ class Page:
 # The console's pages in navigation order, with the scope each one checks.
 PAGES: tuple[Page, ...] = (
     Page("/admin", "Overview", None),
-    Page("/admin/requests", "Requests", "requests:write"),
+    Page("/admin/requests", "Requests", "requests:open"),
     Page("/admin/people", "People", "subjects:read"),
     Page("/admin/retention", "Retention", "holds:write"),
     Page("/admin/audit", "Audit log", "audit:read"),
@@ -72,6 +72,19 @@ def lookup_kind(text: str) -> str:
 QUEUE_OPEN, QUEUE_ANY = "open", "any"
 
 
+# Whose requests the queue lists: a staff member's opens on their own ("mine"); the
+# break-glass key, which owns none, on everyone's.
+OWNER_MINE, OWNER_ANYONE, OWNER_NOBODY = "mine", "anyone", "nobody"
+OWNER_CHOICES = {OWNER_MINE: "Mine", OWNER_ANYONE: "Anyone's", OWNER_NOBODY: "Nobody's yet"}
+
+
+def queue_owner(choice: str | None, *, member: bool) -> str:
+    """The owner filter shown as chosen; anything unknown, or nothing, is the default."""
+    if choice in OWNER_CHOICES and (member or choice != OWNER_MINE):
+        return str(choice)
+    return OWNER_MINE if member else OWNER_ANYONE
+
+
 def queue_filter(choice: str | None) -> tuple[str, list[str] | None]:
     """The filter shown as chosen and the statuses it lists (``None``: all); anything
     unknown, or nothing, is the open requests."""
@@ -100,7 +113,7 @@ def nav(scopes: Iterable[str], *, owner: bool = False) -> list[Page]:
     """The pages a principal with ``scopes`` may open, in order (staff management last, for
     an owner)."""
     held = set(scopes)
-    pages = [p for p in PAGES if p.scope is None or p.scope in held]
+    pages = [p for p in PAGES if p.scope is None or holds(held, p.scope)]
     return [*pages, STAFF_PAGE] if owner else pages
 
 
@@ -168,6 +181,8 @@ NOTICES = {  # ?done=… after an action: a closed list, so no value ever rides 
     "requeued": "The failed deliveries were queued again.",
     "opened": "The request was opened and the person e-mailed a code to confirm it is them.",
     "hold_placed": "The legal hold was placed.",
+    "assigned": "Who answers the request was changed.",
+    "noted": "The note was added. Only staff see it.",
 }
 
 

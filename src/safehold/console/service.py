@@ -67,11 +67,15 @@ class QueueRow:
 
 
 def queue(
-    session: Session, now: datetime, *, statuses: list[str] | None, kind: str | None
-) -> list[QueueRow]:
+    session: Session, now: datetime, *, statuses: list[str] | None, kind: str | None,
+    assignee: uuid.UUID | None = None, unassigned: bool = False,
+) -> list[QueueRow]:  # fmt: skip
     """Requests in ``statuses`` (``None``: any) by deadline, soonest first, each marked
-    overdue or not."""
-    found = requests.listing(session, now=now, status=statuses, limit=rules.QUEUE_LIMIT)
+    overdue or not; only ``assignee``'s, or only the unassigned, when asked."""
+    found = requests.listing(
+        session, now=now, status=statuses, limit=rules.QUEUE_LIMIT, assignee=assignee,
+        unassigned=unassigned,
+    )  # fmt: skip
     return [
         QueueRow(r, request_rules.is_overdue(r.status, r.deadline_at, now))
         for r in found

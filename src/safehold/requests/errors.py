@@ -130,3 +130,19 @@ class LiftNoticeNotSent(Conflict):
     """The e-mail telling the person of the lift has not gone out yet (details: status)."""
 
     code = "restriction_lift_notice_not_sent"
+
+
+class AssigneeInvalid(InvalidInput):
+    """No active staff member with that id whose role may act on requests."""
+
+    code = "request_assignee_invalid"
+
+
+class NoteInvalid(InvalidInput):
+    code = "request_note_invalid"
+
+
+class NoteRefused(Conflict):
+    """A note about a person already erased: nothing more is written about them."""
+
+    code = "request_note_refused"

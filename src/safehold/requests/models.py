@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safehold.db import Base
@@ -50,3 +50,35 @@ class DataRequest(Base):
     progress: Mapped[dict[str, Any]] = mapped_column(default=dict)
     lease_until: Mapped[datetime | None]
     certificate: Mapped[dict[str, Any] | None]
+    # Who answers it (a staff member's id, decision 0040) and since when; None: nobody yet.
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    assigned_at: Mapped[datetime | None]
+
+
+class RequestNote(Base):
+    """A staff member's internal note on a request: never shown to the person, never in an
+    export or a certificate. The text is sealed under the person's data key (an erasure
+    makes it unreadable); the row goes with the request log (retention.request_log)."""
+
+    __tablename__ = "request_notes"
+
+    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id"), primary_key=True)
+    request_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    author: Mapped[str] = mapped_column(String(120))  # an audit actor, e.g. "staff:<id>"
+    created_at: Mapped[datetime]
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RequestReminder(Base):
+    """A reminder e-mail sent (or found to have no one to go to) for one threshold of one
+    deadline of a request: the row makes the reminder job send it once."""
+
+    __tablename__ = "request_reminders"
+
+    subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id"), primary_key=True)
+    request_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    threshold: Mapped[str] = mapped_column(String(16), primary_key=True)  # rules.Reminder
+    deadline_at: Mapped[datetime] = mapped_column(primary_key=True)
+    sent_at: Mapped[datetime]
+    recipients: Mapped[int] = mapped_column(Integer)  # members e-mailed (0: no one to tell)

@@ -35,7 +35,10 @@ from safehold.subjects.models import Restriction
 
 router = APIRouter(prefix="/v1/requests", tags=["data-subject requests"])
 exports = APIRouter(tags=["data-subject requests"])
-Writer = Annotated[ApiKey, Depends(require_scope("requests:write"))]
+# requests:open acts on requests; requests:execute carries out an erasure; requests:write
+# (keys made before the split) holds both (decision 0040).
+Writer = Annotated[ApiKey, Depends(require_scope("requests:open"))]
+Executor = Annotated[ApiKey, Depends(require_scope("requests:execute"))]
 
 
 def context(runtime: Runtime) -> service.Context:
@@ -140,7 +143,11 @@ def reject(
 
 @router.post("/{request_id}/erasure", summary="Carry out (or resume) a verified erasure")
 def run_erasure(
-    request_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, _key: Writer, actor: ActorDep
+    request_id: uuid.UUID,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    _key: Executor,
+    actor: ActorDep,
 ) -> CertificateOut:
     # The job owns its transactions (one per step), so it takes the session factory; the
     # request's own session (the key check) ends first, holding nothing while the job runs.

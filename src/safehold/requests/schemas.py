@@ -82,6 +82,8 @@ class RequestOut(BaseModel):
     code_expires_at: datetime | None
     code_attempts: int
     progress: list[str]
+    assignee_id: uuid.UUID | None = None  # the staff member answering it (decision 0040)
+    assigned_at: datetime | None = None
 
 
 def request_view(request: DataRequest, now: datetime) -> RequestOut:
@@ -96,6 +98,7 @@ def request_view(request: DataRequest, now: datetime) -> RequestOut:
         responded_at=request.responded_at, rejection_reason=request.rejection_reason,
         code_expires_at=request.code_expires_at, code_attempts=request.code_attempts,
         progress=[step for step in STEPS if step in request.progress],
+        assignee_id=request.assignee_id, assigned_at=request.assigned_at,
     )  # fmt: skip
 
 
@@ -117,3 +120,25 @@ class RestrictionOut(BaseModel):
     lift_reason: str | None
     lift_notice_at: datetime | None
     lifted_at: datetime | None
+
+
+class AssigneeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    member_id: uuid.UUID | None = Field(
+        description="an active staff member whose role may act on requests; null: nobody"
+    )
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=2000, description="seen by staff only")
+
+
+class NoteOut(BaseModel):
+    id: uuid.UUID
+    author: str
+    author_name: str | None
+    created_at: datetime
+    text: str | None = Field(description="null once the person's data was erased")

@@ -266,9 +266,15 @@ def reject(
 def listing(
     session: Session, *, now: datetime, status: Sequence[str] | None = None,
     overdue: bool = False, subject_id: uuid.UUID | None = None, limit: int = 500,
+    assignee: uuid.UUID | None = None, unassigned: bool = False,
 ) -> list[DataRequest]:  # fmt: skip
-    """Requests by deadline, soonest first; ``overdue`` keeps the open ones past theirs."""
+    """Requests by deadline, soonest first; ``overdue`` keeps the open ones past theirs;
+    ``assignee`` those assigned to that member, ``unassigned`` those assigned to nobody."""
     query = select(DataRequest).order_by(DataRequest.deadline_at, DataRequest.id).limit(limit)
+    if assignee is not None:
+        query = query.where(DataRequest.assignee_id == assignee)
+    if unassigned:
+        query = query.where(DataRequest.assignee_id.is_(None))
     if status:
         query = query.where(DataRequest.status.in_([str(Status(s)) for s in status]))
     if subject_id is not None:

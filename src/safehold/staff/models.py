@@ -34,6 +34,8 @@ class StaffMember(Base):
     totp_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_confirmed_at: Mapped[datetime | None]  # a code of the secret was entered once
     totp_last_step: Mapped[int | None] = mapped_column(Integer)  # replays refused up to here
+    # The address, sealed like the TOTP secret, for reminders sent by the worker (0040).
+    email_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class StaffSignIn(Base):

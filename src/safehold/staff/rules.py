@@ -43,7 +43,8 @@ ROLES: dict[Role, Grant] = {
         "privacy officer",
         frozenset(
             {
-                "requests:write",
+                "requests:open",
+                "requests:execute",
                 "holds:write",
                 "policy:admin",
                 "audit:read",
@@ -54,10 +55,10 @@ ROLES: dict[Role, Grant] = {
         ),
         ("service_provision", "legal_obligation"),
     ),
-    # Look-ups for service provision only. Not requests: the console's request scope also
-    # executes erasures, which this role must not (decision 0038).
+    # Look-ups for service provision only; requests opened on a person's behalf and acted
+    # on, but never an erasure carried out: requests:open without requests:execute (0040).
     Role.SUPPORT_AGENT: Grant(
-        "support agent", frozenset({"subjects:read"}), ("service_provision",)
+        "support agent", frozenset({"subjects:read", "requests:open"}), ("service_provision",)
     ),
     # Aggregate, k-anonymous reports only: no scope reads a person.
     Role.ANALYST: Grant("analyst", frozenset({"analytics:read"}), ("platform_improvement",)),

@@ -25,7 +25,7 @@ from safehold.access.rules import Actor
 from safehold.clock import Clock
 from safehold.requests import rules as codes
 from safehold.runtime import Runtime
-from safehold.staff import mail, manage, rules
+from safehold.staff import addresses, mail, manage, rules
 from safehold.staff.errors import MemberExists, MemberNotFound, OwnerExists, SignInRefused
 from safehold.staff.models import StaffMember, StaffPasskey, StaffSignIn
 from safehold.staff.rules import Role
@@ -93,6 +93,7 @@ def invite(
     member.joined_at = member.last_sign_in_at = member.removed_at = None
     member.totp_sealed = member.totp_confirmed_at = member.totp_last_step = None
     session.execute(delete(StaffPasskey).where(StaffPasskey.member_id == member.id))
+    addresses.keep(ctx.vault, member, address)
     session.flush()
     manage.record(session, ctx.clock, actor, f"staff.invite.{role}", member.id)
     days = rules.INVITATION_TTL.days
@@ -171,7 +172,8 @@ def request_code(session: Session, ctx: Context, address: str) -> uuid.UUID:
         )
     )  # fmt: skip
     session.flush()
-    if code is not None:
+    if code is not None and member is not None:
+        addresses.keep(ctx.vault, member, address)  # typed, and it matched their index
         minutes = int(rules.SIGN_IN_CODE_TTL.total_seconds() // 60)
         text = mail.code_text(ctx.operator, code, minutes)
         ctx.send(address, "Your admin console sign-in code", text)

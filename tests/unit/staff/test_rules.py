@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from safehold.access.rules import ANY_PURPOSE, SCOPES, purpose_allowed
+from safehold.access.rules import ANY_PURPOSE, SCOPES, holds, purpose_allowed
 from safehold.console.rules import nav
 from safehold.staff import rules
 from safehold.staff.rules import Role
@@ -37,11 +37,12 @@ def test_the_owner_holds_everything() -> None:
 
 def test_a_support_agent_looks_people_up_for_service_provision_only() -> None:
     agent = rules.grant("support_agent")
-    assert agent.scopes == {"subjects:read"}
+    assert agent.scopes == {"subjects:read", "requests:open"}
     assert purpose_allowed(list(agent.purposes), "service_provision")
     for other in ("platform_improvement", "communication.marketing", "legal_obligation"):
         assert not purpose_allowed(list(agent.purposes), other)
-    assert "requests:write" not in agent.scopes  # it would execute erasures
+    assert not holds(agent.scopes, "requests:execute")  # it opens requests, never erases
+    assert not holds(agent.scopes, "requests:write")
 
 
 def test_an_analyst_never_reads_a_person() -> None:
@@ -59,9 +60,9 @@ def test_an_auditor_only_reads() -> None:
 
 def test_a_privacy_officer_answers_requests_publishes_and_reads_the_audit() -> None:
     officer = rules.grant("privacy_officer")
-    assert {"requests:write", "holds:write", "policy:admin", "audit:read", "ropa:read"} <= set(
-        officer.scopes
-    )
+    assert {"holds:write", "policy:admin", "audit:read", "ropa:read"} <= set(officer.scopes)
+    assert holds(officer.scopes, "requests:open")
+    assert holds(officer.scopes, "requests:execute")
     assert "keys:admin" not in officer.scopes
     assert ANY_PURPOSE not in officer.purposes
 
