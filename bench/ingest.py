@@ -9,7 +9,7 @@ and device detection, cached and uncached.
 Target (issues 4 and 24): HTTP ingestion at least 0.5 of the ceiling, on both databases.
 
     .venv/bin/python -m bench.ingest [--events 200000] [--batch 500] [--connections 4]
-                                     [--people 1000] [--people-per-batch 20]
+                                     [--people 1000] [--people-per-batch 20] [--warm]
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from safehold.db import transaction
 from safehold.events import devices, refine, storage
 from safehold.events import service as events_service
 from safehold.events.devices import Hints, detect
-from safehold.events.schemas import BatchIn
+from safehold.events.schemas import BatchIn, ContextIn
 from safehold.logs import configure_logging
 from safehold.runtime import Runtime
 from safehold.subjects import rules, service
@@ -190,6 +190,24 @@ def event_stream(
             )  # fmt: skip
         bodies.append(json.dumps({"sent_at": now.isoformat(), "events": events}).encode())
     return bodies
+
+
+def warm_parse_cache(runtime: Runtime, bodies: list[bytes]) -> int:
+    """Fill the persistent device-parse cache with every (User-Agent, hints) pair the bodies
+    hold, parsed in this process, as a deployment's cache holds its fleet's strings after the
+    first minutes (``--warm``): the serving process's refiner then finds each first sight
+    there instead of parsing it. Returns the pairs parsed."""
+    pairs = {}
+    for body in bodies:
+        for event in json.loads(body)["events"]:
+            context = ContextIn.model_validate(event["context"])
+            pairs[(context.user_agent, context.hints())] = None
+    key = refine.derive_key(runtime.vault.provider.index_key())
+    refine.DUTY = 1.0  # this process serves nothing: no rest between parses
+    refiner = refine.Refiner(runtime.sessions, key, runtime.clock, queue_size=len(pairs) + 1)
+    for ua, hints in pairs:
+        refiner.first_sight(ua or "", hints)
+    return refiner.drain()
 
 
 def register_people(runtime: Runtime, count: int) -> list[uuid.UUID]:
@@ -422,6 +440,8 @@ def main() -> None:
     parser.add_argument("--people-per-batch", type=int, default=20)
     parser.add_argument("--new-user-agents", action="store_true",
                         help="every event with a User-Agent never seen before")  # fmt: skip
+    parser.add_argument("--warm", action="store_true",
+                        help="parse the stream's User-Agents into the cache first")  # fmt: skip
     args = parser.parse_args()
     configure_logging("json", "warning")
     print(f"{args.events:,} events in batches of {args.batch}, {args.connections} connections, "
@@ -437,6 +457,9 @@ def main() -> None:
                 s.commit()
             bodies = event_stream(args.events, people, args.people_per_batch, args.batch,
                                   new_agents=args.new_user_agents)  # fmt: skip
+            if args.warm:
+                warmed = warm_parse_cache(runtime, bodies)
+                print(f"  device-parse cache filled first: {warmed} pairs")
             url = None if backend == "sqlite" else runtime.engine.url.render_as_string(False)
             with serve(runtime, url) as base:
                 http_seconds = over_http(base, token, bodies, args.connections)

@@ -297,6 +297,7 @@ def next_month(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
+@functools.lru_cache(maxsize=256)  # a few months per batch, asked for every event
 def month_bounds(month: date) -> tuple[datetime, datetime]:
     """[start, end) of a month in UTC: the range of its partition."""
     start = datetime(month.year, month.month, 1, tzinfo=UTC)

@@ -88,7 +88,9 @@ def _uuid(value: uuid.UUID) -> str:
 
 
 def _time(value: datetime) -> str:
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if value.tzinfo is not UTC:  # most times are UTC already: no conversion for them
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _date(value: date) -> str:
