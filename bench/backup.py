@@ -37,7 +37,7 @@ from safehold.backup.ledger import Ledger, new_entry
 from safehold.db import make_engine, make_session_factory, transaction
 from safehold.logs import configure_logging
 from safehold.runtime import Runtime
-from safehold.subjects.models import PersonalValue, Subject
+from safehold.subjects.models import EmailLookup, PersonalValue, Subject
 from safehold.vault import rules as vault_rules
 from safehold.vault.models import DataKey
 
@@ -76,6 +76,10 @@ def fill_people(runtime: Runtime, n: int) -> list[uuid.UUID]:
                                "updated_at": now, "updated_by": "operator:bench"})  # fmt: skip
         with transaction(runtime.sessions) as session:
             session.execute(insert(Subject), subjects)
+            session.execute(
+                insert(EmailLookup),
+                [{"email_index": s["email_index"], "subject_id": s["id"]} for s in subjects],
+            )
             session.execute(insert(DataKey), keys)
             session.execute(insert(PersonalValue), values)
     return ids

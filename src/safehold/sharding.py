@@ -7,13 +7,18 @@ migrations built, not what the models say.
   device), all co-located with ``subjects``.
 * **Look-up tables** are distributed by a key of their own (a blind index → the person):
   what finds a person without a global unique index over a personal table.
-* **Reference tables** are small and global (policy versions, API keys, partitions, roll-ups,
-  the audit chain heads …): replicated to every node.
+* **Reference tables** are small and global (policy versions, API keys, partitions, roll-ups
+  …): replicated to every node.
+* **Coordinator tables** stay on the coordinator alone, not distributed and not replicated:
+  the audit log, whose entries are ordered by chain (one per database connection, decision
+  0030), not by person — the database moves a chain's head row with every append (a trigger
+  on the entries), and a checkpoint seals every head at once.
 
 The rules, each reported with its table: every table is classified; a distributed table has
 a primary key and every primary or unique key contains its distribution column; a foreign
 key joins co-located tables on that column, or points at a reference table; a reference
-table points at no distributed table.
+table points at no distributed table; a coordinator table is joined only with coordinator
+or reference tables.
 """
 
 from __future__ import annotations
@@ -24,9 +29,18 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 SUBJECTS = "subjects"
+COORDINATOR = "coordinator"
 DISTRIBUTED_BY: dict[str, str] = {SUBJECTS: "id", "events": "owner_id"}  # else subject_id
 PERSON_COLUMN = "subject_id"
-LOOKUP: dict[str, str] = {"anonymous_links": "anonymous_index"}  # table -> its own key
+LOOKUP: dict[str, str] = {  # table -> its own key
+    "anonymous_links": "anonymous_index",
+    "email_lookup": "email_index",  # an address's blind index -> the person
+    "web_sessions": "id",  # the cookie's hash -> the person, or a staff member (no person)
+    "web_sign_in_codes": "id",  # the attempt id the page carries; no person for an unknown address
+}
+LOCAL = frozenset(  # coordinator only: the audit log (decision 0030; audit_keys: its key versions)
+    {"audit_checkpoints", "audit_entries", "audit_head", "audit_keys"}
+)
 REFERENCE = frozenset(
     {
         "alembic_version",
@@ -34,9 +48,6 @@ REFERENCE = frozenset(
         "analytics_late_events",  # event ids and days, no person (analytics.late)
         "analytics_rollups",  # k-anonymous counts
         "api_keys",
-        "audit_checkpoints",
-        "audit_head",
-        "audit_keys",  # audit key versions, wrapped by the KEK (decision 0030)
         "device_parses",  # keyed by a keyed hash of a User-Agent: no person (decision 0032)
         "disclosures",  # one per disclosure; its people are in disclosure_subjects
         "event_partitions",
@@ -86,8 +97,9 @@ WHERE contype = 'f' AND conrelid = ANY(:oids)
 
 
 def distribution_column(table: str) -> str | None:
-    """The column a distributed table is sharded by; None for a reference table."""
-    if table in REFERENCE:
+    """The column a distributed table is sharded by; None for a reference or coordinator
+    table."""
+    if table in REFERENCE or table in LOCAL:
         return None
     return LOOKUP.get(table) or DISTRIBUTED_BY.get(table, PERSON_COLUMN)
 
@@ -96,6 +108,8 @@ def _group(table: str) -> str | None:
     """Tables in the same group are co-located (None: a reference table)."""
     if table in REFERENCE:
         return None
+    if table in LOCAL:
+        return COORDINATOR
     return f"lookup:{table}" if table in LOOKUP else SUBJECTS
 
 
@@ -152,6 +166,11 @@ def _foreign_rules(
         source_group, target_group = _group(table), _group(target)
         if target_group is None:
             continue  # anything may point at a reference table
+        if COORDINATOR in (source_group, target_group):
+            if source_group != target_group:
+                found.append(Violation(table, "foreign key leaves the coordinator's tables",
+                                       f"{name} -> {target}"))  # fmt: skip
+            continue
         if source_group is None:
             found.append(Violation(table, "reference table points at a distributed one",
                                    f"{name} -> {target}"))  # fmt: skip

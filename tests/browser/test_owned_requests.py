@@ -12,6 +12,7 @@ from pathlib import Path
 import pyotp
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
 from safehold import migrate
 from safehold.db import transaction
@@ -45,7 +46,7 @@ def _seed(runtime: Runtime, officer: uuid.UUID) -> dict[str, uuid.UUID]:
     now = runtime.clock.now()
     with transaction(runtime.sessions) as session:
         for tag, days in (("Ada", 9), ("Bea", 2), ("Cai", 5)):
-            row = session.get(DataRequest, ids[tag])
+            row = session.scalars(select(DataRequest).where(DataRequest.id == ids[tag])).one()
             assert row is not None
             row.deadline_at = now + timedelta(days=days)
         for tag in ("Ada", "Bea"):

@@ -96,7 +96,7 @@ def test_the_completion_is_mailed_with_the_link_and_then_nothing_readable_is_lef
     with runtime.sessions() as session:
         keys = session.scalars(select(DataKey.retention_class).where(DataKey.subject_id == ada))
         assert kept["classes"][0] not in set(keys)
-        item = session.get(OutboxItem, uuid.UUID(kept["ref"]))
+        item = session.get(OutboxItem, (ada, uuid.UUID(kept["ref"])))
         assert item is not None
         assert (item.status, item.sealed_recipient, item.recipient_index) == ("sent", None, None)
         values = session.scalars(select(PersonalValue).where(PersonalValue.subject_id == ada))

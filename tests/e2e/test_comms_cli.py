@@ -53,7 +53,7 @@ def test_status_and_retry_of_a_message(live: Runtime) -> None:
     ada = register(live, "Ada Quillfeather", "ada@example.com")
     message_id = enqueue(live, "service_update", [ada])
     with transaction(live.sessions) as session:  # as a worker leaves a row that gave up
-        row = session.get(OutboxItem, item_of(live, message_id).id)
+        row = session.get(OutboxItem, (ada, item_of(live, message_id).id))
         assert row is not None
         row.status, row.reason, row.attempts = "failed", "smtp.unreachable", rules.MAX_ATTEMPTS
     status = runner.invoke(app, ["messages", "status", str(message_id)])

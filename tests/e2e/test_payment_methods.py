@@ -69,7 +69,7 @@ def test_a_removed_card_is_no_longer_listed_and_its_token_is_deleted(
     read = client.get(f"/v1/subjects/{sid}?purpose=service_provision", headers=admin).json()
     assert [m["id"] for m in read["payment_methods"]] == [kept]
     with runtime.sessions() as session:
-        row = session.get(PaymentMethod, uuid.UUID(gone))
+        row = session.get(PaymentMethod, (uuid.UUID(sid), uuid.UUID(gone)))
         assert row is not None
         assert row.removed_at == runtime.clock.now()
         assert row.token == b""  # the processor token is gone, not just hidden

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from safehold.access.rules import Actor
 from safehold.clock import FrozenClock
@@ -82,7 +83,7 @@ def test_a_receiver_down_then_up_gets_the_notice_by_itself(
     assert (down.attempted, down.delivered) == (1, 0)
     assert list(down.errors) == ["transport error: ConnectError"]
     with runtime.sessions() as session:
-        row = session.get(Propagation, notice_id)
+        row = session.scalars(select(Propagation).where(Propagation.id == notice_id)).first()
         assert row is not None
         assert (row.state, row.attempts) == ("queued", 1)
     assert jobs.deliver_due(runtime, timeout=1.0).attempted == 0  # backing off
@@ -97,6 +98,6 @@ def test_a_receiver_down_then_up_gets_the_notice_by_itself(
     assert [(r.authentic, r.duplicate) for r in received.received] == [(True, False)]
     assert received.received[0].notice_id
     with runtime.sessions() as session:
-        row = session.get(Propagation, notice_id)
+        row = session.scalars(select(Propagation).where(Propagation.id == notice_id)).first()
         assert row is not None
         assert (row.state, row.attempts) == ("acknowledged", 2)

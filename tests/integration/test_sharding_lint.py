@@ -1,11 +1,8 @@
 """The schema lint (``safehold.sharding``, docs/scaling.md) on the catalogue the migrations
 build on PostgreSQL: every personal table keyed by person, no global unique index over one,
-foreign keys only between co-located tables or to reference tables.
-
-Not every table follows the rules yet. What remains is listed here, table and rule, and in
-docs/scaling.md; the lint itself is not relaxed for them: ``test_every_table_can_be_sharded``
-fails (strict xfail, so it must be turned on the day the list is empty), and the list must
-be exactly what the lint finds — a new violation, or a fixed one left on the list, fails."""
+foreign keys only between co-located tables or to reference tables, the audit log's tables
+on the coordinator joined with nothing sharded. No table breaks a rule (issue 24, item 3):
+a new violation fails here, naming the table and the rule."""
 
 from __future__ import annotations
 
@@ -27,12 +24,6 @@ PK, UQ, FK = (
     "unique key lacks subject_id",
     ("foreign key between tables not co-located"),
 )
-REMAINING = {
-    ("audit_entries", PK), ("audit_entries", UQ), ("data_requests", PK),
-    ("legal_holds", PK), ("outbox_items", PK), ("payment_methods", PK),
-    ("propagations", PK), ("restrictions", FK), ("restrictions", PK), ("restrictions", UQ),
-    ("subjects", "unique key lacks id"), ("web_sessions", PK), ("web_sign_in_codes", PK),
-}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -48,24 +39,20 @@ def found(request: pytest.FixtureRequest) -> list[Violation]:
         engine.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=f"{len(REMAINING)} violations remain (docs/scaling.md)",
-)
 def test_every_table_can_be_sharded(found: list[Violation]) -> None:
     assert found == [], "\n".join(map(str, found))
 
 
-def test_what_remains_is_exactly_what_the_lint_finds(found: list[Violation]) -> None:
-    assert {(v.table, v.rule) for v in found} == REMAINING, "\n".join(map(str, found))
-
-
-def test_the_tables_keyed_here_follow_every_rule(found: list[Violation]) -> None:
-    """Events by (owner, month, id) as primary key, logins and devices by (person, id) and
-    joined on the person, the anonymous links a look-up table of their own; no receipts."""
-    keyed = {"events", "anonymous_links", "event_receipts", "logins", "devices"}
-    assert not [v for v in found if v.table in keyed]
+def test_every_table_is_classified_once() -> None:
+    """A table is distributed (by person, or a look-up by its own key), a reference table or
+    a coordinator table — never two of these."""
+    assert not sharding.REFERENCE & sharding.LOCAL
+    assert not (sharding.REFERENCE | sharding.LOCAL) & set(sharding.LOOKUP)
+    assert {t: sharding.distribution_column(t) for t in sharding.LOCAL} == dict.fromkeys(
+        sharding.LOCAL
+    )
+    assert sharding.distribution_column("web_sessions") == "id"
+    assert sharding.distribution_column("email_lookup") == "email_index"
 
 
 def test_the_lint_names_the_table_and_the_rule_it_breaks(
@@ -84,6 +71,11 @@ def test_the_lint_names_the_table_and_the_rule_it_breaks(
             "FOREIGN KEY (item_subject, item) REFERENCES items (subject_id, id))",
             "CREATE TABLE stray (id uuid PRIMARY KEY)",
             "CREATE TABLE loose (subject_id uuid)",
+            "CREATE TABLE audit_head (id int PRIMARY KEY, item_subject uuid, item uuid, "
+            "FOREIGN KEY (item_subject, item) REFERENCES items (subject_id, id))",
+            "CREATE TABLE audit_entries (seq bigint PRIMARY KEY, chain int UNIQUE, "
+            "head int REFERENCES audit_head, key_id uuid REFERENCES api_keys)",
+            "CREATE TABLE policy_versions (id int PRIMARY KEY, head int REFERENCES audit_head)",
         ):
             conn.exec_driver_sql(statement)
         found = {(v.table, v.rule) for v in sharding.violations(conn)}
@@ -95,5 +87,9 @@ def test_the_lint_names_the_table_and_the_rule_it_breaks(
         ("api_keys", "reference table points at a distributed one"),
         ("stray", "unclassified"),
         ("loose", "no primary key"),
+        ("audit_head", "foreign key leaves the coordinator's tables"),
+        ("policy_versions", "foreign key leaves the coordinator's tables"),
     }
     assert ("kept", FK) not in found  # joined on the person: co-located
+    # a coordinator table: no key rule; joined with its own kind and reference tables only
+    assert not [t for t, _ in found if t == "audit_entries"]

@@ -30,6 +30,7 @@ from safehold.db import transaction
 from safehold.events import history as events
 from safehold.notices.models import Acceptance
 from safehold.policy import Policy
+from safehold.subjects import emails
 from safehold.subjects.models import PaymentMethod, PersonalValue, Subject
 from safehold.subjects.rules import PAYMENT
 from safehold.vault.models import DataKey
@@ -227,6 +228,7 @@ def _erase_rows(session: Session, entries: Sequence[Entry], policy: Policy, cloc
     _cards(session, entries, policy)
     session.execute(delete(MarketingChoice).where(MarketingChoice.subject_id.in_(ids)))
     session.execute(delete(Acceptance).where(Acceptance.subject_id.in_(ids)))
+    emails.release(session, people.values())
     session.execute(
         update(Subject),
         [

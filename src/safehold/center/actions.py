@@ -127,7 +127,7 @@ def restriction_view(session: Session, ctx: Context, sid: uuid.UUID) -> Restrict
     if row is None:
         return RestrictionView(None, None, None, None, waiting[0] if waiting else None)
     # "We e-mailed you" only once that e-mail has really gone out.
-    notice = session.get(OutboxItem, row.lift_notice_item) if row.lift_notice_item else None
+    notice = session.get(OutboxItem, (sid, row.lift_notice_item)) if row.lift_notice_item else None
     sent = notice is not None and notice.status == comms_rules.Status.SENT
     return RestrictionView(
         since=row.applied_at,
@@ -233,8 +233,8 @@ def my_requests(session: Session, ctx: Context, sid: uuid.UUID) -> list[RequestR
 
 def own_request(session: Session, sid: uuid.UUID, request_id: uuid.UUID) -> DataRequest:
     """The person's own request; another person's is answered exactly like a missing one."""
-    request = session.get(DataRequest, request_id)
-    if request is None or request.subject_id != sid:
+    request = session.get(DataRequest, (sid, request_id))
+    if request is None:
         raise RequestNotFound("no request with that id", details={})
     return request
 
@@ -249,7 +249,7 @@ def by_link(session: Session, ctx: Context, request_id: uuid.UUID, token: str) -
         raise CertificateLinkExpired("this certificate link has expired", details={}) from None
     except ExportLinkInvalid:
         raise CertificateLinkInvalid("this certificate link is not valid", details={}) from None
-    request = session.get(DataRequest, link.request_id)
+    request = session.scalars(select(DataRequest).where(DataRequest.id == link.request_id)).first()
     if link.request_id != request_id or request is None or request.kind != Kind.ERASURE:
         raise CertificateLinkInvalid("this certificate link is not valid", details={})
     return request

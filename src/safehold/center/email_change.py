@@ -29,8 +29,8 @@ from safehold.comms import service as comms
 from safehold.errors import RateLimited
 from safehold.requests import rules as codes
 from safehold.requests.errors import CodeInvalid, CodeMissing
+from safehold.subjects import emails
 from safehold.subjects.errors import EmailTaken
-from safehold.subjects.models import Subject
 from safehold.subjects.rules import EMAIL
 from safehold.vault.service import EMAIL_INDEX
 from safehold.web import rules as web_rules
@@ -134,10 +134,8 @@ def request_change(
     now = ctx.subjects.clock.now()
     vault = ctx.subjects.vault
     index = vault.index(EMAIL_INDEX, new)
-    taken = session.scalar(
-        select(Subject.id).where(Subject.email_index == index, Subject.id != sid).limit(1)
-    )
-    if taken is not None:
+    taken = emails.owner(session, index)
+    if taken not in (None, sid):
         raise EmailTaken("another account uses this e-mail address", details={"field": "email"})
     recent = session.scalar(
         select(func.count()).where(

@@ -61,11 +61,13 @@ class OutboxItem(Base):
 
     __tablename__ = "outbox_items"
     __table_args__ = (
+        PrimaryKeyConstraint("subject_id", "id"),  # by person: safehold.sharding
+        Index("ix_outbox_items_id", "id"),  # found by its id alone (unsubscribe links)
         Index("ix_outbox_items_due", "status", "next_attempt_at"),
         Index("ix_outbox_items_subject_status", "subject_id", "status"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column()
     message_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("messages.id", ondelete="CASCADE"), index=True
     )

@@ -188,7 +188,8 @@ class LinkTarget:
 def resolve_link(session: Session, vault: Vault, token: str) -> LinkTarget:
     """The marketing e-mail a genuine token names, or :class:`UnsubscribeLinkInvalid`."""
     item_id = tokens.read_token(tokens.derive_key(vault.provider.index_key()), token)
-    item = session.get(OutboxItem, item_id) if item_id is not None else None
+    found = select(OutboxItem).where(OutboxItem.id == item_id)  # the link has the id alone
+    item = session.scalars(found).first() if item_id is not None else None
     if item is None or item.purpose != rules.MARKETING:
         raise UnsubscribeLinkInvalid("this unsubscribe link is not valid")
     subject = session.get(Subject, item.subject_id)

@@ -19,6 +19,7 @@ from safehold.access.rules import Actor
 from safehold.clock import Clock
 from safehold.comms import rules
 from safehold.comms.models import OutboxItem, Suppression
+from safehold.subjects import emails
 from safehold.subjects.models import Subject
 from safehold.subjects.rules import EMAIL, normalise_email
 from safehold.vault.service import EMAIL_INDEX, Vault
@@ -70,9 +71,7 @@ def add(
             created = True
         except IntegrityError:
             created = False
-    subject_ids = list(
-        session.scalars(select(Subject.id).where(Subject.email_index == email_index))
-    )
+    subject_ids = list(session.scalars(select(Subject.id).where(emails.finds(email_index))))
     if subject_ids:
         session.execute(
             update(OutboxItem)
@@ -143,7 +142,7 @@ def remove(
         session,
         actor=actor,
         action=f"mail.unsuppress.{kind}",
-        subject_id=session.scalar(select(Subject.id).where(Subject.email_index == email_index)),
+        subject_id=emails.owner(session, email_index),
         categories=[EMAIL],
         purpose=None,
         outcome="ok",

@@ -96,7 +96,11 @@ class RequestPage:
 def request_page(session: Session, request_id: uuid.UUID, now: datetime) -> RequestPage:
     request = requests.get(session, request_id)
     row = restriction.of_request(session, request.id)
-    notice = session.get(OutboxItem, row.lift_notice_item) if row and row.lift_notice_item else None
+    notice = (
+        session.get(OutboxItem, (row.subject_id, row.lift_notice_item))
+        if row and row.lift_notice_item
+        else None
+    )
     actions = rules.actions(request.kind, request.status, request.extended_at is not None)
     if row is not None:
         actions |= rules.restriction_actions(row.lifted_at is not None)

@@ -337,7 +337,7 @@ def resolve_link(session: Session, ctx: service.Context, token: str) -> DataRequ
     """The answered access request a download link names: forged or altered -> 404
     ``export_link_invalid``, expired -> 410 ``export_link_expired``."""
     link = links.read_token(service.export_key(ctx), token, ctx.clock.now())
-    request = session.get(DataRequest, link.request_id)
+    request = session.scalars(select(DataRequest).where(DataRequest.id == link.request_id)).first()
     if request is None or request.kind != Kind.ACCESS or request.status != Status.COMPLETED:
         raise ExportLinkInvalid("this download link is not valid", details={})
     return request

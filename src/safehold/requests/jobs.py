@@ -35,7 +35,8 @@ from safehold.requests.errors import ErasureRunning, NotAnErasure
 from safehold.requests.models import DataRequest
 from safehold.requests.rules import Kind, Status
 from safehold.sharing import propagation
-from safehold.subjects.models import PaymentMethod, PersonalValue, Subject
+from safehold.subjects import emails
+from safehold.subjects.models import EmailLookup, PaymentMethod, PersonalValue, Subject
 from safehold.subjects.rules import PAYMENT
 from safehold.vault.errors import DataKeyDestroyed
 from safehold.web import sessions as web_sessions
@@ -308,6 +309,7 @@ def _close(run: Run) -> dict[str, Any]:
     subject = run.subject
     done = run.done
     now = ctx.clock.now()
+    emails.release(session, [subject])  # the address finds no one, with the index gone
     session.execute(
         update(Subject)
         .where(Subject.id == subject.id)
@@ -352,9 +354,13 @@ def _verify(run: Run) -> dict[str, Any]:
     indexes = session.execute(
         select(Subject.email_index, Subject.phone_index).where(Subject.id == subject.id)
     ).one()
-    ok = all(unreadable.values()) and not left and indexes == (None, None)
+    found_by_address = session.scalar(
+        select(EmailLookup.email_index).where(EmailLookup.subject_id == subject.id).limit(1)
+    )
+    cleared = indexes == (None, None) and found_by_address is None
+    ok = all(unreadable.values()) and not left and cleared
     return {"ok": ok, "keys_destroyed": unreadable, "rows_left": len(left),
-            "indexes_cleared": indexes == (None, None)}  # fmt: skip
+            "indexes_cleared": cleared}  # fmt: skip
 
 
 def _certificate(run: Run) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, PrimaryKeyConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safehold.db import Base
@@ -17,11 +17,13 @@ from safehold.db import Base
 class DataRequest(Base):
     __tablename__ = "data_requests"
     __table_args__ = (
+        PrimaryKeyConstraint("subject_id", "id"),  # by person: safehold.sharding
+        Index("ix_data_requests_id", "id"),  # found by its id alone (links, the API)
         Index("ix_data_requests_status_deadline", "status", "deadline_at"),
         Index("ix_data_requests_responded_at", "responded_at"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column()
     subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # rules.Kind
     purpose: Mapped[str | None] = mapped_column(String(64))  # what an objection objects to

@@ -103,7 +103,12 @@ def remind(
     """Send one reminder (in the caller's transaction); the members e-mailed, or -1 when it
     was sent already (by another round or worker) or is no longer owed."""
     now = ctx.clock.now()
-    request = session.get(DataRequest, request_id, with_for_update=True, populate_existing=True)
+    request = session.scalars(
+        select(DataRequest)
+        .where(DataRequest.id == request_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()  # by id alone: keyed (subject_id, id), decision 0044
     if request is None or rules.Status(request.status) not in rules.OPEN:
         return -1
     row = RequestReminder(

@@ -176,7 +176,7 @@ def lift(
             "tell the person first: the restriction is lifted only after they are told",
             details={},
         )
-    item = session.get(OutboxItem, row.lift_notice_item)
+    item = session.get(OutboxItem, (row.subject_id, row.lift_notice_item))
     status = item.status if item is not None else "missing"
     if status != comms_rules.Status.SENT:
         raise LiftNoticeNotSent(

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, PrimaryKeyConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safehold.db import Base
@@ -15,8 +15,12 @@ from safehold.db import Base
 
 class LegalHold(Base):
     __tablename__ = "legal_holds"
+    __table_args__ = (
+        PrimaryKeyConstraint("subject_id", "id"),  # by person: safehold.sharding
+        Index("ix_legal_holds_id", "id"),  # lifted by its id alone (the console, the API)
+    )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column()
     subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id"), index=True)
     categories: Mapped[list[str]]
     reason: Mapped[str] = mapped_column(Text)

@@ -53,7 +53,7 @@ def place(
 
 
 def get(session: Session, hold_id: uuid.UUID) -> LegalHold:
-    hold = session.get(LegalHold, hold_id)
+    hold = session.scalars(select(LegalHold).where(LegalHold.id == hold_id)).first()
     if hold is None:
         raise HoldNotFound("no legal hold with that id", details={"hold_id": str(hold_id)})
     return hold

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, PrimaryKeyConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safehold.db import Base
@@ -60,9 +60,13 @@ class Propagation(Base):
     send the same attempt twice and a crashed worker's claim expires on its own."""
 
     __tablename__ = "propagations"
-    __table_args__ = (Index("ix_propagations_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("subject_id", "id"),  # by person: safehold.sharding
+        Index("ix_propagations_id", "id"),  # acknowledged by its id alone (the API)
+        Index("ix_propagations_due", "state", "next_attempt_at"),
+    )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column()
     subject_id: Mapped[uuid.UUID] = mapped_column(index=True)
     recipient_id: Mapped[str] = mapped_column(String(80))
     event: Mapped[str] = mapped_column(String(16))  # sharing.rules.Event

@@ -186,7 +186,8 @@ def list_propagations(
 
 
 def _step(session: Session, propagation_id: uuid.UUID, step: Step) -> tuple[Propagation, State]:
-    row = session.get(Propagation, propagation_id, with_for_update=True)
+    found = select(Propagation).where(Propagation.id == propagation_id).with_for_update()
+    row = session.scalars(found).first()  # by its id alone: the API's path names no person
     if row is None:
         raise PropagationNotFound("no notice with that id")
     try:

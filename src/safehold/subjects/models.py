@@ -3,7 +3,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, PrimaryKeyConstraint, String
+from sqlalchemy import (
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safehold.db import Base
@@ -17,13 +25,26 @@ class Subject(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(String(16))  # active | closed | restricted | erased
-    email_index: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # the person's own copy; the address look-up (and its uniqueness) is ``EmailLookup``
+    email_index: Mapped[str | None] = mapped_column(String(64))
     phone_index: Mapped[str | None] = mapped_column(String(64), index=True)
     policy_version_shown: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     last_activity_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
     erased_at: Mapped[datetime | None]
+
+
+class EmailLookup(Base):
+    """Which person an e-mail blind index belongs to: the look-up by address, one account per
+    address (the primary key). A table of its own, distributed by the index, so that
+    ``subjects`` needs no unique key but its id (``safehold.sharding``). Written with
+    ``Subject.email_index`` by the same functions (``subjects.service``, erasure)."""
+
+    __tablename__ = "email_lookup"
+
+    email_index: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject_id: Mapped[uuid.UUID] = mapped_column(index=True)  # erasure's check: none left
 
 
 class PersonalValue(Base):
@@ -48,8 +69,12 @@ class PaymentMethod(Base):
     The processor's name is not personal; every other field is encrypted."""
 
     __tablename__ = "payment_methods"
+    __table_args__ = (
+        PrimaryKeyConstraint("subject_id", "id"),  # by person: safehold.sharding
+        Index("ix_payment_methods_id", "id"),
+    )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column()
     subject_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("subjects.id", ondelete="CASCADE"), index=True
     )
@@ -69,10 +94,18 @@ class Restriction(Base):
     ``subjects.rules``): like the request log, the record proves what was done."""
 
     __tablename__ = "restrictions"
+    __table_args__ = (
+        PrimaryKeyConstraint("subject_id", "id"),  # by person: safehold.sharding
+        UniqueConstraint("subject_id", "request_id"),  # one per request
+        Index("ix_restrictions_request_id", "request_id"),  # found by the request's id alone
+        ForeignKeyConstraint(
+            ["subject_id", "request_id"], ["data_requests.subject_id", "data_requests.id"]
+        ),
+    )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column()
     subject_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subjects.id"), index=True)
-    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("data_requests.id"), unique=True)
+    request_id: Mapped[uuid.UUID] = mapped_column()
     reason: Mapped[str] = mapped_column(String(32))  # rules.RESTRICTION_REASONS
     applied_at: Mapped[datetime]
     applied_by: Mapped[str] = mapped_column(String(120))

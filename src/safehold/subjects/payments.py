@@ -96,8 +96,8 @@ def remove(
     """Remove an active card: its processor token is deleted now, its record is kept (marked
     removed) under the retention class of card records."""
     subject = get(session, subject_id)
-    method = session.get(PaymentMethod, method_id)
-    if method is None or method.subject_id != subject.id or method.removed_at is not None:
+    method = session.get(PaymentMethod, (subject.id, method_id))
+    if method is None or method.removed_at is not None:
         raise PaymentMethodNotFound(
             "this person has no such payment method", details={"payment_method_id": str(method_id)}
         )

@@ -124,7 +124,7 @@ def person_where(
     session: Session, where: ColumnElement[bool], purpose: str, book: PolicyBook | None,
     now: datetime,
 ) -> tuple[Subject, SubjectState] | None:  # fmt: skip
-    """The person ``where`` finds (a blind index equal to a value: ``Subject.email_index ==
+    """The person ``where`` finds (a blind index equal to a value: ``Subject.phone_index ==
     …``), with their state for ``purpose``'s decision — one statement, whether or not there
     is such a person, so a look-up takes as long either way (None: nobody)."""
     found = people_where(session, where, purpose, book, now, limit=1)

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from safehold.access import audit
@@ -30,9 +29,8 @@ from safehold.policy.rules import (
     declared_purpose,
 )
 from safehold.sharing import propagation
-from safehold.subjects import kept, reading, rules
+from safehold.subjects import emails, kept, reading, rules
 from safehold.subjects.errors import (
-    EmailTaken,
     NoPersonFound,
     PurposeRefused,
     SubjectErased,
@@ -147,11 +145,7 @@ def _set_indexes(
 ) -> None:
     if email is not None:
         index = ctx.vault.index(EMAIL_INDEX, email)
-        taken = session.scalar(
-            select(Subject.id).where(Subject.email_index == index, Subject.id != subject.id)
-        )
-        if taken is not None:
-            raise EmailTaken("another account already uses this e-mail address")
+        emails.claim(session, subject.id, subject.email_index, index)
         subject.email_index = index
     if phone is not None:
         subject.phone_index = ctx.vault.index(PHONE_INDEX, phone)
@@ -173,12 +167,8 @@ def register(
         erased_at=None,
     )
     fields = contact.fields
-    _set_indexes(session, ctx, subject, contact.email, contact.phone)
-    try:
-        with session.begin_nested():  # a concurrent sign-up with the same address loses here
-            session.add(subject)
-    except IntegrityError:
-        raise EmailTaken("another account already uses this e-mail address") from None
+    _set_indexes(session, ctx, subject, contact.email, contact.phone)  # a taken address: here
+    session.add(subject)
     _write_fields(session, ctx, subject.id, fields, by=str(actor))
     session.add(
         MarketingChoice(
@@ -324,7 +314,7 @@ def _by_contact(
 ) -> tuple[str, ColumnElement[bool]]:
     """The category a look-up uses and its blind-index condition (never a plaintext scan)."""
     if email is not None:
-        return rules.EMAIL, Subject.email_index == ctx.vault.index(EMAIL_INDEX, email)
+        return rules.EMAIL, emails.finds(ctx.vault.index(EMAIL_INDEX, email))
     if phone is not None:
         return rules.PHONE, Subject.phone_index == ctx.vault.index(PHONE_INDEX, phone)
     raise ValueError("lookup needs an email or a phone")

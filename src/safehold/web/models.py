@@ -25,7 +25,8 @@ class WebSession(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256(cookie) hex
     kind: Mapped[str] = mapped_column(String(8))  # "person" | "staff"
-    subject_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("subjects.id"), index=True)
+    # no foreign key: a look-up table of its own (safehold.sharding); erasure ends them
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     api_key_id: Mapped[str | None] = mapped_column(String(32))  # staff: the key signed in with
     # staff: the member signed in, and their role then (a changed role ends the session)
     staff_member_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -54,7 +55,7 @@ class SignInCode(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)  # the attempt id the page carries
-    subject_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("subjects.id"))  # mailed to
+    subject_id: Mapped[uuid.UUID | None] = mapped_column()  # mailed to (no foreign key: above)
     address_index: Mapped[str | None] = mapped_column(String(64))  # until the worker handles it
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]

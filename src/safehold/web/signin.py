@@ -31,6 +31,7 @@ from safehold.comms import service as comms
 from safehold.requests import rules as codes
 from safehold.requests.errors import CodeInvalid, CodeMissing
 from safehold.runtime import Runtime
+from safehold.subjects import emails
 from safehold.subjects import service as subjects
 from safehold.subjects.models import Subject
 from safehold.subjects.rules import EMAIL, normalise_email
@@ -148,7 +149,7 @@ def _mail_code(
     """E-mail a code for ``attempt`` if its address is an account's that may have one now."""
     if now >= attempt.expires_at:  # a worker that was down: a code would arrive dead
         return False
-    subject = session.scalars(select(Subject).where(Subject.email_index == index).limit(1)).first()
+    subject = session.scalars(select(Subject).where(emails.finds(index)).limit(1)).first()
     if subject is None or subject.status == "erased":
         return False
     audit.record(

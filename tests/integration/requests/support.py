@@ -92,7 +92,7 @@ def verified(runtime: Runtime, subject_id: uuid.UUID, kind: str = "erasure") -> 
 
 def load(runtime: Runtime, request_id: uuid.UUID) -> DataRequest:
     with runtime.sessions() as session:
-        request = session.get(DataRequest, request_id)
+        request = session.scalars(select(DataRequest).where(DataRequest.id == request_id)).one()
         assert request is not None
         session.expunge(request)
         return request

@@ -20,7 +20,7 @@ from safehold.requests.errors import ErasureRunning, TransitionRefused
 from safehold.retention import service as holds
 from safehold.runtime import Runtime
 from safehold.sharing.models import Propagation
-from safehold.subjects import payments
+from safehold.subjects import emails, payments
 from safehold.subjects import service as subjects
 from safehold.subjects.models import PaymentMethod, PersonalValue, Subject
 from safehold.vault.errors import DataKeyDestroyed
@@ -87,6 +87,7 @@ def test_an_erasure_erases_keeps_the_exceptions_and_certifies_the_truth(runtime:
         subject = session.get(Subject, sid)
         assert subject is not None
         assert (subject.status, subject.email_index, subject.phone_index) == ("erased", None, None)
+        assert emails.owner(session, email_index or "") is None  # the address finds no one
         # Nothing readable remains of the erased classes.
         for klass in ("account_contact", "payment"):
             with pytest.raises(DataKeyDestroyed):

@@ -40,7 +40,7 @@ def _erase_marked_person(runtime: Runtime) -> tuple[list[str], dict[str, list[by
     with runtime.sessions() as session:  # what the completion e-mail's row holds meanwhile
         for entry in cert["kept"]:
             if entry["kind"] == "completion_mail":
-                item = session.get(OutboxItem, uuid.UUID(entry["ref"]))
+                item = session.get(OutboxItem, (sid, uuid.UUID(entry["ref"])))
                 key = session.get(DataKey, (sid, entry["classes"][0]))
                 assert item is not None
                 assert item.sealed_recipient

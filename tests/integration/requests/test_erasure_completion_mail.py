@@ -38,7 +38,7 @@ def settings(tmp_path: Path, smtp: SmtpServer) -> Settings:
 
 def _row(runtime: Runtime, item_id: str) -> OutboxItem:
     with runtime.sessions() as session:
-        item = session.get(OutboxItem, uuid.UUID(item_id))
+        item = session.scalars(select(OutboxItem).where(OutboxItem.id == uuid.UUID(item_id))).one()
         assert item is not None
         session.expunge(item)
         return item

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from safehold.clock import FrozenClock
@@ -60,7 +61,7 @@ def erased_after_sharing(session: Session, ctx: Context, who: uuid.UUID) -> list
 
 def state_of(session: Session, notice_id: uuid.UUID) -> Propagation:
     session.expire_all()
-    row = session.get(Propagation, notice_id)
+    row = session.scalars(select(Propagation).where(Propagation.id == notice_id)).one()
     assert row is not None
     return row
 
