@@ -99,6 +99,9 @@ LIMITS: dict[str, str] = {
     "signin.member.code.client": "30/15 minutes",
     "signin.member.verify.client": "30/15 minutes",
     "signin.member.totp.member": "10/15 minutes",
+    # Staff single sign-on (decision 0039): round trips begun and callbacks answered for one
+    # client address (each writes a row; a callback is a guess at a state or a code).
+    "signin.member.oidc.client": "30/15 minutes",
 }
 
 

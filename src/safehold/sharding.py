@@ -48,6 +48,7 @@ REFERENCE = frozenset(
         "promise_runs",
         "retention_runs",
         "staff_members",  # the console's staff, not the service's people (decision 0038)
+        "staff_oidc_attempts",  # single sign-on round trips: no person (decision 0039)
         "staff_sign_ins",
     }
 )
