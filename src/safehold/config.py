@@ -310,7 +310,9 @@ def load_settings() -> Settings:
         settings = Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = ENV_PREFIX + str(first["loc"][0]).upper() if first["loc"] else "a setting"
+        if not first["loc"]:  # a rule over several settings names them itself
+            raise SettingsError(first["msg"].removeprefix("Value error, ")) from None
+        name = ENV_PREFIX + str(first["loc"][0]).upper()
         raise SettingsError(f"{name}: {first['msg']}") from None
     _ = settings.database  # a broken URL fails here, at start-up
     return settings

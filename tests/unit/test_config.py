@@ -100,3 +100,41 @@ def test_trusted_proxies_are_none_by_default_and_checked_when_named(
     assert load_settings().trusted_proxies == ""
     monkeypatch.setenv("SAFEHOLD_TRUSTED_PROXIES", raw)
     assert load_settings().trusted_proxies == kept
+
+
+def test_single_sign_on_needs_issuer_id_and_secret_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SAFEHOLD_OIDC_ISSUER", "https://id.example.com/")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "single sign-on needs SAFEHOLD_OIDC_ISSUER, SAFEHOLD_OIDC_CLIENT_ID and "
+        "SAFEHOLD_OIDC_CLIENT_SECRET together"
+    )
+    monkeypatch.setenv("SAFEHOLD_OIDC_CLIENT_ID", "safehold")
+    monkeypatch.setenv("SAFEHOLD_OIDC_CLIENT_SECRET", "fictional-secret")
+    settings = load_settings()
+    assert settings.oidc_enabled
+    assert settings.oidc_issuer == "https://id.example.com"
+    assert "fictional-secret" not in repr(settings)
+    monkeypatch.delenv("SAFEHOLD_OIDC_ISSUER")
+    monkeypatch.delenv("SAFEHOLD_OIDC_CLIENT_ID")
+    monkeypatch.delenv("SAFEHOLD_OIDC_CLIENT_SECRET")
+    assert not load_settings().oidc_enabled
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    ["http://id.example.com", "ftp://id.example.com", "https://", "https://a.example/?x=1"],
+)
+def test_the_issuer_must_be_https_except_on_loopback(
+    monkeypatch: pytest.MonkeyPatch, issuer: str
+) -> None:
+    monkeypatch.setenv("SAFEHOLD_OIDC_ISSUER", issuer)
+    monkeypatch.setenv("SAFEHOLD_OIDC_CLIENT_ID", "safehold")
+    monkeypatch.setenv("SAFEHOLD_OIDC_CLIENT_SECRET", "fictional-secret")
+    with pytest.raises(SettingsError, match=r"SAFEHOLD_OIDC_ISSUER: .*https://"):
+        load_settings()
+    monkeypatch.setenv("SAFEHOLD_OIDC_ISSUER", "http://localhost:9400/")
+    assert load_settings().oidc_issuer == "http://localhost:9400"

@@ -87,7 +87,7 @@ def verified_email(claims: Mapping[str, object]) -> str:
     """The address the provider vouches for: ``email`` with ``email_verified`` true. An
     unverified address could be anyone's typing, so it never matches an invitation."""
     email, verified = claims.get("email"), claims.get("email_verified")
-    if not isinstance(email, str) or not email or verified not in (True, "true"):
+    if not isinstance(email, str) or not email or not (verified is True or verified == "true"):
         raise ClaimRefused("email_unverified")
     return email
 
