@@ -6,6 +6,7 @@ role claim are each refused with a clear page, nothing created."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,15 +18,18 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import func, select
 
+from safehold import migrate
 from safehold.access.rules import Actor
+from safehold.app import create_app
 from safehold.clock import FrozenClock
 from safehold.config import Settings
 from safehold.db import transaction
-from safehold.runtime import Runtime
+from safehold.runtime import Runtime, build_runtime
 from safehold.staff import service
-from safehold.staff.models import StaffMember
+from safehold.staff.models import StaffMember, StaffOidcAttempt
 from safehold.staff.rules import Role
 from safehold.web.models import WebSession
+from tests.conftest import DEFAULT_POLICY
 from tests.e2e import staff_support as s
 from tests.e2e.conftest import audit_entries
 from tests.integration.comms.smtp import SmtpServer
@@ -230,3 +234,53 @@ def test_the_role_claim_decides_the_role(
         row = session.get(StaffMember, member.id)
         assert row is not None
         assert row.role == Role.AUDITOR
+
+
+def test_callbacks_are_rate_limited_per_client(client: TestClient, runtime: Runtime) -> None:
+    """Guessing states (or codes) at the callback: 30 in any 15 minutes from one client."""
+    for _ in range(30):
+        answer = client.get("/admin/sign-in/oidc/callback?state=guess&code=guess")
+        assert answer.status_code == 403
+    limited = client.get("/admin/sign-in/oidc/callback?state=guess&code=guess")
+    assert limited.status_code == 429
+    assert "Too many sign-ins. Try again in" in limited.text
+    assert client.get("/admin/sign-in/oidc", follow_redirects=False).status_code == 429
+
+
+def test_a_provider_that_does_not_answer_is_a_503_that_records_nothing(
+    tmp_path: Path, smtp: SmtpServer, runtime: Runtime
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = int(closed.getsockname()[1])
+    settings = comms_settings(
+        tmp_path / "down", smtp, oidc_issuer=f"http://127.0.0.1:{port}",
+        oidc_client_id=CLIENT_ID, oidc_client_secret=CLIENT_SECRET,
+    )  # fmt: skip
+    down = build_runtime(settings)
+    migrate.upgrade(down.engine)
+    try:
+        with TestClient(create_app(down)) as other:
+            answer = other.get("/admin/sign-in/oidc", follow_redirects=False)
+        assert answer.status_code == 503
+        assert "The identity provider did not answer as expected" in answer.text
+        with down.sessions() as session:
+            assert session.scalar(select(func.count()).select_from(StaffOidcAttempt)) == 0
+    finally:
+        down.close()
+
+
+def test_without_settings_there_is_no_button_and_no_sign_in(tmp_path: Path) -> None:
+    plain = build_runtime(Settings(data_dir=tmp_path / "plain", policy=DEFAULT_POLICY))
+    migrate.upgrade(plain.engine)
+    try:
+        with TestClient(create_app(plain)) as other:
+            page = other.get("/admin/sign-in").text
+            assert "Single sign-on" not in page
+            assert "/admin/sign-in/oidc" not in page
+            answer = other.get("/admin/sign-in/oidc")
+            assert answer.status_code == 404
+            assert "Single sign-on is not set up here" in answer.text
+            assert other.get("/admin/sign-in/oidc/callback?state=x&code=y").status_code == 404
+    finally:
+        plain.close()
