@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -28,6 +28,7 @@ from safehold.runtime import Runtime, build_runtime
 from safehold.staff import service
 from safehold.staff.models import StaffMember, StaffOidcAttempt
 from safehold.staff.rules import Role
+from safehold.web import jobs as web_jobs
 from safehold.web.models import WebSession
 from tests.conftest import DEFAULT_POLICY
 from tests.e2e import staff_support as s
@@ -284,3 +285,34 @@ def test_without_settings_there_is_no_button_and_no_sign_in(tmp_path: Path) -> N
             assert other.get("/admin/sign-in/oidc/callback?state=x&code=y").status_code == 404
     finally:
         plain.close()
+
+
+def test_an_expired_round_trip_is_refused_and_purged(
+    client: TestClient, runtime: Runtime, provider: Provider, clock: FrozenClock
+) -> None:
+    s.invite(runtime, PRIYA, Role.PRIVACY_OFFICER, "Priya Officer")
+    provider.user("priya", email=PRIYA, email_verified=True)
+    redirect = provider.authorize(begin(client), "priya")
+    clock.advance(timedelta(minutes=10))
+    refused(back(client, redirect), "has expired")
+    web_jobs.purge(runtime)  # with the sessions and the other sign-in rows
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(StaffOidcAttempt)) == 0
+
+
+def test_a_code_used_once_already_is_refused(
+    client: TestClient, runtime: Runtime, provider: Provider
+) -> None:
+    """The provider refuses a used code at its token endpoint: a refusal, not an outage."""
+    s.invite(runtime, PRIYA, Role.PRIVACY_OFFICER, "Priya Officer")
+    provider.user("priya", email=PRIYA, email_verified=True)
+    first = provider.authorize(begin(client), "priya")
+    assert back(client, first).status_code == 200
+    second = provider.authorize(begin(client), "priya")
+    code = dict(part.split("=", 1) for part in urlsplit(first).query.split("&"))["code"]
+    state = dict(part.split("=", 1) for part in urlsplit(second).query.split("&"))["state"]
+    answer = client.get(
+        f"/admin/sign-in/oidc/callback?code={code}&state={state}", follow_redirects=False
+    )
+    refused(answer, "did not sign you in")
+    assert sessions_count(runtime) == 1

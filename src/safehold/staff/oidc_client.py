@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.httpx_client import OAuth2Client
-from authlib.oauth2.rfc6749.errors import OAuth2Error
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -102,14 +102,17 @@ def authorization_url(
 
 
 def exchange(cfg: Config, provider: Provider, code: str, verifier: str) -> str:
-    """The ID token the provider gives for ``code`` (with the PKCE verifier)."""
+    """The ID token the provider gives for ``code`` (with the PKCE verifier); a code it
+    refuses is :class:`~safehold.staff.oidc_rules.ClaimRefused` (``provider_error``)."""
     with _client(cfg) as client:
         try:
             token = client.fetch_token(
                 provider.token_endpoint, grant_type="authorization_code", code=code,
                 code_verifier=verifier,
             )  # fmt: skip
-        except (httpx.HTTPError, OAuth2Error, ValueError) as exc:
+        except OAuthError:  # the provider refused the code: used, expired, or not ours
+            raise oidc_rules.ClaimRefused("provider_error") from None
+        except (httpx.HTTPError, ValueError) as exc:
             raise ProviderUnavailable(f"{type(exc).__name__} from the token endpoint") from None
     id_token = token.get("id_token") if isinstance(token, dict) else None
     if not isinstance(id_token, str):

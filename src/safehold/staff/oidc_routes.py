@@ -111,8 +111,8 @@ def callback(
             attempt = oidc_service.take(session, ctx, state)
             session.commit()  # the state is used, whatever comes next
             provider = oidc_client.discover(cfg)
-            id_token = oidc_client.exchange(cfg, provider, code, attempt.code_verifier)
             try:
+                id_token = oidc_client.exchange(cfg, provider, code, attempt.code_verifier)
                 claims = oidc_client.signed_claims(id_token, oidc_client.keys_of(provider))
                 oidc_rules.check_id_token(
                     claims, issuer=cfg.issuer, client_id=cfg.client_id, nonce=attempt.nonce,
