@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.httpx_client import OAuth2Client
 from joserfc import jwt
@@ -59,22 +59,22 @@ def config(settings: Settings) -> Config | None:
     )  # fmt: skip
 
 
-def _json(url: str) -> dict[str, Any]:
-    try:
-        answer = httpx.get(url, timeout=TIMEOUT, follow_redirects=False)
+def _json(http: OAuth2Client, url: str) -> dict[str, Any]:
+    try:  # withhold_token: these documents are public, the client holds no token yet
+        answer = http.request("GET", url, follow_redirects=False, withhold_token=True)
         answer.raise_for_status()
         data = answer.json()
-    except (httpx.HTTPError, ValueError) as exc:
+    except (httpx2.HTTPError, ValueError) as exc:
         raise ProviderUnavailable(f"{type(exc).__name__} from {url}") from None
     if not isinstance(data, dict):
         raise ProviderUnavailable(f"not a JSON object from {url}")
     return data
 
 
-def discover(cfg: Config) -> Provider:
+def discover(http: OAuth2Client, cfg: Config) -> Provider:
     """The provider's endpoints; its document must name the configured issuer (OpenID
     Connect Discovery 4.3), or a look-alike host could speak for it."""
-    doc = _json(cfg.issuer + "/.well-known/openid-configuration")
+    doc = _json(http, cfg.issuer + "/.well-known/openid-configuration")
     fields = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
     values = [doc.get(name) for name in fields]
     if not all(isinstance(value, str) and value for value in values):
@@ -84,7 +84,9 @@ def discover(cfg: Config) -> Provider:
     return Provider(*(str(value) for value in values))
 
 
-def _client(cfg: Config) -> OAuth2Client:
+def client(cfg: Config) -> OAuth2Client:
+    """One HTTP client for a step's requests to the provider (discovery, token, keys): a
+    connection and a TLS set-up shared by them. Use it as a context manager."""
     return OAuth2Client(
         client_id=cfg.client_id, client_secret=cfg.client_secret, scope=oidc_rules.SCOPE,
         redirect_uri=cfg.redirect_uri, code_challenge_method="S256", timeout=TIMEOUT,
@@ -92,28 +94,26 @@ def _client(cfg: Config) -> OAuth2Client:
 
 
 def authorization_url(
-    cfg: Config, provider: Provider, state: str, nonce: str, verifier: str
+    http: OAuth2Client, provider: Provider, state: str, nonce: str, verifier: str
 ) -> str:
-    with _client(cfg) as client:
-        url, _ = client.create_authorization_url(
-            provider.authorization_endpoint, state=state, code_verifier=verifier, nonce=nonce
-        )
+    url, _ = http.create_authorization_url(
+        provider.authorization_endpoint, state=state, code_verifier=verifier, nonce=nonce
+    )
     return str(url)
 
 
-def exchange(cfg: Config, provider: Provider, code: str, verifier: str) -> str:
+def exchange(http: OAuth2Client, provider: Provider, code: str, verifier: str) -> str:
     """The ID token the provider gives for ``code`` (with the PKCE verifier); a code it
     refuses is :class:`~safehold.staff.oidc_rules.ClaimRefused` (``provider_error``)."""
-    with _client(cfg) as client:
-        try:
-            token = client.fetch_token(
-                provider.token_endpoint, grant_type="authorization_code", code=code,
-                code_verifier=verifier,
-            )  # fmt: skip
-        except OAuthError:  # the provider refused the code: used, expired, or not ours
-            raise oidc_rules.ClaimRefused("provider_error") from None
-        except (httpx.HTTPError, ValueError) as exc:
-            raise ProviderUnavailable(f"{type(exc).__name__} from the token endpoint") from None
+    try:
+        token = http.fetch_token(
+            provider.token_endpoint, grant_type="authorization_code", code=code,
+            code_verifier=verifier,
+        )  # fmt: skip
+    except OAuthError:  # the provider refused the code: used, expired, or not ours
+        raise oidc_rules.ClaimRefused("provider_error") from None
+    except (httpx2.HTTPError, ValueError) as exc:
+        raise ProviderUnavailable(f"{type(exc).__name__} from the token endpoint") from None
     id_token = token.get("id_token") if isinstance(token, dict) else None
     if not isinstance(id_token, str):
         raise ProviderUnavailable("the token endpoint sent no ID token")
@@ -131,5 +131,5 @@ def signed_claims(id_token: str, jwks: dict[str, Any]) -> dict[str, Any]:
     return dict(token.claims)
 
 
-def keys_of(provider: Provider) -> dict[str, Any]:
-    return _json(provider.jwks_uri)
+def keys_of(http: OAuth2Client, provider: Provider) -> dict[str, Any]:
+    return _json(http, provider.jwks_uri)

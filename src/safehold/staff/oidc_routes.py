@@ -13,6 +13,8 @@ per client; refusals are audited and shown on the sign-in page with the reason.
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
@@ -25,6 +27,7 @@ from safehold.errors import RateLimited
 from safehold.logs import get_logger
 from safehold.staff import oidc_client, oidc_rules, oidc_service, service
 from safehold.staff.errors import OidcRefused
+from safehold.staff.models import StaffOidcAttempt
 from safehold.staff.oidc_client import ProviderUnavailable
 from safehold.staff.oidc_rules import ClaimRefused
 from safehold.web import pages, sessions
@@ -70,11 +73,14 @@ def start(
     if cfg is None:
         return _page(request, "Single sign-on is not set up here: sign in with your code.", 404)
     try:
-        with ratelimit.attempt(runtime, ("signin.member.oidc.client", _client(request))):
-            provider = oidc_client.discover(cfg)
+        with (
+            ratelimit.attempt(runtime, ("signin.member.oidc.client", _client(request))),
+            oidc_client.client(cfg) as http,
+        ):
+            provider = oidc_client.discover(http, cfg)
             begun = oidc_service.begin(session, service.context(runtime), target)
             url = oidc_client.authorization_url(
-                cfg, provider, begun.state, begun.nonce, begun.verifier
+                http, provider, begun.state, begun.nonce, begun.verifier
             )
             session.commit()
     except RateLimited as exc:
@@ -89,6 +95,21 @@ def start(
         max_age=int(oidc_rules.ATTEMPT_TTL.total_seconds()),
     )  # fmt: skip
     return response
+
+
+def _claims(
+    cfg: oidc_client.Config, code: str, attempt: StaffOidcAttempt, now: datetime
+) -> dict[str, Any]:
+    """The claims of the ID token the provider gives for ``code``, checked (ClaimRefused)."""
+    with oidc_client.client(cfg) as http:
+        provider = oidc_client.discover(http, cfg)
+        id_token = oidc_client.exchange(http, provider, code, attempt.code_verifier)
+        keys = oidc_client.keys_of(http, provider)
+    claims = oidc_client.signed_claims(id_token, keys)
+    oidc_rules.check_id_token(
+        claims, issuer=cfg.issuer, client_id=cfg.client_id, nonce=attempt.nonce, now=now
+    )
+    return claims
 
 
 @router.get(oidc_client.CALLBACK, response_class=HTMLResponse)
@@ -110,14 +131,8 @@ def callback(
                 raise OidcRefused.because("state")
             attempt = oidc_service.take(session, ctx, state)
             session.commit()  # the state is used, whatever comes next
-            provider = oidc_client.discover(cfg)
             try:
-                id_token = oidc_client.exchange(cfg, provider, code, attempt.code_verifier)
-                claims = oidc_client.signed_claims(id_token, oidc_client.keys_of(provider))
-                oidc_rules.check_id_token(
-                    claims, issuer=cfg.issuer, client_id=cfg.client_id, nonce=attempt.nonce,
-                    now=ctx.clock.now(),
-                )  # fmt: skip
+                claims = _claims(cfg, code, attempt, ctx.clock.now())
             except ClaimRefused as exc:
                 oidc_service.refuse(session, ctx)
                 raise OidcRefused.because(exc.reason) from None
