@@ -29,6 +29,7 @@ from safehold.requests.routes import router as requests_router
 from safehold.retention.routes import router as holds_router
 from safehold.runtime import Runtime
 from safehold.sharing.routes import router as sharing_router
+from safehold.staff.oidc_routes import router as staff_sso
 from safehold.staff.passkey_routes import router as staff_passkeys
 from safehold.staff.routes import router as staff_sign_in
 from safehold.subjects.routes import router as subjects_router
@@ -88,6 +89,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(sign_in_router)  # pages: /me/sign-in (e-mailed code), /admin/sign-in
     app.include_router(staff_sign_in)  # pages: /admin/sign-in/email|code|totp (staff members)
     app.include_router(staff_passkeys)  # pages: /admin/sign-in/passkey…, /admin/passkeys
+    app.include_router(staff_sso)  # pages: /admin/sign-in/oidc[/callback] (single sign-on)
     app.include_router(center_router)  # pages: /me, the privacy center
     app.include_router(console_router)  # pages: /admin (the staff's console)
     app.include_router(unsubscribe_pages)  # pages: /unsubscribe/{token} (RFC 8058 one-click)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -102,6 +102,15 @@ class Settings(BaseSettings):
     # Redis for what the processes must share: rate-limit counters and the news of a newly
     # published policy version (unset: each process keeps its own). May hold a password.
     redis_url: str | None = Field(default=None, repr=False)
+    # Staff single sign-on by OpenID Connect (docs/admin-console.md, decision 0039): the
+    # provider's issuer URL (discovery is read from it), this deployment's client id and
+    # secret there, the name on the sign-in button (unset: the issuer's host), and the claim
+    # that names a member's role (unset: the role of the invitation decides).
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = Field(default=None, repr=False)
+    oidc_name: str | None = Field(default=None, min_length=1, max_length=40)
+    oidc_role_claim: str | None = Field(default=None, min_length=1, max_length=100)
     # How staff sign in to the console (docs/admin-console.md, decision 0041): "required" — a
     # passkey, or the e-mailed code then a TOTP; "passkey" — a member with a passkey only with
     # it, a member without one registers one at the end of a code + TOTP sign-in.
@@ -152,6 +161,32 @@ class Settings(BaseSettings):
         if value is not None and urlsplit(value).scheme not in REDIS_SCHEMES:
             raise ValueError("must be a redis:// or rediss:// URL (e.g. redis://127.0.0.1:6379/0)")
         return value
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer_is_https(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK)
+        if not parts.hostname or not secure or parts.query or parts.fragment:
+            raise ValueError("must be an https:// URL (http:// on loopback) without ? or #")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _oidc_is_complete(self) -> Settings:
+        given = [self.oidc_issuer, self.oidc_client_id, self.oidc_client_secret]
+        if any(given) and not all(given):
+            raise ValueError(
+                "single sign-on needs SAFEHOLD_OIDC_ISSUER, SAFEHOLD_OIDC_CLIENT_ID and "
+                "SAFEHOLD_OIDC_CLIENT_SECRET together"
+            )
+        return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        """Whether staff single sign-on is configured."""
+        return self.oidc_issuer is not None
 
     @field_validator("recipient_webhooks")
     @classmethod
@@ -310,7 +345,9 @@ def load_settings() -> Settings:
         settings = Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = ENV_PREFIX + str(first["loc"][0]).upper() if first["loc"] else "a setting"
+        if not first["loc"]:  # a rule over several settings names them itself
+            raise SettingsError(first["msg"].removeprefix("Value error, ")) from None
+        name = ENV_PREFIX + str(first["loc"][0]).upper()
         raise SettingsError(f"{name}: {first['msg']}") from None
     _ = settings.database  # a broken URL fails here, at start-up
     return settings

@@ -103,6 +103,9 @@ LIMITS: dict[str, str] = {
     # (a passkey's signature cannot be guessed: this bounds the rows and the work a client
     # causes; each answer spends a challenge, and none is checked once the limit is reached).
     "signin.member.passkey.client": "60/15 minutes",
+    # Staff single sign-on (decision 0039): round trips begun and callbacks answered for one
+    # client address (each writes a row; a callback is a guess at a state or a code).
+    "signin.member.oidc.client": "30/15 minutes",
 }
 
 

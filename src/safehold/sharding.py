@@ -62,6 +62,7 @@ REFERENCE = frozenset(
         "staff_members",  # the console's staff, not the service's people (decision 0038)
         "staff_passkey_ceremonies",  # passkey challenges of staff, no person (decision 0041)
         "staff_passkeys",  # staff members' passkeys (decision 0041)
+        "staff_oidc_attempts",  # single sign-on round trips: no person (decision 0039)
         "staff_sign_ins",
     }
 )

@@ -27,7 +27,8 @@ from tests.integration.comms.support import comms_settings
 OWNER = "owner"  # the row's check is the owner role, not a scope
 PUBLIC = {"/admin/sign-in", "/admin/sign-in/email", "/admin/sign-in/code",
           "/admin/sign-in/totp", "/admin/sign-out", "/admin/sign-in/passkey",
-          "/admin/sign-in/passkey/verify", "/admin/sign-in/passkey/register"}  # fmt: skip
+          "/admin/sign-in/passkey/verify", "/admin/sign-in/passkey/register",
+          "/admin/sign-in/oidc", "/admin/sign-in/oidc/callback"}  # fmt: skip
 REQ = "/admin/requests/{request_id}"
 CHECKS: dict[tuple[str, str], str | None] = {
     ("GET", "/admin"): None,

@@ -116,3 +116,41 @@ def test_staff_2fa_is_required_by_default_and_passkey_needs_a_secure_host_name(
     assert load_settings().staff_2fa == "passkey"
     monkeypatch.setenv("SAFEHOLD_BASE_URL", "http://localhost:8000")
     assert load_settings().staff_2fa == "passkey"
+
+
+def test_single_sign_on_needs_issuer_id_and_secret_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SAFEHOLD_OIDC_ISSUER", "https://id.example.com/")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "single sign-on needs SAFEHOLD_OIDC_ISSUER, SAFEHOLD_OIDC_CLIENT_ID and "
+        "SAFEHOLD_OIDC_CLIENT_SECRET together"
+    )
+    monkeypatch.setenv("SAFEHOLD_OIDC_CLIENT_ID", "safehold")
+    monkeypatch.setenv("SAFEHOLD_OIDC_CLIENT_SECRET", "fictional-secret")
+    settings = load_settings()
+    assert settings.oidc_enabled
+    assert settings.oidc_issuer == "https://id.example.com"
+    assert "fictional-secret" not in repr(settings)
+    monkeypatch.delenv("SAFEHOLD_OIDC_ISSUER")
+    monkeypatch.delenv("SAFEHOLD_OIDC_CLIENT_ID")
+    monkeypatch.delenv("SAFEHOLD_OIDC_CLIENT_SECRET")
+    assert not load_settings().oidc_enabled
+
+
+@pytest.mark.parametrize(
+    "issuer",
+    ["http://id.example.com", "ftp://id.example.com", "https://", "https://a.example/?x=1"],
+)
+def test_the_issuer_must_be_https_except_on_loopback(
+    monkeypatch: pytest.MonkeyPatch, issuer: str
+) -> None:
+    monkeypatch.setenv("SAFEHOLD_OIDC_ISSUER", issuer)
+    monkeypatch.setenv("SAFEHOLD_OIDC_CLIENT_ID", "safehold")
+    monkeypatch.setenv("SAFEHOLD_OIDC_CLIENT_SECRET", "fictional-secret")
+    with pytest.raises(SettingsError, match=r"SAFEHOLD_OIDC_ISSUER: .*https://"):
+        load_settings()
+    monkeypatch.setenv("SAFEHOLD_OIDC_ISSUER", "http://localhost:9400/")
+    assert load_settings().oidc_issuer == "http://localhost:9400"

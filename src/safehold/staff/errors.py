@@ -4,6 +4,7 @@ class (:mod:`safehold.handlers`)."""
 from __future__ import annotations
 
 from safehold.errors import Conflict, Forbidden, InvalidInput, NotFound
+from safehold.staff.oidc_rules import REASONS
 
 
 class MemberExists(Conflict):
@@ -60,3 +61,15 @@ class OwnerOnly(Forbidden):
     """A staff-management page or action asked for by anyone but an owner member."""
 
     code = "staff_owner_only"
+
+
+class OidcRefused(InvalidInput):
+    """A single sign-on the provider's answer does not allow; ``details.reason`` is a key of
+    :data:`safehold.staff.oidc_rules.REASONS` and the message its sentence."""
+
+    code = "staff_oidc_refused"
+    keeps_writes = True  # the used state and the audit entry
+
+    @classmethod
+    def because(cls, reason: str) -> OidcRefused:
+        return cls(REASONS[reason], details={"reason": reason})

@@ -88,3 +88,20 @@ class StaffPasskeyCeremony(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class StaffOidcAttempt(Base):
+    """One single sign-on round trip to the identity provider (decision 0039): the keyed
+    hash of its ``state`` (the browser holds the state itself, in a cookie and in the
+    provider's redirect), the ``nonce`` the ID token must carry and the PKCE verifier. Used
+    once: a replayed state finds ``used_at`` set."""
+
+    __tablename__ = "staff_oidc_attempts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # keyed hash of the state
+    nonce: Mapped[str] = mapped_column(String(64))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    next_path: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

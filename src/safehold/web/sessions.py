@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from safehold.access.models import ApiKey
 from safehold.staff import manage
-from safehold.staff.models import StaffMember, StaffPasskeyCeremony, StaffSignIn
+from safehold.staff.models import StaffMember, StaffOidcAttempt, StaffPasskeyCeremony, StaffSignIn
 from safehold.subjects.models import Subject
 from safehold.web import rules
 from safehold.web.models import EmailChange, SignInCode, WebSession
@@ -119,13 +119,14 @@ def end_all_for(session: Session, subject_id: uuid.UUID) -> int:
 
 
 def purge_expired(session: Session, *, now: datetime) -> int:
-    """Remove sessions past their absolute end, codes (staff sign-in attempts and passkey
-    challenges too) past their expiry, and address changes once the hour they count against
-    has passed."""
+    """Remove sessions past their absolute end, codes (staff sign-in attempts, passkey
+    challenges and single sign-on round trips too) past their expiry, and address changes
+    once the hour they count against has passed."""
     gone = session.execute(delete(WebSession).where(WebSession.expires_at <= now))
     session.execute(delete(SignInCode).where(SignInCode.expires_at <= now))
     session.execute(delete(StaffSignIn).where(StaffSignIn.expires_at <= now))
     session.execute(delete(StaffPasskeyCeremony).where(StaffPasskeyCeremony.expires_at <= now))
+    session.execute(delete(StaffOidcAttempt).where(StaffOidcAttempt.expires_at <= now))
     session.execute(
         delete(EmailChange).where(EmailChange.created_at <= now - rules.SIGN_IN_CODE_WINDOW)
     )
