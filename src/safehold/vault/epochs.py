@@ -21,7 +21,8 @@ from datetime import date, datetime
 
 from safehold.clock import Clock
 from safehold.events.rules import month_bounds
-from safehold.policy.document import Policy, RetentionFrom
+from safehold.policy.capabilities import collected_periods as collected_periods
+from safehold.policy.document import Policy
 from safehold.policy.durations import add_duration
 from safehold.vault.keyring import EPOCH_MARK
 from safehold.vault.providers import EPOCHS_UNSUPPORTED, KeyProvider
@@ -58,19 +59,6 @@ def base_class(key_class: str) -> str:
 def in_classes(key_class: str, classes: tuple[str, ...] | list[str] | None) -> bool:
     """Whether a data key's class is one of ``classes`` (None: every class), epochs included."""
     return classes is None or base_class(key_class) in classes
-
-
-def collected_periods(policy: Policy) -> dict[str, str]:
-    """Retention class → period, for the classes (rules and exceptions) counted from
-    collection: the ones whose data can be sealed per month."""
-    periods: dict[str, str] = {}
-    for rule in policy.retention:
-        if rule.from_ is RetentionFrom.COLLECTED:
-            periods[rule.id] = rule.period
-        for exc in rule.exceptions:
-            if exc.from_ is RetentionFrom.COLLECTED:
-                periods[exc.id] = exc.period
-    return periods
 
 
 def end_of(policy: Policy, epoch: str) -> datetime | None:
