@@ -5,14 +5,14 @@ plus its class's period has passed. Then, in this order:
 
 1. one transaction: the data keys of people under a legal hold on the class's categories are
    re-wrapped under the current KEK version (their data stays readable until the hold ends;
-   the hold keeps it out of the epoch), every other data key of the epoch is deleted, and the
-   run's audit entry is written;
+   a later run deletes the key once it has), every other data key of the epoch is deleted,
+   and the run's audit entry is written;
 2. the provider destroys the epoch KEK (the key file is rewritten without it): every copy of
    the month's data keys, in any backup, can no longer be unwrapped.
 
 A crash between the two leaves the KEK, and the next run destroys it (the epoch is still
 listed by the provider and past its end). Epochs are found from the provider's list and from
-the data keys' versions (a restored backup may name epochs the provider no longer holds: their
+the data keys' classes (a restored backup may name epochs the provider no longer holds: their
 rows go too). A provider that cannot destroy epochs holds none, and this sweep finds nothing.
 """
 
@@ -49,7 +49,9 @@ def categories_of(policy: Policy, retention_class: str) -> tuple[str, ...]:
 def due(session: Session, provider: KeyProvider, policy: Policy, now: datetime) -> list[str]:
     """The epochs past their end, held by the provider or named by a data key."""
     named = session.scalars(
-        select(DataKey.kek_version).where(DataKey.kek_version.contains(epochs.MARK)).distinct()
+        select(DataKey.retention_class)
+        .where(DataKey.retention_class.contains(epochs.MARK))
+        .distinct()
     )
     found = set(provider.epochs()) | set(named)
     return sorted(e for e in found if (end := epochs.end_of(policy, e)) is not None and end <= now)
@@ -69,12 +71,13 @@ def sweep_epochs(env: Env) -> None:
         if env.dry_run:
             continue
         with transaction(env.sessions) as session:
-            rescued = _rescue_held(session, env, epoch, set(categories))
+            held = _held(session, env, set(categories))
+            rescued = _rescue_held(session, env, epoch, held)
+            doomed = delete(DataKey).where(DataKey.retention_class == epoch)
+            if held:  # a key rescued earlier goes once its hold has ended
+                doomed = doomed.where(DataKey.subject_id.not_in(held))
             gone = session.execute(
-                delete(DataKey)
-                .where(DataKey.kek_version == epoch)
-                .returning(DataKey.subject_id)
-                .execution_options(synchronize_session=False)
+                doomed.returning(DataKey.subject_id).execution_options(synchronize_session=False)
             ).all()
             line.shredded += len(gone)
             if rescued:
@@ -85,16 +88,16 @@ def sweep_epochs(env: Env) -> None:
         env.vault.epochs.forget(epoch)
 
 
-def _rescue_held(session: Session, env: Env, epoch: str, categories: set[str]) -> int:
+def _held(session: Session, env: Env, categories: set[str]) -> list[uuid.UUID]:
+    """People under a legal hold in force on any of the categories."""
+    found = {uuid.UUID(h.subject_id) for h in active_holds(session, env.now)
+             if h.categories & categories}  # fmt: skip
+    return sorted(found)
+
+
+def _rescue_held(session: Session, env: Env, epoch: str, held: list[uuid.UUID]) -> int:
     """Re-wrap the epoch's data keys of people under a legal hold on its categories under the
     current KEK version, so destroying the epoch leaves their held data readable."""
-    held = sorted(
-        {
-            uuid.UUID(h.subject_id)
-            for h in active_holds(session, env.now)
-            if h.categories & categories
-        }
-    )
     provider = env.vault.provider
     if not held or epoch not in provider.epochs():  # gone already: nothing left to rescue
         return 0

@@ -115,7 +115,7 @@ def test_a_person_under_a_legal_hold_keeps_the_month_readable(
     search(runtime, held, "evidence words")
     search(runtime, other, "other words")
     with transaction(runtime.sessions) as session:
-        holds.place(
+        hold = holds.place(
             session, policy=runtime.policy, clock=runtime.clock, actor=STAFF, subject_id=held,
             categories=["usage.action"], reason="Case 2026-44 (fictional)",
             legal_basis="Litigation hold", until=PAST_MARCH + timedelta(days=60),
@@ -128,6 +128,13 @@ def test_a_person_under_a_legal_hold_keeps_the_month_readable(
     assert runtime.vault.provider.epochs() == []
     assert read(runtime, held) == [f"{MARCH}: evidence words"]
     assert read(runtime, other) == [f"{MARCH}: erased"]
+    assert month_keys(runtime).held
+
+    with transaction(runtime.sessions) as session:  # the hold ends: the next run deletes it
+        holds.lift(session, hold.id, clock=runtime.clock, actor=STAFF)
+    report = jobs.run(runtime)
+    assert report.lines[("usage.action", MARCH)].shredded == 1
+    assert read(runtime, held) == [f"{MARCH}: erased"]
 
 
 def test_a_provider_that_cannot_destroy_a_month_key_breaks_the_promise(
