@@ -111,6 +111,7 @@ def serve(
     from safehold.notices import service as notices
     from safehold.policy import load_policy
     from safehold.policy.rules import content_hash
+    from safehold.vault.epochs import startup_note
 
     settings = settings_or_exit()
     processes = workers or settings.server_processes
@@ -160,6 +161,8 @@ def serve(
         )
     for warning in supervisor.warnings(runtime, processes):
         out.print(f"[red]{warning}[/red]", highlight=False)
+    if (epochs_note := startup_note(runtime.vault.provider, "SAFEHOLD_KEK")) is not None:
+        out.print(f"[yellow]{epochs_note}[/yellow]", highlight=False)  # docs/vault.md, key epochs
     if processes == 1:  # new User-Agents parsed fully off the request path (decision 0032)
         refine.start(runtime.sessions, runtime.vault.provider.index_key(), runtime.clock)
     if settings.is_embedded and demo and events_commands.demo_pending(runtime):

@@ -154,6 +154,8 @@ def command(
         fail(f"unknown job {unknown[0]}; jobs: {', '.join(j.name for j in registered_jobs())}")
     if not settings.base_url.startswith("https://"):
         log.warning("base_url_not_https", hint="mail clients offer one-click unsubscribe for https")
+    if not runtime.vault.provider.destroys_epochs():  # docs/vault.md, "Key epochs"
+        log.warning("epochs_unsupported", hint="SAFEHOLD_KEK cannot destroy one month's key")
     worker = Worker(runtime, jobs)
 
     def stop(signum: int, _frame: FrameType | None) -> None:

@@ -33,6 +33,7 @@ from safehold.policy import Policy
 from safehold.subjects import emails
 from safehold.subjects.models import PaymentMethod, PersonalValue, Subject
 from safehold.subjects.rules import PAYMENT
+from safehold.vault import epochs
 from safehold.vault.models import DataKey
 from safehold.web import sessions as web_sessions
 
@@ -52,9 +53,7 @@ class Replayed:
 
 
 def _names(entry: Entry, key: DataKey) -> bool:
-    return (entry.classes is None or key.retention_class in entry.classes) and (
-        key.created_at <= entry.at
-    )
+    return epochs.in_classes(key.retention_class, entry.classes) and (key.created_at <= entry.at)
 
 
 def outstanding(session: Session, entries: Sequence[Entry]) -> list[Entry]:
@@ -138,7 +137,7 @@ def _destroy_keys(session: Session, batch: Sequence[Entry]) -> int:
         (sid, klass)
         for sid, klass, created in held
         for entry in by_person.get(sid, [])
-        if (entry.classes is None or klass in entry.classes) and created <= entry.at
+        if epochs.in_classes(klass, entry.classes) and created <= entry.at
     })  # fmt: skip
     if not doomed:
         return 0

@@ -16,7 +16,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -164,6 +164,7 @@ def _store(
 ) -> list[Pending]:
     """Store what is new; returns those events (the others are duplicates)."""
     actions = _not_in_neighbours(session, [p for p in pending if not p.signs_in])
+    _epoch_classes(ctx, actions)
     keys = _data_keys(session, ctx, actions)
     stored = storage.insert_rows(session, [_row(p, now, keys) for p in actions])
     # Devices and last activity only move outwards (min/max): a duplicate changes nothing.
@@ -206,6 +207,18 @@ def _not_in_neighbours(session: Session, actions: list[Pending]) -> list[Pending
 def _owner(p: Pending) -> uuid.UUID:
     """Who sent the event (``storage.owner_of``): the same on every try."""
     return storage.owner_of(p.event.subject_id, p.anonymous_index)
+
+
+def _epoch_classes(ctx: Context, actions: Iterable[Pending]) -> None:
+    """Personal properties counted from collection go under the data key of their month's
+    epoch (``class@YYYY-MM``, :mod:`safehold.vault.epochs`), asked once per class and month."""
+    chosen: dict[tuple[str, date], str] = {}
+    for p in actions:
+        if p.personal_class is not None and p.filing is not None:
+            pair = (p.personal_class, p.filing.month)
+            if pair not in chosen:
+                chosen[pair] = ctx.vault.epochs.key_class(ctx.policy, *pair)
+            p.personal_class = chosen[pair]
 
 
 def _data_keys(

@@ -73,7 +73,7 @@ def _columns() -> list[Column[Any]]:
         Column("category", String(64), nullable=False),  # as the policy said when stored
         Column("properties", JSON()),  # the policy's dimensions, plain
         Column("personal", LargeBinary()),  # personal properties, encrypted (JSON inside)
-        Column("retention_class", String(64)),  # of ``personal``'s data key
+        Column("retention_class", String(96)),  # of ``personal``'s data key
         Column("device_type", String(16)),
         Column("os_family", String(40)),
         Column("os_major", String(16)),

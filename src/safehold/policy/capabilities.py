@@ -19,6 +19,7 @@ from safehold.policy.document import (
     NoticeChannel,
     Policy,
     RequestKind,
+    RetentionFrom,
     VerificationMethod,
 )
 
@@ -59,6 +60,7 @@ RESTRICTION_NOTICE_CATEGORIES = ("account.name", "account.email")
 # The categories a new account cannot be created without: what registration
 # (``subjects.schemas.RegisterIn``) requires. A category the policy calls ``required`` is
 # published as "required to create and maintain your account", so only these may be.
+PERSONAL_PROPERTIES = "properties"  # the field events' personal properties are sealed as
 REGISTRATION_REQUIRED: frozenset[str] = frozenset({"account.name", "account.email"})
 
 Found = tuple[str, str, str]  # (location, message, fix) as in validate.py
@@ -78,6 +80,36 @@ def can_notify_restricted(policy: Policy) -> bool:
     return purpose.lawful_basis is LawfulBasis.LEGAL_OBLIGATION and set(
         RESTRICTION_NOTICE_CATEGORIES
     ) <= set(purpose.categories)
+
+
+def collected_periods(policy: Policy) -> dict[str, str]:
+    """Retention class → period, for the classes (rules and exceptions) counted from
+    collection: the ones whose data is sealed per month (``safehold.vault.epochs``)."""
+    periods: dict[str, str] = {}
+    for rule in policy.retention:
+        if rule.from_ is RetentionFrom.COLLECTED:
+            periods[rule.id] = rule.period
+        for exc in rule.exceptions:
+            if exc.from_ is RetentionFrom.COLLECTED:
+                periods[exc.id] = exc.period
+    return periods
+
+
+def sealed_by_month(policy: Policy) -> tuple[str, ...]:
+    """The event categories whose personal properties ingestion seals under month keys: a
+    declared event with personal properties, stored in the month tables (not a sign-in or
+    sign-out, which keeps none), whose class is counted from collection. What the rendered
+    policy says of backups, and what ``retention.month_keys`` checks."""
+    periods = collected_periods(policy)
+    signs = {policy.events.login_event, policy.events.logout_event}
+    return tuple(
+        sorted({
+            kind.category
+            for kind in policy.events.names
+            if kind.personal and kind.name not in signs
+            and policy.retention_class(kind.category, PERSONAL_PROPERTIES) in periods
+        })
+    )  # fmt: skip
 
 
 def _unimplemented(

@@ -20,6 +20,7 @@ import jinja2
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from safehold.policy.capabilities import sealed_by_month
 from safehold.policy.document import (
     Category,
     CategoryGroup,
@@ -198,6 +199,7 @@ def _context(policy: Policy, site: str | None) -> dict[str, Any]:
         "p": policy,
         "v": _Views(policy, site),
         "kept_after_erasure": kept,
+        "month_sealed": sealed_by_month(policy),
         "notified_recipients": [r for r in policy.recipients if r.notify_on_erasure],
         "policy_url": absolute_url(policy, policy.changes.posted_at, site),
     }

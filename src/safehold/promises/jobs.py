@@ -21,7 +21,7 @@ def check_and_keep(runtime: Runtime, *, trigger: str) -> tuple[PromiseRun, list[
     started = runtime.clock.now()
     with runtime.sessions() as session:
         reading_only(session)  # SQLite: the long read never holds the write lock
-        results = service.run(session, runtime.policy, started)
+        results = service.run(session, runtime.policy, started, keys=runtime.vault.provider)
     with transaction(runtime.sessions) as session:
         row = service.record(
             session, results, started_at=started, finished_at=runtime.clock.now(),

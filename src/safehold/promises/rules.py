@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from safehold.notices.book import PolicyBook
 from safehold.policy import Policy
+from safehold.vault.providers import KeyProvider
 
 MAX_EXAMPLES = 5  # ids shown per violated check
 USED = ("ok", "partial", "disclosed")  # audit outcomes under which data was used
@@ -22,6 +23,7 @@ class Context:
     policy: Policy
     now: datetime
     book: PolicyBook  # every published version, loaded once per run
+    keys: KeyProvider | None = None  # the key provider, for what it holds (month epochs)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from safehold.notices.book import PolicyBook
 from safehold.policy import Policy
 from safehold.promises import (
     acceptance_checks,
+    epoch_checks,
     erasure_checks,
     integrity_checks,
     procedure_checks,
@@ -22,9 +23,11 @@ from safehold.promises import (
 )
 from safehold.promises.models import PromiseRun
 from safehold.promises.rules import Check, Context, Result, result, violations
+from safehold.vault.providers import KeyProvider
 
 CHECKS: tuple[Check, ...] = (
     *retention_checks.CHECKS,
+    *epoch_checks.CHECKS,
     *record_checks.CHECKS,
     *acceptance_checks.CHECKS,
     *restriction_checks.CHECKS,
@@ -39,11 +42,13 @@ def check_ids() -> tuple[str, ...]:
     return tuple(c.id for c in CHECKS)
 
 
-def run(session: Session, policy: Policy, now: datetime) -> list[Result]:
-    """Every check over the live tables, in order."""
+def run(
+    session: Session, policy: Policy, now: datetime, *, keys: KeyProvider | None = None
+) -> list[Result]:
+    """Every check over the live tables (and, given ``keys``, the key provider), in order."""
     book = PolicyBook(policy)
     book.load(session)
-    ctx = Context(session, policy, now, book)
+    ctx = Context(session, policy, now, book, keys)
     return [result(check, check.run(ctx)) for check in CHECKS]
 
 

@@ -21,6 +21,7 @@ from safehold.subjects import payments
 from safehold.subjects import service as subjects
 from safehold.subjects.models import PaymentMethod, PersonalValue
 from safehold.subjects.rules import PAYMENT
+from safehold.vault import epochs
 from safehold.vault.models import DataKey
 
 
@@ -37,9 +38,10 @@ def stored(session: Session, ctx: service.Context, subject_id: uuid.UUID) -> dic
         found.setdefault(PAYMENT, set()).update(
             ctx.policy.retention_class(PAYMENT, name) for name in payments.FIELDS
         )
-    for klass in session.scalars(
+    for key_class in session.scalars(
         select(DataKey.retention_class).where(DataKey.subject_id == subject_id)
     ):
+        klass = epochs.base_class(key_class)  # a month epoch's key is its class's
         if any(klass in classes for classes in found.values()):
             continue
         for category in rules.categories_of_class(ctx.policy, klass):

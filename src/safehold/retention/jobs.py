@@ -8,6 +8,9 @@
   (after closure, after last activity) are crypto-shredded (the class's key) and deleted;
   ``collected`` classes are deleted row by row, the key shredded once no row is left
   (:mod:`.classes`);
+* **month epochs** past their end (data counted from collection, sealed per month): their
+  data keys deleted and their KEK destroyed, so the month is unreadable in every backup
+  too (:mod:`.epochs`);
 * **login history and devices** past their periods are deleted (:mod:`.usage`);
 * **the request log**: answered requests 24 months after their response (:mod:`.request_log`).
 
@@ -31,6 +34,7 @@ from safehold.notices.cohorts import held_under
 from safehold.retention import runs
 from safehold.retention.classes import sweep_classes
 from safehold.retention.common import BeforeDrop, Env
+from safehold.retention.epochs import sweep_epochs
 from safehold.retention.months import sweep_event_months
 from safehold.retention.report import HeldBack, Line, Report
 from safehold.retention.request_log import sweep_request_log
@@ -39,7 +43,7 @@ from safehold.runtime import Runtime
 
 __all__ = ["DAILY_SECONDS", "UNITS", "HeldBack", "Line", "Report", "daily", "run"]
 DAILY_SECONDS = 24 * 3600.0
-UNITS = ("event months", "account data", "login history and devices", "request log")
+UNITS = ("event months", "month keys", "account data", "login history and devices", "request log")
 
 
 def run(
@@ -55,6 +59,7 @@ def run(
     )  # fmt: skip
     sweeps: tuple[Callable[[], None], ...] = (
         lambda: sweep_event_months(env, before_drop),
+        lambda: sweep_epochs(env),
         lambda: sweep_classes(env),
         lambda: sweep_usage_tables(env),
         lambda: sweep_request_log(env),

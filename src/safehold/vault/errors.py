@@ -36,3 +36,10 @@ class RotationUnsupported(KeyProviderError):
     """The provider cannot mint a KEK version itself (the env var is set by the operator)."""
 
     code = "rotation_unsupported"
+
+
+class EpochsUnsupported(KeyProviderError):
+    """The provider cannot destroy a single KEK (the env var is set by the operator), so it
+    holds no epoch keys (docs/vault.md, "Key epochs")."""
+
+    code = "epochs_unsupported"

@@ -12,12 +12,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, func, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from safehold.clock import Clock, SystemClock
 from safehold.db import transaction
 from safehold.vault import rules
+from safehold.vault.keyring import EPOCH_MARK as MARK
 from safehold.vault.models import DataKey, KeyRotation
 from safehold.vault.providers import KeyProvider
 
@@ -32,8 +33,14 @@ class RotationReport:
     remaining: int  # keys still on an old version (created meanwhile by a stale process)
 
 
+def _old(target: str) -> ColumnElement[bool]:
+    """Keys on another version than ``target`` — not the epoch keys, which stay under their
+    month's own KEK until it is destroyed (docs/vault.md, "Key epochs")."""
+    return and_(DataKey.kek_version != target, DataKey.kek_version.not_like(f"%{MARK}%"))
+
+
 def _count_old(session: Session, target: str) -> int:
-    query = select(func.count()).select_from(DataKey).where(DataKey.kek_version != target)
+    query = select(func.count()).select_from(DataKey).where(_old(target))
     return session.scalar(query) or 0
 
 
@@ -48,7 +55,7 @@ def _rewrap_batch(
     pk = tuple_(DataKey.subject_id, DataKey.retention_class)
     query = select(
         DataKey.subject_id, DataKey.retention_class, DataKey.kek_version, DataKey.wrapped_key
-    ).where(DataKey.kek_version != target)
+    ).where(_old(target))
     if after is not None:
         query = query.where(pk > tuple_(*after))  # keyset: one pass, never rescans done rows
     query = query.order_by(DataKey.subject_id, DataKey.retention_class).limit(batch_size)

@@ -11,7 +11,8 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from safehold.vault import rules
 from safehold.vault.errors import KeyProviderError
@@ -19,14 +20,21 @@ from safehold.vault.errors import KeyProviderError
 ENV_NAME = "SAFEHOLD_KEK"
 ENV_FORMAT = "v1:<base64 of 32 bytes>[,v2:<base64>…];index:<base64 of 32 bytes>"
 VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")  # fits data_keys.kek_version
+# An epoch KEK: "<retention class>@<YYYY-MM>" (safehold.vault.epochs); the "@" keeps the two
+# namespaces apart, so an epoch can never become the current version.
+EPOCH_MARK = "@"
+EPOCH_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}@[0-9]{4}-[0-9]{2}$")
 
 
 @dataclass(frozen=True)
 class KeyRing:
-    """KEK versions, oldest first (the last is current), and the separate blind-index key."""
+    """KEK versions, oldest first (the last is current), the separate blind-index key, and
+    the epoch KEKs (one per retention class and month, destroyed when the month's retention
+    ends; never current)."""
 
     keks: Mapping[str, bytes]
     index: bytes
+    epochs: Mapping[str, bytes] = field(default_factory=dict)
 
     @classmethod
     def generate(cls) -> KeyRing:
@@ -41,7 +49,15 @@ class KeyRing:
         n = len(taken) + 1
         while f"v{n}" in taken:
             n += 1
-        return KeyRing({**self.keks, f"v{n}": rules.new_key()}, self.index)
+        return KeyRing({**self.keks, f"v{n}": rules.new_key()}, self.index, self.epochs)
+
+    def with_epoch(self, name: str) -> KeyRing:
+        if name in self.epochs:
+            return self
+        return KeyRing(self.keks, self.index, {**self.epochs, name: rules.new_key()})
+
+    def without_epoch(self, name: str) -> KeyRing:
+        return KeyRing(self.keks, self.index, {e: k for e, k in self.epochs.items() if e != name})
 
 
 def check_ring(ring: KeyRing, source: str) -> None:
@@ -63,6 +79,14 @@ def check_ring(ring: KeyRing, source: str) -> None:
             raise KeyProviderError(
                 f"{source}: KEK version {name!r} repeats the key of {seen[key]!r}; "
                 "each version needs its own random key"
+            )
+        seen[key] = name
+    for name, key in ring.epochs.items():
+        if not EPOCH_NAME.match(name):
+            raise KeyProviderError(f"{source}: {name!r} is not an epoch name (class@YYYY-MM)")
+        if len(key) != rules.KEY_BYTES or key in seen:
+            raise KeyProviderError(
+                f"{source}: epoch {name!r} needs its own random {rules.KEY_BYTES}-byte key"
             )
         seen[key] = name
     if len(ring.index) != rules.KEY_BYTES:
@@ -120,3 +144,18 @@ def next_env_value(current: str | None, *, name: str = ENV_NAME) -> str:
     prints for the operator to install, since the process cannot set it."""
     ring = KeyRing.generate() if current is None else parse_env_value(current, name=name)
     return format_env_value(ring if current is None else ring.with_new_version())
+
+
+def file_epochs(data: dict[str, Any], source: str) -> dict[str, bytes]:
+    """The file's epoch KEKs (a file written before epochs has none)."""
+    entries = data.get("epochs", [])
+    if not isinstance(entries, list):
+        raise KeyProviderError(f"{source}: 'epochs' must be a list")
+    epochs: dict[str, bytes] = {}
+    for entry in entries:
+        if not isinstance(entry, dict) or not all(
+            isinstance(entry.get(k), str) for k in ("id", "key")
+        ):
+            raise KeyProviderError(f"{source}: each epoch needs an 'id' and a 'key'")
+        epochs[entry["id"]] = decode_key(entry["key"], f"epoch {entry['id']!r}", source)
+    return epochs

@@ -21,8 +21,9 @@ class DataKey(Base):
     __tablename__ = "data_keys"
 
     subject_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    retention_class: Mapped[str] = mapped_column(String(64), primary_key=True)
-    kek_version: Mapped[str] = mapped_column(String(32))
+    # An epoch key's class and version name its month: ``usage_events@2026-03`` (vault.epochs).
+    retention_class: Mapped[str] = mapped_column(String(96), primary_key=True)
+    kek_version: Mapped[str] = mapped_column(String(96))
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
 

@@ -3,8 +3,10 @@
 The KEK never touches personal data directly; it wraps per-person data keys (envelope
 encryption), so rotating it re-wraps small keys instead of re-encrypting the data. Three
 implementations share one Protocol: a key file created on first run, an environment
-variable, and an in-memory ring for tests. A KMS-backed provider implements the same six
-methods (docs/vault.md, "A real KMS").
+variable, and an in-memory ring for tests. A KMS-backed provider implements the same ten
+methods (docs/vault.md, "A real KMS"). Epoch KEKs (one per retention class and month, see
+:mod:`safehold.vault.epochs`) live beside the versions; the environment variable cannot hold
+them, because Safehold cannot remove one from it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any, Protocol
 from safehold.vault import rules
 from safehold.vault.errors import (
     DecryptionFailed,
+    EpochsUnsupported,
     KeyProviderError,
     RotationUnsupported,
     UnknownKeyVersion,
@@ -33,11 +36,18 @@ from safehold.vault.keyring import (
     check_ring,
     decode_key,
     encode_key,
+    file_epochs,
     parse_env_value,
 )
 
 KEY_FILE = Path("keys") / "kek.json"  # under the data dir
 KEY_FILE_FORMAT = "safehold-kek/1"
+EPOCHS_UNSUPPORTED = (
+    "the KEK comes from {name}, which Safehold cannot change, so it cannot destroy one "
+    "month's key: data counted from collection stays under each person's key, and an expired "
+    "month stays readable in backups (with the KEK) until those backups are deleted; use the "
+    "key file or a KMS provider for per-month keys (docs/vault.md, 'Key epochs')"
+)
 
 
 class KeyProvider(Protocol):
@@ -46,6 +56,10 @@ class KeyProvider(Protocol):
     ``wrap``/``unwrap`` are AES-256-GCM under the named version with ``aad`` bound;
     ``add_version`` creates a version and makes it current (rotation) or raises
     :class:`RotationUnsupported`; ``index_key`` is the separate HMAC key of blind indexes.
+    Epochs: ``open_epoch`` creates the named epoch KEK unless held (``wrap``/``unwrap`` then
+    take its name as the version), ``destroy_epoch`` destroys it for good (True if it was
+    held), ``epochs`` lists those held; ``destroys_epochs`` is False for a provider that
+    cannot (its ``open_epoch`` raises :class:`EpochsUnsupported`).
     """
 
     def current_version(self) -> str: ...
@@ -59,6 +73,14 @@ class KeyProvider(Protocol):
     def add_version(self) -> str: ...
 
     def index_key(self) -> bytes: ...
+
+    def destroys_epochs(self) -> bool: ...
+
+    def epochs(self) -> list[str]: ...
+
+    def open_epoch(self, name: str) -> None: ...
+
+    def destroy_epoch(self, name: str) -> bool: ...
 
 
 class MemoryKeyProvider:
@@ -82,11 +104,26 @@ class MemoryKeyProvider:
         self._ring = self._ring.with_new_version()
         return self._ring.current
 
+    def destroys_epochs(self) -> bool:
+        return True
+
+    def epochs(self) -> list[str]:
+        return sorted(self._ring.epochs)
+
+    def open_epoch(self, name: str) -> None:
+        self._ring = self._ring.with_epoch(name)
+        check_ring(self._ring, self._source)
+
+    def destroy_epoch(self, name: str) -> bool:
+        held = name in self._ring.epochs
+        self._ring = self._ring.without_epoch(name)
+        return held
+
     def wrap(self, version: str, dek: bytes, aad: bytes) -> bytes:
         return rules.seal(self._kek(version), dek, aad)
 
     def unwrap(self, version: str, wrapped: bytes, aad: bytes) -> bytes:
-        if version not in self._ring.keks:
+        if version not in self._ring.keks and version not in self._ring.epochs:
             self._refresh()  # another process may have added the version since start-up
         dek = rules.open_sealed(self._kek(version), wrapped, aad)
         if len(dek) != rules.KEY_BYTES:
@@ -95,7 +132,7 @@ class MemoryKeyProvider:
 
     def _kek(self, version: str) -> bytes:
         try:
-            return self._ring.keks[version]
+            return self._ring.keks.get(version) or self._ring.epochs[version]
         except KeyError:
             raise UnknownKeyVersion(
                 f"{self._source} holds no KEK version {version!r} "
@@ -125,6 +162,15 @@ class EnvKeyProvider(MemoryKeyProvider):
             f"version before ';index:' (format {ENV_FORMAT}), restart, then run the rotation"
         )
 
+    def destroys_epochs(self) -> bool:
+        return False
+
+    def open_epoch(self, name: str) -> None:  # noqa: ARG002 — the Protocol's signature
+        raise EpochsUnsupported(EPOCHS_UNSUPPORTED.format(name=self._name))
+
+    def destroy_epoch(self, name: str) -> bool:  # noqa: ARG002 — the Protocol's signature
+        raise EpochsUnsupported(EPOCHS_UNSUPPORTED.format(name=self._name))
+
 
 class FileKeyProvider(MemoryKeyProvider):
     """KEKs in a JSON file under the data dir, created with mode 0600 on first use.
@@ -144,6 +190,30 @@ class FileKeyProvider(MemoryKeyProvider):
             self._write(ring)
         self._ring = ring
         return ring.current
+
+    def open_epoch(self, name: str) -> None:
+        """Create the epoch unless the file holds it; always asks the file (under the lock),
+        so an epoch another process destroyed is created afresh, never wrapped under a key
+        this process still remembers."""
+        with self._locked():
+            ring = self._read()
+            if name not in ring.epochs:
+                ring = ring.with_epoch(name)
+                check_ring(ring, f"key file {self.path}")
+                self._write(ring)
+        self._ring = ring
+
+    def destroy_epoch(self, name: str) -> bool:
+        """Rewrite the file without the epoch (atomically, fsynced): from then on no copy of
+        a data key wrapped under it, in the database or any backup, can be unwrapped."""
+        with self._locked():
+            ring = self._read()
+            held = name in ring.epochs
+            if held:
+                ring = ring.without_epoch(name)
+                self._write(ring)
+        self._ring = ring
+        return held
 
     def _refresh(self) -> None:
         self._ring = self._read()
@@ -204,7 +274,7 @@ class FileKeyProvider(MemoryKeyProvider):
             if entry["id"] in keks:
                 raise KeyProviderError(f"{source}: version {entry['id']!r} is listed twice")
             keks[entry["id"]] = decode_key(entry["key"], f"version {entry['id']!r}", source)
-        ring = KeyRing(keks, decode_key(index, "the index key", source))
+        ring = KeyRing(keks, decode_key(index, "the index key", source), file_epochs(data, source))
         check_ring(ring, source)
         return ring
 
@@ -215,6 +285,7 @@ class FileKeyProvider(MemoryKeyProvider):
             "format": KEY_FILE_FORMAT,
             "versions": [{"id": v, "key": encode_key(k)} for v, k in ring.keks.items()],
             "index": encode_key(ring.index),
+            "epochs": [{"id": e, "key": encode_key(k)} for e, k in sorted(ring.epochs.items())],
         }
         tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(8)}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

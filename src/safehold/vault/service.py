@@ -13,14 +13,14 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, event, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from safehold.backup import ledger as erasure_ledger
 from safehold.clock import Clock
-from safehold.vault import jobs, rules
-from safehold.vault.errors import DataKeyDestroyed
+from safehold.vault import epochs, jobs, rules
+from safehold.vault.errors import DataKeyDestroyed, UnknownKeyVersion
 from safehold.vault.models import DataKey
 from safehold.vault.providers import KeyProvider
 
@@ -95,6 +95,7 @@ class Vault:
         self.clock = clock
         self.cache = DekCache(cache_size)
         self.ledger = ledger  # where shreds are written down outside the database (backups)
+        self.epochs = epochs.Epochs(provider, clock)  # per-month keys (vault.epochs)
 
     def data_key(
         self, session: Session, subject_id: uuid.UUID, retention_class: str, *, create: bool
@@ -127,7 +128,18 @@ class Vault:
         if cached is not None:
             return cached
         aad = rules.key_aad(subject_id, retention_class)
-        dek = self.provider.unwrap(kek_version, wrapped, aad)
+        try:
+            dek = self.provider.unwrap(kek_version, wrapped, aad)
+        except UnknownKeyVersion:
+            if not epochs.is_epoch(kek_version):
+                raise
+            # The month's retention ended and its epoch KEK was destroyed: erased, as a
+            # shredded key is (a restored backup still holds the wrapped key, not its KEK).
+            raise DataKeyDestroyed(
+                "this data was erased: its retention period ended and its month's key "
+                "has been destroyed",
+                details={"retention_class": epochs.base_class(retention_class)},
+            ) from None
         self.cache.put((subject_id, retention_class), wrapped, dek)
         return dek
 
@@ -146,7 +158,10 @@ class Vault:
 
     def _create(self, session: Session, subject_id: uuid.UUID, retention_class: str) -> bytes:
         dek = rules.new_key()
-        version = self.provider.current_version()
+        # An epoch's data keys are wrapped by the epoch's own KEK (opened by Epochs.key_class).
+        version = (
+            retention_class if epochs.is_epoch(retention_class) else self.provider.current_version()
+        )
         wrapped = self.provider.wrap(version, dek, rules.key_aad(subject_id, retention_class))
         row = DataKey(
             subject_id=subject_id,
@@ -224,17 +239,27 @@ class Vault:
         if classes is not None:
             if not classes:
                 return []
-            statement = statement.where(DataKey.retention_class.in_(classes))
-        destroyed = sorted(session.scalars(statement.returning(DataKey.retention_class)))
+            # A class's month epochs (``class@YYYY-MM``) go with it.
+            statement = statement.where(
+                or_(
+                    DataKey.retention_class.in_(classes),
+                    *(
+                        DataKey.retention_class.startswith(f"{c}{epochs.MARK}", autoescape=True)
+                        for c in classes
+                    ),
+                )
+            )
+        gone = list(session.scalars(statement.returning(DataKey.retention_class)))
+        destroyed = sorted({epochs.base_class(c) for c in gone})  # a class, its epochs in it
         if self.ledger is not None and (destroyed or why == erasure_ledger.ERASURE):
             entry = erasure_ledger.new_entry(
                 at=self.clock.now(), kind=why, subject_id=subject_id, classes=classes, ref=ref
             )
             self.ledger.append(session, entry)
         held = self._held(session)
-        for retention_class in destroyed:
+        for retention_class in gone:
             held.pop((subject_id, retention_class), None)
-        self.cache.evict(subject_id, classes)
+        self.cache.evict(subject_id, None if classes is None else gone)
         return destroyed
 
     def key_versions(self, session: Session) -> dict[str, int]:

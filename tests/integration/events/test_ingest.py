@@ -65,13 +65,14 @@ def test_events_are_stored_minimised_in_their_month(
     assert (row["browser_family"], row["browser_major"]) == ("Samsung Internet", "3")
     assert row["ip"] == "203.0.113.0/24"
     assert row["properties"] == {"results": 4}  # the dimension, plain
-    # The search text is personal: encrypted under Ada's usage key, never in plain text.
+    # The search text is personal: encrypted under Ada's usage key for the month it was
+    # filed under (a month epoch, decision 0043), never in plain text.
     assert b"Quillfeather" not in row["personal"]
     text = ctx.vault.decrypt(
         session, ada, row["retention_class"], "usage.action", "properties", row["personal"]
     )
     assert json.loads(text) == {"query": "Quillfeather cooking show"}
-    assert row["retention_class"] == "usage_events"
+    assert row["retention_class"] == f"usage_events@{row['month']:%Y-%m}"
     # The raw User-Agent is kept nowhere in the row.
     assert not any("Mozilla" in str(value) for r in rows for value in r.values())
 
