@@ -2,7 +2,7 @@
 (``usage_events@2026-03``), up to 80 characters of class id plus the month (decision 0043).
 
 Revision ID: 0039
-Revises: 0034
+Revises: 0035
 Create Date: 2026-12-07
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0039"
-down_revision: str | None = "0034"
+down_revision: str | None = "0035"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
