@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -71,8 +72,15 @@ def live_server(live_runtime: Runtime) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
+    with serving(live_runtime, port) as url:
+        yield url
+
+
+@contextmanager
+def serving(runtime: Runtime, port: int) -> Iterator[str]:
+    """The app of ``runtime`` served by uvicorn on ``port`` in a thread, until the block ends."""
     config = uvicorn.Config(
-        create_app(live_runtime), host="127.0.0.1", port=port, log_config=None, log_level="warning"
+        create_app(runtime), host="127.0.0.1", port=port, log_config=None, log_level="warning"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -6,20 +6,16 @@ sign-in page with the reason."""
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page, expect
 
 from safehold import migrate
-from safehold.app import create_app
 from safehold.runtime import Runtime, build_runtime
 from safehold.staff.rules import Role
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, serving
 from tests.e2e import staff_support as s
 from tests.integration.comms.smtp import SmtpServer
 from tests.integration.comms.support import comms_settings
@@ -58,19 +54,8 @@ def live_runtime(
 
 @pytest.fixture
 def live_server(live_runtime: Runtime, port: int) -> Iterator[str]:
-    config = uvicorn.Config(
-        create_app(live_runtime), host="127.0.0.1", port=port, log_config=None, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(live_runtime, port) as url:
+        yield url
 
 
 def through_provider(page: Page, live_server: str, sub: str) -> None:
