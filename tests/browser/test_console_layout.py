@@ -99,7 +99,7 @@ def test_a_missing_scope_is_a_403_page_that_names_it(
         assert answer is not None
         assert answer.status == 403
         heading = page.get_by_role("heading", level=1).inner_text()
-        assert heading == "This page needs the scope requests:write"
+        assert heading == "This page needs the scope requests:open"
         assert "Something went wrong" not in page.content()
         screenshot(page, "console-403-missing-scope")
     finally:

@@ -21,7 +21,7 @@ from safehold.clock import FrozenClock
 from safehold.db import AUDIT_KEY
 from safehold.vault.providers import MemoryKeyProvider
 from tests.conftest import TEST_AUDIT_KEY
-from tests.integration.test_audit_log import BASE, on_chain, plant
+from tests.integration.test_audit_log import BASE, chains_let_go, on_chain, plant  # noqa: F401 (fixture)
 
 ACTOR = Actor("api_key", "rotation-test")
 CHAIN = BASE + 40
