@@ -5,37 +5,24 @@ note, and find it in their queue in deadline order (screenshot of the request pa
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
-import pyotp
-import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from safehold import migrate
 from safehold.db import transaction
 from safehold.requests import ownership
 from safehold.requests.models import DataRequest
-from safehold.runtime import Runtime, build_runtime
+from safehold.runtime import Runtime
 from safehold.staff.rules import Role
 from tests.browser.conftest import screenshot
+from tests.browser.staff_flow import first_sign_in, live_runtime  # noqa: F401 (fixture)
 from tests.e2e import staff_support as s
 from tests.integration.comms.smtp import SmtpServer
-from tests.integration.comms.support import comms_settings
 from tests.integration.requests.support import STAFF, ctx, open_request, person
 
 ADDRESS = "priya.officer@example.com"
 NOTE = "Checked the account history with the billing team."
-
-
-@pytest.fixture
-def live_runtime(tmp_path: Path, smtp: SmtpServer) -> Iterator[Runtime]:
-    runtime = build_runtime(comms_settings(tmp_path, smtp))
-    migrate.upgrade(runtime.engine)
-    yield runtime
-    runtime.close()
 
 
 def _seed(runtime: Runtime, officer: uuid.UUID) -> dict[str, uuid.UUID]:
@@ -59,20 +46,15 @@ def _queue(page: Page) -> list[str]:
 
 
 def test_assign_note_and_my_queue_by_deadline(
-    page: Page, live_server: str, live_runtime: Runtime, smtp: SmtpServer
+    page: Page,
+    live_server: str,
+    live_runtime: Runtime,  # noqa: F811 (the mail-sending runtime of staff_flow)
+    smtp: SmtpServer,
 ) -> None:
     officer = s.invite(live_runtime, ADDRESS, Role.PRIVACY_OFFICER, "Priya Officer")
     ids = _seed(live_runtime, officer.id)
     short = {tag: str(rid)[:8] for tag, rid in ids.items()}
-    page.goto(live_server + "/admin/sign-in")
-    page.get_by_label("E-mail address").fill(ADDRESS)
-    page.get_by_role("button", name="E-mail me a code").click()
-    page.get_by_label("Code from the e-mail").fill(s.mailed_code(smtp, ADDRESS))
-    page.get_by_role("button", name="Continue").click()
-    secret = page.locator(".totp-secret").inner_text()
-    page.get_by_label("Code from your authenticator app").fill(pyotp.TOTP(secret).now())
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{live_server}/admin")
+    first_sign_in(page, live_server, smtp, ADDRESS)
 
     page.goto(live_server + "/admin/requests")
     expect(page.get_by_label("Assigned to")).to_have_value("mine")

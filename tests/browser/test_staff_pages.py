@@ -5,45 +5,18 @@ agent's session from their page, and the agent is signed out at once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pyotp
-import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from safehold import migrate
-from safehold.runtime import Runtime, build_runtime
+from safehold.runtime import Runtime
 from safehold.staff.rules import Role
 from tests.browser.conftest import screenshot
+from tests.browser.staff_flow import first_sign_in, live_runtime  # noqa: F401 (fixture)
 from tests.e2e import staff_support as s
 from tests.integration.comms.smtp import SmtpServer
-from tests.integration.comms.support import comms_settings
 
 OWNER = "olive.owner@example.com"
 AGENT = "sam.agent@example.com"
 OFFICER = "priya.officer@example.com"
-
-
-@pytest.fixture
-def live_runtime(tmp_path: Path, smtp: SmtpServer) -> Iterator[Runtime]:
-    runtime = build_runtime(comms_settings(tmp_path, smtp))
-    migrate.upgrade(runtime.engine)
-    yield runtime
-    runtime.close()
-
-
-def sign_in(page: Page, base: str, smtp: SmtpServer, address: str) -> None:
-    """A first sign-in: the code from the sink, then the authenticator the page enrols."""
-    page.goto(base + "/admin/sign-in")
-    page.get_by_label("E-mail address").fill(address)
-    page.get_by_role("button", name="E-mail me a code").click()
-    page.get_by_label("Code from the e-mail").fill(s.mailed_code(smtp, address))
-    page.get_by_role("button", name="Continue").click()
-    secret = page.locator(".totp-secret").inner_text()
-    page.get_by_label("Code from your authenticator app").fill(pyotp.TOTP(secret).now())
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/admin")
 
 
 def invite(page: Page, address: str, name: str, role: str) -> None:
@@ -55,10 +28,14 @@ def invite(page: Page, address: str, name: str, role: str) -> None:
 
 
 def test_owner_invites_two_members_who_each_see_only_their_role(
-    page: Page, browser: Browser, live_server: str, live_runtime: Runtime, smtp: SmtpServer
+    page: Page,
+    browser: Browser,
+    live_server: str,
+    live_runtime: Runtime,  # noqa: F811 (the mail-sending runtime of staff_flow)
+    smtp: SmtpServer,
 ) -> None:
     s.invite(live_runtime, OWNER, Role.OWNER, "Olive Owner")
-    sign_in(page, live_server, smtp, OWNER)
+    first_sign_in(page, live_server, smtp, OWNER)
     page.locator("nav.console-nav").get_by_role("link", name="Staff").click()
     expect(page.get_by_role("heading", name="Staff", exact=True)).to_be_visible()
     invite(page, AGENT, "Sam Agent", "support agent")
@@ -69,7 +46,7 @@ def test_owner_invites_two_members_who_each_see_only_their_role(
     agent_context, officer_context = browser.new_context(), browser.new_context()
     try:
         agent, officer = agent_context.new_page(), officer_context.new_page()
-        sign_in(agent, live_server, smtp, AGENT)
+        first_sign_in(agent, live_server, smtp, AGENT)
         expect(agent.get_by_text("Signed in as Sam Agent, support agent.")).to_be_visible()
         nav = agent.locator("nav.console-nav")
         for shown in ("People", "Requests"):  # requests on a person's behalf (decision 0040)
@@ -79,7 +56,7 @@ def test_owner_invites_two_members_who_each_see_only_their_role(
         agent.goto(live_server + "/admin/audit")
         expect(agent.get_by_text("does not hold the scope audit:read")).to_be_visible()
 
-        sign_in(officer, live_server, smtp, OFFICER)
+        first_sign_in(officer, live_server, smtp, OFFICER)
         expect(officer.get_by_text("Signed in as Priya Officer, privacy officer.")).to_be_visible()
         nav = officer.locator("nav.console-nav")
         for shown in ("Requests", "People", "Audit log", "Policy"):
