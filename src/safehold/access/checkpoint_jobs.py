@@ -39,7 +39,8 @@ def mail_copies(runtime: Runtime, made: checkpoints.Checkpoint) -> int:
         try:
             send(address, f"Audit checkpoint {made.number} of {operator}", mail_text(made))
         except (MailError, OSError) as exc:
-            log.error("audit_checkpoint_mail_failed", checkpoint=made.number, error=str(exc))
+            reason = exc.code if isinstance(exc, MailError) else type(exc).__name__  # no address
+            log.error("audit_checkpoint_mail_failed", checkpoint=made.number, error=reason)
             continue
         sent += 1
     return sent
