@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
@@ -131,6 +132,8 @@ class Refiner(Protocol):
 
     def first_sight(self, user_agent: str, hints: Hints) -> Device: ...
 
+    def prefetch(self, pairs: Sequence[tuple[str, Hints]]) -> int: ...
+
 
 _refiner: Refiner | None = None
 
@@ -160,6 +163,17 @@ def detect(user_agent: str | None, hints: Hints = NO_HINTS) -> Device:
     device = detect_uncached(user_agent, hints)
     cell[0] = device
     return device
+
+
+def prefetch(pairs: Iterable[tuple[str | None, Hints]]) -> None:
+    """Before a batch's look-ups: let the refiner (if any) fill the LRU with the full answers
+    its persistent parse cache holds for the pairs not in it yet, in one query."""
+    refiner = _refiner
+    if refiner is None:
+        return
+    unseen = [(ua, hints) for ua, hints in pairs if ua and _cell(ua, hints)[0] is None]
+    if unseen:
+        refiner.prefetch(unseen)
 
 
 def install(refiner: Refiner | None) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from safehold.events import rules, storage
+from safehold.events import devices, rules, storage
 from safehold.events.devices import NO_HINTS, Device, Hints, detect
 from safehold.events.rules import Reason, Refusal, SplitProperties, TimeWindow, refuse
 from safehold.events.schemas import BatchIn, ContextIn, EventIn
@@ -111,6 +111,16 @@ class _Batch:
             self.devices[key] = found
         return found
 
+    def prefetch(self, contexts: list[ContextIn]) -> None:
+        """The full answers the persistent parse cache holds for the batch's devices not
+        seen by this process yet, asked in one query (``devices.prefetch``)."""
+        pairs = {
+            (c.user_agent, tuple(c.client_hints.items()) if c.client_hints else None)
+            for c in contexts
+            if c.user_agent
+        }
+        devices.prefetch((ua, Hints(**dict(h)) if h else NO_HINTS) for ua, h in pairs)
+
     def address(self, address: str | None) -> str | None:
         """The minimised address; ``ValueError`` for text that is no address."""
         if address is None:
@@ -132,8 +142,10 @@ def check(
     """The events that may go on, in order; an outcome in ``outcomes`` for each refused one
     (and for a repeat of an event id earlier in the same batch: a duplicate)."""
     memo, seen = _Batch(policy, batch, received_at), set()
-    pending = []
-    for index, event in _parse(batch, outcomes):
+    pending, parsed = [], _parse(batch, outcomes)
+    if policy.events.user_agent == "coarse":
+        memo.prefetch([event.context or batch.context or _NO_CONTEXT for _, event in parsed])
+    for index, event in parsed:
         event_id = event.event_id or storage.new_event_id()
         checked = _check(memo, event, event_id)
         if isinstance(checked, Refusal):

@@ -1,7 +1,9 @@
 """The refiner: full parses off the request path, a persistent parse cache, and corrections.
 
-A serving process installs one (:func:`start`). When ingestion meets a (User-Agent, hints)
-pair its LRU does not hold, :meth:`Refiner.first_sight` answers at once with the quick parse
+A serving process installs one (:func:`start`). Before a batch's checks, the batch's pairs its
+LRU does not hold are looked up in the persistent parse cache ``device_parses`` in one query
+(:meth:`Refiner.prefetch`): what any process parsed before is answered fully at once. For a
+pair still unknown, :meth:`Refiner.first_sight` answers at once with the quick parse
 (ua-parser, hints, IPTV layer) and queues the pair; a person's device row written from that
 answer gets a fingerprint of its own (``~`` + the pair's parse-cache key). The refiner's
 thread then takes the full answer from the persistent cache ``device_parses`` or, for a pair
@@ -32,6 +34,7 @@ from hashlib import sha256
 import structlog
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from safehold import keys
@@ -109,6 +112,34 @@ class Refiner:
             return quick
         self.waiting[(user_agent, hints)] = device
         return device
+
+    def prefetch(self, pairs: Sequence[tuple[str, Hints]]) -> int:
+        """Put in the LRU the full answers the parse cache already holds for ``pairs`` (a
+        batch's pairs this process has not seen), in one query: a pair any process parsed
+        before (this one before a restart, too) then needs no quick answer and no
+        correction. How many were found; a database error leaves them to first sight."""
+        wanted = {
+            cache_key(self.key, ua, hints): (ua, hints)
+            for ua, hints in pairs
+            if ua and (ua, hints) not in self.waiting
+        }
+        if not wanted:
+            return 0
+        p = DeviceParse
+        query = select(p.key, p.device_type, p.os_family, p.os_major, p.browser_family,
+                       p.browser_major, p.brand)  # fmt: skip
+        try:
+            with self.sessions() as session:
+                rows = session.execute(
+                    query.where(p.key.in_(wanted), p.parser == matomo.PARSER)
+                ).all()
+        except SQLAlchemyError as exc:
+            log.warning("devices.prefetch_failed", pairs=len(wanted), error=type(exc).__name__)
+            return 0
+        for key, kind, os_family, os_major, browser, browser_major, brand in rows:
+            device = Device(kind, os_family, os_major, browser, browser_major, brand)
+            devices.remember(*wanted[key], device)
+        return len(rows)
 
     # --- the refiner's thread -----------------------------------------------------------
 

@@ -93,10 +93,33 @@ def test_the_parse_cache_is_shared_so_a_string_is_parsed_once(
     devices.install(other)
     bo = person("Bo Tumbleweed")
     send([play(bo, runtime.clock.now())], context={"user_agent": MIBOX})
-    assert other.drain() == 1
+    # Found in the parse cache before the batch was checked: the full answer at once, so
+    # nothing was queued and no row holds a quick answer to correct.
+    assert other.queue.qsize() == 0
+    assert not other.waiting
+    assert other.drain() == 0
     session.expire_all()
     (row,) = session.scalars(select(SubjectDevice).where(SubjectDevice.subject_id == bo))
     assert row.device_type == "set_top_box"
+    assert not row.fingerprint.startswith(devices.PROVISIONAL)
+    assert [r["device_type"] for r in stored(session, subject_id=bo)] == ["set_top_box"]
+    corrected = session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "devices.refine", AuditEntry.subject_id == bo)
+    ).all()
+    assert corrected == []
+
+
+def test_prefetch_asks_only_for_pairs_not_answered_or_waiting(runtime: Runtime) -> None:
+    made = refine.Refiner(runtime.sessions, KEY, runtime.clock)
+    assert made.prefetch([(MIBOX, Hints())]) == 0  # not in the parse cache: left to first sight
+    waiting = made.first_sight(MIBOX, Hints())
+    assert waiting.pending is not None
+    made.refine([(MIBOX, Hints(), waiting.pending)])  # stored in the parse cache
+    devices.cache_clear()
+    other = refine.Refiner(runtime.sessions, KEY, runtime.clock)
+    assert other.prefetch([(MIBOX, Hints()), (MIBOX, Hints(mobile="?0"))]) == 1
+    assert devices.detect(MIBOX).device_type == "set_top_box"
+    devices.cache_clear()
 
 
 def test_a_full_queue_drops_the_string_until_it_is_seen_again(runtime: Runtime) -> None:
