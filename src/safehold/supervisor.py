@@ -33,7 +33,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.supervisors import Multiprocess
 
-from safehold import worker
+from safehold import heap, worker
 from safehold.app import create_app
 from safehold.config import load_settings
 from safehold.events import refine
@@ -64,7 +64,9 @@ def worker_app() -> FastAPI:
         runtime.shared.ping()  # safehold_redis_up says from the start whether Redis answers
     # Each serving process parses new User-Agents fully off its request path (decision 0032).
     refine.start(runtime.sessions, runtime.vault.provider.index_key(), runtime.clock)
-    return create_app(runtime)
+    app = create_app(runtime)
+    heap.settle()  # what start-up built stays: out of the collector's walks (decision 0046)
+    return app
 
 
 def watch_supervisor() -> threading.Thread | None:
@@ -127,7 +129,9 @@ def serve(
     background = worker.jobs_in_background(runtime) if jobs else None
     try:
         if workers == 1:
-            uvicorn.Server(uvicorn.Config(create_app(runtime), **options)).run(sockets=[listener])
+            app = create_app(runtime)
+            heap.settle()  # what start-up built stays: out of the collector's walks (0046)
+            uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[listener])
             return
         config = uvicorn.Config(
             WORKER_APP, factory=True, workers=workers,

@@ -37,7 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from safehold import keys
+from safehold import heap, keys
 from safehold.access import audit
 from safehold.access.rules import Actor
 from safehold.clock import Clock
@@ -88,6 +88,7 @@ class Refiner:
         self.queue: queue.Queue[Item] = queue.Queue(maxsize=queue_size)
         self.waiting: dict[tuple[str, Hints], Device] = {}  # quick answers given out
         self.dropped = 0  # pairs not queued because the queue was full
+        self.parsed = False  # has parsed once (and frozen the parser's tables, decision 0046)
         self.stop = threading.Event()
 
     # --- the request path ---------------------------------------------------------------
@@ -211,6 +212,8 @@ class Refiner:
                 began = time.perf_counter()
                 try:
                     device = self.parse(user_agent, hints)
+                    if not self.parsed:  # matomo's tables are loaded now: long-lived
+                        self.parsed = heap.settle(collect=False) > 0
                 except Exception as exc:  # the detector's bug; its message may quote the UA
                     log.warning("devices.parse_failed", error=type(exc).__name__)
                     device = devices.quick_answer(user_agent, hints)

@@ -4,6 +4,7 @@ cache under a keyed hash, and corrects the device rows and events stored meanwhi
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -176,3 +177,18 @@ def test_correcting_an_earlier_days_event_leaves_its_one_late_row(
     assert row["device_type"] == "set_top_box"
     late = session.scalars(select(LateEvent.event_id)).all()
     assert late == [row["event_id"]]  # ingestion's row only: a roll-up counts it once
+
+
+def test_the_first_parse_freezes_the_parsers_tables(runtime: Runtime) -> None:
+    gc.unfreeze()
+    made = refine.Refiner(runtime.sessions, KEY, runtime.clock)
+    try:
+        waiting = made.first_sight(MIBOX, Hints())
+        assert not made.parsed
+        assert waiting.pending is not None
+        made.refine([(MIBOX, Hints(), waiting.pending)])
+        assert made.parsed
+        assert gc.get_freeze_count() > 0  # decision 0046: what loading matomo built stays
+    finally:
+        gc.unfreeze()
+        devices.cache_clear()
