@@ -2,8 +2,10 @@
 takes them: not through SQLAlchemy's types, whose per-value conversions were most of an
 insert's cost (decision 0015), now that the benchmark's ceiling is a raw insert too.
 
-* PostgreSQL: ``COPY`` (psycopg adapts the values in C) into a per-connection temporary
-  table, then one ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING`` into ``events``.
+* PostgreSQL: ``COPY`` (psycopg adapts the values in C) straight into ``events`` under a
+  savepoint; where the batch holds an event stored before (a retry), the unique key refuses
+  that ``COPY``, and the batch is copied into a per-connection temporary table instead, then
+  one ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING`` into ``events``.
 * SQLite: multi-row ``INSERT … VALUES … ON CONFLICT DO NOTHING RETURNING`` into a month
   table, the values written as SQLAlchemy writes them (``safehold.db.UTCDateTime``: UTC
   ``YYYY-MM-DD HH:MM:SS.ffffff``; ``Uuid``: 32 hex digits; ``Date``: ISO; ``JSON``: text),
@@ -20,6 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+from psycopg.errors import UniqueViolation
+
 from safehold.events import rules
 
 STAGING = "events_staging"  # per connection (temporary), emptied at every commit
@@ -30,20 +34,44 @@ def postgres(
     raw: Any, parent: str, columns: Sequence[str], key: Sequence[str],
     rows: Sequence[Mapping[str, Any]],
 ) -> set[tuple[int, int]]:  # fmt: skip
-    names, keys = ", ".join(columns), ", ".join(key)
+    """Most batches hold no event stored before: they are copied straight into ``parent``
+    (what the benchmark's ceiling does), all of them new. A batch with a retried event
+    makes that ``COPY`` fail at the unique key; it is undone (a savepoint) and the batch
+    goes the keyed way, which stores only the new ones."""
+    names = ", ".join(columns)
     with raw.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING} (LIKE {parent}) ON COMMIT DELETE ROWS"
-        )
-        with cursor.copy(f"COPY {STAGING} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(tuple(_copy_value(row.get(c)) for c in columns))
-        cursor.execute(
-            f"INSERT INTO {parent} ({names}) SELECT {names} FROM {STAGING} "  # noqa: S608 — constants
-            f"ORDER BY {keys} ON CONFLICT ({keys}) DO NOTHING RETURNING owner_id, event_id"
-        )
-        stored = {(r[0].int, r[1].int) for r in cursor.fetchall()}
-        cursor.execute(f"DELETE FROM {STAGING}")  # noqa: S608 — a constant
+        cursor.execute("SAVEPOINT events_copy")
+        try:
+            with cursor.copy(f"COPY {parent} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(tuple(_copy_value(row.get(c)) for c in columns))
+        except UniqueViolation:
+            cursor.execute("ROLLBACK TO SAVEPOINT events_copy")
+        else:
+            cursor.execute("RELEASE SAVEPOINT events_copy")
+            return {(row["owner_id"].int, row["event_id"].int) for row in rows}
+        return _postgres_keyed(cursor, parent, columns, key, rows)
+
+
+def _postgres_keyed(
+    cursor: Any, parent: str, columns: Sequence[str], key: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+) -> set[tuple[int, int]]:  # fmt: skip
+    """``COPY`` into a per-connection staging table, then one ``INSERT … SELECT … ON
+    CONFLICT DO NOTHING RETURNING``: the keys of the rows that were new."""
+    names, keys = ", ".join(columns), ", ".join(key)
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING} (LIKE {parent}) ON COMMIT DELETE ROWS"
+    )
+    with cursor.copy(f"COPY {STAGING} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(tuple(_copy_value(row.get(c)) for c in columns))
+    cursor.execute(
+        f"INSERT INTO {parent} ({names}) SELECT {names} FROM {STAGING} "  # noqa: S608 — constants
+        f"ORDER BY {keys} ON CONFLICT ({keys}) DO NOTHING RETURNING owner_id, event_id"
+    )
+    stored = {(r[0].int, r[1].int) for r in cursor.fetchall()}
+    cursor.execute(f"DELETE FROM {STAGING}")  # noqa: S608 — a constant
     return stored
 
 

@@ -89,6 +89,22 @@ def test_a_retried_batch_is_stored_exactly_once(
     assert len(stored(session, subject_id=ada)) == 5
 
 
+def test_a_batch_mixing_retried_and_new_events_stores_only_the_new_ones(
+    session: Session, person: Person, send: Send
+) -> None:
+    # On PostgreSQL the batch's straight COPY is refused at the unique key and the batch goes
+    # the keyed way, inside the same transaction: nothing of the refused COPY stays.
+    ada = person()
+    first = [play(ada) for _ in range(3)]
+    assert statuses(send(first)) == ["accepted"] * 3
+    mixed = [first[1], play(ada), first[0], play(ada)]
+    assert statuses(send(mixed)) == ["duplicate", "accepted", "duplicate", "accepted"]
+    rows = stored(session, subject_id=ada)
+    assert sorted(str(r["event_id"]) for r in rows) == sorted(
+        str(e["event_id"]) for e in [*first, mixed[1], mixed[3]]
+    )
+
+
 def test_an_id_twice_in_one_batch_is_one_event(
     session: Session, person: Person, send: Send
 ) -> None:
