@@ -41,11 +41,13 @@ def data_keys(vault: Vault, session: Session, pairs: Iterable[Pair]) -> dict[Pai
     }
     missing = [pair for pair in wanted if pair not in keys]
     if missing:
-        keys |= _create(vault, session, missing)
+        keys |= create(vault, session, missing)
     return keys
 
 
-def _create(vault: Vault, session: Session, pairs: list[Pair]) -> dict[Pair, bytes]:
+def create(vault: Vault, session: Session, pairs: list[Pair]) -> dict[Pair, bytes]:
+    """New data keys for ``pairs``, known to have none a moment ago, in one statement; where
+    a concurrent creator made one first, theirs."""
     now, made = vault.clock.now(), {}
     rows = []
     for subject_id, retention_class in pairs:

@@ -67,7 +67,7 @@ def test_a_key_a_concurrent_creator_made_first_is_the_one_used(
     session.expunge_all()
     # As if another transaction had made Ada's key between this one's read and its insert:
     # the insert skips it (no error, nothing overwritten) and Ada gets the key that exists.
-    made = many._create(vault, session, [(ada, USAGE), (bo, USAGE)])
+    made = many.create(vault, session, [(ada, USAGE), (bo, USAGE)])
     assert made[(ada, USAGE)] == theirs
     assert made[(bo, USAGE)] != theirs
     assert len(session.scalars(select(DataKey).where(DataKey.subject_id == ada)).all()) == 1
