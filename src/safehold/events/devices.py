@@ -72,7 +72,7 @@ class Device:
     def is_bot(self) -> bool:
         return self.device_type == DeviceType.BOT
 
-    @property
+    @functools.cached_property  # asked per event; the same few devices answer a whole batch
     def fingerprint(self) -> str:
         """Identifies the coarse tuple, to count one person's device once; a quick answer's
         is its own (``~`` and its parse-cache key) so the refiner finds exactly its rows.
