@@ -43,6 +43,7 @@ from tests.e2e.test_backup_drill import new_database as new_database  # the fixt
 from tests.integration.requests.support import ctx, person, verified
 
 FEBRUARY, MARCH = "usage_events@2026-02", "usage_events@2026-03"
+IP_FEBRUARY, IP_MARCH = "network_ip@2026-02", "network_ip@2026-03"
 PAST_FEBRUARY = datetime(2027, 4, 10, tzinfo=UTC)  # 2026-03-01 + P13M passed, March's not
 
 
@@ -143,8 +144,8 @@ def test_an_expired_month_is_unreadable_in_the_restored_copy_and_the_backup_file
     ada, brook = person(runtime, "Ada"), person(runtime, "Brook")
     searches(site, [ada, brook], timedelta(days=3), "february words")  # filed under 2026-02
     searches(site, [ada, brook], timedelta(hours=1), "march words")
-    assert site.provider.epochs() == [FEBRUARY, MARCH]
-    assert {FEBRUARY, MARCH} <= set(site.keys(brook))
+    assert site.provider.epochs() == [IP_FEBRUARY, IP_MARCH, FEBRUARY, MARCH]
+    assert {FEBRUARY, MARCH, IP_FEBRUARY, IP_MARCH} <= set(site.keys(brook))
     clock.advance(timedelta(hours=1))
     backup = archive.create(
         site.engine, tmp_path / "backups", now=clock.now(), keys="key file", ledger=site.ledger.path
@@ -155,14 +156,15 @@ def test_an_expired_month_is_unreadable_in_the_restored_copy_and_the_backup_file
     certificate = request_jobs.erase(runtime.sessions, ctx(runtime), verified(runtime, ada))
     assert certificate["outcome"] == "completed"
     shredded = set(certificate["erased"]["retention_classes_shredded"])
-    assert "usage_events" in shredded
-    assert not {FEBRUARY, MARCH} & set(site.keys(ada))  # a class's epochs go with it
+    assert {"usage_events", "network_ip"} <= shredded
+    # A class's epochs go with it, the months of the person's addresses too.
+    assert not {FEBRUARY, MARCH, IP_FEBRUARY, IP_MARCH} & set(site.keys(ada))
 
     clock.set(PAST_FEBRUARY)
     report = retention_jobs.run(runtime)
     line = report.lines[("usage.action", FEBRUARY)]
     assert (line.action, line.months, line.shredded) == ("destroy_epoch", ["2026-02"], 1)
-    assert site.provider.epochs() == [MARCH]
+    assert site.provider.epochs() == [MARCH]  # both months of addresses ended long ago
     assert FEBRUARY not in site.provider.path.read_text()
     # The month's rows are kept for the roll-up (none configured here): unreadable already.
     assert site.queries(brook) == {FEBRUARY: ["erased"], MARCH: ["later words", "march words"]}
