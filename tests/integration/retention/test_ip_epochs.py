@@ -16,10 +16,12 @@ from sqlalchemy import select, update
 
 from safehold.db import transaction
 from safehold.events import history, ips, storage
+from safehold.events import jobs as event_jobs
 from safehold.events import rules as event_rules
 from safehold.events import service as events
 from safehold.events.models import Login
 from safehold.events.schemas import BatchIn
+from safehold.promises import service as promises
 from safehold.requests import export
 from safehold.requests import jobs as request_jobs
 from safehold.retention import jobs
@@ -194,3 +196,35 @@ def test_a_plain_address_breaks_the_month_key_promise(runtime: Runtime) -> None:
         session.execute(update(table).values(ips.NO_IP))
         session.execute(update(Login).values(ips.NO_IP))
     assert month_keys(runtime).held
+
+
+def check(runtime: Runtime, check_id: str) -> Any:
+    with runtime.sessions() as session:
+        results = promises.run(
+            session, runtime.policy, runtime.clock.now(), keys=runtime.vault.provider
+        )
+    return next(r for r in results if r.id == check_id)
+
+
+def test_the_address_checks_see_sealed_addresses_by_their_marker(runtime: Runtime) -> None:
+    sid = person(runtime)
+    send(runtime, sid, timedelta(minutes=5))
+    send(runtime, sid, timedelta(minutes=4), "login")
+    assert check(runtime, "minimisation.ip_shortened").held
+    assert check(runtime, "retention.ip_addresses").held
+    table = storage.month_table(event_rules.partition_name(event_rules.month_start(
+        runtime.clock.now())))  # fmt: skip
+    with transaction(runtime.sessions) as session:  # marked whole under `mode: truncate`
+        session.execute(update(table).values(ip_whole=True))
+    whole = check(runtime, "minimisation.ip_shortened")
+    assert (whole.held, whole.count) == (False, 1)
+    with transaction(runtime.sessions) as session:
+        session.execute(update(table).values(ip_whole=False))
+
+    runtime.clock.set(runtime.clock.now() + timedelta(days=32))  # type: ignore[attr-defined]
+    overdue = check(runtime, "retention.ip_addresses")  # P30D + grace passed, not cleared
+    assert (overdue.held, overdue.count) == (False, 2)
+    with transaction(runtime.sessions) as session:
+        assert event_jobs.expire_ips(session, runtime.policy, runtime.clock.now()) == 2
+    assert check(runtime, "retention.ip_addresses").held
+    assert [r["ip_sealed"] for r in rows(runtime, sid)] == [None, None]
