@@ -256,6 +256,7 @@ def test_addresses_are_said_sealed_per_month_only_when_counted_from_collection(
     said = render_markdown(default_policy)
     assert "IP addresses are kept only for signed-in customers" in said
     assert "we clear them from our database 30 days after collection" in said
+    assert "at the latest one calendar month and 30 days after collection" in said
 
     def from_last_activity(data: dict[str, Any]) -> None:
         rule = next(r for r in data["retention"] if r["id"] == "network_ip")
