@@ -76,12 +76,16 @@ def unseal(
     """The address a row holds (a mapping or a :class:`Login`) and whether it was erased:
     plain, opened under its data key, or None (none kept, or its key destroyed — the month's
     period ended or the person was erased — when the second item is True)."""
-    values: Mapping[str, Any] = row if isinstance(row, Mapping) else vars(row)
-    sealed, klass = values.get("ip_sealed"), values.get("ip_class")
+    sealed, klass = _field(row, "ip_sealed"), _field(row, "ip_class")
     if sealed is None or klass is None:
-        return values.get("ip"), False
+        return _field(row, "ip"), False
     try:
         address = vault.decrypt(session, subject_id, klass, NETWORK_CATEGORY, IP_FIELD, sealed)
     except DataKeyDestroyed:
         return None, True
     return address, False
+
+
+def _field(row: Any, name: str) -> Any:
+    """A column of a mapping row, or an attribute of an ORM row (loaded if it was expired)."""
+    return row.get(name) if isinstance(row, Mapping) else getattr(row, name)
