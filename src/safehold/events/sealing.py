@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from safehold.events import rules
@@ -31,6 +31,7 @@ from safehold.vault.models import DataKey
 from safehold.vault.service import Vault
 
 Keys = dict[tuple[uuid.UUID, str], bytes]
+_KEYS: Table = DataKey.__table__  # type: ignore[assignment]
 
 
 def ip_class(policy: Policy) -> str | None:
@@ -64,24 +65,28 @@ def epoch_classes(
 
 
 def data_keys(session: Session, vault: Vault, pending: Iterable[Pending]) -> Keys:
-    """The data key of each (person, key class) with something to seal, asked of the vault
-    once per batch (created there when missing). Their rows are loaded in one query first,
-    and held until every key is out, so the vault finds them in the session rather than
-    asking the database per person."""
+    """The data key of each (person, key class) with something to seal, once per batch: the
+    rows of exactly those keys read in one query (columns, not ORM objects: a batch may name
+    hundreds of people, each with several keys) and unwrapped (the vault's cache answers
+    after the first time); the missing ones created by the vault."""
     wanted: set[tuple[uuid.UUID, str]] = set()
     for p in pending:
         if p.subject_id is not None:
             wanted.update((p.subject_id, k) for k in (p.personal_class, p.ip_class) if k)
     if not wanted:
         return {}
-    held = list(
-        session.scalars(select(DataKey).where(DataKey.subject_id.in_({s for s, _ in wanted})))
-    )
-    keys = {
-        (sid, klass): vault.data_key(session, sid, klass, create=True)
-        for sid, klass in sorted(wanted)
-    }
-    del held
+    keys: Keys = {}
+    people, classes = {s for s, _ in wanted}, {k for _, k in wanted}
+    t = _KEYS  # Core on the session's connection: the keys the vault made are flushed
+    found = session.connection().execute(
+        select(t.c.subject_id, t.c.retention_class, t.c.kek_version, t.c.wrapped_key)
+        .where(t.c.subject_id.in_(people), t.c.retention_class.in_(classes))
+    )  # fmt: skip
+    for sid, klass, version, wrapped in found:
+        if (sid, klass) in wanted:
+            keys[(sid, klass)] = vault.unwrapped(sid, klass, version, wrapped)
+    for sid, klass in sorted(wanted - keys.keys()):
+        keys[(sid, klass)] = vault.data_key(session, sid, klass, create=True)
     return keys
 
 
