@@ -2,7 +2,9 @@
 people, ingest events → erase one person → pass the retention end of a month → restore the
 backup → the erased person stays erased (410, no data key, the certificate's statements
 true), the expired month is unreadable in the restored copy *and* in the untouched backup
-file, everyone else is intact. The keys are a real key file shared by both installations."""
+file, everyone else is intact. The same for addresses (decision 0043, "IP addresses"): a month
+of them ends 30 days after the month does, and the next month's still read. The keys are a
+real key file shared by both installations."""
 
 from __future__ import annotations
 
@@ -26,8 +28,9 @@ from safehold.client import new_event_id
 from safehold.clock import FrozenClock
 from safehold.config import Settings
 from safehold.db import make_engine, make_session_factory, transaction
-from safehold.events import storage
+from safehold.events import ips, storage
 from safehold.events.intake import PERSONAL_FIELD
+from safehold.events.models import Login
 from safehold.policy import load_policy
 from safehold.requests import jobs as request_jobs
 from safehold.retention import jobs as retention_jobs
@@ -43,7 +46,10 @@ from tests.e2e.test_backup_drill import new_database as new_database  # the fixt
 from tests.integration.requests.support import ctx, person, verified
 
 FEBRUARY, MARCH = "usage_events@2026-02", "usage_events@2026-03"
+IP_FEBRUARY, IP_MARCH = "network_ip@2026-02", "network_ip@2026-03"
 PAST_FEBRUARY = datetime(2027, 4, 10, tzinfo=UTC)  # 2026-03-01 + P13M passed, March's not
+PAST_IP_FEBRUARY = datetime(2026, 4, 3, tzinfo=UTC)  # 2026-03-01 + P30D (+ grace), not March's
+NETWORK = "198.51.100.0/24"
 
 
 class KeyFileSite(Site):
@@ -103,6 +109,43 @@ def searches(site: Site, people: list[uuid.UUID], ago: timedelta, word: str) -> 
     assert answer.json()["accepted"] == len(events)
 
 
+def sign_ins(site: Site, people: list[uuid.UUID], ago: timedelta) -> None:
+    sender = site.token(["events:write"], [])
+    now = site.runtime.clock.now()
+    events = [
+        {
+            "event_id": str(new_event_id()),
+            "subject_id": str(sid),
+            "name": "login",
+            "timestamp": (now - ago).isoformat(),
+            "properties": {},
+        }
+        for sid in people
+    ]
+    body = {"sent_at": now.isoformat(), "context": {"ip": "198.51.100.23"}, "events": events}
+    with site.client() as client:
+        answer = client.post("/v1/events", json=body, headers=sender)
+    assert answer.status_code == 202, answer.text
+
+
+def addresses(site: KeyFileSite, subject_id: uuid.UUID) -> dict[str, list[str]]:
+    """Each month key of the person's addresses (events and sign-ins) → what they read as."""
+    found: dict[str, list[str]] = {}
+    e = storage.EVENTS
+    with site.runtime.sessions() as session:
+        rows = [dict(r) for r in session.execute(
+            select(e.c.subject_id, e.c.ip, e.c.ip_sealed, e.c.ip_class).where(
+                e.c.subject_id == subject_id, e.c.ip_sealed.isnot(None))
+        ).mappings()]  # fmt: skip
+        rows += [vars(login) for login in session.scalars(
+            select(Login).where(Login.subject_id == subject_id, Login.ip_sealed.isnot(None))
+        )]  # fmt: skip
+        for row in rows:
+            address, gone = ips.unseal(session, site.runtime.vault, subject_id, row)
+            found.setdefault(row["ip_class"], []).append("erased" if gone else str(address))
+    return {k: sorted(v) for k, v in found.items()}
+
+
 def backup_keys(backup: archive.Backup) -> list[tuple[uuid.UUID, str, str, bytes]]:
     """The data keys inside the backup file itself, read without restoring it."""
     path = backup.database_file
@@ -143,8 +186,8 @@ def test_an_expired_month_is_unreadable_in_the_restored_copy_and_the_backup_file
     ada, brook = person(runtime, "Ada"), person(runtime, "Brook")
     searches(site, [ada, brook], timedelta(days=3), "february words")  # filed under 2026-02
     searches(site, [ada, brook], timedelta(hours=1), "march words")
-    assert site.provider.epochs() == [FEBRUARY, MARCH]
-    assert {FEBRUARY, MARCH} <= set(site.keys(brook))
+    assert site.provider.epochs() == [IP_FEBRUARY, IP_MARCH, FEBRUARY, MARCH]
+    assert {FEBRUARY, MARCH, IP_FEBRUARY, IP_MARCH} <= set(site.keys(brook))
     clock.advance(timedelta(hours=1))
     backup = archive.create(
         site.engine, tmp_path / "backups", now=clock.now(), keys="key file", ledger=site.ledger.path
@@ -155,14 +198,15 @@ def test_an_expired_month_is_unreadable_in_the_restored_copy_and_the_backup_file
     certificate = request_jobs.erase(runtime.sessions, ctx(runtime), verified(runtime, ada))
     assert certificate["outcome"] == "completed"
     shredded = set(certificate["erased"]["retention_classes_shredded"])
-    assert "usage_events" in shredded
-    assert not {FEBRUARY, MARCH} & set(site.keys(ada))  # a class's epochs go with it
+    assert {"usage_events", "network_ip"} <= shredded
+    # A class's epochs go with it, the months of the person's addresses too.
+    assert not {FEBRUARY, MARCH, IP_FEBRUARY, IP_MARCH} & set(site.keys(ada))
 
     clock.set(PAST_FEBRUARY)
     report = retention_jobs.run(runtime)
     line = report.lines[("usage.action", FEBRUARY)]
     assert (line.action, line.months, line.shredded) == ("destroy_epoch", ["2026-02"], 1)
-    assert site.provider.epochs() == [MARCH]
+    assert site.provider.epochs() == [MARCH]  # both months of addresses ended long ago
     assert FEBRUARY not in site.provider.path.read_text()
     # The month's rows are kept for the roll-up (none configured here): unreadable already.
     assert site.queries(brook) == {FEBRUARY: ["erased"], MARCH: ["later words", "march words"]}
@@ -207,5 +251,57 @@ def test_an_expired_month_is_unreadable_in_the_restored_copy_and_the_backup_file
     with transaction(copy.runtime.sessions) as session:
         left = session.scalars(select(DataKey).where(DataKey.kek_version == FEBRUARY)).all()
         assert left == []
+    copy.engine.dispose()
+    site.engine.dispose()
+
+
+def test_an_expired_months_addresses_are_unreadable_in_the_restored_copy_and_the_backup_file(
+    new_database: NewDatabase, tmp_path: Path
+) -> None:
+    clock = FrozenClock(FROZEN_AT)  # 2026-03-02
+    data_dir = tmp_path / "var"
+    site = KeyFileSite(new_database(), data_dir, clock)
+    migrate.upgrade(site.engine)
+    ada, brook = person(site.runtime, "Ada"), person(site.runtime, "Brook")
+    searches(site, [ada, brook], timedelta(days=3), "february words")  # filed under 2026-02
+    sign_ins(site, [ada], timedelta(days=3))
+    searches(site, [ada, brook], timedelta(hours=1), "march words")
+    sign_ins(site, [brook], timedelta(hours=1))
+    assert addresses(site, ada) == {IP_FEBRUARY: [NETWORK] * 2, IP_MARCH: [NETWORK]}
+    clock.advance(timedelta(hours=1))
+    backup = archive.create(
+        site.engine, tmp_path / "backups", now=clock.now(), keys="key file", ledger=site.ledger.path
+    )
+
+    clock.set(PAST_IP_FEBRUARY)
+    report = retention_jobs.run(site.runtime)
+    line = report.lines[("network.ip", IP_FEBRUARY)]
+    assert (line.action, line.months, line.shredded) == ("destroy_epoch", ["2026-02"], 2)
+    assert IP_FEBRUARY not in site.provider.epochs()
+    assert IP_MARCH in site.provider.epochs()
+    assert IP_FEBRUARY not in site.provider.path.read_text()
+
+    copy = KeyFileSite(new_database(), data_dir, clock)  # same key file, same ledger
+    restore.load_database(archive.load(backup.folder), copy.engine)
+    done = restore.bring_up_to_ledger(
+        archive.load(backup.folder), copy.engine, copy.runtime.sessions, ledger=copy.ledger,
+        policy=copy.runtime.policy, clock=clock, audit_key=TEST_AUDIT_KEY,
+    )  # fmt: skip
+    assert done.ok, done.problems
+    # February's addresses came back with the backup, sealed rows and keys, and are noise;
+    # March's still read (until their own month's end plus 30 days).
+    assert addresses(copy, ada) == {IP_FEBRUARY: ["erased"] * 2, IP_MARCH: [NETWORK]}
+    assert addresses(copy, brook) == {IP_FEBRUARY: ["erased"], IP_MARCH: [NETWORK] * 2}
+
+    # The untouched backup file: February's address keys cannot be unwrapped, March's can.
+    inside = backup_keys(archive.load(backup.folder))
+    february = [k for k in inside if k[2] == IP_FEBRUARY]
+    march = [k for k in inside if k[2] == IP_MARCH]
+    assert {k[0] for k in february} == {ada, brook} == {k[0] for k in march}
+    for sid, klass, version, wrapped in february:
+        with pytest.raises(UnknownKeyVersion):
+            copy.provider.unwrap(version, wrapped, vault_rules.key_aad(sid, klass))
+    for sid, klass, version, wrapped in march:
+        assert len(copy.provider.unwrap(version, wrapped, vault_rules.key_aad(sid, klass))) == 32
     copy.engine.dispose()
     site.engine.dispose()

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from safehold.analytics import jobs
 from safehold.client import new_event_id
-from safehold.events import storage
+from safehold.events import ips, storage
 from safehold.events.models import Login
 from safehold.runtime import Runtime
 from safehold.subjects import service as subjects
@@ -92,7 +92,10 @@ def test_a_backdated_events_address_is_never_in_the_database(
     _send(client, sender, runtime, [old, recent, sign_in], ip="198.51.100.23")
     e = storage.EVENTS
     with runtime.sessions() as session:  # right after the 202, before any maintenance round
-        stored = {row[0]: row[1] for row in session.execute(select(e.c.event_id, e.c.ip))}
+        rows = session.execute(select(e)).mappings()
+        stored = {r["event_id"]: ips.unseal(session, runtime.vault, ada, r)[0] for r in rows}
         assert stored == {uuid.UUID(old["event_id"]): None,
                           uuid.UUID(recent["event_id"]): "198.51.100.0/24"}  # fmt: skip
+        assert session.scalars(select(e.c.ip)).all() == [None, None]  # never plain (0043)
+        assert session.scalars(select(Login.ip_sealed)).all() == [None]
         assert session.scalars(select(Login.ip)).all() == [None]

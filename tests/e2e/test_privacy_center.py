@@ -18,6 +18,8 @@ from safehold.access.rules import Actor
 from safehold.clock import FrozenClock
 from safehold.config import Settings
 from safehold.db import transaction
+from safehold.events import service as events
+from safehold.events.schemas import BatchIn
 from safehold.requests import jobs as erasure
 from safehold.requests import service as requests
 from safehold.requests.models import DataRequest
@@ -278,10 +280,18 @@ def test_the_marketing_toggle_applies_at_once(
 def test_the_devices_page_lists_devices_and_sign_ins(
     signed_in: TestClient, runtime: Runtime, ada: uuid.UUID
 ) -> None:
+    now = runtime.clock.now()
+    sign_in = {"event_id": str(uuid.uuid4()), "subject_id": str(ada), "name": "login",
+               "timestamp": (now - timedelta(minutes=5)).isoformat(), "properties": {}}  # fmt: skip
+    batch = BatchIn.model_validate({"context": {"ip": "203.0.113.77"}, "events": [sign_in]})
+    context = events.Context(runtime.vault, runtime.policy, runtime.clock, runtime.book)
+    with transaction(runtime.sessions) as session:
+        events.ingest(session, context, batch, actor=Actor("api_key", "iptv"), received_at=now)
     page = signed_in.get("/me/devices")
     assert page.status_code == 200
     assert "Your devices" in page.text
     assert "Recent sign-ins" in page.text
+    assert "203.0.113.0/24" in page.text  # sealed in the database, opened for its owner
     assert audited(runtime, ada, "events.devices.read")
     assert audited(runtime, ada, "events.logins.read")
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from safehold.access import audit
 from safehold.access.rules import Actor
-from safehold.events import storage
+from safehold.events import ips, storage
 from safehold.events.models import Login, SubjectDevice
 from safehold.events.service import DEVICE_CATEGORY, NETWORK_CATEGORY, PERSONAL_FIELD, Context
 from safehold.policy.rules import Decision, Withheld, audited_purpose, decide, declared_purpose
@@ -30,6 +30,7 @@ from safehold.subjects.service import state_of
 from safehold.vault.errors import DataKeyDestroyed
 
 MAX_LIMIT = 1_000
+ERASED_NOTE = "this data was erased"
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Allowed:
 class LoginView:
     login: Login
     device: SubjectDevice | None
+    ip: str | None = None  # unsealed, when the purpose may see network.ip (events.ips)
 
 
 @dataclass
@@ -137,8 +139,16 @@ def login_history(
         .order_by(Login.logged_in_at.desc())
         .limit(min(limit, MAX_LIMIT))
     )
+    show_ip = allowed.has(NETWORK_CATEGORY)
+    if show_ip:
+        ctx.vault.preload(session, subject_id)
     logins = [
-        LoginView(login, device if allowed.has(DEVICE_CATEGORY) else None) for login, device in rows
+        LoginView(
+            login,
+            device if allowed.has(DEVICE_CATEGORY) else None,
+            ips.unseal(session, ctx.vault, subject_id, login)[0] if show_ip else None,
+        )
+        for login, device in rows
     ]
     last = session.scalar(
         select(func.max(Login.logged_in_at)).where(Login.subject_id == subject_id)
@@ -190,8 +200,13 @@ def recent_events(
                 )  # fmt: skip
                 properties.update(json.loads(text))
             except DataKeyDestroyed:
-                if not view.erased:  # one note for all: the key is per person and class
-                    view.erased.append(Withheld(category, "vault.erased", "this data was erased"))
+                if not any(w.category == category for w in view.erased):  # one note for all
+                    view.erased.append(Withheld(category, "vault.erased", ERASED_NOTE))
+        ip = None
+        if allowed.has(NETWORK_CATEGORY):
+            ip, gone = ips.unseal(session, ctx.vault, subject_id, row)
+            if gone and not any(w.category == NETWORK_CATEGORY for w in view.erased):
+                view.erased.append(Withheld(NETWORK_CATEGORY, "vault.erased", ERASED_NOTE))
         device = None
         if allowed.has(DEVICE_CATEGORY) and row["device_type"] is not None:
             device = {k: row[k] for k in ("device_type", "os_family", "os_major",
@@ -205,7 +220,7 @@ def recent_events(
                 client_time=row["client_time"],
                 properties=properties,
                 device=device,
-                ip=row["ip"] if allowed.has(NETWORK_CATEGORY) else None,
+                ip=ip,
                 is_bot=row["is_bot"],
             )
         )

@@ -60,6 +60,7 @@ class Pending:
     subject_id: uuid.UUID | None = None
     anonymous_index: str | None = None
     dropped: list[str] = field(default_factory=list)
+    ip_class: str | None = None  # the key class its address is sealed under (events.sealing)
 
 
 @dataclass(frozen=True, slots=True)

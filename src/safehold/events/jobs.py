@@ -2,7 +2,8 @@
 
 * :func:`ensure_ahead` — partitions for this month and the next ones, before they are needed
   (ingestion also creates them on demand, and always keeps next month's ready);
-* :func:`expire_ips` — shortened addresses after the ``network.ip`` period, whole addresses
+* :func:`expire_ips` — addresses, sealed or (before migration 0043) plain: shortened ones
+  after the ``network.ip`` period, whole addresses
   (``events.ip.mode: full``) after their own shorter period, cleared up to the next round
   ahead (``rules.IP_EXPIRY_AHEAD``); ingestion applies the same rule (``rules.IpExpiry``);
   for people still handled under a version with a shorter ``network.ip`` period (a
@@ -16,10 +17,11 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, update
-from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from safehold.db import transaction
 from safehold.events import rules, storage
+from safehold.events.ips import NO_IP, IpColumns
 from safehold.events.models import Login
 from safehold.notices.cohorts import HeldUnder, held_under
 from safehold.policy import Policy
@@ -38,12 +40,10 @@ def ensure_ahead(
         return storage.ensure_months(session, rules.months_ahead(now, ahead), now)
 
 
-def _shape(
-    column: ColumnElement[str | None] | InstrumentedAttribute[str | None], *, whole: bool
-) -> ColumnElement[bool]:
-    """Whole addresses have no "/"; shortened ones are networks ("203.0.113.0/24")."""
-    is_prefix = column.contains("/")
-    return ~is_prefix if whole else is_prefix
+def _shape(columns: IpColumns, *, whole: bool) -> ColumnElement[bool]:
+    """Whole addresses have no "/" (or are marked whole when sealed); shortened ones are
+    networks ("203.0.113.0/24")."""
+    return columns.whole() if whole else columns.prefix()
 
 
 def expire_ips(
@@ -60,16 +60,14 @@ def expire_ips(
             session,
             lambda t, cutoff=cutoff, whole=whole: (
                 update(t)  # type: ignore[misc]
-                .where(t.c.ip.isnot(None), _shape(t.c.ip, whole=whole), t.c.occurred_at <= cutoff)
-                .values(ip=None)
+                .where(_shape(IpColumns.of(t), whole=whole), t.c.occurred_at <= cutoff)
+                .values(NO_IP)
             ),
         )
         result = session.execute(
             update(Login)
-            .where(
-                Login.ip.isnot(None), _shape(Login.ip, whole=whole), Login.logged_in_at <= cutoff
-            )
-            .values(ip=None)
+            .where(_shape(IpColumns.logins(), whole=whole), Login.logged_in_at <= cutoff)
+            .values(NO_IP)
         )
         cleared += int(getattr(result, "rowcount", 0))
     for group in held:
@@ -86,16 +84,22 @@ def _expire_group_ips(session: Session, cutoff: datetime, group: HeldUnder) -> i
         session,
         lambda t: (
             update(t)
-            .where(t.c.ip.isnot(None), t.c.occurred_at <= cutoff, t.c.subject_id.in_(group.members))
-            .values(ip=None)
+            .where(
+                IpColumns.of(t).stored(),
+                t.c.occurred_at <= cutoff,
+                t.c.subject_id.in_(group.members),
+            )
+            .values(NO_IP)
         ),
     )
     result = session.execute(
         update(Login)
         .where(
-            Login.ip.isnot(None), Login.logged_in_at <= cutoff, Login.subject_id.in_(group.members)
+            IpColumns.logins().stored(),
+            Login.logged_in_at <= cutoff,
+            Login.subject_id.in_(group.members),
         )
-        .values(ip=None)
+        .values(NO_IP)
     )
     return cleared + int(getattr(result, "rowcount", 0))
 

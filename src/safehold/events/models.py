@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Index,
+    LargeBinary,
     PrimaryKeyConstraint,
     String,
     UniqueConstraint,
@@ -107,8 +108,12 @@ class Login(Base):
     device_id: Mapped[uuid.UUID | None]
     properties: Mapped[dict[str, Any] | None]
     logout_properties: Mapped[dict[str, Any] | None]
-    ip: Mapped[str | None] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64))  # plain: before migration 0043 only
     logout_id: Mapped[uuid.UUID | None]  # the sign-out event's id that closed it
+    # The address sealed under the person's ``network_ip@YYYY-MM`` key (``events.ips``).
+    ip_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    ip_class: Mapped[str | None] = mapped_column(String(96))
+    ip_whole: Mapped[bool | None]
 
 
 class AnonymousLink(Base):

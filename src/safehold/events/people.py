@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from safehold.events import rules, storage
 from safehold.events.devices import Device
 from safehold.events.models import AnonymousLink, Login, SubjectDevice
+from safehold.events.sealing import Keys, ip_values
 from safehold.subjects.models import Subject
 from safehold.vault.service import Vault
 
@@ -239,14 +240,15 @@ def _claim_anonymous(
 
 def record_logins(
     session: Session, ctx: Context, signs_in: Sequence[Pending],
-    device_ids: dict[tuple[uuid.UUID, str], uuid.UUID],
+    device_ids: dict[tuple[uuid.UUID, str], uuid.UUID], keys: Keys,
 ) -> list[Pending]:  # fmt: skip
-    """Sign-ins open a login; a sign-out closes the person's latest open one before it.
+    """Sign-ins open a login (its address sealed with ``keys``, ``events.sealing``); a
+    sign-out closes the person's latest open one before it.
     Returns the sign-ins that are new: a login whose id is in the history already, or a
     sign-out whose id closed a login already, is a duplicate and changes nothing."""
     login_event = ctx.policy.events.login_event
     logins = [p for p in signs_in if p.event.name == login_event]
-    fresh = _open_logins(session, logins, device_ids)
+    fresh = _open_logins(session, logins, device_ids, keys)
     logouts = [p for p in signs_in if p.event.name != login_event]
     if not logouts:
         return fresh
@@ -280,8 +282,9 @@ def record_logins(
 
 
 def _open_logins(
-    session: Session, logins: Sequence[Pending], device_ids: dict[tuple[uuid.UUID, str], uuid.UUID]
-) -> list[Pending]:
+    session: Session, logins: Sequence[Pending],
+    device_ids: dict[tuple[uuid.UUID, str], uuid.UUID], keys: Keys,
+) -> list[Pending]:  # fmt: skip
     """Insert the logins whose (person, id) is new, in key order; returns them."""
     if not logins:
         return []
@@ -300,7 +303,7 @@ def _open_logins(
                 "device_id": device_id,
                 "properties": p.properties.dimensions or None,
                 "logout_properties": None,
-                "ip": p.ip,
+                **ip_values(p, keys),
                 "logout_id": None,
             }
         )

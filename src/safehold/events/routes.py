@@ -213,7 +213,7 @@ def logins(
                 logged_out_at=v.login.logged_out_at,
                 properties=v.login.properties,
                 device=_device_out(v.device) if v.device else None,
-                ip=v.login.ip if show_ip else None,
+                ip=v.ip if show_ip else None,
             )
             for v in found.logins
         ],

@@ -16,7 +16,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -26,7 +26,7 @@ from safehold.access import audit
 from safehold.access.rules import Actor
 from safehold.analytics import late
 from safehold.clock import Clock
-from safehold.events import intake, people, rules, storage
+from safehold.events import intake, people, rules, sealing, storage
 from safehold.events.intake import PERSONAL_FIELD as PERSONAL_FIELD  # re-exported
 from safehold.events.intake import Outcome as Outcome  # re-exported
 from safehold.events.intake import Pending
@@ -38,7 +38,6 @@ from safehold.policy.rules import SubjectState, decide
 from safehold.subjects.models import Subject
 from safehold.subjects.state import states_of
 from safehold.vault import rules as vault_rules
-from safehold.vault.models import DataKey
 from safehold.vault.service import Vault
 
 INGEST_PURPOSE = "service_provision"  # recording usage serves the contract (and its security)
@@ -133,6 +132,7 @@ def _resolve_people(
             p.ip = p.ip if NETWORK_CATEGORY in verdict else None
         else:  # anonymous: nothing personal can be kept without a person's key
             p.dropped = sorted(p.properties.personal)
+            p.ip = None  # nor the address (decision 0043, "IP addresses")
         kept.append(p)
     return kept
 
@@ -164,8 +164,9 @@ def _store(
 ) -> list[Pending]:
     """Store what is new; returns those events (the others are duplicates)."""
     actions = _not_in_neighbours(session, [p for p in pending if not p.signs_in])
-    _epoch_classes(ctx, actions)
-    keys = _data_keys(session, ctx, actions)
+    logins = [p for p in pending if p.signs_in and p.event.name == ctx.policy.events.login_event]
+    sealing.epoch_classes(ctx.vault, ctx.policy, actions, logins)
+    keys = sealing.data_keys(session, ctx.vault, [*actions, *logins])  # once per batch
     stored = storage.insert_rows(session, [_row(p, now, keys) for p in actions])
     # Devices and last activity only move outwards (min/max): a duplicate changes nothing.
     device_ids = people.upsert_devices(
@@ -176,7 +177,9 @@ def _store(
             if p.subject_id is not None and p.device is not None
         ],
     )
-    signs_in = people.record_logins(session, ctx, [p for p in pending if p.signs_in], device_ids)
+    signs_in = people.record_logins(
+        session, ctx, [p for p in pending if p.signs_in], device_ids, keys
+    )
     fresh = [p for p in actions if (_owner(p).int, p.event_id.int) in stored]
     fresh = sorted([*fresh, *signs_in], key=lambda p: p.index)
     known = [p for p in fresh if p.subject_id is not None]
@@ -209,44 +212,7 @@ def _owner(p: Pending) -> uuid.UUID:
     return storage.owner_of(p.event.subject_id, p.anonymous_index)
 
 
-def _epoch_classes(ctx: Context, actions: Iterable[Pending]) -> None:
-    """Personal properties counted from collection go under the data key of their month's
-    epoch (``class@YYYY-MM``, :mod:`safehold.vault.epochs`), asked once per class and month."""
-    chosen: dict[tuple[str, date], str] = {}
-    for p in actions:
-        if p.personal_class is not None and p.filing is not None:
-            pair = (p.personal_class, p.filing.month)
-            if pair not in chosen:
-                chosen[pair] = ctx.vault.epochs.key_class(ctx.policy, *pair)
-            p.personal_class = chosen[pair]
-
-
-def _data_keys(
-    session: Session, ctx: Context, actions: Iterable[Pending]
-) -> dict[tuple[uuid.UUID, str], bytes]:
-    """The data key of each (person, retention class) with personal properties to seal,
-    asked of the vault once per batch (created there when missing). Their rows are loaded in
-    one query first, and held until every key is out, so the vault finds them in the
-    session rather than asking the database per person."""
-    wanted = {
-        (p.subject_id, p.personal_class)
-        for p in actions
-        if p.subject_id is not None and p.personal_class is not None
-    }
-    if not wanted:
-        return {}
-    held = list(
-        session.scalars(select(DataKey).where(DataKey.subject_id.in_({s for s, _ in wanted})))
-    )
-    keys = {
-        (sid, klass): ctx.vault.data_key(session, sid, klass, create=True)
-        for sid, klass in sorted(wanted)
-    }
-    del held
-    return keys
-
-
-def _row(p: Pending, now: datetime, keys: dict[tuple[uuid.UUID, str], bytes]) -> dict[str, Any]:
+def _row(p: Pending, now: datetime, keys: sealing.Keys) -> dict[str, Any]:
     personal, klass = None, None
     if p.subject_id is not None and p.personal_class is not None:
         klass = p.personal_class
@@ -277,7 +243,7 @@ def _row(p: Pending, now: datetime, keys: dict[tuple[uuid.UUID, str], bytes]) ->
         "browser_family": device.browser_family if device else None,
         "browser_major": device.browser_major if device else None,
         "is_bot": bool(device and device.is_bot),
-        "ip": p.ip,
+        **sealing.ip_values(p, keys),  # a known person's address sealed, never plain
         "month": p.filing.month if p.filing is not None else None,
         "owner_id": _owner(p),
     }

@@ -80,9 +80,14 @@ def _columns() -> list[Column[Any]]:
         Column("browser_family", String(40)),
         Column("browser_major", String(16)),
         Column("is_bot", Boolean(), nullable=False),
-        Column("ip", String(64)),  # minimised as the policy says (prefix, or whole)
+        Column("ip", String(64)),  # plain: written before migration 0043 only (ips.py)
         Column("month", Date(), nullable=False),  # the partition key: the filing month
         Column("owner_id", Uuid(), nullable=False),  # who sent it (owner_of): never changes
+        # A known person's address, sealed under their ``network_ip@YYYY-MM`` key, its key
+        # class, and whether it is whole (``events.ip.mode: full``) — ``events.ips``, 0043.
+        Column("ip_sealed", LargeBinary()),
+        Column("ip_class", String(96)),
+        Column("ip_whole", Boolean()),
     ]
 
 

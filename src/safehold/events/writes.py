@@ -27,7 +27,7 @@ from psycopg.errors import UniqueViolation
 from safehold.events import rules
 
 STAGING = "events_staging"  # per connection (temporary), emptied at every commit
-SQLITE_ROWS = 1_000  # rows per INSERT: 20 values each, under SQLite's 32,766 variables
+SQLITE_ROWS = 1_000  # rows per INSERT: 23 values each, under SQLite's 32,766 variables
 
 
 def postgres(
@@ -143,4 +143,5 @@ _SQLITE: dict[str, Callable[[Any], Any]] = {
     "month": _date,
     "properties": _json,
     "is_bot": _bool,
+    "ip_whole": _bool,
 }

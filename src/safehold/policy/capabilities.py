@@ -61,6 +61,8 @@ RESTRICTION_NOTICE_CATEGORIES = ("account.name", "account.email")
 # (``subjects.schemas.RegisterIn``) requires. A category the policy calls ``required`` is
 # published as "required to create and maintain your account", so only these may be.
 PERSONAL_PROPERTIES = "properties"  # the field events' personal properties are sealed as
+NETWORK_IP = "network.ip"  # a known person's addresses: sealed per month too (events.ips)
+IP_FIELD = "ip"  # the field they are sealed as
 REGISTRATION_REQUIRED: frozenset[str] = frozenset({"account.name", "account.email"})
 
 Found = tuple[str, str, str]  # (location, message, fix) as in validate.py
@@ -96,20 +98,25 @@ def collected_periods(policy: Policy) -> dict[str, str]:
 
 
 def sealed_by_month(policy: Policy) -> tuple[str, ...]:
-    """The event categories whose personal properties ingestion seals under month keys: a
-    declared event with personal properties, stored in the month tables (not a sign-in or
-    sign-out, which keeps none), whose class is counted from collection. What the rendered
-    policy says of backups, and what ``retention.month_keys`` checks."""
+    """The categories ingestion seals under month keys: the event categories whose personal
+    properties it seals (a declared event with personal properties, stored in the month
+    tables — not a sign-in or sign-out, which keeps none — whose class is counted from
+    collection), and ``network.ip`` when its class is counted from collection (a known
+    person's address, on an event or a sign-in; anonymous events keep none). What the
+    rendered policy says of backups, and what ``retention.month_keys`` checks."""
     periods = collected_periods(policy)
     signs = {policy.events.login_event, policy.events.logout_event}
-    return tuple(
-        sorted({
-            kind.category
-            for kind in policy.events.names
-            if kind.personal and kind.name not in signs
-            and policy.retention_class(kind.category, PERSONAL_PROPERTIES) in periods
-        })
-    )  # fmt: skip
+    found = {
+        kind.category
+        for kind in policy.events.names
+        if kind.personal and kind.name not in signs
+        and policy.retention_class(kind.category, PERSONAL_PROPERTIES) in periods
+    }  # fmt: skip
+    if NETWORK_IP in policy.category_ids and policy.retention_class(NETWORK_IP, IP_FIELD) in (
+        periods
+    ):
+        found.add(NETWORK_IP)
+    return tuple(sorted(found))
 
 
 def _unimplemented(

@@ -20,7 +20,7 @@ import jinja2
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from safehold.policy.capabilities import sealed_by_month
+from safehold.policy.capabilities import NETWORK_IP, sealed_by_month
 from safehold.policy.document import (
     Category,
     CategoryGroup,
@@ -199,7 +199,11 @@ def _context(policy: Policy, site: str | None) -> dict[str, Any]:
         "p": policy,
         "v": _Views(policy, site),
         "kept_after_erasure": kept,
-        "month_sealed": sealed_by_month(policy),
+        "month_sealed": [c for c in sealed_by_month(policy) if c != NETWORK_IP],
+        "ip_sealed": NETWORK_IP in sealed_by_month(policy),
+        "ip_period": policy.retention_rule_for(NETWORK_IP).period
+        if NETWORK_IP in policy.category_ids
+        else None,
         "notified_recipients": [r for r in policy.recipients if r.notify_on_erasure],
         "policy_url": absolute_url(policy, policy.changes.posted_at, site),
     }

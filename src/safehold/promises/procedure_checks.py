@@ -9,10 +9,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, not_, select
+from sqlalchemy import func, select
 
 from safehold.events import rules as event_rules
 from safehold.events import storage
+from safehold.events.ips import IpColumns
 from safehold.events.models import Login
 from safehold.notices import rules as notice_rules
 from safehold.notices.models import PolicyVersion
@@ -42,14 +43,14 @@ def addresses_not_shortened(ctx: Context) -> Finding:
     if mode is IpMode.FULL:
         return found
 
-    def kept(column: Any) -> Any:
-        stored = column.isnot(None)
-        return stored if mode is IpMode.DROP else stored & not_(column.contains("/"))
+    def kept(columns: IpColumns) -> Any:
+        # Sealed addresses carry their shape in the plain ``ip_whole`` marker (events.ips).
+        return columns.stored() if mode is IpMode.DROP else columns.whole()
 
     for month in storage.months(ctx.session):
         table = storage.month_table(event_rules.partition_name(month))
-        _count(ctx, found, select(table.c.event_id).where(kept(table.c.ip)))
-    _count(ctx, found, select(Login.id).where(kept(Login.ip)))
+        _count(ctx, found, select(table.c.event_id).where(kept(IpColumns.of(table))))
+    _count(ctx, found, select(Login.id).where(kept(IpColumns.logins())))
     return found
 
 

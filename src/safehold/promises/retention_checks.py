@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from safehold.events import jobs as events_jobs
 from safehold.events import rules as event_rules
 from safehold.events import storage
+from safehold.events.ips import IpColumns
 from safehold.events.models import Login, SubjectDevice
 from safehold.events.service import DEVICE_CATEGORY, NETWORK_CATEGORY
 from safehold.notices.cohorts import held_under
@@ -64,17 +65,15 @@ def events_past_retention(ctx: Context) -> Finding:
     return found
 
 
-def _ip_overdue(column: Any, time: Any, ctx: Context) -> ColumnElement[bool]:
-    """A shortened address past the network period, or a whole one past the full period."""
+def _ip_overdue(columns: IpColumns, time: Any, ctx: Context) -> ColumnElement[bool]:
+    """A shortened address past the network period, or a whole one past the full period
+    (plain or sealed: ``events.ips``)."""
     prefix = _cutoff(ctx, ctx.policy.retention_rule_for(NETWORK_CATEGORY).period)
     full = ctx.policy.events.ip.full
     whole = _cutoff(ctx, full.period) if full is not None else prefix
-    return and_(
-        column.isnot(None),
-        or_(
-            and_(column.contains("/"), time <= prefix),
-            and_(not_(column.contains("/")), time <= whole),
-        ),
+    return or_(
+        and_(columns.prefix(), time <= prefix),
+        and_(columns.whole(), time <= whole),
     )
 
 
@@ -84,10 +83,13 @@ def ips_past_retention(ctx: Context) -> Finding:
     found = Finding()
     for month in storage.months(ctx.session):
         table = storage.month_table(event_rules.partition_name(month))
-        query = select(table.c.event_id).where(_ip_overdue(table.c.ip, table.c.occurred_at, ctx))
+        overdue = _ip_overdue(IpColumns.of(table), table.c.occurred_at, ctx)
+        query = select(table.c.event_id).where(overdue)
         _count_into(ctx.session, found, query)
     _count_into(
-        ctx.session, found, select(Login.id).where(_ip_overdue(Login.ip, Login.logged_in_at, ctx))
+        ctx.session,
+        found,
+        select(Login.id).where(_ip_overdue(IpColumns.logins(), Login.logged_in_at, ctx)),
     )
     everyone = _cutoff(ctx, ctx.policy.retention_rule_for(NETWORK_CATEGORY).period)
     for group in held_under(ctx.book, ctx.now):
@@ -99,12 +101,13 @@ def ips_past_retention(ctx: Context) -> Finding:
         for month in storage.months(ctx.session):
             table = storage.month_table(event_rules.partition_name(month))
             query = select(table.c.event_id).where(
-                table.c.ip.contains("/"), table.c.occurred_at <= cutoff,
+                IpColumns.of(table).prefix(), table.c.occurred_at <= cutoff,
                 table.c.occurred_at > everyone, table.c.subject_id.in_(group.members),
             )  # fmt: skip
             _count_into(ctx.session, found, query)
         query = select(Login.id).where(
-            Login.ip.contains("/"), Login.logged_in_at <= cutoff, Login.logged_in_at > everyone,
+            IpColumns.logins().prefix(), Login.logged_in_at <= cutoff,
+            Login.logged_in_at > everyone,
             Login.subject_id.in_(group.members),
         )  # fmt: skip
         _count_into(ctx.session, found, query)

@@ -33,8 +33,8 @@ from safehold.access.rules import Actor
 from safehold.analytics.models import Objection
 from safehold.comms.models import MarketingChoice
 from safehold.db import transaction
+from safehold.events import ips, storage
 from safehold.events import rules as event_rules
-from safehold.events import storage
 from safehold.events.models import Login, SubjectDevice
 from safehold.events.service import PERSONAL_FIELD
 from safehold.notices.models import Acceptance
@@ -279,12 +279,22 @@ def _devices(sessions: sessionmaker[Session], sid: uuid.UUID) -> Iterator[dict[s
             yield {k: row[k] for k in ("id", *_DEVICE_FIELDS, "first_seen_at", "last_seen_at")}
 
 
-def _logins(sessions: sessionmaker[Session], sid: uuid.UUID) -> Iterator[dict[str, Any]]:
+def _logins(
+    sessions: sessionmaker[Session], ctx: service.Context, sid: uuid.UUID
+) -> Iterator[dict[str, Any]]:
     table: Table = Login.__table__  # type: ignore[assignment]
     for rows in _keyset(sessions, table, table.c.subject_id == sid, ("logged_in_at", "id")):
-        for row in rows:
-            yield {k: row[k] for k in ("id", "logged_in_at", "logged_out_at", "device_id",
-                                       "properties", "logout_properties", "ip")}  # fmt: skip
+        with sessions() as session:
+            for row in rows:
+                yield {**{k: row[k] for k in ("id", "logged_in_at", "logged_out_at", "device_id",
+                                              "properties", "logout_properties")},
+                       "ip": _ip(session, ctx, sid, row)}  # fmt: skip
+
+
+def _ip(session: Session, ctx: service.Context, sid: uuid.UUID, row: dict[str, Any]) -> Any:
+    """The row's address, unsealed (``events.ips``); ERASED once its month's key is gone."""
+    address, gone = ips.unseal(session, ctx.vault, sid, row)
+    return ERASED if gone else address
 
 
 def _events(
@@ -320,7 +330,7 @@ def _event(
         "event_id": row["event_id"], "name": row["name"], "category": row["category"],
         "occurred_at": row["occurred_at"], "client_time": row["client_time"],
         "received_at": row["received_at"], "properties": properties, "device": device,
-        "ip": row["ip"], "is_bot": row["is_bot"],
+        "ip": _ip(session, ctx, sid, row), "is_bot": row["is_bot"],
     }  # fmt: skip
 
 
@@ -358,7 +368,7 @@ def _body(
 ) -> Iterator[bytes]:
     yield _json(head)[:-1]  # the object stays open for the lists
     yield from _array("devices", _devices(sessions, sid))
-    yield from _array("logins", _logins(sessions, sid))
+    yield from _array("logins", _logins(sessions, ctx, sid))
     yield from _array("events", _events(sessions, ctx, sid))
     yield b"}\n"
 

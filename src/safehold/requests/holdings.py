@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from safehold import wording
 from safehold.events import storage
+from safehold.events.ips import IpColumns
 from safehold.events.models import Login, SubjectDevice
 from safehold.events.service import DEVICE_CATEGORY, NETWORK_CATEGORY
 from safehold.policy.document import Policy
@@ -93,14 +94,14 @@ def holdings(session: Session, policy: Policy, subject_id: uuid.UUID) -> Holding
     add(PAYMENT, CARDS, cards)
     e = storage.EVENTS
     for category, n, ips in session.execute(
-        select(e.c.category, func.count(), func.count(e.c.ip))
+        select(e.c.category, func.count(), IpColumns.of(e).count())
         .where(e.c.subject_id == subject_id)
         .group_by(e.c.category)
     ):
         add(str(category), EVENTS, n)
         add(NETWORK_CATEGORY, IPS, ips)
     logins, login_ips = session.execute(
-        select(func.count(), func.count(Login.ip)).where(Login.subject_id == subject_id)
+        select(func.count(), IpColumns.logins().count()).where(Login.subject_id == subject_id)
     ).one()
     add(login_category(policy), LOGINS, logins)
     add(NETWORK_CATEGORY, IPS, login_ips)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -12,11 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from safehold.access.rules import Actor
-from safehold.events import service, storage
+from safehold.events import ips, service, storage
 from safehold.events.schemas import BatchIn
 from safehold.runtime import Runtime
 from safehold.subjects import rules as subject_rules
 from safehold.subjects import service as subjects
+from safehold.vault.service import Vault
 
 ACTOR = Actor("api_key", "events-test")
 TIZEN = (
@@ -85,6 +86,16 @@ def stored(session: Session, **where: Any) -> list[dict[str, Any]]:
     for name, value in where.items():
         query = query.where(e.c[name] == value)
     return [dict(row) for row in session.execute(query).mappings()]
+
+
+def address(session: Session, vault: Vault, row: Any) -> str | None:
+    """A stored address (an event row or a :class:`Login`) as its person reads it: never
+    plain, sealed under a key of the ``network_ip`` class (decision 0043)."""
+    values = row if isinstance(row, Mapping) else vars(row)
+    assert values["ip"] is None
+    if values["ip_sealed"] is not None:
+        assert values["ip_class"].partition("@")[0] == "network_ip"
+    return ips.unseal(session, vault, values["subject_id"], values)[0]
 
 
 def statuses(outcomes: list[service.Outcome]) -> list[str]:

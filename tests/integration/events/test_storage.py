@@ -19,7 +19,7 @@ from safehold.events.models import Login
 from safehold.events.schemas import BatchIn
 from safehold.policy.document import FullIpRules, IpMode
 from safehold.runtime import Runtime
-from tests.integration.events.conftest import ACTOR, Person, Send, stored
+from tests.integration.events.conftest import ACTOR, Person, Send, address, stored
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -80,11 +80,14 @@ def test_old_addresses_are_cleared(
          {**play(ada, NOW - timedelta(days=20)), "name": "login"}],
         context={"ip": "203.0.113.7"},
     )  # fmt: skip
+    (login,) = session.scalars(select(Login))
+    assert address(session, runtime.vault, login) == "203.0.113.0/24"
+    assert address(session, runtime.vault, stored(session, subject_id=ada)[0]) == "203.0.113.0/24"
     assert jobs.expire_ips(session, runtime.policy, NOW) == 0
     cleared = jobs.expire_ips(session, runtime.policy, NOW + timedelta(days=11))  # P30D passed
     assert cleared == 2
-    assert stored(session, subject_id=ada)[0]["ip"] is None
-    assert session.scalars(select(Login.ip)).all() == [None]
+    assert stored(session, subject_id=ada)[0]["ip_sealed"] is None
+    assert session.scalars(select(Login.ip_sealed)).all() == [None]
 
 
 def test_whole_addresses_expire_after_their_own_short_period(
@@ -101,10 +104,12 @@ def test_whole_addresses_expire_after_their_own_short_period(
         {"context": {"ip": "203.0.113.7"}, "events": [play(ada, NOW - timedelta(days=1))]}
     )
     service.ingest(session, ctx, batch, actor=ACTOR, received_at=NOW)
-    assert stored(session, subject_id=ada)[0]["ip"] == "203.0.113.7"
+    (row,) = stored(session, subject_id=ada)
+    assert address(session, runtime.vault, row) == "203.0.113.7"
+    assert row["ip_whole"] is True
     assert jobs.expire_ips(session, policy, NOW + timedelta(days=5)) == 0
     assert jobs.expire_ips(session, policy, NOW + timedelta(days=7)) == 1
-    assert stored(session, subject_id=ada)[0]["ip"] is None
+    assert stored(session, subject_id=ada)[0]["ip_sealed"] is None
 
 
 # --- on a database of their own: committed partitions, the drift check, concurrency ---------

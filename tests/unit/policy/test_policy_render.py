@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from safehold.policy import Policy, render_html, render_markdown
+from safehold.policy.capabilities import sealed_by_month
 from safehold.policy.durations import duration_in_words
 from safehold.policy.render import SECTION_HEADINGS, md_text, period_words
 
@@ -246,3 +247,21 @@ def test_the_email_provider_is_said_to_receive_every_email(
             recipient.pop("delivers_email", None)
 
     assert said not in render_markdown(edited(default_policy, no_provider))
+
+
+def test_addresses_are_said_sealed_per_month_only_when_counted_from_collection(
+    default_policy: Policy, edited: Edit
+) -> None:
+    assert "network.ip" in sealed_by_month(default_policy)
+    said = render_markdown(default_policy)
+    assert "IP addresses are kept only for signed-in customers" in said
+    assert "we clear them from our database 30 days after collection" in said
+    assert "at the latest one calendar month and 30 days after collection" in said
+
+    def from_last_activity(data: dict[str, Any]) -> None:
+        rule = next(r for r in data["retention"] if r["id"] == "network_ip")
+        rule["from"] = "last_activity"
+
+    changed = edited(default_policy, from_last_activity)
+    assert "network.ip" not in sealed_by_month(changed)
+    assert "IP addresses are kept only" not in render_markdown(changed)
