@@ -26,6 +26,7 @@ from safehold.events import rules
 from safehold.events.intake import Pending
 from safehold.events.ips import IP_FIELD, NETWORK_CATEGORY, NO_IP
 from safehold.policy import Policy
+from safehold.vault import many
 from safehold.vault import rules as vault_rules
 from safehold.vault.models import DataKey
 from safehold.vault.service import Vault
@@ -68,7 +69,7 @@ def data_keys(session: Session, vault: Vault, pending: Iterable[Pending]) -> Key
     """The data key of each (person, key class) with something to seal, once per batch: the
     rows of exactly those keys read in one query (columns, not ORM objects: a batch may name
     hundreds of people, each with several keys) and unwrapped (the vault's cache answers
-    after the first time); the missing ones created by the vault."""
+    after the first time); the missing ones created together (``vault.many``)."""
     wanted: set[tuple[uuid.UUID, str]] = set()
     for p in pending:
         if p.subject_id is not None:
@@ -85,8 +86,8 @@ def data_keys(session: Session, vault: Vault, pending: Iterable[Pending]) -> Key
     for sid, klass, version, wrapped in found:
         if (sid, klass) in wanted:
             keys[(sid, klass)] = vault.unwrapped(sid, klass, version, wrapped)
-    for sid, klass in sorted(wanted - keys.keys()):
-        keys[(sid, klass)] = vault.data_key(session, sid, klass, create=True)
+    if missing := sorted(wanted - keys.keys()):  # people's first batch: one INSERT for all
+        keys |= many.create(vault, session, missing)
     return keys
 
 
