@@ -38,7 +38,7 @@ from safehold.runtime import Runtime
 from safehold.vault import rules as vault_rules
 from safehold.vault.errors import DataKeyDestroyed, UnknownKeyVersion
 from safehold.vault.models import DataKey
-from safehold.vault.providers import KEY_FILE, FileKeyProvider
+from safehold.vault.providers import KEY_FILE, FileKeyProvider, KeyProvider
 from safehold.vault.service import Vault
 from tests.conftest import DEFAULT_POLICY, FROZEN_AT, TEST_AUDIT_KEY
 from tests.e2e.test_backup_drill import NewDatabase, Site
@@ -175,6 +175,22 @@ def backup_keys(backup: archive.Backup) -> list[tuple[uuid.UUID, str, str, bytes
     return found
 
 
+def backup_file_keys(
+    folder: Path, provider: KeyProvider, people: set[uuid.UUID], *, dead: str, alive: str
+) -> None:
+    """In the backup file as it was taken: every person's key of the ``dead`` epoch fails to
+    unwrap (its KEK is destroyed), every key of the ``alive`` one unwraps."""
+    inside = backup_keys(archive.load(folder))
+    gone = [k for k in inside if k[2] == dead]
+    kept = [k for k in inside if k[2] == alive]
+    assert {k[0] for k in gone} == people == {k[0] for k in kept}
+    for sid, klass, version, wrapped in gone:
+        with pytest.raises(UnknownKeyVersion):
+            provider.unwrap(version, wrapped, vault_rules.key_aad(sid, klass))
+    for sid, klass, version, wrapped in kept:
+        assert len(provider.unwrap(version, wrapped, vault_rules.key_aad(sid, klass))) == 32
+
+
 def test_an_expired_month_is_unreadable_in_the_restored_copy_and_the_backup_file(
     new_database: NewDatabase, tmp_path: Path
 ) -> None:
@@ -235,15 +251,7 @@ def test_an_expired_month_is_unreadable_in_the_restored_copy_and_the_backup_file
     assert copy.queries(brook) == {FEBRUARY: ["erased"], MARCH: ["march words"]}
 
     # The untouched backup file: February's keys cannot be unwrapped, March's can.
-    inside = backup_keys(archive.load(backup.folder))
-    february = [k for k in inside if k[2] == FEBRUARY]
-    march = [k for k in inside if k[2] == MARCH]
-    assert {k[0] for k in february} == {ada, brook} == {k[0] for k in march}
-    for sid, klass, version, wrapped in february:
-        with pytest.raises(UnknownKeyVersion):
-            copy.provider.unwrap(version, wrapped, vault_rules.key_aad(sid, klass))
-    for sid, klass, version, wrapped in march:
-        assert len(copy.provider.unwrap(version, wrapped, vault_rules.key_aad(sid, klass))) == 32
+    backup_file_keys(backup.folder, copy.provider, {ada, brook}, dead=FEBRUARY, alive=MARCH)
 
     # A retention run on the restored copy clears the dead keys it brought back.
     retention_jobs.run(copy.runtime)
@@ -294,14 +302,6 @@ def test_an_expired_months_addresses_are_unreadable_in_the_restored_copy_and_the
     assert addresses(copy, brook) == {IP_FEBRUARY: ["erased"], IP_MARCH: [NETWORK] * 2}
 
     # The untouched backup file: February's address keys cannot be unwrapped, March's can.
-    inside = backup_keys(archive.load(backup.folder))
-    february = [k for k in inside if k[2] == IP_FEBRUARY]
-    march = [k for k in inside if k[2] == IP_MARCH]
-    assert {k[0] for k in february} == {ada, brook} == {k[0] for k in march}
-    for sid, klass, version, wrapped in february:
-        with pytest.raises(UnknownKeyVersion):
-            copy.provider.unwrap(version, wrapped, vault_rules.key_aad(sid, klass))
-    for sid, klass, version, wrapped in march:
-        assert len(copy.provider.unwrap(version, wrapped, vault_rules.key_aad(sid, klass))) == 32
+    backup_file_keys(backup.folder, copy.provider, {ada, brook}, dead=IP_FEBRUARY, alive=IP_MARCH)
     copy.engine.dispose()
     site.engine.dispose()
