@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 import gc
 import uuid
-from datetime import timedelta
 
+from bench import epochs
 from bench._common import backends, fresh_runtime, header, row
 from bench.epochs import run_arm
 from bench.ingest import register_people
-from safehold.client import new_event_id
 from safehold.events import service as events_service
 from safehold.events.schemas import BatchIn
 from safehold.logs import configure_logging
@@ -29,24 +28,11 @@ from safehold.runtime import Runtime
 def batches(
     runtime: Runtime, people: list[uuid.UUID], count: int, size: int, *, address: bool
 ) -> list[BatchIn]:
-    now = runtime.clock.now()
-    made = []
-    for b in range(count):
-        events = [
-            {
-                "event_id": str(new_event_id()),
-                "subject_id": str(people[(b * size + n) % len(people)]),
-                "name": "channel.play",
-                "timestamp": (now - timedelta(seconds=n + 1)).isoformat(),
-                "properties": {"channel_id": "news-1"},
-            }
-            for n in range(size)
-        ]
-        body: dict[str, object] = {"sent_at": now.isoformat(), "events": events}
-        if address:
-            body["context"] = {"ip": "203.0.113.7"}
-        made.append(BatchIn.model_validate(body))
-    return made
+    return epochs.batches(
+        runtime, people, count, size, name="channel.play",
+        properties=lambda _n: {"channel_id": "news-1"},
+        context={"ip": "203.0.113.7"} if address else None,
+    )  # fmt: skip
 
 
 def timed(

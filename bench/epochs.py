@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from bench._common import backends, fresh_runtime, header, row
@@ -41,7 +42,14 @@ class OrdinaryKeys(MemoryKeyProvider):
         return False
 
 
-def batches(runtime: Runtime, people: list[uuid.UUID], count: int, size: int) -> list[BatchIn]:
+def batches(
+    runtime: Runtime, people: list[uuid.UUID], count: int, size: int, *,
+    name: str = "guide.search", properties: Callable[[int], dict[str, object]] | None = None,
+    context: dict[str, object] | None = None,
+) -> list[BatchIn]:  # fmt: skip
+    """``count`` batches of ``size`` events named ``name``, the people taking turns, with
+    ``properties(n)`` for the n-th event of a batch (by default a search with a personal
+    query) and ``context`` for the batch."""
     now = runtime.clock.now()
     made = []
     for b in range(count):
@@ -49,14 +57,21 @@ def batches(runtime: Runtime, people: list[uuid.UUID], count: int, size: int) ->
             {
                 "event_id": str(new_event_id()),
                 "subject_id": str(people[(b * size + n) % len(people)]),
-                "name": "guide.search",
+                "name": name,
                 "timestamp": (now - timedelta(seconds=n + 1)).isoformat(),
-                "properties": {"results": n % 7, "query": f"film number {n}"},
+                "properties": (properties or _search)(n),
             }
             for n in range(size)
         ]
-        made.append(BatchIn.model_validate({"sent_at": now.isoformat(), "events": events}))
+        body: dict[str, object] = {"sent_at": now.isoformat(), "events": events}
+        if context is not None:
+            body["context"] = context
+        made.append(BatchIn.model_validate(body))
     return made
+
+
+def _search(n: int) -> dict[str, object]:
+    return {"results": n % 7, "query": f"film number {n}"}
 
 
 def run_arm(runtime: Runtime, ctx: events_service.Context, work: list[BatchIn]) -> float:
