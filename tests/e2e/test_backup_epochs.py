@@ -90,42 +90,31 @@ class KeyFileSite(Site):
 
 
 def searches(site: Site, people: list[uuid.UUID], ago: timedelta, word: str) -> None:
-    sender = site.token(["events:write"], [])
-    now = site.runtime.clock.now()
-    events = [
-        {
-            "event_id": str(new_event_id()),
-            "subject_id": str(sid),
-            "name": "guide.search",
-            "timestamp": (now - ago).isoformat(),
-            "properties": {"results": 3, "query": word},
-        }
-        for sid in people
-    ]
-    body = {"sent_at": now.isoformat(), "context": {"ip": "198.51.100.23"}, "events": events}
-    with site.client() as client:
-        answer = client.post("/v1/events", json=body, headers=sender)
-    assert answer.status_code == 202, answer.text
-    assert answer.json()["accepted"] == len(events)
+    answer = send(site, people, ago, "guide.search", {"results": 3, "query": word})
+    assert answer["accepted"] == len(people)
 
 
 def sign_ins(site: Site, people: list[uuid.UUID], ago: timedelta) -> None:
+    send(site, people, ago, "login", {})
+
+
+def send(
+    site: Site, people: list[uuid.UUID], ago: timedelta, name: str, properties: dict[str, Any]
+) -> dict[str, Any]:
+    """One event named ``name`` per person, ``ago`` before now, from one address; the answer."""
     sender = site.token(["events:write"], [])
     now = site.runtime.clock.now()
     events = [
-        {
-            "event_id": str(new_event_id()),
-            "subject_id": str(sid),
-            "name": "login",
-            "timestamp": (now - ago).isoformat(),
-            "properties": {},
-        }
+        {"event_id": str(new_event_id()), "subject_id": str(sid), "name": name,
+         "timestamp": (now - ago).isoformat(), "properties": properties}
         for sid in people
-    ]
+    ]  # fmt: skip
     body = {"sent_at": now.isoformat(), "context": {"ip": "198.51.100.23"}, "events": events}
     with site.client() as client:
         answer = client.post("/v1/events", json=body, headers=sender)
     assert answer.status_code == 202, answer.text
+    found: dict[str, Any] = answer.json()
+    return found
 
 
 def addresses(site: KeyFileSite, subject_id: uuid.UUID) -> dict[str, list[str]]:
