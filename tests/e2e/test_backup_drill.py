@@ -84,6 +84,18 @@ class Site:
             )  # fmt: skip
         return {"Authorization": f"Bearer {made.token}"}
 
+    def restored_from(self, folder: Path) -> restore.Restored:
+        """Load the backup in ``folder`` into this (empty) site and bring it up to the ledger,
+        as `safehold backup restore` does; the restore's report, checked to be clean."""
+        backup = archive.load(folder)
+        restore.load_database(backup, self.engine)
+        done = restore.bring_up_to_ledger(
+            backup, self.engine, self.runtime.sessions, ledger=self.ledger,
+            policy=self.runtime.policy, clock=self.runtime.clock, audit_key=TEST_AUDIT_KEY,
+        )  # fmt: skip
+        assert done.ok, done.problems
+        return done
+
     def keys(self, subject_id: uuid.UUID) -> list[str]:
         with self.runtime.sessions() as session:
             query = select(DataKey.retention_class).where(DataKey.subject_id == subject_id)
@@ -256,12 +268,7 @@ def test_a_retention_shred_after_the_backup_is_replayed(
     ]
 
     copy = Site(new_database(), runtime.settings.data_dir, site.ring, clock)
-    restore.load_database(archive.load(backup.folder), copy.engine)
-    done = restore.bring_up_to_ledger(
-        archive.load(backup.folder), copy.engine, copy.runtime.sessions, ledger=copy.ledger,
-        policy=copy.runtime.policy, clock=clock, audit_key=TEST_AUDIT_KEY,
-    )  # fmt: skip
-    assert done.ok, done.problems
+    done = copy.restored_from(backup.folder)
     assert (done.replayed.erasures, done.replayed.retention_shreds) == (0, 1)
     assert "account_contact" not in copy.keys(closing)
     assert "account_contact" in copy.keys(staying)

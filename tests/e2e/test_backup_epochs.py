@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import URL
 
 from safehold import migrate
-from safehold.backup import archive, restore
+from safehold.backup import archive
 from safehold.backup.ledger import Ledger
 from safehold.client import new_event_id
 from safehold.clock import FrozenClock
@@ -180,16 +180,21 @@ def backup_file_keys(
         assert len(provider.unwrap(version, wrapped, vault_rules.key_aad(sid, klass))) == 32
 
 
+def two_people(site: KeyFileSite) -> tuple[KeyFileSite, uuid.UUID, uuid.UUID]:
+    """``site`` migrated, with Ada and Brook registered and searching three days ago (filed
+    under February when the clock says 2 March)."""
+    migrate.upgrade(site.engine)
+    ada, brook = person(site.runtime, "Ada"), person(site.runtime, "Brook")
+    searches(site, [ada, brook], timedelta(days=3), "february words")
+    return site, ada, brook
+
+
 def test_an_expired_month_is_unreadable_in_the_restored_copy_and_the_backup_file(
     new_database: NewDatabase, tmp_path: Path
 ) -> None:
-    clock = FrozenClock(FROZEN_AT)  # 2026-03-02
-    data_dir = tmp_path / "var"
-    site = KeyFileSite(new_database(), data_dir, clock)
-    migrate.upgrade(site.engine)
+    clock, data_dir = FrozenClock(FROZEN_AT), tmp_path / "var"  # 2026-03-02
+    site, ada, brook = two_people(KeyFileSite(new_database(), data_dir, clock))
     runtime = site.runtime
-    ada, brook = person(runtime, "Ada"), person(runtime, "Brook")
-    searches(site, [ada, brook], timedelta(days=3), "february words")  # filed under 2026-02
     searches(site, [ada, brook], timedelta(hours=1), "march words")
     assert site.provider.epochs() == [IP_FEBRUARY, IP_MARCH, FEBRUARY, MARCH]
     assert {FEBRUARY, MARCH, IP_FEBRUARY, IP_MARCH} <= set(site.keys(brook))
@@ -217,12 +222,7 @@ def test_an_expired_month_is_unreadable_in_the_restored_copy_and_the_backup_file
     assert site.queries(brook) == {FEBRUARY: ["erased"], MARCH: ["later words", "march words"]}
 
     copy = KeyFileSite(new_database(), data_dir, clock)  # same key file, same ledger
-    restore.load_database(archive.load(backup.folder), copy.engine)
-    done = restore.bring_up_to_ledger(
-        archive.load(backup.folder), copy.engine, copy.runtime.sessions, ledger=copy.ledger,
-        policy=copy.runtime.policy, clock=clock, audit_key=TEST_AUDIT_KEY,
-    )  # fmt: skip
-    assert done.ok, done.problems
+    done = copy.restored_from(backup.folder)
     assert done.replayed.erasures == 1
 
     # The erased person: 410, no data key at all among the shredded classes.
@@ -255,12 +255,8 @@ def test_an_expired_month_is_unreadable_in_the_restored_copy_and_the_backup_file
 def test_an_expired_months_addresses_are_unreadable_in_the_restored_copy_and_the_backup_file(
     new_database: NewDatabase, tmp_path: Path
 ) -> None:
-    clock = FrozenClock(FROZEN_AT)  # 2026-03-02
-    data_dir = tmp_path / "var"
-    site = KeyFileSite(new_database(), data_dir, clock)
-    migrate.upgrade(site.engine)
-    ada, brook = person(site.runtime, "Ada"), person(site.runtime, "Brook")
-    searches(site, [ada, brook], timedelta(days=3), "february words")  # filed under 2026-02
+    clock, data_dir = FrozenClock(FROZEN_AT), tmp_path / "var"  # 2026-03-02
+    site, ada, brook = two_people(KeyFileSite(new_database(), data_dir, clock))
     sign_ins(site, [ada], timedelta(days=3))
     searches(site, [ada, brook], timedelta(hours=1), "march words")
     sign_ins(site, [brook], timedelta(hours=1))
@@ -279,12 +275,7 @@ def test_an_expired_months_addresses_are_unreadable_in_the_restored_copy_and_the
     assert IP_FEBRUARY not in site.provider.path.read_text()
 
     copy = KeyFileSite(new_database(), data_dir, clock)  # same key file, same ledger
-    restore.load_database(archive.load(backup.folder), copy.engine)
-    done = restore.bring_up_to_ledger(
-        archive.load(backup.folder), copy.engine, copy.runtime.sessions, ledger=copy.ledger,
-        policy=copy.runtime.policy, clock=clock, audit_key=TEST_AUDIT_KEY,
-    )  # fmt: skip
-    assert done.ok, done.problems
+    copy.restored_from(backup.folder)
     # February's addresses came back with the backup, sealed rows and keys, and are noise;
     # March's still read (until their own month's end plus 30 days).
     assert addresses(copy, ada) == {IP_FEBRUARY: ["erased"] * 2, IP_MARCH: [NETWORK]}
