@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyotp
 import pytest
 import uvicorn
 from playwright.sync_api import CDPSession, Page, expect
@@ -20,6 +19,7 @@ from safehold import migrate
 from safehold.app import create_app
 from safehold.runtime import Runtime, build_runtime
 from safehold.staff.rules import Role
+from tests.browser import staff_flow
 from tests.browser.conftest import screenshot
 from tests.e2e import staff_support as s
 from tests.integration.comms.smtp import SmtpServer
@@ -73,25 +73,13 @@ def virtual_authenticator(page: Page) -> tuple[CDPSession, str]:
     return cdp, str(authenticator)
 
 
-def codes(page: Page, base: str, smtp: SmtpServer) -> None:
-    """The first sign-in with the e-mailed code and a TOTP, up to its last button."""
-    page.goto(base + "/admin/sign-in")
-    page.get_by_label("E-mail address").fill(ADDRESS)
-    page.get_by_role("button", name="E-mail me a code").click()
-    page.get_by_label("Code from the e-mail").fill(s.mailed_code(smtp, ADDRESS))
-    page.get_by_role("button", name="Continue").click()
-    secret = page.locator(".totp-secret").inner_text()
-    page.get_by_label("Code from your authenticator app").fill(pyotp.TOTP(secret).now())
-    page.get_by_role("button", name="Sign in").click()
-
-
 def test_register_a_passkey_then_sign_in_with_it_in_chromium(
     page: Page, localhost: tuple[str, Runtime], smtp: SmtpServer
 ) -> None:
     base, runtime = localhost
     cdp, authenticator = virtual_authenticator(page)
     s.invite(runtime, ADDRESS, Role.OWNER, "Olu Owner")
-    codes(page, base, smtp)
+    staff_flow.enter_codes(page, base, smtp, ADDRESS)
     page.wait_for_url(f"{base}/admin")
 
     page.get_by_role("link", name="Your passkeys").click()
@@ -136,7 +124,7 @@ def test_under_passkey_the_first_sign_in_ends_on_registering_one_in_chromium(
     base, runtime = localhost
     virtual_authenticator(page)
     s.invite(runtime, ADDRESS, Role.OWNER, "Olu Owner")
-    codes(page, base, smtp)
+    staff_flow.enter_codes(page, base, smtp, ADDRESS)
     expect(page.get_by_text("This console signs staff in with passkeys only.")).to_be_visible()
     page.get_by_label("Name of this passkey").fill("Phone")
     screenshot(page, "staff-passkey-required")

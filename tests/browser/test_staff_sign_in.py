@@ -5,35 +5,25 @@ with only their role's pages; a screenshot of the enrolment page."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pyotp
-import pytest
 from playwright.sync_api import Page, expect
 
-from safehold import migrate
-from safehold.runtime import Runtime, build_runtime
+from safehold.runtime import Runtime
 from safehold.staff.rules import Role
 from tests.browser.conftest import screenshot
+from tests.browser.staff_flow import live_runtime  # noqa: F401 (fixture)
 from tests.e2e import staff_support as s
 from tests.integration.comms.smtp import SmtpServer
-from tests.integration.comms.support import comms_settings
 
 ADDRESS = "priya.officer@example.com"
 
 
-@pytest.fixture
-def live_runtime(tmp_path: Path, smtp: SmtpServer) -> Iterator[Runtime]:
-    """The live server's runtime, mailing to the loopback SMTP sink."""
-    runtime = build_runtime(comms_settings(tmp_path, smtp))
-    migrate.upgrade(runtime.engine)
-    yield runtime
-    runtime.close()
-
-
 def test_first_sign_in_with_code_and_authenticator(
-    page: Page, live_server: str, live_runtime: Runtime, smtp: SmtpServer
+    page: Page,
+    live_server: str,
+    live_runtime: Runtime,  # noqa: F811 (the mail-sending runtime of staff_flow)
+    smtp: SmtpServer,
 ) -> None:
     s.invite(live_runtime, ADDRESS, Role.PRIVACY_OFFICER, "Priya Officer")
     page.goto(live_server + "/admin/sign-in")
